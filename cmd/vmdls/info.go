@@ -1,0 +1,41 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+
+	"github.com/vmdls-go/vmdls/kernels"
+)
+
+// runInfo prints what the engine found about the machine, as text or JSON.
+func runInfo(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("info", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ci := kernels.Info()
+	if *asJSON {
+		return json.NewEncoder(w).Encode(struct {
+			Version string `json:"version"`
+			Go      string `json:"go"`
+			kernels.CPUInfo
+		}{version, runtime.Version(), ci})
+	}
+	kb := func(b int) string {
+		if b < 0 {
+			return "unknown"
+		}
+		return fmt.Sprintf("%d KiB", b/1024)
+	}
+	fmt.Fprintf(w, "vmdls %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "cpu:      %s, %d cores, %d threads\n", ci.Brand, ci.Cores, ci.Threads)
+	fmt.Fprintf(w, "features: %s\n", strings.Join(ci.Features, " "))
+	fmt.Fprintf(w, "caches:   L1d %s, L2 %s, L3 %s\n", kb(ci.L1DBytes), kb(ci.L2Bytes), kb(ci.L3Bytes))
+	fmt.Fprintf(w, "kernels:  %s (set %s=generic to force pure Go)\n", ci.KernelPath, kernels.EnvKernels)
+	return nil
+}

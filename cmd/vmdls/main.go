@@ -1,0 +1,53 @@
+// Command vmdls trains and evaluates VMDLS out-of-distribution detectors and
+// measures the engine beneath them.
+//
+// Usage:
+//
+//	vmdls info                      version, CPU features and kernel path
+//	vmdls bench gemm [flags]        SGEMM throughput as one JSON line
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is the release of this command; set with -ldflags "-X main.version=..." for builds.
+var version = "0.1.0-dev"
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "vmdls:", err)
+		os.Exit(2)
+	}
+}
+
+// run dispatches a subcommand; it is main without the exit, for tests.
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stderr)
+		return fmt.Errorf("no command given")
+	}
+	switch args[0] {
+	case "info":
+		return runInfo(args[1:], stdout)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return nil
+	default:
+		usage(stderr)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: vmdls <command> [flags]
+
+commands:
+  info         print the version, the CPU features found and the kernel path chosen
+  bench gemm   measure SGEMM (flags: --m --n --k --threads --reps); prints one JSON line
+`)
+}

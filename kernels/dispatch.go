@@ -1,0 +1,81 @@
+// Package kernels is the CPU compute of the engine: SGEMM, elementwise and
+// reduction kernels on plain float32 slices. It knows nothing of tensors.
+//
+// Every kernel has a pure-Go twin (suffix Generic) that is both the fallback
+// on CPUs without AVX2+FMA and the oracle the assembly is tested against.
+// The path is chosen once at start-up from the CPU's features; setting the
+// environment variable VMDLS_KERNELS=generic forces the pure-Go path.
+package kernels
+
+import (
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/klauspost/cpuid/v2"
+)
+
+// EnvKernels names the environment variable that overrides kernel dispatch.
+// Its only recognised value is "generic", which forces the pure-Go kernels.
+const EnvKernels = "VMDLS_KERNELS"
+
+// useAVX2 reports whether the AVX2+FMA assembly kernels are in use. It is
+// set once at start-up and only changed by tests through setPath.
+var useAVX2 = detectAVX2()
+
+func detectAVX2() bool {
+	if runtime.GOARCH != "amd64" {
+		return false
+	}
+	if strings.EqualFold(strings.TrimSpace(os.Getenv(EnvKernels)), "generic") {
+		return false
+	}
+	return cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3)
+}
+
+// Path names the kernel path in use: "avx2-fma" or "generic".
+func Path() string {
+	if useAVX2 {
+		return "avx2-fma"
+	}
+	return "generic"
+}
+
+// CPUInfo describes the processor the kernels run on, as read by cpuid.
+type CPUInfo struct {
+	Brand      string   // the processor's brand string
+	Cores      int      // physical cores reported by cpuid
+	Threads    int      // logical processors usable by this process (GOMAXPROCS)
+	Features   []string // SIMD features relevant to the kernels that the CPU has
+	L1DBytes   int      // L1 data cache per core, bytes (-1 if unknown)
+	L2Bytes    int      // L2 cache per core, bytes (-1 if unknown)
+	L3Bytes    int      // L3 cache in total, bytes (-1 if unknown)
+	KernelPath string   // the path Path reports
+}
+
+// Info returns what cpuid found about this CPU and the kernel path chosen.
+func Info() CPUInfo {
+	var feats []string
+	for _, f := range []struct {
+		id   cpuid.FeatureID
+		name string
+	}{
+		{cpuid.SSE2, "sse2"}, {cpuid.SSE4, "sse4.1"}, {cpuid.AVX, "avx"}, {cpuid.AVX2, "avx2"},
+		{cpuid.FMA3, "fma"}, {cpuid.AVX512F, "avx512f"}, {cpuid.AVX512BW, "avx512bw"},
+		{cpuid.AVX512VL, "avx512vl"}, {cpuid.ASIMD, "asimd"},
+	} {
+		if cpuid.CPU.Supports(f.id) {
+			feats = append(feats, f.name)
+		}
+	}
+	return CPUInfo{
+		Brand:      cpuid.CPU.BrandName,
+		Cores:      cpuid.CPU.PhysicalCores,
+		Threads:    runtime.GOMAXPROCS(0),
+		Features:   feats,
+		L1DBytes:   cpuid.CPU.Cache.L1D,
+		L2Bytes:    cpuid.CPU.Cache.L2,
+		L3Bytes:    cpuid.CPU.Cache.L3,
+		KernelPath: Path(),
+	}
+}
