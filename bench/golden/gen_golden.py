@@ -84,7 +84,8 @@ class Writer:
         a = t.detach().to(torch.float32).contiguous().numpy() if torch.is_tensor(t) else np.asarray(t, dtype=np.float32)
         if not np.all(np.isfinite(a)):
             raise ValueError("non-finite value in " + name)
-        self.tensors[name] = np.ascontiguousarray(a, dtype="<f4")
+        # np.ascontiguousarray would turn a 0-d (scalar) array into shape (1,).
+        self.tensors[name] = np.array(a, dtype="<f4", order="C", copy=True)
 
     def add_case(self, name, meta):
         if "." in name or name in self.meta:

@@ -1,0 +1,417 @@
+// Package golden reads the PyTorch reference files in bench/golden/testdata, which
+// gen_golden.py writes and the repository commits, so that tests of the tensor and
+// autograd packages can compare against PyTorch without running Python.
+//
+// The files are safetensors: an 8-byte little-endian header length N, N bytes of JSON
+// header mapping each tensor name to {"dtype", "shape", "data_offsets"} (plus a
+// "__metadata__" object of string values), then the raw little-endian data. Only F32
+// tensors are accepted. A file holds cases; case c has tensors c.in0, c.in1, ... (inputs),
+// c.out (forward output), c.indices (max/min only), c.w (the upstream weight of the loss
+// (out*w).sum()) and c.grad<i> (gradient of that loss with respect to input i), and its
+// parameters as a JSON object in __metadata__[c]. See README.md.
+//
+// The package depends on the standard library only; every error names the file and, where
+// there is one, the tensor or case.
+package golden
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// metadataKey is the reserved header entry holding string metadata rather than a tensor.
+const metadataKey = "__metadata__"
+
+// File is a parsed, validated golden file held in memory. Its methods do not modify it,
+// so one File may be shared by parallel tests.
+type File struct {
+	name    string
+	data    []byte // the data section (after the header)
+	tensors map[string]entry
+	meta    map[string]string
+}
+
+type entry struct {
+	shape      []int
+	begin, end int
+}
+
+// Path returns the path of bench/golden/testdata/<file>, found from this source file's
+// location so that tests in any package of the module can open the committed files
+// regardless of their working directory. (Under -trimpath the result is not absolute.)
+func Path(file string) string {
+	_, src, _, ok := runtime.Caller(0)
+	if !ok {
+		return filepath.Join("bench", "golden", "testdata", file)
+	}
+	return filepath.Join(filepath.Dir(src), "testdata", file)
+}
+
+// Load reads and validates the golden file at path.
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("golden: %w", err)
+	}
+	return LoadBytes(path, b)
+}
+
+// LoadBytes parses and validates a golden file already in memory; name is used in error
+// messages in place of a path. b is retained (not copied) by the returned File.
+func LoadBytes(name string, b []byte) (*File, error) {
+	fail := func(format string, args ...any) (*File, error) {
+		return nil, fmt.Errorf("golden: %s: "+format, append([]any{name}, args...)...)
+	}
+	if len(b) < 8 {
+		return fail("%d bytes is too short for a safetensors header length", len(b))
+	}
+	n := binary.LittleEndian.Uint64(b[:8])
+	if n > uint64(len(b)-8) {
+		return fail("header length %d exceeds the %d bytes that follow it", n, len(b)-8)
+	}
+	f := &File{name: name, data: b[8+n:], tensors: map[string]entry{}, meta: map[string]string{}}
+
+	dec := json.NewDecoder(bytes.NewReader(b[8 : 8+n]))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fail("header is not a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fail("header JSON: %v", err)
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return fail("header JSON: expected a key, found %v", tok)
+		}
+		if seen[key] {
+			return fail("tensor %q: listed twice in the header", key)
+		}
+		seen[key] = true
+		if key == metadataKey {
+			if err := dec.Decode(&f.meta); err != nil {
+				return fail("%s: not an object of strings: %v", metadataKey, err)
+			}
+			continue
+		}
+		var raw struct {
+			Dtype       string  `json:"dtype"`
+			Shape       []int64 `json:"shape"`
+			DataOffsets []int64 `json:"data_offsets"`
+		}
+		if err := dec.Decode(&raw); err != nil {
+			return fail("tensor %q: bad header entry: %v", key, err)
+		}
+		if key == "" {
+			return fail("tensor with an empty name")
+		}
+		if raw.Dtype == "" {
+			return fail("tensor %q: no dtype", key)
+		}
+		if raw.Dtype != "F32" {
+			return fail("tensor %q: dtype %s is not supported (only F32)", key, raw.Dtype)
+		}
+		if raw.Shape == nil {
+			return fail("tensor %q: no shape", key)
+		}
+		if len(raw.DataOffsets) != 2 {
+			return fail("tensor %q: data_offsets has %d values, want 2", key, len(raw.DataOffsets))
+		}
+		shape := make([]int, len(raw.Shape))
+		elems := int64(1)
+		for i, d := range raw.Shape {
+			if d < 0 {
+				return fail("tensor %q: negative dimension in shape %v", key, raw.Shape)
+			}
+			if d != 0 && elems > (math.MaxInt64/4)/d {
+				return fail("tensor %q: shape %v has too many elements", key, raw.Shape)
+			}
+			elems *= d
+			shape[i] = int(d)
+		}
+		begin, end := raw.DataOffsets[0], raw.DataOffsets[1]
+		if begin < 0 || end < begin || end > int64(len(f.data)) {
+			return fail("tensor %q: data_offsets [%d, %d] outside the %d-byte data section", key, begin, end, len(f.data))
+		}
+		if end-begin != 4*elems {
+			return fail("tensor %q: shape %v needs %d bytes but data_offsets [%d, %d] hold %d", key, raw.Shape, 4*elems, begin, end, end-begin)
+		}
+		f.tensors[key] = entry{shape: shape, begin: int(begin), end: int(end)}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return fail("header JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fail("header JSON: trailing data after the object")
+	}
+
+	// Tensors must not share bytes; empty tensors occupy none.
+	names := f.Names()
+	sort.SliceStable(names, func(i, j int) bool { return f.tensors[names[i]].begin < f.tensors[names[j]].begin })
+	prev := ""
+	for _, nm := range names {
+		e := f.tensors[nm]
+		if e.begin == e.end {
+			continue
+		}
+		if prev != "" && e.begin < f.tensors[prev].end {
+			return fail("tensor %q: data_offsets [%d, %d] overlap those of tensor %q [%d, %d]",
+				nm, e.begin, e.end, prev, f.tensors[prev].begin, f.tensors[prev].end)
+		}
+		prev = nm
+	}
+	return f, nil
+}
+
+// Name returns the path (or the name given to LoadBytes) that errors mention.
+func (f *File) Name() string { return f.name }
+
+// Has reports whether the file holds a tensor with this name.
+func (f *File) Has(name string) bool {
+	_, ok := f.tensors[name]
+	return ok
+}
+
+// Names returns the names of all tensors in sorted order.
+func (f *File) Names() []string {
+	out := make([]string, 0, len(f.tensors))
+	for k := range f.tensors {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Tensor returns a copy of the named tensor's shape (empty for a scalar) and values.
+func (f *File) Tensor(name string) (shape []int, data []float32, err error) {
+	e, ok := f.tensors[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("golden: %s: no tensor %q", f.name, name)
+	}
+	raw := f.data[e.begin:e.end]
+	data = make([]float32, len(raw)/4)
+	for i := range data {
+		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return append([]int{}, e.shape...), data, nil
+}
+
+// Metadata returns a copy of the file's raw __metadata__: one JSON string per case, plus
+// file-level keys such as "torch_version" and "generator".
+func (f *File) Metadata() map[string]string {
+	out := make(map[string]string, len(f.meta))
+	for k, v := range f.meta {
+		out[k] = v
+	}
+	return out
+}
+
+// Meta returns the parameters of a case, decoded from its JSON object in __metadata__
+// (numbers as float64, lists as []any). Every case has "op", "family", "inputs", "grads"
+// and "ref"; the rest depends on the op (see README.md).
+func (f *File) Meta(caseName string) (map[string]any, error) {
+	s, ok := f.meta[caseName]
+	if !ok {
+		return nil, fmt.Errorf("golden: %s: case %q: no metadata", f.name, caseName)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("golden: %s: case %q: metadata is not a JSON object: %v", f.name, caseName, err)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("golden: %s: case %q: metadata is null", f.name, caseName)
+	}
+	return m, nil
+}
+
+// Cases returns the names of the file's cases (every c with a tensor "c.out"), sorted.
+func (f *File) Cases() []string {
+	var out []string
+	for k := range f.tensors {
+		if c, ok := strings.CutSuffix(k, ".out"); ok {
+			out = append(out, c)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Array is one tensor of a case: a row-major shape and its values.
+type Array struct {
+	Shape []int
+	Data  []float32
+}
+
+// Case is one golden case with its tensors gathered and cross-checked, the form a
+// table-driven test wants: look up Op, feed Inputs, compare with Out, and for
+// differentiable cases backpropagate W and compare with Grads.
+type Case struct {
+	Name   string
+	Op     string         // e.g. "add", "sum", "matmul_t"
+	Family string         // elementwise, compare, reduce, softmax, shape, gemm
+	Params map[string]any // the whole metadata object, for the op's parameters
+	Inputs []Array        // in0, in1, ...
+	Out    Array
+	// Indices holds the max/min indices along the axis in output order; nil otherwise.
+	Indices []int
+	// W is the upstream weight of loss = (Out*W).sum(); nil for forward-only cases.
+	W *Array
+	// Grads[i] is d loss / d Inputs[i]; nil where input i is not differentiable.
+	Grads []*Array
+}
+
+// Case loads case name and checks that its tensors agree with its metadata: the inputs
+// it declares exist, W has Out's shape, each listed gradient has its input's shape, and
+// indices (when present) are integers within the reduced axis.
+func (f *File) Case(name string) (*Case, error) {
+	fail := func(format string, args ...any) (*Case, error) {
+		return nil, fmt.Errorf("golden: %s: case %q: "+format, append([]any{f.name, name}, args...)...)
+	}
+	m, err := f.Meta(name)
+	if err != nil {
+		return nil, err
+	}
+	c := &Case{Name: name, Params: m}
+	if c.Op, _ = m["op"].(string); c.Op == "" {
+		return fail(`metadata has no "op"`)
+	}
+	c.Family, _ = m["family"].(string)
+	nin, ok := c.Int("inputs")
+	if !ok || nin < 0 || nin > len(f.tensors) {
+		return fail(`metadata has no valid "inputs" count`)
+	}
+	grads, ok := c.Ints("grads")
+	if !ok {
+		return fail(`metadata has no valid "grads" list`)
+	}
+	get := func(t string) (Array, error) {
+		s, d, err := f.Tensor(name + "." + t)
+		return Array{Shape: s, Data: d}, err
+	}
+	for i := 0; i < nin; i++ {
+		a, err := get("in" + strconv.Itoa(i))
+		if err != nil {
+			return nil, err
+		}
+		c.Inputs = append(c.Inputs, a)
+	}
+	if f.Has(name + ".in" + strconv.Itoa(nin)) {
+		return fail("has more inputs than the %d its metadata declares", nin)
+	}
+	if c.Out, err = get("out"); err != nil {
+		return nil, err
+	}
+	if f.Has(name + ".indices") {
+		idx, err := get("indices")
+		if err != nil {
+			return nil, err
+		}
+		if !equalShape(idx.Shape, c.Out.Shape) {
+			return fail("indices shape %v differs from out shape %v", idx.Shape, c.Out.Shape)
+		}
+		c.Indices = make([]int, len(idx.Data))
+		for i, v := range idx.Data {
+			if v < 0 || v != float32(math.Trunc(float64(v))) || v > 1<<24 {
+				return fail("indices[%d] = %v is not a non-negative integer", i, v)
+			}
+			c.Indices[i] = int(v)
+		}
+	}
+	c.Grads = make([]*Array, nin)
+	for _, i := range grads {
+		if i < 0 || i >= nin {
+			return fail("gradient of input %d listed, but it has %d inputs", i, nin)
+		}
+		g, err := get("grad" + strconv.Itoa(i))
+		if err != nil {
+			return nil, err
+		}
+		if !equalShape(g.Shape, c.Inputs[i].Shape) {
+			return fail("grad%d shape %v differs from in%d shape %v", i, g.Shape, i, c.Inputs[i].Shape)
+		}
+		c.Grads[i] = &g
+	}
+	for i := 0; i < nin; i++ {
+		if c.Grads[i] == nil && f.Has(name+".grad"+strconv.Itoa(i)) {
+			return fail("has grad%d, which its metadata does not list", i)
+		}
+	}
+	switch {
+	case f.Has(name + ".w"):
+		w, err := get("w")
+		if err != nil {
+			return nil, err
+		}
+		if !equalShape(w.Shape, c.Out.Shape) {
+			return fail("w shape %v differs from out shape %v", w.Shape, c.Out.Shape)
+		}
+		c.W = &w
+	case len(grads) > 0:
+		return fail("lists gradients but has no upstream weight w")
+	}
+	return c, nil
+}
+
+// Float returns the numeric parameter key; ok is false when it is absent or not a number.
+func (c *Case) Float(key string) (v float64, ok bool) {
+	v, ok = c.Params[key].(float64)
+	return v, ok
+}
+
+// Int returns the integer parameter key; ok is false when it is absent or not an integer.
+func (c *Case) Int(key string) (v int, ok bool) {
+	f, ok := c.Params[key].(float64)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, false
+	}
+	return int(f), true
+}
+
+// Ints returns the integer-list parameter key (axes, perm, shape, index, grads); ok is
+// false when it is absent or holds anything but integers. An empty list gives a non-nil
+// empty slice.
+func (c *Case) Ints(key string) (v []int, ok bool) {
+	l, ok := c.Params[key].([]any)
+	if !ok {
+		return nil, false
+	}
+	v = make([]int, len(l))
+	for i, x := range l {
+		f, ok := x.(float64)
+		if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+			return nil, false
+		}
+		v[i] = int(f)
+	}
+	return v, true
+}
+
+// Bool returns the boolean parameter key (keepdim, transA, transB, bias, ties); ok is
+// false when it is absent or not a boolean.
+func (c *Case) Bool(key string) (v bool, ok bool) {
+	v, ok = c.Params[key].(bool)
+	return v, ok
+}
+
+func equalShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
