@@ -1,0 +1,227 @@
+package tensor
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Device names where a tensor's storage lives. CPU is always present; other
+// devices exist once a backend for them has been registered.
+type Device int
+
+// CPU is the host: storage is a Go []float32 and the kernels package computes.
+const CPU Device = 0
+
+// String returns "cpu" for the host and the registered backend's name for
+// other devices, so error messages read the same as the user's device flags.
+func (d Device) String() string {
+	if d == CPU {
+		return "cpu"
+	}
+	if b := lookupBackend(d); b != nil {
+		return b.Name()
+	}
+	return fmt.Sprintf("device(%d)", int(d))
+}
+
+// Storage is a device's flat float32 buffer. Only the backend that allocated
+// it looks inside (by type assertion to its own concrete type); the op code
+// carries it around opaquely, which is what keeps the ops device-agnostic.
+type Storage interface {
+	// Len is the number of float32 elements the storage holds.
+	Len() int
+}
+
+// Buf names the contiguous run of N elements starting at element Off of S.
+// Every tensor is such a run (views differ from their base only in Off and
+// N), so primitives never need more than this plus explicit strides.
+type Buf struct {
+	S      Storage
+	Off, N int
+}
+
+// UnaryOp selects the elementwise map Backend.Unary applies. P and Q are the
+// op's scalar parameters where it has any.
+type UnaryOp int
+
+// The unary maps. Where a map has a float32 PyTorch counterpart it must
+// reproduce it: NaN in gives NaN out (except comparisons, which give 0, and
+// NeScalar, which gives 1).
+const (
+	UNeg       UnaryOp = iota // -x
+	UExp                      // e^x
+	ULog                      // ln x
+	USqrt                     // √x
+	UAbs                      // |x|
+	URelu                     // max(x, 0), NaN stays NaN
+	USigmoid                  // 1/(1+e^-x)
+	UTanh                     // tanh x
+	USquare                   // x*x
+	UAddScalar                // x + P
+	UMulScalar                // x * P
+	UDivScalar                // x / P (not x * (1/P): the rounding differs)
+	UPowScalar                // x^P with C pow semantics (negative base, integer P is fine)
+	UClamp                    // min(max(x, P), Q); NaN stays NaN
+	UGtScalar                 // x > P ? 1 : 0
+	UGeScalar                 // x >= P
+	ULtScalar                 // x < P
+	ULeScalar                 // x <= P
+	UEqScalar                 // x == P
+	UNeScalar                 // x != P
+)
+
+// BinaryOp selects the elementwise function Backend.Binary applies.
+type BinaryOp int
+
+// The binary functions of (a, b).
+const (
+	BAdd          BinaryOp = iota // a + b
+	BSub                          // a - b
+	BMul                          // a * b
+	BDiv                          // a / b
+	BPow                          // a^b, C pow semantics
+	BMaximum                      // max(a, b); NaN if either is NaN
+	BMinimum                      // min(a, b); NaN if either is NaN
+	BGt                           // a > b ? 1 : 0
+	BGe                           // a >= b
+	BLt                           // a < b
+	BLe                           // a <= b
+	BEq                           // a == b
+	BNe                           // a != b
+	BReluBackward                 // b > 0 ? a : 0 (a is the gradient, b the relu input)
+)
+
+// ReduceOp selects what Backend.Reduce computes along the reduced axis.
+type ReduceOp int
+
+// The reductions.
+const (
+	RSum       ReduceOp = iota // Σ x, 0 for an empty axis
+	RMax                       // max x; NaN if any x is NaN; never called on an empty axis
+	RMin                       // min x; NaN if any x is NaN; never called on an empty axis
+	RLogSumExp                 // log Σ e^x, shifted by the max (0 if the max is ±Inf); -Inf for an empty axis
+)
+
+// Backend is the set of primitive operations a device provides. Every tensor
+// op is written once against it; the CPU backend (cpu.go) implements it with
+// the kernels package and a CUDA backend registers its own under the cuda
+// build tag. The op code has already checked shapes, axes and indices and
+// allocated the outputs, so a backend validates nothing and never panics with
+// a *ShapeError.
+//
+// Layout conventions for all primitives: a Buf is a contiguous run of a
+// storage; "shape" plus per-operand "strides" (in elements, one per axis of
+// shape, 0 for a broadcast axis) describe a strided view of a Buf starting
+// at its Off. A reduction or softmax "over (outer, axis, inner)" treats x as
+// a row-major [outer, axis, inner] block and works along the middle axis,
+// writing a row-major [outer, inner] result. Sizes may be 0, in which case a
+// primitive does nothing. Outputs never overlap inputs unless the method
+// says so. Primitives may run concurrently from several goroutines on
+// distinct outputs.
+type Backend interface {
+	// Name identifies the device in messages, e.g. "cpu" or "cuda:0".
+	Name() string
+
+	// Alloc returns a new zero-filled storage of n elements.
+	Alloc(n int) Storage
+	// Upload copies len(src) host values into dst (dst.N == len(src)).
+	Upload(dst Buf, src []float32)
+	// Download copies src into the host slice dst (len(dst) == src.N).
+	Download(dst []float32, src Buf)
+	// Fill sets every element of dst to v.
+	Fill(dst Buf, v float32)
+	// Copy copies src into dst (same N); they do not overlap.
+	Copy(dst, src Buf)
+	// StridedCopy copies the view (src, srcStrides, shape) into the view
+	// (dst, dstStrides, shape), elementwise in row-major order of shape. It
+	// is the primitive behind permute, expand, narrow and concat. The
+	// destination view addresses each element at most once.
+	StridedCopy(dst Buf, dstStrides []int, src Buf, srcStrides []int, shape []int)
+
+	// Unary sets dst[i] = op(x[i]; p, q) for the contiguous runs dst and x
+	// (same N). dst may be exactly x (in-place), never a partial overlap.
+	Unary(op UnaryOp, dst, x Buf, p, q float32)
+	// Binary sets the contiguous row-major dst of the given shape to
+	// op(a, b), with a and b read through their strides (0 on broadcast
+	// axes). dst may be exactly a (in-place accumulate), with a's strides
+	// then being dst's contiguous ones.
+	Binary(op BinaryOp, dst Buf, shape []int, a Buf, aStrides []int, b Buf, bStrides []int)
+	// Where sets the contiguous dst of the given shape to a where m != 0 and
+	// b elsewhere, all three read through strides as in Binary.
+	Where(dst Buf, shape []int, m Buf, mStrides []int, a Buf, aStrides []int, b Buf, bStrides []int)
+	// Axpy sets y += alpha*x elementwise (same N).
+	Axpy(alpha float32, x, y Buf)
+
+	// Reduce writes op over (outer, axis, inner) of x into dst (outer*inner
+	// elements). Sums must be accurate to a few float32 ulps of the exact
+	// result even for axis sizes of 1e6 or more (accumulate in float64 or
+	// pairwise) and must not depend on the number of threads.
+	Reduce(op ReduceOp, dst Buf, x Buf, outer, axis, inner int)
+	// ArgReduce is Reduce for RMax or RMin that also writes, into the host
+	// slice idx (outer*inner entries), the position along the axis of the
+	// value chosen: the first one on ties, the first NaN if there is one.
+	ArgReduce(op ReduceOp, dst Buf, idx []int, x Buf, outer, axis, inner int)
+	// Softmax writes softmax (or log-softmax when log is set) over
+	// (outer, axis, inner) of x into dst (same N as x), shifted by the max
+	// along the axis for stability, in the manner of torch.softmax.
+	Softmax(dst, x Buf, outer, axis, inner int, log bool)
+
+	// Gather treats src as [outer, axisLen, inner] and writes the
+	// [outer, len(idx), inner] dst with dst[o,j,:] = src[o,idx[j],:].
+	Gather(dst, src Buf, outer, axisLen, inner int, idx []int)
+	// IndexAdd treats dst as [outer, axisLen, inner] and src as
+	// [outer, len(idx), inner] and adds src[o,j,:] into dst[o,idx[j],:];
+	// repeated indices accumulate.
+	IndexAdd(dst, src Buf, outer, axisLen, inner int, idx []int)
+
+	// Gemm runs len(cOffs) independent products
+	//   C_i = alpha*op(A_i)*op(B_i) + beta*C_i
+	// with op(A_i) m×k starting at element aOffs[i] of a (row stride lda),
+	// op(B_i) k×n at bOffs[i] of b (row stride ldb) and C_i m×n at cOffs[i]
+	// of c (row stride ldc), all row-major; op transposes when the flag is
+	// set. The A_i (or B_i) may coincide (broadcast batches); the C_i do
+	// not overlap. With beta 0, C is not read. k may be 0 (C = beta*C).
+	Gemm(transA, transB bool, m, n, k int, alpha float32,
+		a Storage, aOffs []int, lda int, b Storage, bOffs []int, ldb int,
+		beta float32, c Storage, cOffs []int, ldc int)
+}
+
+var (
+	backendsMu sync.Mutex
+	backends   atomic.Pointer[map[Device]Backend] // copy-on-write, read lock-free by every op
+)
+
+func init() {
+	m := map[Device]Backend{CPU: cpuBackend{}}
+	backends.Store(&m)
+}
+
+// RegisterBackend makes b the backend of device d (the cuda package does
+// this from an init function under its build tag). Registering CPU replaces
+// the built-in backend, which tests of alternative backends can use.
+func RegisterBackend(d Device, b Backend) {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	old := *backends.Load()
+	m := make(map[Device]Backend, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[d] = b
+	backends.Store(&m)
+}
+
+func lookupBackend(d Device) Backend {
+	return (*backends.Load())[d]
+}
+
+// backendOf returns the backend of d or panics, naming op, when none is
+// registered (for example a CUDA tensor in a binary built without cuda).
+func backendOf(op string, d Device) Backend {
+	b := lookupBackend(d)
+	if b == nil {
+		panic(&ShapeError{Op: op, Detail: fmt.Sprintf("no backend registered for device %d", int(d))})
+	}
+	return b
+}
