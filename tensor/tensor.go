@@ -58,7 +58,7 @@ func empty(d Device, shape []int) *Tensor {
 	return &Tensor{shape: append([]int{}, shape...), st: b.Alloc(n), n: n, dev: d}
 }
 
-func (t *Tensor) buf() Buf        { return Buf{S: t.st, Off: t.off, N: t.n} }
+func (t *Tensor) buf() Buf         { return Buf{S: t.st, Off: t.off, N: t.n} }
 func (t *Tensor) backend() Backend { return backendOf("tensor", t.dev) }
 
 // view returns a tensor sharing t's storage with a new shape and offset.
