@@ -8,6 +8,7 @@
 package kernels
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -16,12 +17,25 @@ import (
 )
 
 // EnvKernels names the environment variable that overrides kernel dispatch.
-// Its only recognised value is "generic", which forces the pure-Go kernels.
+// "generic" forces the pure-Go kernels; "avx2" keeps the AVX2+FMA kernels
+// but not the AVX-512 ones (to compare paths, or to mimic a Zen 3).
 const EnvKernels = "VMDLS_KERNELS"
 
 // useAVX2 reports whether the AVX2+FMA assembly kernels are in use. It is
 // set once at start-up and only changed by tests through setPath.
 var useAVX2 = detectAVX2()
+
+// useAVX512 reports whether the AVX-512 kernels (today the SGEMM
+// micro-kernel) are in use. It implies useAVX2.
+var useAVX512 = detectAVX512()
+
+func detectAVX512() bool {
+	if !useAVX2 || strings.EqualFold(strings.TrimSpace(os.Getenv(EnvKernels)), "avx2") {
+		return false
+	}
+	// cpuid reports AVX-512 only when the OS also saves the zmm state.
+	return cpuid.CPU.Supports(cpuid.AVX512F)
+}
 
 func detectAVX2() bool {
 	if runtime.GOARCH != "amd64" {
@@ -33,12 +47,47 @@ func detectAVX2() bool {
 	return cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3)
 }
 
-// Path names the kernel path in use: "avx2-fma" or "generic".
+// Path names the kernel path in use: "avx512" (AVX-512 SGEMM, AVX2+FMA
+// elsewhere), "avx2-fma" or "generic".
 func Path() string {
-	if useAVX2 {
+	switch {
+	case useAVX512:
+		return "avx512"
+	case useAVX2:
 		return "avx2-fma"
 	}
 	return "generic"
+}
+
+// SetPath forces the kernel path, for benchmarks and tests that compare
+// paths: "auto" (what start-up detection chose, honouring EnvKernels),
+// "avx512", "avx2" or "avx2-fma", or "generic". It returns the previous
+// Path and fails, changing nothing, for an unknown name or a path this CPU
+// lacks. It is not safe to call while kernels run on other goroutines.
+func SetPath(name string) (prev string, err error) {
+	prev = Path()
+	has2 := runtime.GOARCH == "amd64" && cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3)
+	has512 := has2 && cpuid.CPU.Supports(cpuid.AVX512F)
+	switch strings.ToLower(name) {
+	case "auto":
+		useAVX2, useAVX512 = detectAVX2(), false
+		useAVX512 = detectAVX512()
+	case "avx512":
+		if !has512 {
+			return prev, fmt.Errorf("kernels: path %q: this CPU lacks AVX-512F", name)
+		}
+		useAVX2, useAVX512 = true, true
+	case "avx2", "avx2-fma":
+		if !has2 {
+			return prev, fmt.Errorf("kernels: path %q: this CPU lacks AVX2+FMA", name)
+		}
+		useAVX2, useAVX512 = true, false
+	case "generic":
+		useAVX2, useAVX512 = false, false
+	default:
+		return prev, fmt.Errorf("kernels: unknown path %q (want auto, avx512, avx2 or generic)", name)
+	}
+	return prev, nil
 }
 
 // CPUInfo describes the processor the kernels run on, as read by cpuid.

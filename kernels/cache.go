@@ -1,0 +1,46 @@
+package kernels
+
+import "github.com/klauspost/cpuid/v2"
+
+// Cache sizes the SGEMM blocking is derived from, read once from cpuid.
+// A size cpuid cannot find (reported as -1, as L3 is on some virtual
+// machines) falls back to a value smaller than any current x86 or arm64
+// core has, so blocks still fit.
+var (
+	cacheL1D = cacheOr(cpuid.CPU.Cache.L1D, 32<<10)
+	cacheL2  = cacheOr(cpuid.CPU.Cache.L2, 512<<10)
+	cacheL3  = cacheOr(cpuid.CPU.Cache.L3, 8<<20)
+)
+
+func cacheOr(v, fallback int) int {
+	if v <= 0 {
+		return fallback
+	}
+	return v
+}
+
+// blocking holds the BLIS-style block sizes for one micro-kernel:
+// kc is the depth of a packed panel, mc the rows of A packed at once and nc
+// the columns of B packed at once.
+type blocking struct {
+	kc, mc, nc int
+}
+
+// blockingFor sizes the blocks for an mr×nr micro-kernel:
+//   - one kc×nr micro-panel of B stays in L1 while the kernel sweeps the
+//     A micro-panels past it, so it gets half of L1 (A streams through the
+//     other half);
+//   - the mc×kc block of A stays in L2 across the sweep over nc columns,
+//     so it gets half of L2;
+//   - the kc×nc block of B is shared by all cores from L3, so it gets a
+//     quarter of L3, and at most enough columns to keep the number of
+//     barriers per call small without spilling L3 on big products.
+func blockingFor(mr, nr int) blocking {
+	kc := cacheL1D / 2 / (nr * 4)
+	kc = max(64, min(kc, 512)) &^ 7
+	mc := cacheL2 / 2 / (kc * 4)
+	mc = max(mr, mc/mr*mr)
+	nc := cacheL3 / 4 / (kc * 4)
+	nc = max(4*nr, min(nc, 8192)/nr*nr)
+	return blocking{kc: kc, mc: mc, nc: nc}
+}
