@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -177,6 +178,26 @@ func ewRunCase(t testing.TB, c *ewCase, r *rand.Rand, n int, offs []int, a, b fu
 	if gen1 == nil {
 		gen1 = ewValue
 	}
+	in := make([][]float32, c.inputs)
+	for k := range in {
+		in[k] = make([]float32, n)
+		for i := range in[k] {
+			in[k][i] = gen1(r)
+		}
+	}
+	y := make([]float32, n)
+	for i := range y {
+		y[i] = ewValue(r) // Axpy reads dst as y
+	}
+	ewCompare(t, c, in, y, ewValue(r), offs, a, b, aName, bName)
+}
+
+// ewCompare runs a and b on copies of the inputs (and of y, the initial
+// dst) placed at offsets offs (dst first) in NaN-canaried buffers, and
+// reports the first element where they differ or any canary overwritten.
+func ewCompare(t testing.TB, c *ewCase, inputs [][]float32, y []float32, s float32, offs []int, a, b func(dst []float32, in [][]float32, s float32), aName, bName string) {
+	t.Helper()
+	n := len(y)
 	dn := n
 	if c.reduction() {
 		if c.name == "Max" && n == 0 {
@@ -188,17 +209,12 @@ func ewRunCase(t testing.TB, c *ewCase, r *rand.Rand, n int, offs []int, a, b fu
 	inBuf := make([][]float32, c.inputs)
 	for k := range in {
 		in[k], inBuf[k] = ewPadded(n, offs[1+k])
-		for i := range in[k] {
-			in[k][i] = gen1(r)
-		}
+		copy(in[k], inputs[k])
 	}
-	s := ewValue(r)
 	d1, b1 := ewPadded(dn, offs[0])
 	d2, b2 := ewPadded(dn, offs[0])
-	for i := range d1 {
-		d1[i] = ewValue(r) // Axpy reads it as y
-		d2[i] = d1[i]
-	}
+	copy(d1, y)
+	copy(d2, y)
 	a(d1, in, s)
 	b(d2, in, s)
 	what := fmt.Sprintf("%s n=%d offs=%v", c.name, n, offs)
@@ -446,3 +462,38 @@ func TestSumAccuracy(t *testing.T) {
 
 // e32 is exp(x) for the float32 x, correctly rounded but for double rounding.
 func e32(x float32) float32 { return float32(math.Exp(float64(x))) }
+
+// FuzzElementwise feeds arbitrary float32 bit patterns to one kernel (chosen
+// by op) on both paths and requires the same results and intact canaries.
+func FuzzElementwise(f *testing.F) {
+	if !ewAsmOK {
+		f.Skip("no AVX2+FMA on this machine")
+	}
+	le := func(vs ...float32) []byte {
+		b := make([]byte, 0, 4*len(vs))
+		for _, v := range vs {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		}
+		return b
+	}
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for op := range ewCases {
+		f.Add(uint8(op), uint8(op), float32(0.5), le(1, -2, 3, nan, inf, -inf, 0, 1e-40, 88.7, -87.4, 1, 2, 3, 4, 5, 6, 7, 8, 9))
+		f.Add(uint8(op), uint8(3), float32(-3), le(make([]float32, 70)...))
+	}
+	f.Fuzz(func(t *testing.T, op, off uint8, s float32, data []byte) {
+		c := &ewCases[int(op)%len(ewCases)]
+		// Split the floats into y (the initial dst) and the inputs.
+		vals := make([]float32, len(data)/4)
+		for i := range vals {
+			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		}
+		n := len(vals) / (c.inputs + 1)
+		in := make([][]float32, c.inputs)
+		for k := range in {
+			in[k] = vals[(k+1)*n : (k+2)*n]
+		}
+		offs := []int{int(off % 8), int(off/8) % 8, int(off/64) % 4}
+		ewCompare(t, c, in, vals[:n], s, offs, c.asm, c.gen, "asm", "generic")
+	})
+}
