@@ -28,6 +28,7 @@ const (
 	grainElementwise = 1 << 15
 	grainReduce      = 1 << 15
 	sumBlock         = 1 << 15 // fixed block of a long single-row sum, so the split never depends on threads
+	smallGemm        = 1 << 18 // m*n*k below which batched products are split by batch rather than inside Sgemm
 )
 
 // cpuBackend implements Backend with the kernels package.
@@ -596,7 +597,7 @@ func (cpuBackend) Gemm(transA, transB bool, m, n, k int, alpha float32,
 	if m == 0 || n == 0 {
 		return
 	}
-	for i := range cOffs {
+	one := func(i int) {
 		cs := cd[cOffs[i]:]
 		if k == 0 {
 			for r := 0; r < m; r++ {
@@ -609,10 +610,22 @@ func (cpuBackend) Gemm(transA, transB bool, m, n, k int, alpha float32,
 					}
 				}
 			}
-			continue
+			return
 		}
-		// Each product is split over the cores inside Sgemm; the batch
-		// loop stays sequential so no pool work is nested in pool work.
 		kernels.Sgemm(transA, transB, m, n, k, alpha, ad[aOffs[i]:], lda, bd[bOffs[i]:], ldb, beta, cs, ldc)
+	}
+	// A large product is split over the cores inside Sgemm, so batches run
+	// one after another; many small products (attention-like shapes) are
+	// instead spread over the cores a batch at a time.
+	if work := m * n * max(k, 1); len(cOffs) > 1 && work < smallGemm {
+		kernels.ParallelFor(len(cOffs), max(1, smallGemm/work), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				one(i)
+			}
+		})
+		return
+	}
+	for i := range cOffs {
+		one(i)
 	}
 }

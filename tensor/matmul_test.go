@@ -97,6 +97,7 @@ func TestMatMulRandom(t *testing.T) {
 		{[]int{2, 1, 3, 5}, []int{3, 5, 2}}, // broadcast batches -> [2 3 3 2]
 		{[]int{1, 3, 4}, []int{5, 4, 2}},
 		{[]int{2, 3, 2, 7, 4}, []int{3, 1, 4, 3}},
+		{[]int{64, 8, 9}, []int{64, 9, 7}}, // many small products, split by batch
 		{[]int{0, 3}, []int{3, 4}}, {[]int{3, 0}, []int{0, 4}}, {[]int{2, 3}, []int{3, 0}}, {[]int{0, 2, 3}, []int{3, 4}},
 	}
 	for _, c := range cases {

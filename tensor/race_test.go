@@ -15,11 +15,13 @@ func TestConcurrentOps(t *testing.T) {
 	a, b := randT(src, 256, 300), randT(src, 300)
 	m1, m2 := randT(src, 96, 80), randT(src, 3, 80, 64)
 	x := randT(src, 16, 8, 24, 24)
+	s1, s2 := randT(src, 64, 8, 9), randT(src, 64, 9, 7)
 	ops := []func() *Tensor{
 		func() *Tensor { return Add(a, b) },
 		func() *Tensor { return Mul(x, Sum(x, true, 0, 2, 3)) },
 		func() *Tensor { return MatMul(m1, m2) },
 		func() *Tensor { return MatMulT(m2, m2, true, false) },
+		func() *Tensor { return MatMul(s1, s2) },
 		func() *Tensor { return Sum(x, false, 1) },
 		func() *Tensor { return Softmax(a, 1) },
 		func() *Tensor { return x.Permute(0, 2, 3, 1) },
