@@ -243,6 +243,19 @@ func binFunc(op BinaryOp) func(a, b float32) float32 {
 func (cpuBackend) Binary(op BinaryOp, dst Buf, shape []int, a Buf, aStrides []int, b Buf, bStrides []int) {
 	d, ad, bd := cpuData(dst.S), cpuData(a.S), cpuData(b.S)
 	f := binFunc(op)
+	if isContiguous(aStrides, shape) && isContiguous(bStrides, shape) {
+		// Same shape: one flat run, no index arithmetic.
+		dr, ar, br := cpuSlice(dst), ad[a.Off:a.Off+dst.N], bd[b.Off:b.Off+dst.N]
+		inPlace := dst.S == a.S && dst.Off == a.Off
+		if dst.N <= grainElementwise {
+			binaryContig(op, f, dr, ar, br, inPlace)
+			return
+		}
+		kernels.ParallelFor(dst.N, grainElementwise, func(lo, hi int) {
+			binaryContig(op, f, dr[lo:hi], ar[lo:hi], br[lo:hi], inPlace)
+		})
+		return
+	}
 	it := newStridedIter(shape, []int{dst.Off, a.Off, b.Off}, contiguousStrides(shape), aStrides, bStrides)
 	sa, sb := it.inner[1], it.inner[2]
 	kernels.ParallelFor(it.total, grainElementwise, func(lo, hi int) {
@@ -265,6 +278,19 @@ func (cpuBackend) Binary(op BinaryOp, dst Buf, shape []int, a Buf, aStrides []in
 			}
 		})
 	})
+}
+
+// isContiguous reports whether strides are the row-major strides of shape
+// (axes of size 1 may have any stride).
+func isContiguous(strides, shape []int) bool {
+	want := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		if shape[i] != 1 && strides[i] != want {
+			return false
+		}
+		want *= shape[i]
+	}
+	return true
 }
 
 // binaryContig handles a run where both operands are contiguous; inPlace
