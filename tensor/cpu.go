@@ -458,9 +458,10 @@ func (cpuBackend) Reduce(op ReduceOp, dst Buf, x Buf, outer, axis, inner int) {
 		}
 		return
 	}
-	if op == RSum && inner == 1 && axis >= 2*sumBlock && outer < kernels.Threads() {
-		// Too few rows to keep the cores busy: sum each row in fixed
-		// blocks in parallel, then add the block sums in order.
+	if op == RSum && inner == 1 && axis >= 2*sumBlock {
+		// Long rows: sum each in fixed blocks in parallel, then add the
+		// block sums in order. The choice depends only on the shape, so
+		// the result does not depend on the number of threads.
 		nb := (axis + sumBlock - 1) / sumBlock
 		part := make([]float64, nb)
 		for o := 0; o < outer; o++ {
