@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/vmdls-go/vmdls/kernels"
 )
 
 // refReduce folds the values of a over the given axes with f in float64,
@@ -264,6 +266,32 @@ func TestSumAccuracy(t *testing.T) {
 		m := float64(Mean(a, false).Item())
 		if rel := math.Abs(m-exact/float64(n)) / (exact / float64(n)); rel > 1e-6 {
 			t.Fatalf("Mean of %d: relative error %g", n, rel)
+		}
+	}
+}
+
+// TestReduceThreadIndependent checks that sums, softmax and matmul give
+// bit-identical results on 1 and on several worker threads, so that a run
+// is reproducible whatever the machine's core count.
+func TestReduceThreadIndependent(t *testing.T) {
+	src := newSrc(15)
+	x := randT(src, 3, 100000)
+	y := randT(src, 1<<20)
+	run := func() [][]float32 {
+		return [][]float32{
+			Sum(x, false, 1).Data(), Sum(x, false, 0).Data(), Sum(y, false).Data(),
+			Mean(x.Reshape(300, 1000), false, 0).Data(), Softmax(x, 1).Data(),
+			LogSumExp(x, 0, false).Data(),
+		}
+	}
+	prev := kernels.SetThreads(1)
+	defer kernels.SetThreads(prev)
+	one := run()
+	kernels.SetThreads(4)
+	four := run()
+	for i := range one {
+		if !slices.Equal(one[i], four[i]) {
+			t.Fatalf("result %d differs between 1 and 4 threads", i)
 		}
 	}
 }
