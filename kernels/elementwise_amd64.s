@@ -308,89 +308,102 @@ done:
 	VZEROUPPER
 	RET
 
-// EXPBODY sets Y0 = exp(Y0), as exp32 in mathfun.go; clobbers Y1-Y5 and
+// EXPBODY sets X = exp(X), as exp32 in mathfun.go; clobbers T1-T5 and
 // expects Y12 = expClampLo, Y13 = expClampHi.
-#define EXPBODY \
-	VMAXPS      Y0, Y12, Y0        \ // max(lo, x): NaN x stays NaN
-	VMINPS      Y0, Y13, Y0        \ // min(hi, x): likewise
-	VMULPS      MC(LOG2E), Y0, Y1  \
-	VROUNDPS    $0, Y1, Y1         \ // n, to nearest even
-	VFNMADD231PS MC(LN2HI), Y1, Y0 \ // r = x - n*ln2Hi (exact)
-	VFNMADD231PS MC(LN2LO), Y1, Y0 \ // r -= n*ln2Lo
-	VCVTPS2DQ   Y1, Y2             \
-	VMOVUPS     MC(EXPQ5), Y3      \
-	VFMADD213PS MC(EXPQ4), Y0, Y3  \
-	VFMADD213PS MC(EXPQ3), Y0, Y3  \
-	VFMADD213PS MC(EXPQ2), Y0, Y3  \
-	VFMADD213PS MC(EXPQ1), Y0, Y3  \
-	VFMADD213PS MC(EXPQ0), Y0, Y3  \
-	VMULPS      Y0, Y0, Y4         \
-	VFMADD213PS Y0, Y4, Y3         \ // r²q + r
-	VADDPS      MC(ONE), Y3, Y3    \
-	VPSRAD      $1, Y2, Y5         \ // n1 = n>>1
-	VPSUBD      Y5, Y2, Y2         \ // n2 = n - n1
-	VPADDD      MC(BIAS), Y5, Y5   \
-	VPADDD      MC(BIAS), Y2, Y2   \
-	VPSLLD      $23, Y5, Y5        \ // 2^n1
-	VPSLLD      $23, Y2, Y2        \ // 2^n2
-	VMULPS      Y5, Y3, Y3         \
-	VMULPS      Y2, Y3, Y0
+#define EXPBODY(X, T1, T2, T3, T4, T5) \
+	VMAXPS      X, Y12, X        \ // max(lo, x): NaN x stays NaN
+	VMINPS      X, Y13, X        \ // min(hi, x): likewise
+	VMULPS      MC(LOG2E), X, T1  \
+	VROUNDPS    $0, T1, T1         \ // n, to nearest even
+	VFNMADD231PS MC(LN2HI), T1, X \ // r = x - n*ln2Hi (exact)
+	VFNMADD231PS MC(LN2LO), T1, X \ // r -= n*ln2Lo
+	VCVTPS2DQ   T1, T2             \
+	VMOVUPS     MC(EXPQ5), T3      \
+	VFMADD213PS MC(EXPQ4), X, T3  \
+	VFMADD213PS MC(EXPQ3), X, T3  \
+	VFMADD213PS MC(EXPQ2), X, T3  \
+	VFMADD213PS MC(EXPQ1), X, T3  \
+	VFMADD213PS MC(EXPQ0), X, T3  \
+	VMULPS      X, X, T4         \
+	VFMADD213PS X, T4, T3         \ // r²q + r
+	VADDPS      MC(ONE), T3, T3    \
+	VPSRAD      $1, T2, T5         \ // n1 = n>>1
+	VPSUBD      T5, T2, T2         \ // n2 = n - n1
+	VPADDD      MC(BIAS), T5, T5   \
+	VPADDD      MC(BIAS), T2, T2   \
+	VPSLLD      $23, T5, T5        \ // 2^n1
+	VPSLLD      $23, T2, T2        \ // 2^n2
+	VMULPS      T5, T3, T3         \
+	VMULPS      T2, T3, X
 
-// LOGBODY sets Y0 = log(Y0), as log32 in mathfun.go; clobbers Y1-Y5.
-#define LOGBODY \
-	VCMPPS      $0x11, MC(MINNORMAL), Y0, Y1 \ // x < MinNormal (LT_OQ)
-	VMULPS      MC(TWO23), Y0, Y2            \
-	VBLENDVPS   Y1, Y2, Y0, Y2               \ // subnormal x scaled by 2^23
-	VANDPS      MC(TWENTYTHREE), Y1, Y1      \ // ... and 23 taken off e
-	VPADDD      MC(LOGMANTOFF), Y2, Y2       \
-	VPSRLD      $23, Y2, Y3                  \
-	VPSUBD      MC(BIAS), Y3, Y3             \
-	VCVTDQ2PS   Y3, Y3                       \
-	VSUBPS      Y1, Y3, Y3                   \ // e
-	VPAND       MC(MANTMASK), Y2, Y2         \
-	VPADDD      MC(LOGSQRTHALF), Y2, Y2      \ // m in [sqrt(1/2), sqrt(2))
-	VSUBPS      MC(ONE), Y2, Y2              \ // f = m - 1 (exact)
-	VMOVUPS     MC(LOGG8), Y4                \
-	VFMADD213PS MC(LOGG7), Y2, Y4            \
-	VFMADD213PS MC(LOGG6), Y2, Y4            \
-	VFMADD213PS MC(LOGG5), Y2, Y4            \
-	VFMADD213PS MC(LOGG4), Y2, Y4            \
-	VFMADD213PS MC(LOGG3), Y2, Y4            \
-	VFMADD213PS MC(LOGG2), Y2, Y4            \
-	VFMADD213PS MC(LOGG1), Y2, Y4            \
-	VFMADD213PS MC(LOGG0), Y2, Y4            \
-	VFMADD213PS MC(NEGHALF), Y2, Y4          \
-	VMULPS      Y2, Y2, Y5                   \
-	VFMADD213PS Y2, Y5, Y4                   \ // f²(g f - 1/2) + f
-	VFMADD231PS MC(LN2LO), Y3, Y4            \
-	VFMADD231PS MC(LN2HI), Y3, Y4            \
-	VCMPPS      $0x00, MC(ZERO), Y0, Y5      \ // x == ±0 -> -Inf
-	VBLENDVPS   Y5, MC(NEGINF), Y4, Y4       \
-	VCMPPS      $0x00, MC(POSINF), Y0, Y5    \ // x == +Inf -> +Inf
-	VBLENDVPS   Y5, MC(POSINF), Y4, Y4       \
-	VCMPPS      $0x09, MC(ZERO), Y0, Y5      \ // !(x >= 0) (NGE_UQ): x < 0 or NaN
-	VORPS       Y5, Y4, Y0                   // all ones is a NaN
+// LOGBODY sets X = log(X), as log32 in mathfun.go; clobbers T1-T5.
+#define LOGBODY(X, T1, T2, T3, T4, T5) \
+	VCMPPS      $0x11, MC(MINNORMAL), X, T1 \ // x < MinNormal (LT_OQ)
+	VMULPS      MC(TWO23), X, T2            \
+	VBLENDVPS   T1, T2, X, T2               \ // subnormal x scaled by 2^23
+	VANDPS      MC(TWENTYTHREE), T1, T1      \ // ... and 23 taken off e
+	VPADDD      MC(LOGMANTOFF), T2, T2       \
+	VPSRLD      $23, T2, T3                  \
+	VPSUBD      MC(BIAS), T3, T3             \
+	VCVTDQ2PS   T3, T3                       \
+	VSUBPS      T1, T3, T3                   \ // e
+	VPAND       MC(MANTMASK), T2, T2         \
+	VPADDD      MC(LOGSQRTHALF), T2, T2      \ // m in [sqrt(1/2), sqrt(2))
+	VSUBPS      MC(ONE), T2, T2              \ // f = m - 1 (exact)
+	VMOVUPS     MC(LOGG8), T4                \
+	VFMADD213PS MC(LOGG7), T2, T4            \
+	VFMADD213PS MC(LOGG6), T2, T4            \
+	VFMADD213PS MC(LOGG5), T2, T4            \
+	VFMADD213PS MC(LOGG4), T2, T4            \
+	VFMADD213PS MC(LOGG3), T2, T4            \
+	VFMADD213PS MC(LOGG2), T2, T4            \
+	VFMADD213PS MC(LOGG1), T2, T4            \
+	VFMADD213PS MC(LOGG0), T2, T4            \
+	VFMADD213PS MC(NEGHALF), T2, T4          \
+	VMULPS      T2, T2, T5                   \
+	VFMADD213PS T2, T5, T4                   \ // f²(g f - 1/2) + f
+	VFMADD231PS MC(LN2LO), T3, T4            \
+	VFMADD231PS MC(LN2HI), T3, T4            \
+	VCMPPS      $0x00, MC(ZERO), X, T5      \ // x == ±0 -> -Inf
+	VBLENDVPS   T5, MC(NEGINF), T4, T4       \
+	VCMPPS      $0x00, MC(POSINF), X, T5    \ // x == +Inf -> +Inf
+	VBLENDVPS   T5, MC(POSINF), T4, T4       \
+	VCMPPS      $0x09, MC(ZERO), X, T5      \ // !(x >= 0) (NGE_UQ): x < 0 or NaN
+	VORPS       T5, T4, X                   // all ones is a NaN
 
-// MATHLOOP runs dst[i] = BODY(x[i]) with DI=dst, SI=x, CX=n, 8 at a time.
+// MATHLOOP runs dst[i] = BODY(x[i]) with DI=dst, SI=x, CX=n: 16 at a time
+// as two independent chains (Y0-Y5 and Y6-Y11), then 8, then a masked tail.
 #define MATHLOOP(BODY) \
-loop8:                       \
-	CMPQ    CX, $8           \
-	JB      tail             \
-	VMOVUPS (SI), Y0         \
-	BODY                     \
-	VMOVUPS Y0, (DI)         \
-	ADDQ    $32, SI          \
-	ADDQ    $32, DI          \
-	SUBQ    $8, CX           \
-	JMP     loop8            \
-tail:                        \
-	TESTQ   CX, CX           \
-	JZ      done             \
-	TAILMASK                 \
-	VMASKMOVPS (SI), Y15, Y0 \
-	BODY                     \
-	VMASKMOVPS Y0, Y15, (DI) \
-done:                        \
+loop16:                                 \
+	CMPQ    CX, $16                     \
+	JB      loop8                       \
+	VMOVUPS (SI), Y0                    \
+	VMOVUPS 32(SI), Y6                  \
+	BODY(Y0, Y1, Y2, Y3, Y4, Y5)        \
+	BODY(Y6, Y7, Y8, Y9, Y10, Y11)      \
+	VMOVUPS Y0, (DI)                    \
+	VMOVUPS Y6, 32(DI)                  \
+	ADDQ    $64, SI                     \
+	ADDQ    $64, DI                     \
+	SUBQ    $16, CX                     \
+	JMP     loop16                      \
+loop8:                                  \
+	CMPQ    CX, $8                      \
+	JB      tail                        \
+	VMOVUPS (SI), Y0                    \
+	BODY(Y0, Y1, Y2, Y3, Y4, Y5)        \
+	VMOVUPS Y0, (DI)                    \
+	ADDQ    $32, SI                     \
+	ADDQ    $32, DI                     \
+	SUBQ    $8, CX                      \
+tail:                                   \
+	TESTQ   CX, CX                      \
+	JZ      done                        \
+	TAILMASK                            \
+	VMASKMOVPS (SI), Y15, Y0            \
+	BODY(Y0, Y1, Y2, Y3, Y4, Y5)        \
+	VMASKMOVPS Y0, Y15, (DI)            \
+done:                                   \
 	VZEROUPPER
 
 // func expAVX2(dst, x []float32)
