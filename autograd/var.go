@@ -1,0 +1,234 @@
+// Package autograd is reverse-mode automatic differentiation over the ops of
+// package tensor, with PyTorch's define-by-run semantics: every op on Vars
+// records how to send gradients back to its inputs, and Backward walks that
+// record once, from a scalar, accumulating into the leaves' gradients.
+//
+// The graph is released as Backward walks it (the saved tensors of each op
+// become garbage), so a second Backward through the same graph is an error,
+// as in PyTorch without retain_graph.
+package autograd
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/vmdls-go/vmdls/tensor"
+)
+
+// Var is a tensor in a computation graph: its value, the gradient accumulated
+// into it by Backward (leaves only), and, for results of ops, the record of
+// how to differentiate the op that made it.
+type Var struct {
+	value        *tensor.Tensor
+	grad         *tensor.Tensor
+	requiresGrad bool
+	node         *node // nil for leaves
+}
+
+// node is the record one op leaves in the graph.
+type node struct {
+	op     string
+	inputs []*Var
+	// backward maps the gradient of the op's output to the gradients of its
+	// inputs, in order; it returns nil for an input that needs none.
+	backward func(g *tensor.Tensor) []*tensor.Tensor
+	released bool
+}
+
+// NewVar makes a leaf of the graph holding t. Gradients flow into a leaf
+// (and into the graph below results computed from it) only when
+// requiresGrad is true.
+func NewVar(t *tensor.Tensor, requiresGrad bool) *Var {
+	return &Var{value: t, requiresGrad: requiresGrad}
+}
+
+// Param is NewVar(t, true): a trainable leaf.
+func Param(t *tensor.Tensor) *Var { return NewVar(t, true) }
+
+// Const is NewVar(t, false): a leaf that receives no gradient.
+func Const(t *tensor.Tensor) *Var { return NewVar(t, false) }
+
+// Value returns the tensor the Var holds (shared, not a copy).
+func (v *Var) Value() *tensor.Tensor { return v.value }
+
+// Grad returns the gradient accumulated by Backward, or nil if none has
+// reached this Var. Only leaves keep gradients, as in PyTorch.
+func (v *Var) Grad() *tensor.Tensor { return v.grad }
+
+// ZeroGrad drops the accumulated gradient (PyTorch's zero_grad with
+// set_to_none), so the next Backward starts from nothing.
+func (v *Var) ZeroGrad() { v.grad = nil }
+
+// RequiresGrad reports whether gradients flow to or through this Var.
+func (v *Var) RequiresGrad() bool { return v.requiresGrad }
+
+// SetRequiresGrad freezes (false) or unfreezes (true) a leaf. It panics on a
+// result of an op, whose flag follows from its inputs.
+func (v *Var) SetRequiresGrad(on bool) {
+	if v.node != nil {
+		panic("autograd: SetRequiresGrad on a non-leaf Var (result of " + v.node.op + "); detach it first")
+	}
+	v.requiresGrad = on
+}
+
+// IsLeaf reports whether v was made by NewVar or Detach rather than by an op.
+func (v *Var) IsLeaf() bool { return v.node == nil }
+
+// Detach returns a leaf sharing v's value that does not require gradients:
+// what flows from it is cut off from v's graph.
+func (v *Var) Detach() *Var { return &Var{value: v.value} }
+
+// Shape returns the shape of v's value.
+func (v *Var) Shape() []int { return v.value.Shape() }
+
+// String describes the Var: its op (or leaf) and its value.
+func (v *Var) String() string {
+	kind := "leaf"
+	if v.node != nil {
+		kind = v.node.op
+	}
+	return fmt.Sprintf("Var(%s, requiresGrad=%v, %v)", kind, v.requiresGrad, v.value)
+}
+
+var noGradDepth atomic.Int32
+
+// NoGrad runs fn with gradient recording off: Vars made inside are leaves
+// that do not require gradients, and no graph is kept, as in PyTorch's
+// torch.no_grad(). The setting is process-wide (Go has no goroutine-local
+// state), so do not train in one goroutine while another runs NoGrad.
+func NoGrad(fn func()) {
+	noGradDepth.Add(1)
+	defer noGradDepth.Add(-1)
+	fn()
+}
+
+// GradEnabled reports whether ops record the graph (false inside NoGrad).
+func GradEnabled() bool { return noGradDepth.Load() == 0 }
+
+// record makes the Var holding an op's result and, when gradients are on and
+// some input requires them, the graph node that differentiates it.
+func record(op string, value *tensor.Tensor, backward func(g *tensor.Tensor) []*tensor.Tensor, inputs ...*Var) *Var {
+	out := &Var{value: value}
+	if !GradEnabled() {
+		return out
+	}
+	for _, in := range inputs {
+		if in.requiresGrad {
+			out.requiresGrad = true
+			out.node = &node{op: op, inputs: inputs, backward: backward}
+			break
+		}
+	}
+	return out
+}
+
+// ErrReleased is returned by Backward through a graph that an earlier
+// Backward has already walked and released.
+var ErrReleased = errors.New("autograd: the graph was released by an earlier Backward")
+
+// Backward computes the gradient of v, a single-element Var, with respect to
+// every leaf that requires gradients and lies below v in the graph, and adds
+// it to those leaves' Grad. The graph below v is released.
+func (v *Var) Backward() error {
+	if v.value.Numel() != 1 {
+		return fmt.Errorf("autograd: Backward needs a single-element Var, got shape %v; use BackwardWith", v.value.Shape())
+	}
+	return v.BackwardWith(tensor.OnesLike(v.value))
+}
+
+// BackwardWith is Backward from a Var of any shape, seeded with grad (the
+// gradient of some scalar with respect to v), like PyTorch's
+// tensor.backward(gradient).
+func (v *Var) BackwardWith(grad *tensor.Tensor) error {
+	if !v.requiresGrad {
+		return fmt.Errorf("autograd: Backward from a Var that does not require gradients (shape %v)", v.value.Shape())
+	}
+	if !sameShape(grad.Shape(), v.value.Shape()) {
+		return fmt.Errorf("autograd: BackwardWith: gradient shape %v does not match the Var's shape %v", grad.Shape(), v.value.Shape())
+	}
+	order, err := topoOrder(v)
+	if err != nil {
+		return err
+	}
+	grads := map[*Var]*tensor.Tensor{v: grad}
+	for _, u := range order {
+		g, ok := grads[u]
+		if !ok {
+			continue
+		}
+		delete(grads, u)
+		if u.node == nil {
+			if u.requiresGrad {
+				if u.grad == nil {
+					u.grad = g.Clone()
+				} else {
+					u.grad.AddInPlace(g)
+				}
+			}
+			continue
+		}
+		n := u.node
+		ins := n.backward(g)
+		for i, in := range n.inputs {
+			if !in.requiresGrad || ins[i] == nil {
+				continue
+			}
+			if prev, ok := grads[in]; ok {
+				grads[in] = tensor.Add(prev, ins[i])
+			} else {
+				grads[in] = ins[i]
+			}
+		}
+		// Release what the op saved; the Var stays usable as a value.
+		n.backward, n.inputs, n.released = nil, nil, true
+	}
+	return nil
+}
+
+// topoOrder lists the Vars that require gradients below root, each after
+// every Var that consumes it (reverse post-order of a depth-first walk,
+// iterative so that deep graphs do not exhaust the stack).
+func topoOrder(root *Var) ([]*Var, error) {
+	type frame struct {
+		v    *Var
+		next int
+	}
+	visited := map[*Var]bool{root: true}
+	var post []*Var
+	stack := []frame{{v: root}}
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		n := top.v.node
+		if n != nil && n.released {
+			return nil, fmt.Errorf("%w (through op %s)", ErrReleased, n.op)
+		}
+		if n != nil && top.next < len(n.inputs) {
+			in := n.inputs[top.next]
+			top.next++
+			if in.requiresGrad && !visited[in] {
+				visited[in] = true
+				stack = append(stack, frame{v: in})
+			}
+			continue
+		}
+		post = append(post, top.v)
+		stack = stack[:len(stack)-1]
+	}
+	for i, j := 0, len(post)-1; i < j; i, j = i+1, j-1 {
+		post[i], post[j] = post[j], post[i]
+	}
+	return post, nil
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
