@@ -26,21 +26,37 @@ type blocking struct {
 	kc, mc, nc int
 }
 
-// blockingFor sizes the blocks for an mr×nr micro-kernel:
-//   - one kc×nr micro-panel of B stays in L1 while the kernel sweeps the
-//     A micro-panels past it, so it gets half of L1 (A streams through the
-//     other half);
-//   - the mc×kc block of A stays in L2 across the sweep over nc columns,
-//     so it gets half of L2;
-//   - the kc×nc block of B is shared by all cores from L3, so it gets a
+// blockingFor sizes the blocks for an mr×nr micro-kernel. These are upper
+// bounds: each call splits its k and m into equal blocks no larger (see
+// evenBlock), so that no call ends with a sliver of a block.
+//   - kc: a kc×nr micro-panel of B is reused by every A micro-panel of the
+//     sweep, so it should stay near the core: it may fill L1 (Zen 5 and
+//     Skylake-X measured faster at L1-sized than at half-L1 panels, as the A
+//     micro-panels stream from L2 behind it). A deep kc also means fewer
+//     passes of C through the caches, which dominate for small-M shapes.
+//   - mc: the mc×kc block of A stays in L2 across the sweep over nc
+//     columns, so it gets half of L2.
+//   - nc: the kc×nc block of B is shared by all cores from L3, so it gets a
 //     quarter of L3, and at most enough columns to keep the number of
 //     barriers per call small without spilling L3 on big products.
 func blockingFor(mr, nr int) blocking {
-	kc := cacheL1D / 2 / (nr * 4)
-	kc = max(64, min(kc, 512)) &^ 7
+	kc := cacheL1D / (nr * 4)
+	kc = max(128, min(kc, 512)) &^ 7
 	mc := cacheL2 / 2 / (kc * 4)
 	mc = max(mr, mc/mr*mr)
 	nc := cacheL3 / 4 / (kc * 4)
 	nc = max(4*nr, min(nc, 8192)/nr*nr)
 	return blocking{kc: kc, mc: mc, nc: nc}
+}
+
+// evenBlock splits n into the fewest blocks of at most maxBlock and returns
+// the size of the blocks: equal, rounded up to a multiple of unit (the last
+// block takes the remainder). maxBlock is a multiple of unit.
+func evenBlock(n, maxBlock, unit int) int {
+	if n <= maxBlock {
+		return n
+	}
+	nb := (n + maxBlock - 1) / maxBlock
+	b := (n + nb - 1) / nb
+	return min(maxBlock, (b+unit-1)/unit*unit)
 }

@@ -9,14 +9,19 @@ import (
 // The worker pool behind ParallelFor and Sgemm.
 //
 // A call splits its range into at most Threads() chunks and posts "tickets"
-// for the job to a shared queue; idle workers take tickets and claim chunks
+// for its job to a shared queue; idle workers take tickets and claim chunks
 // with an atomic counter, and the caller claims chunks too. The caller waits
 // only for chunks that were claimed, never for a ticket to be picked up, so
 // a call from inside a worker (nested ParallelFor, or Sgemm in a ParallelFor
 // body) cannot deadlock: when every worker is busy the caller simply runs all
-// chunks itself. A ticket taken after its job finished finds no chunk left
-// and is dropped. Jobs are recycled once the caller and every posted ticket
-// have let go of them, so steady-state calls allocate nothing.
+// chunks itself.
+//
+// Job records are recycled as soon as their call returns, even while stale
+// tickets for them wait in the queue: a ticket carries the generation of the
+// call it was posted for, the generation sits in the same atomic word as
+// the chunk counter, and a claim succeeds only when both match. So a late
+// ticket finds either a newer generation or no chunk left and is dropped,
+// and steady-state calls allocate nothing however late workers wake up.
 
 var (
 	// threadSetting is the value of SetThreads; 0 means GOMAXPROCS.
@@ -24,7 +29,7 @@ var (
 
 	// tickets carries jobs to workers. It is buffered so that posting never
 	// blocks; a full queue just means the caller does more chunks itself.
-	tickets = make(chan *job, 1024)
+	tickets = make(chan ticket, 1024)
 
 	workersMu sync.Mutex
 	workers   atomic.Int64 // workers started; they live as long as the process
@@ -57,14 +62,22 @@ func SetThreads(n int) int {
 
 // job is one ParallelFor call in flight.
 type job struct {
+	// state packs the generation of the call (high 32 bits), the number of
+	// chunks (next 16) and the next chunk to claim (low 16).
+	state    atomic.Uint64
+	gen      uint32 // owned by the caller: the generation it published
 	fn       func(lo, hi int)
 	n, chunk int
-	nchunks  int64
-	next     atomic.Int64 // next chunk to claim
-	done     atomic.Int64 // chunks finished
-	refs     atomic.Int32 // caller plus tickets not yet handled
+	done     atomic.Int64 // chunks finished in this generation
 	finished chan struct{}
 }
+
+type ticket struct {
+	j   *job
+	gen uint32
+}
+
+const maxChunks = 1<<16 - 1
 
 func getJob() *job {
 	select {
@@ -75,35 +88,41 @@ func getJob() *job {
 	}
 }
 
-// work claims and runs chunks until none is left.
-func (j *job) work() {
+func putJob(j *job) {
+	j.fn = nil
+	select {
+	case freeJobs <- j:
+	default:
+	}
+}
+
+// work claims and runs chunks of generation gen until none is left.
+func (j *job) work(gen uint32) {
 	for {
-		c := j.next.Add(1) - 1
-		if c >= j.nchunks {
+		s := j.state.Load()
+		if uint32(s>>32) != gen {
 			return
 		}
-		lo := int(c) * j.chunk
+		c, nchunks := int(s&0xffff), int(s>>16&0xffff)
+		if c >= nchunks {
+			return
+		}
+		if !j.state.CompareAndSwap(s, s+1) {
+			continue
+		}
+		// Claimed: the caller of gen now waits for this chunk, so the
+		// fields it set stay put until we are done.
+		lo := c * j.chunk
 		j.fn(lo, min(lo+j.chunk, j.n))
-		if j.done.Add(1) == j.nchunks {
+		if j.done.Add(1) == int64(nchunks) {
 			j.finished <- struct{}{}
 		}
 	}
 }
 
-func (j *job) release() {
-	if j.refs.Add(-1) == 0 {
-		j.fn = nil
-		select {
-		case freeJobs <- j:
-		default:
-		}
-	}
-}
-
 func worker() {
-	for j := range tickets {
-		j.work()
-		j.release()
+	for t := range tickets {
+		t.j.work(t.gen)
 	}
 }
 
@@ -134,7 +153,7 @@ func parallelFor(threads, n, grain int, fn func(lo, hi int)) {
 		grain = 1
 	}
 	// Every chunk gets at least grain items, so round the count down.
-	nchunks := min(n/grain, threads)
+	nchunks := min(n/grain, threads, maxChunks)
 	if nchunks <= 1 {
 		fn(0, n)
 		return
@@ -145,21 +164,20 @@ func parallelFor(threads, n, grain int, fn func(lo, hi int)) {
 		ensureWorkers(threads - 1)
 	}
 	j := getJob()
-	j.fn, j.n, j.chunk, j.nchunks = fn, n, chunk, int64(nchunks)
-	j.next.Store(0)
+	j.gen++
+	j.fn, j.n, j.chunk = fn, n, chunk
 	j.done.Store(0)
-	j.refs.Store(1)
+	// Publishing the new generation releases the fields above to workers.
+	j.state.Store(uint64(j.gen)<<32 | uint64(nchunks)<<16)
 post:
 	for range nchunks - 1 {
-		j.refs.Add(1)
 		select {
-		case tickets <- j:
+		case tickets <- ticket{j, j.gen}:
 		default:
-			j.refs.Add(-1)
 			break post
 		}
 	}
-	j.work()
+	j.work(j.gen)
 	<-j.finished
-	j.release()
+	putJob(j)
 }

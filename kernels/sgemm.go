@@ -107,7 +107,7 @@ type gemm struct {
 	kern           *microKernel
 	transA, transB bool
 	m, n, k        int
-	alpha          float32
+	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
 
@@ -120,12 +120,16 @@ type gemm struct {
 	bp    []float32 // packed kc×nc block of op(B), shared by the parts
 	parts []gemmPart
 
-	packFn, computeFn func(lo, hi int)
+	// the small-M schedule (see runSmallM)
+	kcBlk, groupPanels int
+
+	packFn, computeFn, smallFn func(lo, hi int)
 }
 
 // gemmPart is one worker's private state.
 type gemmPart struct {
-	ap   []float32 // packed mc×kc block of op(A)
+	ap   []float32 // packed mc×kc block of op(A) (all of op(A) for small M)
+	bg   []float32 // private packed group of B micro-panels (small M)
 	tile []float32 // an mr×nr tile for edges of C
 }
 
@@ -145,6 +149,7 @@ func getGemm() *gemm {
 	g := &gemm{}
 	g.packFn = g.packB
 	g.computeFn = g.compute
+	g.smallFn = g.computeSmallM
 	return g
 }
 
@@ -186,7 +191,7 @@ func splitParts(threads, mTiles, nTiles int) (tm, tn int) {
 
 func (g *gemm) run(kern *microKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	g.kern, g.transA, g.transB = kern, transA, transB
-	g.m, g.n, g.k, g.alpha = m, n, k, alpha
+	g.m, g.n, g.k, g.alpha, g.beta = m, n, k, alpha, beta
 	g.a, g.b, g.c, g.lda, g.ldb, g.ldc = a, b, c, lda, ldb, ldc
 	mr, nr, blk := kern.mr, kern.nr, kern.blk
 
@@ -198,7 +203,12 @@ func (g *gemm) run(kern *microKernel, threads int, transA, transB bool, m, n, k 
 	g.tm, g.tn = splitParts(threads, mTiles, nTiles)
 	nparts := g.tm * g.tn
 
-	kcMax := min(blk.kc, k)
+	kcBlk := evenBlock(k, blk.kc, 8)
+	kcMax := kcBlk
+	if mTiles*mr*k <= smallMFloats {
+		g.runSmallM(threads, kcBlk)
+		return
+	}
 	g.bp = grow(g.bp, kcMax*ncMax)
 	if cap(g.parts) < nparts {
 		g.parts = make([]gemmPart, nparts)
@@ -214,8 +224,8 @@ func (g *gemm) run(kern *microKernel, threads int, transA, transB bool, m, n, k 
 	for jc := 0; jc < n; jc += blk.nc {
 		g.jc, g.nc = jc, min(blk.nc, n-jc)
 		panels := (g.nc + nr - 1) / nr
-		for pc := 0; pc < k; pc += blk.kc {
-			g.pc, g.kc = pc, min(blk.kc, k-pc)
+		for pc := 0; pc < k; pc += kcBlk {
+			g.pc, g.kc = pc, min(kcBlk, k-pc)
 			g.betaBlk = 1
 			if pc == 0 {
 				g.betaBlk = beta
@@ -231,33 +241,119 @@ func (g *gemm) run(kern *microKernel, threads int, transA, transB bool, m, n, k 
 	}
 }
 
-// packB packs B micro-panels [lo, hi) of the current kc×nc block into g.bp:
-// panel q holds op(B)[pc:pc+kc, jc+q*nr : jc+q*nr+nr] with element (p, j)
-// at q*kc*nr + p*nr + j, zero-padded past column n.
+// smallMFloats bounds the packed op(A), in floats, for which runSmallM is
+// used: all of it must stay in L2 (with room for the B panels and C) for a
+// whole call.
+var smallMFloats = cacheL2 / 3 / 4
+
+// runSmallM is the schedule for a short, wide product (an A that fits in
+// L2, as in a convolution's weights times its unrolled input: m = output
+// channels, k = patch size, n = pixels). There, B is read once and each of
+// its elements is used only m times, so the general schedule would spend its
+// time streaming B through a shared packed block and C through the caches
+// once per k block. Here each part owns a range of columns and needs no
+// barrier: it packs all of op(A) once, then for each small group of B
+// micro-panels packs them for every k block in turn and applies them to the
+// group's columns of C, which stay in L2 across the k blocks.
+func (g *gemm) runSmallM(threads, kcBlk int) {
+	mr, nr := g.kern.mr, g.kern.nr
+	mPad := (g.m + mr - 1) / mr * mr
+	nTiles := (g.n + nr - 1) / nr
+	nparts := max(1, min(threads, nTiles))
+	g.tm, g.tn = 1, nparts
+	g.kcBlk = kcBlk
+	g.groupPanels = max(1, min(nTiles, cacheL2/4/(kcBlk*nr*4)))
+	if cap(g.parts) < nparts {
+		g.parts = make([]gemmPart, nparts)
+	}
+	g.parts = g.parts[:nparts]
+	for i := range g.parts {
+		p := &g.parts[i]
+		p.ap = grow(p.ap, mPad*g.k)
+		p.bg = grow(p.bg, kcBlk*g.groupPanels*nr)
+		p.tile = grow(p.tile, mr*nr)
+	}
+	if nparts == 1 {
+		g.computeSmallM(0, 1)
+		return
+	}
+	parallelFor(nparts, nparts, 1, g.smallFn)
+}
+
+// computeSmallM runs parts [lo, hi) of runSmallM.
+func (g *gemm) computeSmallM(lo, hi int) {
+	mr, nr := g.kern.mr, g.kern.nr
+	mPad := (g.m + mr - 1) / mr * mr
+	nTiles := (g.n + nr - 1) / nr
+	for t := lo; t < hi; t++ {
+		part := &g.parts[t]
+		// op(A)[:, pc:pc+kc] packed at ap[pc*mPad:], for each k block.
+		for pc := 0; pc < g.k; pc += g.kcBlk {
+			g.packA(part.ap[pc*mPad:], 0, g.m, pc, min(g.kcBlk, g.k-pc))
+		}
+		q0, q1 := nTiles*t/g.tn, nTiles*(t+1)/g.tn
+		for qg := q0; qg < q1; qg += g.groupPanels {
+			np := min(g.groupPanels, q1-qg)
+			for pc := 0; pc < g.k; pc += g.kcBlk {
+				kc := min(g.kcBlk, g.k-pc)
+				beta := float32(1)
+				if pc == 0 {
+					beta = g.beta
+				}
+				g.packBPanels(part.bg, qg*nr, g.n, pc, kc, np)
+				for q := 0; q < np; q++ {
+					j := (qg + q) * nr
+					bpan := part.bg[q*kc*nr : (q+1)*kc*nr]
+					for i := 0; i < g.m; i += mr {
+						apan := part.ap[pc*mPad+i*kc:][:mr*kc]
+						g.tile(part, kc, apan, bpan, i, j, min(mr, g.m-i), min(nr, g.n-j), beta)
+					}
+				}
+			}
+		}
+	}
+}
+
+// packB packs B micro-panels [lo, hi) of the current kc×nc block into the
+// shared g.bp.
 func (g *gemm) packB(lo, hi int) {
-	nr, kc := g.kern.nr, g.kc
-	for q := lo; q < hi; q++ {
-		j0 := g.jc + q*nr
-		cols := min(nr, g.jc+g.nc-j0)
-		dst := g.bp[q*kc*nr : (q+1)*kc*nr]
-		if !g.transB {
-			for p := 0; p < kc; p++ {
-				src := g.b[(g.pc+p)*g.ldb+j0:][:cols]
-				d := dst[p*nr : p*nr+nr]
-				copy(d, src)
+	g.packBPanels(g.bp[lo*g.kc*g.kern.nr:], g.jc+lo*g.kern.nr, g.jc+g.nc, g.pc, g.kc, hi-lo)
+}
+
+// packBPanels packs np micro-panels of op(B)[pc:pc+kc, j0:jend] into dst:
+// panel q holds columns j0+q*nr .. j0+q*nr+nr with element (p, j) at
+// q*kc*nr + p*nr + j, zero-padded past column jend.
+func (g *gemm) packBPanels(dst []float32, j0, jend, pc, kc, np int) {
+	nr := g.kern.nr
+	if !g.transB {
+		// Row by row across all the panels, so that B is read in long
+		// contiguous runs: row p of a panel alone is nr floats, and rows
+		// lie a whole ldb apart.
+		for p := 0; p < kc; p++ {
+			row := g.b[(pc+p)*g.ldb:]
+			for q := 0; q < np; q++ {
+				j := j0 + q*nr
+				cols := min(nr, jend-j)
+				d := dst[q*kc*nr+p*nr:][:nr]
+				copy(d, row[j:j+cols])
 				clear(d[cols:])
 			}
-			continue
 		}
-		for j := 0; j < cols; j++ {
-			src := g.b[(j0+j)*g.ldb+g.pc:][:kc]
+		return
+	}
+	for q := 0; q < np; q++ {
+		j := j0 + q*nr
+		cols := min(nr, jend-j)
+		d := dst[q*kc*nr:][:kc*nr]
+		for jj := 0; jj < cols; jj++ {
+			src := g.b[(j+jj)*g.ldb+pc:][:kc]
 			for p, v := range src {
-				dst[p*nr+j] = v
+				d[p*nr+jj] = v
 			}
 		}
 		if cols < nr {
 			for p := 0; p < kc; p++ {
-				clear(dst[p*nr+cols : p*nr+nr])
+				clear(d[p*nr+cols : p*nr+nr])
 			}
 		}
 	}
@@ -265,16 +361,16 @@ func (g *gemm) packB(lo, hi int) {
 
 // packA packs rows [i0, i0+mc) of op(A)[:, pc:pc+kc] into dst as mr-row
 // micro-panels: panel r holds element (i, p) at r*kc*mr + p*mr + i,
-// zero-padded past row m.
-func (g *gemm) packA(dst []float32, i0, mc int) {
-	mr, kc := g.kern.mr, g.kc
+// zero-padded past row i0+mc.
+func (g *gemm) packA(dst []float32, i0, mc, pc, kc int) {
+	mr := g.kern.mr
 	for r := 0; r*mr < mc; r++ {
 		ib := i0 + r*mr
 		rows := min(mr, i0+mc-ib)
 		d := dst[r*kc*mr : (r+1)*kc*mr]
 		if g.transA {
 			for p := 0; p < kc; p++ {
-				src := g.a[(g.pc+p)*g.lda+ib:][:rows]
+				src := g.a[(pc+p)*g.lda+ib:][:rows]
 				dp := d[p*mr : p*mr+mr]
 				copy(dp, src)
 				clear(dp[rows:])
@@ -282,7 +378,7 @@ func (g *gemm) packA(dst []float32, i0, mc int) {
 			continue
 		}
 		for i := 0; i < rows; i++ {
-			src := g.a[(ib+i)*g.lda+g.pc:][:kc]
+			src := g.a[(ib+i)*g.lda+pc:][:kc]
 			for p, v := range src {
 				d[p*mr+i] = v
 			}
@@ -290,6 +386,33 @@ func (g *gemm) packA(dst []float32, i0, mc int) {
 		if rows < mr {
 			for p := 0; p < kc; p++ {
 				clear(d[p*mr+rows : p*mr+mr])
+			}
+		}
+	}
+}
+
+// tile runs the micro-kernel on the tile of C at (i, j), of which rows×cols
+// lie inside C.
+func (g *gemm) tile(part *gemmPart, kc int, apan, bpan []float32, i, j, rows, cols int, beta float32) {
+	kern := g.kern
+	if rows == kern.mr && cols == kern.nr {
+		kern.fn(kc, &apan[0], &bpan[0], &g.c[i*g.ldc+j], g.ldc, g.alpha, beta)
+		return
+	}
+	// An edge tile: compute it whole into the scratch tile and copy out the
+	// part inside C.
+	nr := kern.nr
+	kern.fn(kc, &apan[0], &bpan[0], &part.tile[0], nr, 1, 0)
+	for ii := 0; ii < rows; ii++ {
+		crow := g.c[(i+ii)*g.ldc+j:][:cols]
+		trow := part.tile[ii*nr:][:cols]
+		if beta == 0 {
+			for jj, v := range trow {
+				crow[jj] = g.alpha * v
+			}
+		} else {
+			for jj, v := range trow {
+				crow[jj] = g.alpha*v + beta*crow[jj]
 			}
 		}
 	}
@@ -311,37 +434,17 @@ func (g *gemm) compute(lo, hi int) {
 		i1 := min(g.m, mTiles*(pm+1)/g.tm*mr)
 		q0 := nTiles * pn / g.tn
 		q1 := nTiles * (pn + 1) / g.tn
-		for ic := i0; ic < i1; ic += kern.blk.mc {
-			mc := min(kern.blk.mc, i1-ic)
-			g.packA(part.ap, ic, mc)
+		mcBlk := evenBlock(i1-i0, kern.blk.mc, mr)
+		for ic := i0; ic < i1; ic += mcBlk {
+			mc := min(mcBlk, i1-ic)
+			g.packA(part.ap, ic, mc, g.pc, kc)
 			for q := q0; q < q1; q++ {
 				bpan := g.bp[q*kc*nr : (q+1)*kc*nr]
 				j := g.jc + q*nr
 				cols := min(nr, g.jc+g.nc-j)
 				for r := 0; r*mr < mc; r++ {
-					apan := part.ap[r*kc*mr : (r+1)*kc*mr]
 					i := ic + r*mr
-					rows := min(mr, ic+mc-i)
-					if rows == mr && cols == nr {
-						kern.fn(kc, &apan[0], &bpan[0], &g.c[i*g.ldc+j], g.ldc, g.alpha, g.betaBlk)
-						continue
-					}
-					// An edge tile: compute it whole into the scratch tile
-					// and copy out the part inside C.
-					kern.fn(kc, &apan[0], &bpan[0], &part.tile[0], nr, 1, 0)
-					for ii := 0; ii < rows; ii++ {
-						crow := g.c[(i+ii)*g.ldc+j:][:cols]
-						trow := part.tile[ii*nr:][:cols]
-						if g.betaBlk == 0 {
-							for jj, v := range trow {
-								crow[jj] = g.alpha * v
-							}
-						} else {
-							for jj, v := range trow {
-								crow[jj] = g.alpha*v + g.betaBlk*crow[jj]
-							}
-						}
-					}
+					g.tile(part, kc, part.ap[r*kc*mr:(r+1)*kc*mr], bpan, i, j, min(mr, ic+mc-i), cols, g.betaBlk)
 				}
 			}
 		}
