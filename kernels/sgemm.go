@@ -244,7 +244,7 @@ func (g *gemm) run(kern *microKernel, threads int, transA, transB bool, m, n, k 
 // smallMFloats bounds the packed op(A), in floats, for which runSmallM is
 // used: all of it must stay in L2 (with room for the B panels and C) for a
 // whole call.
-var smallMFloats = cacheL2 / 3 / 4
+var smallMFloats = cacheL2 / 2 / 4
 
 // runSmallM is the schedule for a short, wide product (an A that fits in
 // L2, as in a convolution's weights times its unrolled input: m = output
@@ -292,6 +292,7 @@ func (g *gemm) computeSmallM(lo, hi int) {
 			g.packA(part.ap[pc*mPad:], 0, g.m, pc, min(g.kcBlk, g.k-pc))
 		}
 		q0, q1 := nTiles*t/g.tn, nTiles*(t+1)/g.tn
+		mTiles := mPad / mr
 		for qg := q0; qg < q1; qg += g.groupPanels {
 			np := min(g.groupPanels, q1-qg)
 			for pc := 0; pc < g.k; pc += g.kcBlk {
@@ -301,10 +302,31 @@ func (g *gemm) computeSmallM(lo, hi int) {
 					beta = g.beta
 				}
 				g.packBPanels(part.bg, qg*nr, g.n, pc, kc, np)
+				// B comes from memory, and is used only mTiles times once
+				// packed: fetch the source of the next packing step while
+				// the micro-kernel runs, spread over its calls.
+				var pf prefetchPlan
+				if !g.transB {
+					npc, nqg := pc+kc, qg
+					if npc >= g.k {
+						npc, nqg = 0, qg+g.groupPanels
+					}
+					if nqg < q1 {
+						cols := min(g.groupPanels, q1-nqg) * nr
+						cols = min(cols, g.n-nqg*nr)
+						pf = prefetchPlan{base: (npc)*g.ldb + nqg*nr, rows: min(g.kcBlk, g.k-npc), span: cols * 4}
+						pf.per = (pf.rows + np*mTiles - 1) / (np * mTiles)
+					}
+				}
 				for q := 0; q < np; q++ {
 					j := (qg + q) * nr
 					bpan := part.bg[q*kc*nr : (q+1)*kc*nr]
 					for i := 0; i < g.m; i += mr {
+						if pf.next < pf.rows {
+							cnt := min(pf.per, pf.rows-pf.next)
+							prefetchRows(&g.b[pf.base+pf.next*g.ldb], g.ldb*4, cnt, pf.span)
+							pf.next += cnt
+						}
 						apan := part.ap[pc*mPad+i*kc:][:mr*kc]
 						g.tile(part, kc, apan, bpan, i, j, min(mr, g.m-i), min(nr, g.n-j), beta)
 					}
@@ -312,6 +334,12 @@ func (g *gemm) computeSmallM(lo, hi int) {
 			}
 		}
 	}
+}
+
+// prefetchPlan is the source rows of B the next packing step will read:
+// rows of span bytes from g.b[base] on, per at a time.
+type prefetchPlan struct {
+	base, rows, span, per, next int
 }
 
 // packB packs B micro-panels [lo, hi) of the current kc×nc block into the

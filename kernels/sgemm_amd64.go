@@ -12,6 +12,12 @@ func sgemmKernel14x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float3
 //go:noescape
 func sgemmKernel12x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
+// prefetchRows asks for rows spans of span bytes, stride bytes apart from
+// p, to be brought into the caches (in sgemm_prefetch_amd64.s).
+//
+//go:noescape
+func prefetchRows(p *float32, stride, rows, span int)
+
 var (
 	kernelAVX2     = newMicroKernel("avx2-6x16", 6, 16, sgemmKernel6x16AVX2)
 	kernelAVX512   = newMicroKernel("avx512-14x32", 14, 32, sgemmKernel14x32AVX512)

@@ -8,3 +8,6 @@ var asmKernelsList []*microKernel
 
 // asmKernel returns nil: the generic path is the only one here.
 func asmKernel() *microKernel { return nil }
+
+// prefetchRows is a no-op without the assembly version.
+func prefetchRows(p *float32, stride, rows, span int) {}
