@@ -24,6 +24,10 @@ func cacheOr(v, fallback int) int {
 // the columns of B packed at once.
 type blocking struct {
 	kc, mc, nc int
+	// smallA is the largest packed op(A), in floats, for which Sgemm uses
+	// the small-M schedule (runSmallM): all of it must stay in L2, with
+	// room for the B panels and C, for a whole call.
+	smallA int
 }
 
 // blockingFor sizes the blocks for an mr×nr micro-kernel. These are upper
@@ -46,7 +50,7 @@ func blockingFor(mr, nr int) blocking {
 	mc = max(mr, mc/mr*mr)
 	nc := cacheL3 / 4 / (kc * 4)
 	nc = max(4*nr, min(nc, 8192)/nr*nr)
-	return blocking{kc: kc, mc: mc, nc: nc}
+	return blocking{kc: kc, mc: mc, nc: nc, smallA: cacheL2 / 2 / 4}
 }
 
 // evenBlock splits n into the fewest blocks of at most maxBlock and returns

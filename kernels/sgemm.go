@@ -123,7 +123,7 @@ type gemm struct {
 	// the small-M schedule (see runSmallM)
 	kcBlk, groupPanels int
 
-	packFn, computeFn, smallFn func(lo, hi int)
+	packFn, computeFn, smallFn, colsFn func(lo, hi int)
 }
 
 // gemmPart is one worker's private state.
@@ -150,6 +150,7 @@ func getGemm() *gemm {
 	g.packFn = g.packB
 	g.computeFn = g.compute
 	g.smallFn = g.computeSmallM
+	g.colsFn = g.computeColumns
 	return g
 }
 
@@ -205,8 +206,12 @@ func (g *gemm) run(kern *microKernel, threads int, transA, transB bool, m, n, k 
 
 	kcBlk := evenBlock(k, blk.kc, 8)
 	kcMax := kcBlk
-	if mTiles*mr*k <= smallMFloats {
+	if mTiles*mr*k <= blk.smallA {
 		g.runSmallM(threads, kcBlk)
+		return
+	}
+	if g.tm == 1 && nparts > 1 {
+		g.runColumns(nparts, kcBlk)
 		return
 	}
 	g.bp = grow(g.bp, kcMax*ncMax)
@@ -241,11 +246,6 @@ func (g *gemm) run(kern *microKernel, threads int, transA, transB bool, m, n, k 
 	}
 }
 
-// smallMFloats bounds the packed op(A), in floats, for which runSmallM is
-// used: all of it must stay in L2 (with room for the B panels and C) for a
-// whole call.
-var smallMFloats = cacheL2 / 2 / 4
-
 // runSmallM is the schedule for a short, wide product (an A that fits in
 // L2, as in a convolution's weights times its unrolled input: m = output
 // channels, k = patch size, n = pixels). There, B is read once and each of
@@ -262,7 +262,7 @@ func (g *gemm) runSmallM(threads, kcBlk int) {
 	nparts := max(1, min(threads, nTiles))
 	g.tm, g.tn = 1, nparts
 	g.kcBlk = kcBlk
-	g.groupPanels = max(1, min(nTiles, cacheL2/4/(kcBlk*nr*4)))
+	g.groupPanels = max(1, min(nTiles, g.kern.blk.nc/nr, cacheL2/4/(kcBlk*nr*4)))
 	if cap(g.parts) < nparts {
 		g.parts = make([]gemmPart, nparts)
 	}
@@ -340,6 +340,65 @@ func (g *gemm) computeSmallM(lo, hi int) {
 // rows of span bytes from g.b[base] on, per at a time.
 type prefetchPlan struct {
 	base, rows, span, per, next int
+}
+
+// runColumns is the schedule when the parts split only the columns: then
+// no part needs another's packed B, so each runs the whole blocked loop
+// over its own columns with a private packed B, and the call forks and
+// joins once instead of twice per block. The B a part packs stays in its
+// own core's caches.
+func (g *gemm) runColumns(nparts, kcBlk int) {
+	mr, nr, blk := g.kern.mr, g.kern.nr, g.kern.blk
+	g.kcBlk = kcBlk
+	nTiles := (g.n + nr - 1) / nr
+	ncPart := min(blk.nc, (nTiles+nparts-1)/nparts*nr)
+	mcMax := min(blk.mc, (g.m+mr-1)/mr*mr)
+	if cap(g.parts) < nparts {
+		g.parts = make([]gemmPart, nparts)
+	}
+	g.parts = g.parts[:nparts]
+	for i := range g.parts {
+		p := &g.parts[i]
+		p.ap = grow(p.ap, mcMax*kcBlk)
+		p.bg = grow(p.bg, kcBlk*ncPart)
+		p.tile = grow(p.tile, mr*nr)
+	}
+	parallelFor(nparts, nparts, 1, g.colsFn)
+}
+
+// computeColumns runs parts [lo, hi) of runColumns.
+func (g *gemm) computeColumns(lo, hi int) {
+	mr, nr, blk := g.kern.mr, g.kern.nr, g.kern.blk
+	nTiles := (g.n + nr - 1) / nr
+	for t := lo; t < hi; t++ {
+		part := &g.parts[t]
+		c0, c1 := nTiles*t/g.tn*nr, min(g.n, nTiles*(t+1)/g.tn*nr)
+		for jc := c0; jc < c1; jc += blk.nc {
+			nc := min(blk.nc, c1-jc)
+			np := (nc + nr - 1) / nr
+			for pc := 0; pc < g.k; pc += g.kcBlk {
+				kc := min(g.kcBlk, g.k-pc)
+				beta := float32(1)
+				if pc == 0 {
+					beta = g.beta
+				}
+				g.packBPanels(part.bg, jc, jc+nc, pc, kc, np)
+				mcBlk := evenBlock(g.m, blk.mc, mr)
+				for ic := 0; ic < g.m; ic += mcBlk {
+					mc := min(mcBlk, g.m-ic)
+					g.packA(part.ap, ic, mc, pc, kc)
+					for q := 0; q < np; q++ {
+						j := jc + q*nr
+						bpan := part.bg[q*kc*nr : (q+1)*kc*nr]
+						for r := 0; r*mr < mc; r++ {
+							i := ic + r*mr
+							g.tile(part, kc, part.ap[r*kc*mr:(r+1)*kc*mr], bpan, i, j, min(mr, ic+mc-i), min(nr, jc+nc-j), beta)
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // packB packs B micro-panels [lo, hi) of the current kc×nc block into the

@@ -191,10 +191,15 @@ func kernelsForTest() []*microKernel {
 }
 
 // withSmallBlocks returns a copy of kern whose blocks are a few micro-tiles,
-// so that small products cross every block boundary and edge.
-func withSmallBlocks(kern *microKernel) *microKernel {
+// so that small products cross every block boundary and edge, and which
+// uses the small-M schedule always (smallM) or never (so the general and
+// column-split schedules run).
+func withSmallBlocks(kern *microKernel, smallM bool) *microKernel {
 	k := *kern
 	k.blk = blocking{kc: 24, mc: 2 * k.mr, nc: 3 * k.nr}
+	if smallM {
+		k.blk.smallA = 1 << 30
+	}
 	return &k
 }
 
@@ -287,11 +292,11 @@ func TestMicroKernels(t *testing.T) {
 // these shapes cross every block boundary, on one and several threads.
 func TestSgemmSweep(t *testing.T) {
 	for _, kern := range kernelsForTest() {
-		for _, small := range []bool{false, true} {
+		for _, variant := range []string{"", "/smallblocks", "/smallblocks-smallM"} {
 			kk := kern
-			name := kern.name
-			if small {
-				kk, name = withSmallBlocks(kern), name+"/smallblocks"
+			name := kern.name + variant
+			if variant != "" {
+				kk = withSmallBlocks(kern, variant == "/smallblocks-smallM")
 			}
 			t.Run(name, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(3, uint64(len(name))))
