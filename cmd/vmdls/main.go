@@ -5,6 +5,7 @@
 //
 //	vmdls info                      version, CPU features and kernel path
 //	vmdls bench gemm [flags]        SGEMM throughput as one JSON line
+//	vmdls data fetch|info [flags]   datasets: download and verify, describe
 package main
 
 import (
@@ -34,6 +35,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runInfo(args[1:], stdout)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
+	case "data":
+		return runData(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -49,5 +52,6 @@ func usage(w io.Writer) {
 commands:
   info         print the version, the CPU features found and the kernel path chosen
   bench gemm   measure SGEMM (flags: --m --n --k --threads --reps); prints one JSON line
+  data         datasets: fetch NAME (download, verify), info --dataset NAME --data_dir DIR
 `)
 }
