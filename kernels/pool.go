@@ -122,11 +122,13 @@ func (j *job) work(gen uint32) {
 }
 
 // spinFor is how long a worker polls for the next ticket, and a caller for
-// its last chunks, before blocking. Waking a parked goroutine takes tens of
-// microseconds on these machines, which is the whole of a small product's
-// time (a 256³ SGEMM is about 200µs on one core, and the blocked schedule
-// forks and joins twice per k block), while polling briefly costs little.
-const spinFor = 100 * time.Microsecond
+// its last chunks, before blocking. Waking a parked goroutine takes from
+// tens to hundreds of microseconds on these virtual machines (an idle vCPU
+// must be woken), which is more than a small product takes (a 256³ SGEMM is
+// about 200µs on one core), so without polling a worker that parked between
+// two calls joins each call too late to help. A worker polls for up to 1ms
+// after its last chunk: a cost only while the engine is active.
+const spinFor = time.Millisecond
 
 func worker() {
 	for {

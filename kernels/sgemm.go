@@ -99,8 +99,8 @@ func sgemmWith(kern *microKernel, threads int, transA, transB bool, m, n, k int,
 	putGemm(g)
 }
 
-// gemm holds one Sgemm call in flight: its arguments, the shared packed
-// block of B, and per-part buffers. It is recycled across calls so that
+// gemm holds one Sgemm call in flight: its arguments, how it is split and
+// the parts' buffers. It is recycled across calls so that
 // steady-state calls allocate nothing; the closures handed to the pool are
 // made once per gemm for the same reason.
 type gemm struct {
@@ -111,25 +111,18 @@ type gemm struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 
-	// the current block of the BLIS loops
-	jc, nc, pc, kc int
-	betaBlk        float32 // beta for the first k block, then 1
-	tm, tn         int     // the parts split the block tm ways in M, tn in N
-	panelsPerPart  int     // B micro-panels each packing chunk covers
+	tm, tn      int // the parts split C tm ways over rows, tn over columns
+	kcBlk       int // depth of the k blocks
+	groupPanels int // B micro-panels packed at once by runSmallM
+	parts       []gemmPart
 
-	bp    []float32 // packed kc×nc block of op(B), shared by the parts
-	parts []gemmPart
-
-	// the small-M schedule (see runSmallM)
-	kcBlk, groupPanels int
-
-	packFn, computeFn, smallFn, colsFn func(lo, hi int)
+	smallFn, partsFn func(lo, hi int)
 }
 
 // gemmPart is one worker's private state.
 type gemmPart struct {
 	ap   []float32 // packed mc×kc block of op(A) (all of op(A) for small M)
-	bg   []float32 // private packed group of B micro-panels (small M)
+	bg   []float32 // packed kc×nc block of op(B) (a few micro-panels for small M)
 	tile []float32 // an mr×nr tile for edges of C
 }
 
@@ -147,10 +140,8 @@ func getGemm() *gemm {
 		return g
 	}
 	g := &gemm{}
-	g.packFn = g.packB
-	g.computeFn = g.compute
 	g.smallFn = g.computeSmallM
-	g.colsFn = g.computeColumns
+	g.partsFn = g.computeParts
 	return g
 }
 
@@ -170,20 +161,31 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// splitParts chooses how parts share each m×nc block: tm ways over rows
-// and tn over columns, with tm*tn = threads, minimising the largest number
-// of micro-tiles a part gets. Ties go to splitting rows, where parts share
-// the packed B and pack disjoint pieces of A; a column split makes each part
-// pack all of A, cheap only when M is small.
-func splitParts(threads, mTiles, nTiles int) (tm, tn int) {
+// Relative costs, per element and per unit of depth, of the work a part
+// does, in multiply-adds of the micro-kernel: packing an element of A
+// (a strided transpose in Go) and of B (row copies), as measured on Zen 5
+// against the AVX-512 kernel's 32 multiply-adds per cycle. They only need
+// to be right within a factor of two or so to pick the split.
+const (
+	packACost = 140
+	packBCost = 20
+)
+
+// splitParts chooses how threads parts share C: tm ways over rows and tn
+// over columns (whole micro-tiles), tm*tn = threads. Each part packs its own
+// rows of A and its own columns of B, so a row split packs B tm times and a
+// column split packs A tn times; the choice minimises the largest part's
+// micro-kernel work plus packing.
+func splitParts(threads, mTiles, nTiles, mr, nr int) (tm, tn int) {
 	best := -1
 	for t := 1; t <= threads; t++ {
 		if threads%t != 0 {
 			continue
 		}
 		u := threads / t
-		cost := ((mTiles + t - 1) / t) * ((nTiles + u - 1) / u)
-		if best < 0 || cost < best || (cost == best && t > tm) {
+		pm, pn := (mTiles+t-1)/t, (nTiles+u-1)/u
+		cost := pm*pn*mr*nr + packACost*pm*mr + packBCost*pn*nr
+		if best < 0 || cost < best {
 			best, tm, tn = cost, t, u
 		}
 	}
@@ -198,52 +200,16 @@ func (g *gemm) run(kern *microKernel, threads int, transA, transB bool, m, n, k 
 
 	// A part needs at least one micro-tile: never use more parts than tiles.
 	mTiles := (m + mr - 1) / mr
-	ncMax := min(blk.nc, (n+nr-1)/nr*nr)
-	nTiles := ncMax / nr
+	nTiles := (n + nr - 1) / nr
 	threads = max(1, min(threads, mTiles*nTiles))
-	g.tm, g.tn = splitParts(threads, mTiles, nTiles)
-	nparts := g.tm * g.tn
 
 	kcBlk := evenBlock(k, blk.kc, 8)
-	kcMax := kcBlk
-	if mTiles*mr*k <= blk.smallA {
+	if mTiles*mr*k <= blk.smallA && n >= 4*m {
 		g.runSmallM(threads, kcBlk)
 		return
 	}
-	if g.tm == 1 && nparts > 1 {
-		g.runColumns(nparts, kcBlk)
-		return
-	}
-	g.bp = grow(g.bp, kcMax*ncMax)
-	if cap(g.parts) < nparts {
-		g.parts = make([]gemmPart, nparts)
-	}
-	g.parts = g.parts[:nparts]
-	mcMax := min(blk.mc, (m+mr-1)/mr*mr)
-	for i := range g.parts {
-		p := &g.parts[i]
-		p.ap = grow(p.ap, mcMax*kcMax)
-		p.tile = grow(p.tile, mr*nr)
-	}
-
-	for jc := 0; jc < n; jc += blk.nc {
-		g.jc, g.nc = jc, min(blk.nc, n-jc)
-		panels := (g.nc + nr - 1) / nr
-		for pc := 0; pc < k; pc += kcBlk {
-			g.pc, g.kc = pc, min(kcBlk, k-pc)
-			g.betaBlk = 1
-			if pc == 0 {
-				g.betaBlk = beta
-			}
-			if threads == 1 {
-				g.packB(0, panels)
-				g.compute(0, 1)
-				continue
-			}
-			parallelFor(threads, panels, (panels+threads-1)/threads, g.packFn)
-			parallelFor(threads, nparts, 1, g.computeFn)
-		}
-	}
+	g.tm, g.tn = splitParts(threads, mTiles, nTiles, mr, nr)
+	g.runParts(g.tm*g.tn, kcBlk)
 }
 
 // runSmallM is the schedule for a short, wide product (an A that fits in
@@ -342,16 +308,18 @@ type prefetchPlan struct {
 	base, rows, span, per, next int
 }
 
-// runColumns is the schedule when the parts split only the columns: then
-// no part needs another's packed B, so each runs the whole blocked loop
-// over its own columns with a private packed B, and the call forks and
-// joins once instead of twice per block. The B a part packs stays in its
-// own core's caches.
-func (g *gemm) runColumns(nparts, kcBlk int) {
+// runParts is the general schedule: each of the tm×tn parts owns a
+// rectangle of C and runs the whole blocked loop on it (nc columns of B
+// packed for a kc-deep block, then mc rows of A packed and swept against
+// them, B micro-panel by B micro-panel) with private packed buffers. Parts
+// never wait for one another, so the call forks and joins once, and the B a
+// part packs stays in its own core's caches; the price is packing A tn
+// times and B tm times, which splitParts weighs.
+func (g *gemm) runParts(nparts, kcBlk int) {
 	mr, nr, blk := g.kern.mr, g.kern.nr, g.kern.blk
 	g.kcBlk = kcBlk
 	nTiles := (g.n + nr - 1) / nr
-	ncPart := min(blk.nc, (nTiles+nparts-1)/nparts*nr)
+	ncPart := min(blk.nc, (nTiles+g.tn-1)/g.tn*nr)
 	mcMax := min(blk.mc, (g.m+mr-1)/mr*mr)
 	if cap(g.parts) < nparts {
 		g.parts = make([]gemmPart, nparts)
@@ -363,16 +331,23 @@ func (g *gemm) runColumns(nparts, kcBlk int) {
 		p.bg = grow(p.bg, kcBlk*ncPart)
 		p.tile = grow(p.tile, mr*nr)
 	}
-	parallelFor(nparts, nparts, 1, g.colsFn)
+	if nparts == 1 {
+		g.computeParts(0, 1)
+		return
+	}
+	parallelFor(nparts, nparts, 1, g.partsFn)
 }
 
-// computeColumns runs parts [lo, hi) of runColumns.
-func (g *gemm) computeColumns(lo, hi int) {
+// computeParts runs parts [lo, hi) of runParts.
+func (g *gemm) computeParts(lo, hi int) {
 	mr, nr, blk := g.kern.mr, g.kern.nr, g.kern.blk
+	mTiles := (g.m + mr - 1) / mr
 	nTiles := (g.n + nr - 1) / nr
 	for t := lo; t < hi; t++ {
 		part := &g.parts[t]
-		c0, c1 := nTiles*t/g.tn*nr, min(g.n, nTiles*(t+1)/g.tn*nr)
+		pm, pn := t/g.tn, t%g.tn
+		r0, r1 := mTiles*pm/g.tm*mr, min(g.m, mTiles*(pm+1)/g.tm*mr)
+		c0, c1 := nTiles*pn/g.tn*nr, min(g.n, nTiles*(pn+1)/g.tn*nr)
 		for jc := c0; jc < c1; jc += blk.nc {
 			nc := min(blk.nc, c1-jc)
 			np := (nc + nr - 1) / nr
@@ -383,9 +358,9 @@ func (g *gemm) computeColumns(lo, hi int) {
 					beta = g.beta
 				}
 				g.packBPanels(part.bg, jc, jc+nc, pc, kc, np)
-				mcBlk := evenBlock(g.m, blk.mc, mr)
-				for ic := 0; ic < g.m; ic += mcBlk {
-					mc := min(mcBlk, g.m-ic)
+				mcBlk := evenBlock(r1-r0, blk.mc, mr)
+				for ic := r0; ic < r1; ic += mcBlk {
+					mc := min(mcBlk, r1-ic)
 					g.packA(part.ap, ic, mc, pc, kc)
 					for q := 0; q < np; q++ {
 						j := jc + q*nr
@@ -399,12 +374,6 @@ func (g *gemm) computeColumns(lo, hi int) {
 			}
 		}
 	}
-}
-
-// packB packs B micro-panels [lo, hi) of the current kc×nc block into the
-// shared g.bp.
-func (g *gemm) packB(lo, hi int) {
-	g.packBPanels(g.bp[lo*g.kc*g.kern.nr:], g.jc+lo*g.kern.nr, g.jc+g.nc, g.pc, g.kc, hi-lo)
 }
 
 // packBPanels packs np micro-panels of op(B)[pc:pc+kc, j0:jend] into dst:
@@ -500,39 +469,6 @@ func (g *gemm) tile(part *gemmPart, kc int, apan, bpan []float32, i, j, rows, co
 		} else {
 			for jj, v := range trow {
 				crow[jj] = g.alpha*v + beta*crow[jj]
-			}
-		}
-	}
-}
-
-// compute runs parts [lo, hi) of the current block: part t takes its share
-// of the rows (whole micro-tiles) and of the B micro-panels, packs its rows
-// of A mc at a time and sweeps the micro-kernel over them, B micro-panel by
-// B micro-panel so that each stays in L1 across the sweep.
-func (g *gemm) compute(lo, hi int) {
-	kern := g.kern
-	mr, nr, kc := kern.mr, kern.nr, g.kc
-	mTiles := (g.m + mr - 1) / mr
-	nTiles := (g.nc + nr - 1) / nr
-	for t := lo; t < hi; t++ {
-		part := &g.parts[t]
-		pm, pn := t/g.tn, t%g.tn
-		i0 := mTiles * pm / g.tm * mr
-		i1 := min(g.m, mTiles*(pm+1)/g.tm*mr)
-		q0 := nTiles * pn / g.tn
-		q1 := nTiles * (pn + 1) / g.tn
-		mcBlk := evenBlock(i1-i0, kern.blk.mc, mr)
-		for ic := i0; ic < i1; ic += mcBlk {
-			mc := min(mcBlk, i1-ic)
-			g.packA(part.ap, ic, mc, g.pc, kc)
-			for q := q0; q < q1; q++ {
-				bpan := g.bp[q*kc*nr : (q+1)*kc*nr]
-				j := g.jc + q*nr
-				cols := min(nr, g.jc+g.nc-j)
-				for r := 0; r*mr < mc; r++ {
-					i := ic + r*mr
-					g.tile(part, kc, part.ap[r*kc*mr:(r+1)*kc*mr], bpan, i, j, min(mr, ic+mc-i), cols, g.betaBlk)
-				}
 			}
 		}
 	}
