@@ -433,7 +433,23 @@ func (g *gemm) packA(dst []float32, i0, mc, pc, kc int) {
 			}
 			continue
 		}
-		for i := 0; i < rows; i++ {
+		if packAStrip(d, g.a[ib*g.lda+pc:], g.lda, rows, mr, kc) {
+			continue
+		}
+		// A transpose of a rows×kc strip: four rows at a time, so that each
+		// store fills four neighbouring floats of the packed panel.
+		i := 0
+		for ; i+4 <= rows; i += 4 {
+			s0 := g.a[(ib+i)*g.lda+pc:][:kc]
+			s1 := g.a[(ib+i+1)*g.lda+pc:][:kc]
+			s2 := g.a[(ib+i+2)*g.lda+pc:][:kc]
+			s3 := g.a[(ib+i+3)*g.lda+pc:][:kc]
+			for p := range s0 {
+				dp := d[p*mr+i:][:4:4]
+				dp[0], dp[1], dp[2], dp[3] = s0[p], s1[p], s2[p], s3[p]
+			}
+		}
+		for ; i < rows; i++ {
 			src := g.a[(ib+i)*g.lda+pc:][:kc]
 			for p, v := range src {
 				d[p*mr+i] = v

@@ -18,6 +18,30 @@ func sgemmKernel12x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float3
 //go:noescape
 func prefetchRows(p *float32, stride, rows, span int)
 
+// packAGatherAVX512 packs a strip of up to 16 rows of a row-major A into
+// an A micro-panel with gathers (in sgemm_packa_amd64.s); see packAStrip.
+//
+//go:noescape
+func packAGatherAVX512(dst, src *float32, idx *int32, kc int, storeMask, gatherMask, stride int)
+
+// packAStrip packs rows×kc floats of a row-major A, rows lda apart from
+// src[0], into the micro-panel d (element (i, p) at d[p*mr+i], zero for
+// rows..mr) with AVX-512 gathers, and reports whether it could: it needs
+// AVX-512, mr <= 16 and lda small enough for 32-bit gather offsets.
+func packAStrip(d, src []float32, lda, rows, mr, kc int) bool {
+	if !useAVX512 || mr > 16 || kc == 0 || int64(lda)*15*4 >= 1<<31 {
+		return false
+	}
+	_ = src[(rows-1)*lda+kc-1] // the last element gathered
+	_ = d[kc*mr-1]
+	var idx [16]int32
+	for i := range idx {
+		idx[i] = int32(i * lda)
+	}
+	packAGatherAVX512(&d[0], &src[0], &idx[0], kc, 1<<mr-1, 1<<rows-1, mr*4)
+	return true
+}
+
 var (
 	kernelAVX2     = newMicroKernel("avx2-6x16", 6, 16, sgemmKernel6x16AVX2)
 	kernelAVX512   = newMicroKernel("avx512-14x32", 14, 32, sgemmKernel14x32AVX512)

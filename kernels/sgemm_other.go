@@ -11,3 +11,6 @@ func asmKernel() *microKernel { return nil }
 
 // prefetchRows is a no-op without the assembly version.
 func prefetchRows(p *float32, stride, rows, span int) {}
+
+// packAStrip reports false: the Go packing in packA is used instead.
+func packAStrip(d, src []float32, lda, rows, mr, kc int) bool { return false }
