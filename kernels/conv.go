@@ -1,0 +1,266 @@
+package kernels
+
+import "fmt"
+
+// Convolution by im2col + SGEMM. Images are processed in groups: a group's
+// inputs are unfolded side by side into one column matrix of C*KH*KW rows and
+// g*OH*OW columns, so that the product with the K×(C*KH*KW) filter matrix
+// stays wide enough for the GEMM to run near its peak even when the images
+// are small (ResNet's 4×4 stage), while the column matrix stays bounded.
+// Unfolding, scattering and folding back are split over the worker pool by
+// (image, channel) plane; the GEMM splits itself.
+
+// convMinCols is the number of GEMM columns a group aims for; below about
+// this width the packed filter panel is reused too little.
+var convMinCols = 1024
+
+// convColBudget bounds a group's column matrix, in floats (16 MiB), which
+// also bounds the scratch memory a call holds.
+var convColBudget = 1 << 22
+
+// planeGrain is the least number of elements a ParallelFor chunk of plane
+// work should touch to be worth a hand-off.
+const planeGrain = 1 << 14
+
+// group returns how many images to unfold together.
+func (s *ConvShape) group(kdim, hw int) int {
+	g := (convMinCols + hw - 1) / hw
+	if lim := convColBudget / max(1, kdim*hw); g > lim {
+		g = lim
+	}
+	return max(1, min(g, s.N))
+}
+
+// isPointwise reports whether the column matrix of an image is the image
+// itself (1×1 filters, stride 1, no padding), so unfolding can be skipped.
+func (s *ConvShape) isPointwise() bool {
+	return s.KH == 1 && s.KW == 1 && s.SH == 1 && s.SW == 1 && s.PH == 0 && s.PW == 0
+}
+
+// check panics, naming the argument, unless the shape is valid and every
+// slice has the length it implies (nil slices are allowed where the caller
+// said so and are not checked).
+func (s *ConvShape) check(op string, args ...convArg) {
+	if s.N < 0 || s.C < 0 || s.H < 0 || s.W < 0 || s.K < 0 || s.KH < 1 || s.KW < 1 ||
+		s.SH < 1 || s.SW < 1 || s.PH < 0 || s.PW < 0 {
+		panic(fmt.Sprintf("kernels.%s: invalid shape %+v", op, *s))
+	}
+	if s.OutH() < 1 || s.OutW() < 1 {
+		panic(fmt.Sprintf("kernels.%s: %dx%d filter does not fit the padded %dx%d input", op, s.KH, s.KW, s.H+2*s.PH, s.W+2*s.PW))
+	}
+	for _, a := range args {
+		if a.v != nil && len(a.v) != a.n {
+			panic(fmt.Sprintf("kernels.%s: len(%s) = %d, want %d for %+v", op, a.name, len(a.v), a.n, *s))
+		}
+	}
+}
+
+type convArg = struct {
+	name string
+	v    []float32
+	n    int
+}
+
+// unfoldGroup writes the column matrix of images n0..n0+gn-1 into col,
+// image b's columns starting at b*hw in rows of length ld = gn*hw.
+func (s *ConvShape) unfoldGroup(col, x []float32, n0, gn, oh, ow int) {
+	hw, ihw, kk := oh*ow, s.H*s.W, s.KH*s.KW
+	ld := gn * hw
+	ParallelFor(gn*s.C, max(1, planeGrain/(kk*hw)), func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			b, c := t/s.C, t%s.C
+			plane := x[((n0+b)*s.C+c)*ihw : ((n0+b)*s.C+c+1)*ihw]
+			im2colPlane(col[c*kk*ld+b*hw:], ld, plane, s, oh, ow)
+		}
+	})
+}
+
+// foldGroup sets images n0..n0+gn-1 of dx to the fold (col2im) of col.
+func (s *ConvShape) foldGroup(dx, col []float32, n0, gn, oh, ow int) {
+	hw, ihw, kk := oh*ow, s.H*s.W, s.KH*s.KW
+	ld := gn * hw
+	ParallelFor(gn*s.C, max(1, planeGrain/(kk*hw)), func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			b, c := t/s.C, t%s.C
+			plane := dx[((n0+b)*s.C+c)*ihw : ((n0+b)*s.C+c+1)*ihw]
+			clear(plane)
+			col2imPlane(plane, col[c*kk*ld+b*hw:], ld, s, oh, ow)
+		}
+	})
+}
+
+// Conv2d computes y = conv(x, w) + bias for x N×C×H×W, w K×C×KH×KW, bias K
+// (nil for none) and y N×K×OH×OW, as PyTorch's conv2d with groups=1. It
+// panics, naming the slice, when a length does not match the shape. Work is
+// split over Threads() workers; it may be called from several goroutines at
+// once.
+func Conv2d(s ConvShape, y, x, w, bias []float32) {
+	oh, ow := s.OutH(), s.OutW()
+	s.check("Conv2d", convArg{"y", y, s.N * s.K * oh * ow}, convArg{"x", x, s.N * s.C * s.H * s.W},
+		convArg{"w", w, s.K * s.C * s.KH * s.KW}, convArg{"bias", bias, s.K})
+	if y == nil || x == nil || w == nil {
+		panic("kernels.Conv2d: y, x and w are required")
+	}
+	hw, kdim := oh*ow, s.C*s.KH*s.KW
+	if len(y) == 0 {
+		return
+	}
+	if kdim == 0 { // no input channels: the output is the bias
+		for i := range y {
+			y[i] = 0
+			if bias != nil {
+				y[i] = bias[(i/hw)%s.K]
+			}
+		}
+		return
+	}
+	g := s.group(kdim, hw)
+	direct := s.isPointwise()
+	var col, tmp []float32
+	if !direct || g > 1 {
+		col = getScratch(kdim * g * hw)
+		defer putScratch(col)
+	}
+	if g > 1 {
+		tmp = getScratch(s.K * g * hw)
+		defer putScratch(tmp)
+	}
+	for n0 := 0; n0 < s.N; n0 += g {
+		gn := min(g, s.N-n0)
+		ncols := gn * hw
+		b := col
+		if direct && gn == 1 {
+			b = x[n0*s.C*hw : (n0+1)*s.C*hw]
+		} else {
+			s.unfoldGroup(col, x, n0, gn, oh, ow)
+		}
+		if gn == 1 {
+			out := y[n0*s.K*hw : (n0+1)*s.K*hw]
+			var beta float32
+			if bias != nil {
+				for k, v := range bias {
+					row := out[k*hw : (k+1)*hw]
+					for i := range row {
+						row[i] = v
+					}
+				}
+				beta = 1
+			}
+			Sgemm(false, false, s.K, hw, kdim, 1, w, kdim, b, hw, beta, out, hw)
+			continue
+		}
+		Sgemm(false, false, s.K, ncols, kdim, 1, w, kdim, b, ncols, 0, tmp, ncols)
+		// Scatter the K×(gn*hw) product into the gn images, adding the bias.
+		ParallelFor(gn*s.K, max(1, planeGrain/hw), func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				bi, k := t/s.K, t%s.K
+				dst := y[((n0+bi)*s.K+k)*hw : ((n0+bi)*s.K+k+1)*hw]
+				src := tmp[k*ncols+bi*hw : k*ncols+(bi+1)*hw]
+				if bias != nil {
+					AddScalar(dst, bias[k], src)
+				} else {
+					copy(dst, src)
+				}
+			}
+		})
+	}
+}
+
+// Conv2dBackward computes the gradients of Conv2d from dy (N×K×OH×OW): dx
+// (N×C×H×W) needs w, dw (K×C×KH×KW) needs x, db (K) needs only dy. Pass nil
+// for a gradient that is not wanted (and for x or w when nothing needs
+// them). Each wanted gradient is overwritten, not accumulated into. Bias
+// sums are accumulated in float64.
+func Conv2dBackward(s ConvShape, dx, dw, db, dy, x, w []float32) {
+	oh, ow := s.OutH(), s.OutW()
+	s.check("Conv2dBackward", convArg{"dx", dx, s.N * s.C * s.H * s.W}, convArg{"dw", dw, s.K * s.C * s.KH * s.KW},
+		convArg{"db", db, s.K}, convArg{"dy", dy, s.N * s.K * oh * ow}, convArg{"x", x, s.N * s.C * s.H * s.W},
+		convArg{"w", w, s.K * s.C * s.KH * s.KW})
+	if dy == nil || (dx != nil && w == nil) || (dw != nil && x == nil) {
+		panic("kernels.Conv2dBackward: dy is required, and w for dx, x for dw")
+	}
+	hw, kdim := oh*ow, s.C*s.KH*s.KW
+	if db != nil {
+		ParallelFor(s.K, max(1, planeGrain/max(1, s.N*hw)), func(lo, hi int) {
+			for k := lo; k < hi; k++ {
+				var sum float64
+				for n := 0; n < s.N; n++ {
+					sum += sum64(dy[(n*s.K+k)*hw : (n*s.K+k+1)*hw])
+				}
+				db[k] = float32(sum)
+			}
+		})
+	}
+	if dx == nil && dw == nil {
+		return
+	}
+	if s.N == 0 || hw == 0 || s.K == 0 || kdim == 0 {
+		clear(dx)
+		clear(dw)
+		return
+	}
+	g := s.group(kdim, hw)
+	direct := s.isPointwise()
+	col := getScratch(kdim * g * hw)
+	defer putScratch(col)
+	var dyg []float32
+	if g > 1 {
+		dyg = getScratch(s.K * g * hw)
+		defer putScratch(dyg)
+	}
+	first := true
+	for n0 := 0; n0 < s.N; n0 += g {
+		gn := min(g, s.N-n0)
+		ncols := gn * hw
+		d := dyg
+		if gn == 1 {
+			d = dy[n0*s.K*hw : (n0+1)*s.K*hw]
+		} else {
+			// Gather the group's output gradients side by side, K×(gn*hw).
+			ParallelFor(gn*s.K, max(1, planeGrain/hw), func(lo, hi int) {
+				for t := lo; t < hi; t++ {
+					bi, k := t/s.K, t%s.K
+					copy(dyg[k*ncols+bi*hw:k*ncols+(bi+1)*hw], dy[((n0+bi)*s.K+k)*hw:((n0+bi)*s.K+k+1)*hw])
+				}
+			})
+		}
+		if dw != nil {
+			b := col
+			if direct && gn == 1 {
+				b = x[n0*s.C*hw : (n0+1)*s.C*hw]
+			} else {
+				s.unfoldGroup(col, x, n0, gn, oh, ow)
+			}
+			var beta float32 = 1
+			if first {
+				beta = 0
+			}
+			Sgemm(false, true, s.K, kdim, ncols, 1, d, ncols, b, ncols, beta, dw, kdim)
+			first = false
+		}
+		if dx != nil {
+			if direct && gn == 1 {
+				Sgemm(true, false, kdim, ncols, s.K, 1, w, kdim, d, ncols, 0, dx[n0*s.C*hw:(n0+1)*s.C*hw], ncols)
+				continue
+			}
+			Sgemm(true, false, kdim, ncols, s.K, 1, w, kdim, d, ncols, 0, col, ncols)
+			s.foldGroup(dx, col, n0, gn, oh, ow)
+		}
+	}
+}
+
+// sum64 adds x in float64, four chains at a time.
+func sum64(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}

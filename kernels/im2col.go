@@ -1,0 +1,130 @@
+package kernels
+
+// ConvShape describes a 2-D convolution (cross-correlation, as in PyTorch)
+// over NCHW float32 data, with one group and no dilation: an input of N
+// images of C channels of H×W, K filters of C×KH×KW, strides SH, SW and zero
+// padding PH, PW on both sides.
+type ConvShape struct {
+	N, C, H, W     int
+	K, KH, KW      int
+	SH, SW, PH, PW int
+}
+
+// OutH is the output height, floor((H + 2PH - KH) / SH) + 1.
+func (s ConvShape) OutH() int { return (s.H+2*s.PH-s.KH)/s.SH + 1 }
+
+// OutW is the output width, floor((W + 2PW - KW) / SW) + 1.
+func (s ConvShape) OutW() int { return (s.W+2*s.PW-s.KW)/s.SW + 1 }
+
+// colRange returns the output columns [lo, hi) whose input column
+// ox*stride - pad + j lies inside [0, size): outside it the column reads
+// padding.
+func colRange(j, stride, pad, size, out int) (lo, hi int) {
+	if d := pad - j; d > 0 {
+		lo = (d + stride - 1) / stride
+	}
+	last := size - 1 + pad - j // largest ox*stride allowed
+	if last < 0 {
+		return 0, 0
+	}
+	hi = min(out, last/stride+1)
+	lo = min(lo, out)
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}
+
+// im2colPlane unfolds one input channel plane (H×W) into KH*KW rows of the
+// column matrix, row (i*KW+j) starting at dst[(i*KW+j)*ld], each OH*OW
+// long: row (i, j) holds the input value each output position multiplies
+// with filter tap (i, j), 0 where the tap falls on padding. Every element of
+// those rows is written, so dst may hold garbage on entry.
+func im2colPlane(dst []float32, ld int, plane []float32, s *ConvShape, oh, ow int) {
+	for i := 0; i < s.KH; i++ {
+		for j := 0; j < s.KW; j++ {
+			row := dst[(i*s.KW+j)*ld : (i*s.KW+j)*ld+oh*ow]
+			lo, hi := colRange(j, s.SW, s.PW, s.W, ow)
+			for oy := 0; oy < oh; oy++ {
+				out := row[oy*ow : oy*ow+ow]
+				iy := oy*s.SH - s.PH + i
+				if iy < 0 || iy >= s.H {
+					clear(out)
+					continue
+				}
+				clear(out[:lo])
+				clear(out[hi:])
+				src := plane[iy*s.W : iy*s.W+s.W]
+				ix := lo*s.SW - s.PW + j
+				if s.SW == 1 {
+					copy(out[lo:hi], src[ix:ix+hi-lo])
+					continue
+				}
+				for ox := lo; ox < hi; ox++ {
+					out[ox] = src[ix]
+					ix += s.SW
+				}
+			}
+		}
+	}
+}
+
+// col2imPlane is the adjoint of im2colPlane: it adds each element of the
+// KH*KW rows back into the input position it was read from (padding
+// positions are dropped). plane must hold the values to add to (zero for a
+// plain gradient).
+func col2imPlane(plane []float32, src []float32, ld int, s *ConvShape, oh, ow int) {
+	for i := 0; i < s.KH; i++ {
+		for j := 0; j < s.KW; j++ {
+			row := src[(i*s.KW+j)*ld : (i*s.KW+j)*ld+oh*ow]
+			lo, hi := colRange(j, s.SW, s.PW, s.W, ow)
+			if hi <= lo {
+				continue
+			}
+			for oy := 0; oy < oh; oy++ {
+				iy := oy*s.SH - s.PH + i
+				if iy < 0 || iy >= s.H {
+					continue
+				}
+				in := row[oy*ow : oy*ow+ow]
+				dst := plane[iy*s.W : iy*s.W+s.W]
+				ix := lo*s.SW - s.PW + j
+				if s.SW == 1 {
+					Axpy(1, in[lo:hi], dst[ix:ix+hi-lo])
+					continue
+				}
+				for ox := lo; ox < hi; ox++ {
+					dst[ix] += in[ox]
+					ix += s.SW
+				}
+			}
+		}
+	}
+}
+
+// Im2col unfolds image n of x (N×C×H×W) into the column matrix of the
+// convolution s: C*KH*KW rows of OH*OW values, row r starting at dst[r*ld]
+// (ld >= OH*OW lets several images share one wide matrix). It is the
+// single-threaded building block of Conv2d, exported for tests and for
+// callers with their own scheduling.
+func Im2col(s ConvShape, dst []float32, ld int, x []float32, n int) {
+	oh, ow := s.OutH(), s.OutW()
+	hw := s.H * s.W
+	kk := s.KH * s.KW
+	for c := 0; c < s.C; c++ {
+		plane := x[(n*s.C+c)*hw : (n*s.C+c+1)*hw]
+		im2colPlane(dst[c*kk*ld:], ld, plane, &s, oh, ow)
+	}
+}
+
+// Col2im adds the column matrix src (laid out as Im2col writes it) back
+// into image n of dx, the adjoint of Im2col.
+func Col2im(s ConvShape, dx []float32, n int, src []float32, ld int) {
+	oh, ow := s.OutH(), s.OutW()
+	hw := s.H * s.W
+	kk := s.KH * s.KW
+	for c := 0; c < s.C; c++ {
+		plane := dx[(n*s.C+c)*hw : (n*s.C+c+1)*hw]
+		col2imPlane(plane, src[c*kk*ld:], ld, &s, oh, ow)
+	}
+}
