@@ -203,7 +203,11 @@ func TestConv2dPanicsOnBadLengths(t *testing.T) {
 		"short y":      func() { Conv2d(s, make([]float32, 2), make([]float32, 9), make([]float32, 9), nil) },
 		"short x":      func() { Conv2d(s, make([]float32, 1), make([]float32, 8), make([]float32, 9), nil) },
 		"filter large": func() { s2 := s; s2.KH = 4; Conv2d(s2, nil, make([]float32, 9), make([]float32, 12), nil) },
-		"zero stride":  func() { s2 := s; s2.SH = 0; Conv2d(s2, make([]float32, 1), make([]float32, 9), make([]float32, 9), nil) },
+		"zero stride": func() {
+			s2 := s
+			s2.SH = 0
+			Conv2d(s2, make([]float32, 1), make([]float32, 9), make([]float32, 9), nil)
+		},
 		"dx without w": func() { Conv2dBackward(s, make([]float32, 9), nil, nil, make([]float32, 1), nil, nil) },
 	} {
 		func() {
