@@ -44,14 +44,17 @@ func (s *PoolShape) check(op string, args ...convArg) {
 // PyTorch's max_pool2d with return_indices. Padding never wins; the first
 // maximum in row-major window order wins ties, and a NaN wins over
 // everything (the last NaN, as PyTorch's CPU kernel), so NaN propagates.
-func MaxPool2d(s PoolShape, y []float32, idx []int32, x []float32) {
+//
+// The index type is int32, or float32 for callers that keep indices in
+// float32 storage (exact up to 2^24, which MaxPool2d checks).
+func MaxPool2d[I int32 | float32](s PoolShape, y []float32, idx []I, x []float32) {
 	oh, ow := s.OutH(), s.OutW()
 	s.check("MaxPool2d", convArg{"y", y, s.N * s.C * oh * ow}, convArg{"x", x, s.N * s.C * s.H * s.W})
 	if len(idx) != len(y) {
 		panic(fmt.Sprintf("kernels.MaxPool2d: len(idx) = %d, want %d", len(idx), len(y)))
 	}
-	if s.H*s.W > math.MaxInt32 {
-		panic("kernels.MaxPool2d: input plane too large for int32 indices")
+	if s.H*s.W > 1<<24 {
+		panic("kernels.MaxPool2d: input plane too large for exact indices")
 	}
 	ihw, ohw := s.H*s.W, oh*ow
 	ParallelFor(s.N*s.C, max(1, planeGrain/max(1, ihw)), func(lo, hi int) {
@@ -78,7 +81,7 @@ func MaxPool2d(s PoolShape, y []float32, idx []int32, x []float32) {
 						}
 					}
 					yo[oy*ow+ox] = best
-					io[oy*ow+ox] = int32(bi)
+					io[oy*ow+ox] = I(bi)
 				}
 			}
 		}
@@ -87,7 +90,8 @@ func MaxPool2d(s PoolShape, y []float32, idx []int32, x []float32) {
 
 // MaxPool2dBackward sets dx (N×C×H×W) to the gradient of MaxPool2d: each
 // element of dy is added to the input position idx recorded for it.
-func MaxPool2dBackward(s PoolShape, dx, dy []float32, idx []int32) {
+// An index outside the plane panics.
+func MaxPool2dBackward[I int32 | float32](s PoolShape, dx, dy []float32, idx []I) {
 	oh, ow := s.OutH(), s.OutW()
 	s.check("MaxPool2dBackward", convArg{"dx", dx, s.N * s.C * s.H * s.W}, convArg{"dy", dy, s.N * s.C * oh * ow})
 	if len(idx) != len(dy) {
@@ -100,7 +104,7 @@ func MaxPool2dBackward(s PoolShape, dx, dy []float32, idx []int32) {
 			clear(plane)
 			g, io := dy[p*ohw:(p+1)*ohw], idx[p*ohw:(p+1)*ohw]
 			for i, v := range g {
-				plane[io[i]] += v
+				plane[int(io[i])] += v
 			}
 		}
 	})

@@ -185,6 +185,65 @@ type Backend interface {
 	Gemm(transA, transB bool, m, n, k int, alpha float32,
 		a Storage, aOffs []int, lda int, b Storage, bOffs []int, ldb int,
 		beta float32, c Storage, cOffs []int, ldc int)
+
+	// Convolution, pooling and batch normalization over contiguous NCHW
+	// runs: the operations a GPU library such as cuDNN provides whole. In
+	// these primitives an optional Buf is absent when its S is nil.
+
+	// Conv2d sets y (N×K×OH×OW) to the cross-correlation of x (N×C×H×W)
+	// with w (K×C×KH×KW), plus bias (K, optional), as described by p.
+	Conv2d(p ConvParams, y, x, w, bias Buf)
+	// Conv2dBackward computes the wanted gradients of Conv2d from dy: dx
+	// (needs w), dw (needs x) and db; each is optional and is overwritten.
+	Conv2dBackward(p ConvParams, dx, dw, db, dy, x, w Buf)
+	// MaxPool2d sets y to the window maxima of x and idx (y's size) to the
+	// position h*W+w of each maximum within its input plane, as exact
+	// float32 integers (PyTorch's return_indices): the first maximum wins
+	// ties, NaN wins over numbers.
+	MaxPool2d(p PoolParams, y, idx, x Buf)
+	// MaxPool2dBackward sets dx to zero plus dy added at the positions idx.
+	MaxPool2dBackward(p PoolParams, dx, dy, idx Buf)
+	// AvgPool2d sets y to the window means of x with PyTorch's divisor
+	// (p.CountIncludePad).
+	AvgPool2d(p PoolParams, y, x Buf)
+	// AvgPool2dBackward sets dx to the gradient of AvgPool2d given dy.
+	AvgPool2dBackward(p PoolParams, dx, dy Buf)
+	// ChannelStats treats x as [n, c, hw] and writes, per channel, the mean
+	// and the biased variance over the n*hw values (accumulated in float64,
+	// independent of the number of threads).
+	ChannelStats(mean, variance, x Buf, n, c, hw int)
+	// ChannelAffine sets y = x*scale[ch] + shift[ch] for x as [n, c, hw];
+	// y may be exactly x.
+	ChannelAffine(y, x Buf, n, c, hw int, scale, shift Buf)
+	// BatchNormBackward is the gradient of y = (x-mean[ch])*invstd[ch]*gamma[ch]
+	// + beta[ch] over x as [n, c, hw]. It writes dbeta = Σ dy and
+	// dgamma = Σ dy*(x-mean)*invstd per channel (each optional), and dx
+	// (optional) = gamma*invstd*(dy - dbeta/M - (x-mean)*invstd*dgamma/M),
+	// M = n*hw, when batchStats (mean and invstd came from x itself), or
+	// gamma*invstd*dy when they are constants (evaluation mode). gamma is
+	// optional (absent means 1).
+	BatchNormBackward(dx, dgamma, dbeta, dy, x Buf, n, c, hw int, mean, invstd, gamma Buf, batchStats bool)
+}
+
+// ConvParams describes a 2-D convolution for Backend.Conv2d: N images of C
+// channels of H×W, K filters of C×KH×KW, strides SH, SW, zero padding PH, PW
+// on each side, and the output size OH×OW the op has already checked.
+type ConvParams struct {
+	N, C, H, W     int
+	K, KH, KW      int
+	SH, SW, PH, PW int
+	OH, OW         int
+}
+
+// PoolParams describes 2-D pooling for the Backend pooling primitives:
+// N×C planes of H×W, windows KH×KW, strides, padding and output size as in
+// ConvParams. CountIncludePad is avg_pool2d's flag of that name.
+type PoolParams struct {
+	N, C, H, W      int
+	KH, KW          int
+	SH, SW, PH, PW  int
+	OH, OW          int
+	CountIncludePad bool
 }
 
 var (

@@ -1,0 +1,37 @@
+package autograd
+
+import "github.com/vmdls-go/vmdls/tensor"
+
+// BatchNorm2d normalizes x [N, C, ...] per channel, as
+// torch.nn.functional.batch_norm: with the batch's statistics in training
+// (updating runMean and runVar in place with momentum, the variance
+// unbiased) and when runMean and runVar are nil, with the running
+// statistics otherwise; then scales by gamma and shifts by beta (either may
+// be nil). In training the gradient flows through the batch statistics.
+func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, training bool, momentum, eps float32) *Var {
+	var gv, bv *tensor.Tensor
+	inputs := []*Var{x}
+	if gamma != nil {
+		gv = gamma.value
+		inputs = append(inputs, gamma)
+	}
+	if beta != nil {
+		bv = beta.value
+		inputs = append(inputs, beta)
+	}
+	y, mean, invstd := tensor.BatchNorm2d(x.value, gv, bv, runMean, runVar, training, momentum, eps)
+	batchStats := training || runMean == nil
+	return record("BatchNorm2d", y, func(g *tensor.Tensor) []*tensor.Tensor {
+		wantG := gamma != nil && gamma.requiresGrad
+		wantB := beta != nil && beta.requiresGrad
+		dx, dg, db := tensor.BatchNorm2dBackward(g, x.value, mean, invstd, gv, batchStats, x.requiresGrad, wantG, wantB)
+		grads := []*tensor.Tensor{dx}
+		if gamma != nil {
+			grads = append(grads, dg)
+		}
+		if beta != nil {
+			grads = append(grads, db)
+		}
+		return grads
+	}, inputs...)
+}
