@@ -67,9 +67,9 @@ func BatchNorm2d(x, gamma, beta, runMean, runVar *Tensor, training bool, momentu
 	}
 	if training && runMean != nil {
 		m := float64(n * hw)
-		runMean.ScaleInPlace(1 - momentum).AxpyInPlace(momentum, mean)
+		runMean.ScaleInPlace(1-momentum).AxpyInPlace(momentum, mean)
 		unbiased := float32(m / math.Max(m-1, 1))
-		runVar.ScaleInPlace(1 - momentum).AxpyInPlace(momentum*unbiased, variance)
+		runVar.ScaleInPlace(1-momentum).AxpyInPlace(momentum*unbiased, variance)
 	}
 	return y, mean, invstd
 }
