@@ -1,0 +1,466 @@
+package data
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/vmdls-go/vmdls/kernels"
+)
+
+// Split selects a dataset's training or test part.
+type Split int
+
+// The splits. For the OOD-only sets (omniglot, noise, the ODIN folders)
+// Train and Test follow the reference: omniglot Train is the background set,
+// Test the evaluation set; the others ignore the split (noise has 50,000
+// training and 10,000 test images, as in the reference).
+const (
+	Train Split = iota
+	Test
+)
+
+func (s Split) String() string {
+	if s == Train {
+		return "train"
+	}
+	return "test"
+}
+
+// Options say where datasets live and how to open them.
+type Options struct {
+	// Dir is the data directory (--data_dir). Empty means DefaultDir().
+	Dir string
+	// ClassNum is --class_num: the known classes are labels < ClassNum.
+	// 0 means 10.
+	ClassNum int
+	// Download fetches missing files from their canonical URLs.
+	Download bool
+	// Client is used for downloads (nil: http.DefaultClient).
+	Client *http.Client
+	// Log receives download progress lines.
+	Log io.Writer
+	// Seed fixes the noise set's images.
+	Seed uint64
+}
+
+// DefaultDir returns $VMDLS_DATA, or "./data" (the reference's default
+// --data_dir) when it is unset.
+func DefaultDir() string {
+	if d := os.Getenv("VMDLS_DATA"); d != "" {
+		return d
+	}
+	return "data"
+}
+
+// Names lists the dataset names Open accepts: the reference's
+// --known_dataset/--unknown_dataset values plus cifar10 (all ten classes).
+// Open also takes omniglot_background and omniglot_evaluation, which pick
+// the Omniglot set whatever the split.
+var Names = []string{"mnist", "kmnist", "fashion_mnist", "omniglot", "mnist_noise", "noise",
+	"cifar10", "cifar_known", "cifar_unknown", "cifar100_known", "cifar100_unknown",
+	"imagenet-crop", "imagenet-resize", "lsun-crop", "lsun-resize"}
+
+// CIFAR10Classes are CIFAR-10's label names in label order.
+var CIFAR10Classes = []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
+
+// Set is an opened named dataset.
+type Set struct {
+	Name  string
+	Split Split
+	Dataset
+	// Classes names the labels, when known.
+	Classes []string
+	// Post are tensor transforms the dataset applies after the pipeline
+	// (mnist_noise's noise); use Pipeline.Then(set.Post...).
+	Post []TensorTransform
+	// Source says which files the images came from.
+	Source string
+}
+
+// Open opens a named dataset's split. Labels are the dataset's own; use
+// AsUnknown for a set used as the unknown (OOD) set.
+func Open(name string, split Split, opt Options) (*Set, error) {
+	if opt.Dir == "" {
+		opt.Dir = DefaultDir()
+	}
+	if opt.ClassNum == 0 {
+		opt.ClassNum = 10
+	}
+	set, err := openNamed(name, split, opt)
+	if errors.Is(err, errNotFound) && opt.Download {
+		f := &Fetcher{Client: opt.Client, Log: opt.Log}
+		if ferr := f.Fetch(context.Background(), opt.Dir, name); ferr != nil {
+			return nil, ferr
+		}
+		set, err = openNamed(name, split, opt)
+	}
+	if errors.Is(err, errNotFound) {
+		if r, ok := RemoteFor(name); ok {
+			return nil, &MissingError{Dataset: name, File: r.Files[0].Name, Folder: filepath.Join(opt.Dir, r.Folder), URL: r.Files[0].URLs[0]}
+		}
+	}
+	return set, err
+}
+
+// OpenUnknown opens a named dataset as the unknown set: every label becomes
+// opt.ClassNum, as the reference's KnownUnknownDataset does.
+func OpenUnknown(name string, split Split, opt Options) (*Set, error) {
+	s, err := Open(name, split, opt)
+	if err != nil {
+		return nil, err
+	}
+	cn := opt.ClassNum
+	if cn == 0 {
+		cn = 10
+	}
+	s.Dataset = AsUnknown(s.Dataset, cn)
+	return s, nil
+}
+
+func openNamed(name string, split Split, opt Options) (*Set, error) {
+	s := &Set{Name: name, Split: split}
+	var err error
+	switch name {
+	case "mnist", "kmnist", "fashion_mnist", "mnist_noise":
+		key := remoteKey(name)
+		s.Dataset, s.Source, err = openIDXPair(opt.Dir, key, split)
+		if name == "mnist_noise" {
+			s.Post = []TensorTransform{UniformNoise{Lo: 0, Hi: 1}}
+		}
+	case "omniglot", "omniglot_background", "omniglot_evaluation":
+		sub := "images_evaluation"
+		if split == Train || name == "omniglot_background" {
+			sub = "images_background"
+		}
+		if name == "omniglot_evaluation" {
+			sub = "images_evaluation"
+		}
+		s.Dataset, s.Source, err = openOmniglotOOD(opt.Dir, sub, 10000)
+	case "noise":
+		n := 10000
+		if split == Train {
+			n = 50000
+		}
+		s.Dataset, s.Source = &Noise{N: n, C: 1, H: 28, W: 28, Seed: opt.Seed, LabelValue: opt.ClassNum}, "generated"
+	case "cifar10", "cifar_known", "cifar_unknown":
+		var ds Dataset
+		ds, s.Source, err = openCIFAR10(opt.Dir, split)
+		s.Classes = CIFAR10Classes
+		s.Dataset = selectKnown(ds, name, opt.ClassNum)
+	case "cifar100_known", "cifar100_unknown":
+		var ds Dataset
+		ds, s.Source, err = openCIFAR100(opt.Dir, split)
+		s.Dataset = selectKnown(ds, name, opt.ClassNum)
+	case "imagenet-crop", "imagenet-resize", "lsun-crop", "lsun-resize":
+		s.Dataset, s.Source, err = openODIN(opt.Dir, name)
+	default:
+		return nil, fmt.Errorf("data: unknown dataset %q (known: %s)", name, strings.Join(Names, ", "))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// selectKnown keeps labels < classNum for *_known, >= classNum for *_unknown.
+func selectKnown(ds Dataset, name string, classNum int) Dataset {
+	if ds == nil {
+		return nil
+	}
+	switch {
+	case strings.HasSuffix(name, "_known"):
+		return FilterLabels(ds, func(l int) bool { return l < classNum })
+	case strings.HasSuffix(name, "_unknown"):
+		return FilterLabels(ds, func(l int) bool { return l >= classNum })
+	}
+	return ds
+}
+
+// firstExisting returns the first candidate path that exists.
+func firstExisting(paths ...string) (string, bool) {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// torchFolders maps our folder names to torchvision's.
+var torchFolders = map[string]string{"mnist": "MNIST", "kmnist": "KMNIST", "fashion_mnist": "FashionMNIST"}
+
+// openIDXPair opens the images and labels of an MNIST-style dataset from
+// dir/<key>/ or torchvision's dir/<Name>/raw/, gzipped or not.
+func openIDXPair(dir, key string, split Split) (*Memory, string, error) {
+	prefix := "train"
+	if split == Test {
+		prefix = "t10k"
+	}
+	find := func(base string) (string, bool) {
+		var c []string
+		for _, d := range []string{filepath.Join(dir, key), filepath.Join(dir, torchFolders[key], "raw")} {
+			c = append(c, filepath.Join(d, base+".gz"), filepath.Join(d, base))
+		}
+		return firstExisting(c...)
+	}
+	ip, ok1 := find(prefix + "-images-idx3-ubyte")
+	lp, ok2 := find(prefix + "-labels-idx1-ubyte")
+	if !ok1 || !ok2 {
+		return nil, "", errNotFound
+	}
+	return ReadIDXDataset(ip, lp)
+}
+
+// ReadIDXDataset reads an IDX image file (N x H x W uint8) and its label
+// file (N uint8) into a Memory dataset.
+func ReadIDXDataset(imagesPath, labelsPath string) (*Memory, string, error) {
+	im, err := ReadIDXFile(imagesPath)
+	if err != nil {
+		return nil, "", err
+	}
+	lb, err := ReadIDXFile(labelsPath)
+	if err != nil {
+		return nil, "", err
+	}
+	if im.Type != 0x08 || len(im.Dims) != 3 {
+		return nil, "", formatErr(imagesPath, "want a uint8 N x H x W image array, have type %#x dims %v", im.Type, im.Dims)
+	}
+	if lb.Type != 0x08 || len(lb.Dims) != 1 {
+		return nil, "", formatErr(labelsPath, "want a uint8 label vector, have type %#x dims %v", lb.Type, lb.Dims)
+	}
+	if lb.Dims[0] != im.Dims[0] {
+		return nil, "", formatErr(labelsPath, "%d labels for %d images in %s", lb.Dims[0], im.Dims[0], imagesPath)
+	}
+	labels := make([]int, len(lb.Data))
+	for i, v := range lb.Data {
+		labels[i] = int(v)
+	}
+	return &Memory{C: 1, H: im.Dims[1], W: im.Dims[2], Pix: im.Data, Labels: labels}, imagesPath + ", " + labelsPath, nil
+}
+
+// openOmniglotOOD returns the first limit images of an Omniglot set, as
+// the reference's OmniglotWrapper makes them: loaded as PIL "L", inverted
+// (white strokes on black), resized to 28x28 with PIL's bilinear filter.
+// Labels are the character indices. It reads the npz conversion, the
+// original zip, or the unpacked folder.
+func openOmniglotOOD(dir, sub string, limit int) (*Memory, string, error) {
+	npz, okNPZ := firstExisting(filepath.Join(dir, "omniglot", sub+".npz"), filepath.Join(dir, "omniglot-py", sub+".npz"))
+	var raw []*Image
+	var labels []int
+	var src string
+	if okNPZ {
+		var err error
+		raw, labels, _, err = ReadOmniglotNPZ(npz, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		src = npz
+	} else {
+		p, ok := firstExisting(filepath.Join(dir, "omniglot", sub+".zip"), filepath.Join(dir, "omniglot-py", sub+".zip"),
+			filepath.Join(dir, "omniglot-py", sub), filepath.Join(dir, "omniglot", sub))
+		if !ok {
+			return nil, "", errNotFound
+		}
+		f, err := OpenOmniglot(p, sub)
+		if err != nil {
+			return nil, "", err
+		}
+		n := min(limit, f.Len())
+		raw = make([]*Image, n)
+		labels = make([]int, n)
+		errs := make([]error, n)
+		kernels.ParallelFor(n, 64, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				raw[i], errs[i] = f.Image(i)
+			}
+		})
+		if err := errors.Join(errs...); err != nil {
+			return nil, "", err
+		}
+		for i := range labels {
+			labels[i] = f.Label(i)
+		}
+		src = p
+	}
+	m := &Memory{C: 1, H: 28, W: 28, Pix: make([]uint8, len(raw)*28*28), Labels: labels}
+	kernels.ParallelFor(len(raw), 64, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			copy(m.Pix[i*784:(i+1)*784], Resize(Invert(raw[i]), 28, 28).Pix)
+		}
+	})
+	return m, src, nil
+}
+
+// OpenOmniglot reads an original Omniglot set (images_background.zip or
+// images_evaluation.zip, or the folder they unpack to) as torchvision's
+// Omniglot dataset does: PNGs loaded as "L", one class per
+// alphabet/character, in sorted order (torchvision lists folders in
+// filesystem order; sorted is the reproducible order and the npz's).
+func OpenOmniglot(p, sub string) (*Folder, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	opt := FolderOptions{Sub: sub, Channels: 1, ClassDepth: 2}
+	if st.IsDir() && filepath.Base(p) == sub {
+		opt.Sub = ""
+	}
+	return OpenFolder(p, opt)
+}
+
+// ReadOmniglotNPZ reads the first limit images (limit <= 0: all) of the
+// Omniglot npz conversion (images.npy: bool C x 20 x 105 x 105, non-zero =
+// white; labels.npy: int64 C x 20) in C order, which is the original
+// character-then-drawer order. It returns the images as PIL "L" would load
+// the PNGs (0 or 255), their labels, and the total number of images.
+func ReadOmniglotNPZ(path string, limit int) ([]*Image, []int, int, error) {
+	z, err := OpenNPZ(path)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer z.Close()
+	lab, err := z.Read("labels")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	h, rc, err := z.Open("images")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer rc.Close()
+	if len(h.Shape) != 4 || h.ElemSize() != 1 || h.Shape[2] != 105 || h.Shape[3] != 105 {
+		return nil, nil, 0, formatErr(path+":images.npy", "want a 1-byte C x 20 x 105 x 105 array, have %s %v", h.Descr, h.Shape)
+	}
+	total := h.Shape[0] * h.Shape[1]
+	if len(lab.Shape) != 2 || lab.Shape[0]*lab.Shape[1] != total {
+		return nil, nil, 0, formatErr(path+":labels.npy", "shape %v does not match images %v", lab.Shape, h.Shape)
+	}
+	lv, err := lab.Int64s()
+	if err != nil {
+		return nil, nil, 0, wrapErr(path+":labels.npy", "bad labels", err)
+	}
+	n := total
+	if limit > 0 {
+		n = min(limit, total)
+	}
+	br := bufio.NewReaderSize(rc, 1<<16)
+	imgs := make([]*Image, n)
+	labels := make([]int, n)
+	for i := 0; i < n; i++ {
+		im := NewImage(1, 105, 105)
+		if _, err := io.ReadFull(br, im.Pix); err != nil {
+			return nil, nil, 0, wrapErr(path+":images.npy", fmt.Sprintf("reading image %d", i), err)
+		}
+		for k, v := range im.Pix {
+			if v != 0 {
+				im.Pix[k] = 255
+			}
+		}
+		imgs[i] = im
+		labels[i] = int(lv[i])
+	}
+	return imgs, labels, total, nil
+}
+
+// openCIFAR10 prefers the original binary batches and falls back to the
+// JPEG tars of ../shared/data/cifar10-jpeg.
+func openCIFAR10(dir string, split Split) (Dataset, string, error) {
+	if p, ok := firstExisting(filepath.Join(dir, "cifar10", "cifar-10-binary.tar.gz"), filepath.Join(dir, "cifar-10-binary.tar.gz"),
+		filepath.Join(dir, "cifar-10-batches-bin"), filepath.Join(dir, "cifar10", "cifar-10-batches-bin")); ok {
+		m, err := ReadCIFARArchive(p, false, split)
+		return m, p, err
+	}
+	p, ok := firstExisting(filepath.Join(dir, "cifar10-jpeg", split.String()+".tar"), filepath.Join(dir, "cifar10-jpeg", split.String()))
+	if !ok {
+		return nil, "", errNotFound
+	}
+	sub := split.String()
+	if st, err := os.Stat(p); err == nil && st.IsDir() {
+		sub = ""
+	}
+	f, err := OpenFolder(p, FolderOptions{Sub: sub, Channels: 3})
+	if err != nil {
+		return nil, "", err
+	}
+	if strings.Join(f.Classes, ",") != strings.Join(CIFAR10Classes, ",") {
+		return nil, "", formatErr(p, "class folders %v are not CIFAR-10's %v", f.Classes, CIFAR10Classes)
+	}
+	return f, p, nil
+}
+
+func openCIFAR100(dir string, split Split) (Dataset, string, error) {
+	p, ok := firstExisting(filepath.Join(dir, "cifar100", "cifar-100-binary.tar.gz"), filepath.Join(dir, "cifar-100-binary.tar.gz"),
+		filepath.Join(dir, "cifar-100-binary"), filepath.Join(dir, "cifar100", "cifar-100-binary"))
+	if !ok {
+		return nil, "", errNotFound
+	}
+	m, err := ReadCIFARArchive(p, true, split)
+	return m, p, err
+}
+
+// ReadCIFARArchive reads the binary batches of a split from the CIFAR
+// binary distribution (the .tar.gz, or the folder it unpacks to): CIFAR-10
+// data_batch_1..5.bin or test_batch.bin; CIFAR-100 train.bin or test.bin
+// (fine labels, coarse kept in the returned batch).
+func ReadCIFARArchive(p string, cifar100 bool, split Split) (*Memory, error) {
+	want := func(base string) bool {
+		if cifar100 {
+			return base == split.String()+".bin"
+		}
+		if split == Test {
+			return base == "test_batch.bin"
+		}
+		return strings.HasPrefix(base, "data_batch_") && strings.HasSuffix(base, ".bin")
+	}
+	files := map[string][]byte{}
+	err := WalkArchive(p, func(n string) bool { return want(filepath.Base(n)) }, func(n string, b []byte) error {
+		files[n] = b
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, formatErr(p, "no CIFAR %s batches found", split)
+	}
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	batch := &CIFARBatch{}
+	for _, n := range names {
+		if _, err := ReadCIFARBatch(strings.NewReader(string(files[n])), p+":"+n, cifar100, batch); err != nil {
+			return nil, err
+		}
+	}
+	return &Memory{C: 3, H: 32, W: 32, Pix: batch.Pix, Labels: batch.Labels}, nil
+}
+
+// odinFolders are the folder names inside the ODIN tarballs.
+var odinFolders = map[string]string{"imagenet-crop": "Imagenet", "imagenet-resize": "Imagenet_resize", "lsun-crop": "LSUN", "lsun-resize": "LSUN_resize"}
+
+// openODIN reads an ODIN OOD set as the reference's ImageFolder does (RGB,
+// class folders under the set's folder) from dir/openset/<Folder>, or
+// straight from its tarball.
+func openODIN(dir, name string) (Dataset, string, error) {
+	folder := odinFolders[name]
+	if p, ok := firstExisting(filepath.Join(dir, "openset", folder), filepath.Join(dir, folder)); ok {
+		f, err := OpenFolder(p, FolderOptions{Channels: 3})
+		return f, p, err
+	}
+	p, ok := firstExisting(filepath.Join(dir, "openset", folder+".tar.gz"), filepath.Join(dir, folder+".tar.gz"))
+	if !ok {
+		return nil, "", errNotFound
+	}
+	f, err := OpenFolder(p, FolderOptions{Sub: folder, Channels: 3})
+	return f, p, err
+}
