@@ -1,0 +1,271 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/tensor"
+)
+
+// AdamOptions are one parameter group's hyperparameters of Adam, under
+// PyTorch's names. DefaultAdamOptions gives PyTorch's defaults.
+type AdamOptions struct {
+	LR          float64    `json:"lr"`
+	Betas       [2]float64 `json:"betas"`
+	Eps         float64    `json:"eps"`
+	WeightDecay float64    `json:"weight_decay"`
+	AMSGrad     bool       `json:"amsgrad"`
+}
+
+// DefaultAdamOptions returns PyTorch's defaults: lr 1e-3, betas (0.9,
+// 0.999), eps 1e-8, no weight decay, no AMSGrad.
+func DefaultAdamOptions() AdamOptions {
+	return AdamOptions{LR: 1e-3, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8}
+}
+
+func (o AdamOptions) check() error {
+	switch {
+	case !(o.LR >= 0):
+		return fmt.Errorf("invalid learning rate %v", o.LR)
+	case !(o.Eps >= 0):
+		return fmt.Errorf("invalid epsilon %v", o.Eps)
+	case !(o.Betas[0] >= 0 && o.Betas[0] < 1):
+		return fmt.Errorf("invalid beta parameter at index 0: %v", o.Betas[0])
+	case !(o.Betas[1] >= 0 && o.Betas[1] < 1):
+		return fmt.Errorf("invalid beta parameter at index 1: %v", o.Betas[1])
+	case !(o.WeightDecay >= 0):
+		return fmt.Errorf("invalid weight_decay value %v", o.WeightDecay)
+	}
+	return nil
+}
+
+// adamState is one parameter's moments.
+type adamState struct {
+	step      int64
+	m, v, max *tensor.Tensor // max only with AMSGrad
+}
+
+// Adam is the Adam optimizer with PyTorch 1.13's update rule (L2 weight
+// decay added to the gradient, not AdamW). For each parameter p with
+// gradient g, at step t:
+//
+//	g = g + weight_decay*p                  if weight_decay != 0
+//	m = beta1*m + (1-beta1)*g
+//	v = beta2*v + (1-beta2)*g*g
+//	vmax = max(vmax, v); use vmax for v     with AMSGrad
+//	p = p - (lr/(1-beta1^t)) * m / (sqrt(v)/sqrt(1-beta2^t) + eps)
+//
+// in float32, with PyTorch's operation order and fused multiply-adds, and
+// the bias corrections in float64 as PyTorch forms them in Python. The
+// tensors must be on the CPU.
+type Adam struct {
+	opts   []AdamOptions
+	params [][]*autograd.Var
+	state  [][]*adamState // nil until the first step that has a gradient
+}
+
+// NewAdam makes an Adam optimizer with one parameter group.
+func NewAdam(params []*autograd.Var, o AdamOptions) (*Adam, error) {
+	if len(params) == 0 {
+		return nil, fmt.Errorf("nn.NewAdam: empty parameter list")
+	}
+	a := &Adam{}
+	if err := a.AddGroup(params, o); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// AddGroup adds a parameter group with its own hyperparameters.
+func (a *Adam) AddGroup(params []*autograd.Var, o AdamOptions) error {
+	if err := o.check(); err != nil {
+		return fmt.Errorf("nn.Adam: group %d: %v", len(a.opts), err)
+	}
+	if err := checkParams("Adam.AddGroup", a.params, params); err != nil {
+		return err
+	}
+	a.opts = append(a.opts, o)
+	a.params = append(a.params, append([]*autograd.Var(nil), params...))
+	a.state = append(a.state, make([]*adamState, len(params)))
+	return nil
+}
+
+// Options returns group g's hyperparameters.
+func (a *Adam) Options(g int) AdamOptions { return a.opts[g] }
+
+// NumGroups returns the number of parameter groups.
+func (a *Adam) NumGroups() int { return len(a.opts) }
+
+// LR returns group g's learning rate.
+func (a *Adam) LR(g int) float64 { return a.opts[g].LR }
+
+// SetLR sets group g's learning rate.
+func (a *Adam) SetLR(g int, lr float64) { a.opts[g].LR = lr }
+
+// ZeroGrad drops every parameter's gradient.
+func (a *Adam) ZeroGrad() {
+	for _, g := range a.params {
+		for _, p := range g {
+			p.ZeroGrad()
+		}
+	}
+}
+
+// Step applies one Adam update to every parameter that has a gradient.
+func (a *Adam) Step() {
+	for gi, o := range a.opts {
+		b1, b2 := float32(o.Betas[0]), float32(o.Betas[1])
+		c1, c2 := float32(1-o.Betas[0]), float32(1-o.Betas[1])
+		wd := float32(o.WeightDecay)
+		eps := float32(o.Eps)
+		for pi, p := range a.params[gi] {
+			gt := p.Grad()
+			if gt == nil {
+				continue
+			}
+			checkGrad("Adam", p, gt)
+			st := a.state[gi][pi]
+			if st == nil {
+				st = &adamState{m: tensor.Zeros(p.Shape()...), v: tensor.Zeros(p.Shape()...)}
+				if o.AMSGrad {
+					st.max = tensor.Zeros(p.Shape()...)
+				}
+				a.state[gi][pi] = st
+			}
+			if o.AMSGrad && st.max == nil { // AMSGrad switched on after some steps
+				st.max = tensor.Zeros(p.Shape()...)
+			}
+			st.step++
+			// PyTorch computes these in Python doubles, then its kernels round
+			// the scalars to float32.
+			bc1 := 1 - powInt(o.Betas[0], st.step)
+			bc2 := 1 - powInt(o.Betas[1], st.step)
+			negStep := float32(-(o.LR / bc1))
+			bc2s := float32(math.Sqrt(bc2))
+
+			pv, gv := p.Value().Data(), gt.Data()
+			m, v := st.m.Data(), st.v.Data()
+			var vmax []float32
+			if o.AMSGrad {
+				vmax = st.max.Data()
+			}
+			for j := range pv {
+				g := gv[j]
+				if o.WeightDecay != 0 {
+					g = fma32(pv[j], wd, g)
+				}
+				m[j] = fma32(g, c1, float32(m[j]*b1))
+				v[j] = fma32(float32(c2*g), g, float32(v[j]*b2))
+				vv := v[j]
+				if vmax != nil {
+					vmax[j] = max(vmax[j], vv)
+					vv = vmax[j]
+				}
+				denom := float32(float32(math.Sqrt(float64(vv)))/bc2s) + eps
+				pv[j] = pv[j] + float32(float32(negStep*m[j])/denom)
+			}
+		}
+	}
+}
+
+// StateDict exports the hyperparameters, step counts and moments.
+func (a *Adam) StateDict() *OptimizerState {
+	st := &OptimizerState{Type: "Adam", ParamGroups: exportGroups(a.opts, groupSizes(a.params))}
+	idx := 0
+	for gi := range a.params {
+		for pi := range a.params[gi] {
+			if s := a.state[gi][pi]; s != nil {
+				add := func(name string, t *tensor.Tensor) {
+					st.State = append(st.State, Named[*tensor.Tensor]{fmt.Sprintf("%d.%s", idx, name), t})
+				}
+				add("step", tensor.Scalar(float32(s.step)))
+				add("exp_avg", s.m.Clone())
+				add("exp_avg_sq", s.v.Clone())
+				if s.max != nil {
+					add("max_exp_avg_sq", s.max.Clone())
+				}
+			}
+			idx++
+		}
+	}
+	return st
+}
+
+// LoadStateDict restores hyperparameters, step counts and moments.
+func (a *Adam) LoadStateDict(st *OptimizerState) error {
+	opts, err := importGroups[AdamOptions]("Adam", st, groupSizes(a.params))
+	if err != nil {
+		return err
+	}
+	for i, o := range opts {
+		if err := o.check(); err != nil {
+			return fmt.Errorf("nn.Adam.LoadStateDict: group %d: %v", i, err)
+		}
+	}
+	flat := flatParams(a.params)
+	states := make([]*adamState, len(flat))
+	seen := map[string]bool{}
+	for _, e := range st.State {
+		i, name, ok := splitStateKey(e.Name)
+		if !ok || i >= len(flat) {
+			return fmt.Errorf("nn.Adam.LoadStateDict: unexpected state %q (Adam over %d parameters)", e.Name, len(flat))
+		}
+		if seen[e.Name] {
+			return fmt.Errorf("nn.Adam.LoadStateDict: state %q given twice", e.Name)
+		}
+		seen[e.Name] = true
+		if states[i] == nil {
+			states[i] = &adamState{}
+		}
+		s := states[i]
+		if name == "step" {
+			if e.Value == nil || e.Value.Numel() != 1 {
+				return fmt.Errorf("nn.Adam.LoadStateDict: state %q must be a single number", e.Name)
+			}
+			f := e.Value.Item()
+			if !(f >= 1 && f <= 1<<24 && f == float32(math.Trunc(float64(f)))) {
+				return fmt.Errorf("nn.Adam.LoadStateDict: state %q = %v is not a step count", e.Name, f)
+			}
+			s.step = int64(f)
+			continue
+		}
+		var dst **tensor.Tensor
+		switch name {
+		case "exp_avg":
+			dst = &s.m
+		case "exp_avg_sq":
+			dst = &s.v
+		case "max_exp_avg_sq":
+			dst = &s.max
+		default:
+			return fmt.Errorf("nn.Adam.LoadStateDict: unexpected state %q (Adam keeps step, exp_avg, exp_avg_sq, max_exp_avg_sq)", e.Name)
+		}
+		t, err := stateTensor("Adam", e.Name, e.Value, flat[i].Shape())
+		if err != nil {
+			return err
+		}
+		*dst = t
+	}
+	idx := 0
+	for gi := range a.params {
+		for range a.params[gi] {
+			if s := states[idx]; s != nil {
+				if s.step == 0 || s.m == nil || s.v == nil || (opts[gi].AMSGrad && s.max == nil) {
+					return fmt.Errorf("nn.Adam.LoadStateDict: parameter %d's state is incomplete (needs step, exp_avg, exp_avg_sq%s)", idx,
+						map[bool]string{true: ", max_exp_avg_sq", false: ""}[opts[gi].AMSGrad])
+				}
+			}
+			idx++
+		}
+	}
+	a.opts = opts
+	idx = 0
+	for gi := range a.params {
+		for pi := range a.params[gi] {
+			a.state[gi][pi] = states[idx]
+			idx++
+		}
+	}
+	return nil
+}

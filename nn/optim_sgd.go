@@ -1,0 +1,207 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/tensor"
+)
+
+// SGDOptions are one parameter group's hyperparameters of SGD, under
+// PyTorch's names.
+type SGDOptions struct {
+	LR          float64 `json:"lr"`
+	Momentum    float64 `json:"momentum"`
+	Dampening   float64 `json:"dampening"`
+	WeightDecay float64 `json:"weight_decay"`
+	Nesterov    bool    `json:"nesterov"`
+}
+
+func (o SGDOptions) check() error {
+	switch {
+	case !(o.LR >= 0):
+		return fmt.Errorf("invalid learning rate %v", o.LR)
+	case !(o.Momentum >= 0):
+		return fmt.Errorf("invalid momentum %v", o.Momentum)
+	case !(o.WeightDecay >= 0):
+		return fmt.Errorf("invalid weight_decay %v", o.WeightDecay)
+	case math.IsNaN(o.Dampening) || math.IsInf(o.Dampening, 0):
+		return fmt.Errorf("invalid dampening %v", o.Dampening)
+	case o.Nesterov && (o.Momentum <= 0 || o.Dampening != 0):
+		return fmt.Errorf("Nesterov momentum requires a momentum and zero dampening (momentum %v, dampening %v)", o.Momentum, o.Dampening)
+	}
+	return nil
+}
+
+// SGD is stochastic gradient descent with PyTorch 1.13's update rule. For
+// each parameter p with gradient g (one group's hyperparameters):
+//
+//	g = g + weight_decay*p                       if weight_decay != 0
+//	buf = g (first step), else momentum*buf + (1-dampening)*g
+//	g = g + momentum*buf (Nesterov), else g = buf  if momentum != 0
+//	p = p - lr*g
+//
+// in float32 with the rounding of PyTorch's CPU kernels (each "a + s*b" is
+// one fused multiply-add), so that results agree with PyTorch's bit for bit.
+// The tensors must be on the CPU.
+type SGD struct {
+	opts   []SGDOptions
+	params [][]*autograd.Var
+	bufs   [][]*tensor.Tensor // nil until the first step that has a gradient
+}
+
+// NewSGD makes an SGD optimizer with one parameter group.
+func NewSGD(params []*autograd.Var, o SGDOptions) (*SGD, error) {
+	if len(params) == 0 {
+		return nil, fmt.Errorf("nn.NewSGD: empty parameter list")
+	}
+	s := &SGD{}
+	if err := s.AddGroup(params, o); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// AddGroup adds a parameter group with its own hyperparameters. A parameter
+// may belong to one group only.
+func (s *SGD) AddGroup(params []*autograd.Var, o SGDOptions) error {
+	if err := o.check(); err != nil {
+		return fmt.Errorf("nn.SGD: group %d: %v", len(s.opts), err)
+	}
+	if err := checkParams("SGD.AddGroup", s.params, params); err != nil {
+		return err
+	}
+	s.opts = append(s.opts, o)
+	s.params = append(s.params, append([]*autograd.Var(nil), params...))
+	s.bufs = append(s.bufs, make([]*tensor.Tensor, len(params)))
+	return nil
+}
+
+// Options returns group g's hyperparameters.
+func (s *SGD) Options(g int) SGDOptions { return s.opts[g] }
+
+// NumGroups returns the number of parameter groups.
+func (s *SGD) NumGroups() int { return len(s.opts) }
+
+// LR returns group g's learning rate.
+func (s *SGD) LR(g int) float64 { return s.opts[g].LR }
+
+// SetLR sets group g's learning rate.
+func (s *SGD) SetLR(g int, lr float64) { s.opts[g].LR = lr }
+
+// ZeroGrad drops every parameter's gradient.
+func (s *SGD) ZeroGrad() {
+	for _, g := range s.params {
+		for _, p := range g {
+			p.ZeroGrad()
+		}
+	}
+}
+
+// Step applies one SGD update to every parameter that has a gradient.
+func (s *SGD) Step() {
+	for gi, o := range s.opts {
+		wd := float32(o.WeightDecay)
+		mom := float32(o.Momentum)
+		damp := float32(1 - o.Dampening) // PyTorch forms 1-dampening in double, then rounds
+		negLR := float32(-o.LR)
+		for pi, p := range s.params[gi] {
+			gt := p.Grad()
+			if gt == nil {
+				continue
+			}
+			checkGrad("SGD", p, gt)
+			pv, gv := p.Value().Data(), gt.Data()
+			var buf []float32
+			first := false
+			if o.Momentum != 0 {
+				if s.bufs[gi][pi] == nil {
+					s.bufs[gi][pi] = tensor.Zeros(p.Shape()...)
+					first = true
+				}
+				buf = s.bufs[gi][pi].Data()
+			}
+			for j := range pv {
+				d := gv[j]
+				if o.WeightDecay != 0 {
+					d = fma32(pv[j], wd, d)
+				}
+				if o.Momentum != 0 {
+					if first {
+						buf[j] = d
+					} else {
+						buf[j] = fma32(d, damp, float32(buf[j]*mom))
+					}
+					if o.Nesterov {
+						d = fma32(buf[j], mom, d)
+					} else {
+						d = buf[j]
+					}
+				}
+				pv[j] = fma32(d, negLR, pv[j])
+			}
+		}
+	}
+}
+
+// StateDict exports the hyperparameters and momentum buffers.
+func (s *SGD) StateDict() *OptimizerState {
+	st := &OptimizerState{Type: "SGD", ParamGroups: exportGroups(s.opts, groupSizes(s.params))}
+	idx := 0
+	for gi := range s.params {
+		for pi := range s.params[gi] {
+			if b := s.bufs[gi][pi]; b != nil {
+				st.State = append(st.State, Named[*tensor.Tensor]{fmt.Sprintf("%d.momentum_buffer", idx), b.Clone()})
+			}
+			idx++
+		}
+	}
+	return st
+}
+
+// LoadStateDict restores hyperparameters and momentum buffers.
+func (s *SGD) LoadStateDict(st *OptimizerState) error {
+	opts, err := importGroups[SGDOptions]("SGD", st, groupSizes(s.params))
+	if err != nil {
+		return err
+	}
+	for i, o := range opts {
+		if err := o.check(); err != nil {
+			return fmt.Errorf("nn.SGD.LoadStateDict: group %d: %v", i, err)
+		}
+	}
+	flat := flatParams(s.params)
+	bufs := make([]*tensor.Tensor, len(flat))
+	for _, e := range st.State {
+		i, name, ok := splitStateKey(e.Name)
+		if !ok || i >= len(flat) || name != "momentum_buffer" {
+			return fmt.Errorf("nn.SGD.LoadStateDict: unexpected state %q (SGD over %d parameters keeps <index>.momentum_buffer)", e.Name, len(flat))
+		}
+		if bufs[i] != nil {
+			return fmt.Errorf("nn.SGD.LoadStateDict: state %q given twice", e.Name)
+		}
+		t, err := stateTensor("SGD", e.Name, e.Value, flat[i].Shape())
+		if err != nil {
+			return err
+		}
+		bufs[i] = t
+	}
+	s.opts = opts
+	idx := 0
+	for gi := range s.params {
+		for pi := range s.params[gi] {
+			s.bufs[gi][pi] = bufs[idx]
+			idx++
+		}
+	}
+	return nil
+}
+
+func groupSizes(groups [][]*autograd.Var) []int {
+	out := make([]int, len(groups))
+	for i, g := range groups {
+		out[i] = len(g)
+	}
+	return out
+}
