@@ -1,0 +1,157 @@
+package autograd
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/vmdls-go/vmdls/tensor"
+)
+
+// Finite-difference checks of the convolution, pooling, normalization,
+// resampling and dropout ops on small shapes.
+func TestConvPoolNormGradients(t *testing.T) {
+	cases := []struct {
+		name   string
+		f      func(xs []*Var) *Var
+		inputs []*tensor.Tensor
+	}{
+		{"Conv2d s1 p1", func(xs []*Var) *Var { return Conv2d(xs[0], xs[1], xs[2], [2]int{1, 1}, [2]int{1, 1}) },
+			[]*tensor.Tensor{randn(1, 2, 3, 5, 4), randn(2, 4, 3, 3, 3), randn(3, 4)}},
+		{"Conv2d s2 p0 rect nobias", func(xs []*Var) *Var { return Conv2d(xs[0], xs[1], nil, [2]int{2, 1}, [2]int{0, 1}) },
+			[]*tensor.Tensor{randn(4, 1, 2, 6, 5), randn(5, 3, 2, 2, 3)}},
+		{"Conv2d 1x1", func(xs []*Var) *Var { return Conv2d(xs[0], xs[1], xs[2], [2]int{1, 1}, [2]int{0, 0}) },
+			[]*tensor.Tensor{randn(6, 3, 4, 3, 3), randn(7, 2, 4, 1, 1), randn(8, 2)}},
+		{"ConvTranspose2d k2 s2", func(xs []*Var) *Var {
+			return ConvTranspose2d(xs[0], xs[1], xs[2], [2]int{2, 2}, [2]int{0, 0}, [2]int{0, 0})
+		}, []*tensor.Tensor{randn(9, 2, 3, 3, 2), randn(10, 3, 2, 2, 2), randn(11, 2)}},
+		{"ConvTranspose2d k3 s2 p1 op1", func(xs []*Var) *Var {
+			return ConvTranspose2d(xs[0], xs[1], nil, [2]int{2, 2}, [2]int{1, 1}, [2]int{1, 1})
+		}, []*tensor.Tensor{randn(12, 1, 2, 3, 3), randn(13, 2, 3, 3, 3)}},
+		{"MaxPool2d k3 s2 p1", func(xs []*Var) *Var { y, _ := MaxPool2d(xs[0], [2]int{3, 3}, [2]int{2, 2}, [2]int{1, 1}); return y },
+			[]*tensor.Tensor{distinct(14, 0, 2, 2, 5, 6)}},
+		{"AvgPool2d k3 s2 p1 excl", func(xs []*Var) *Var { return AvgPool2d(xs[0], [2]int{3, 3}, [2]int{2, 2}, [2]int{1, 1}, false) },
+			[]*tensor.Tensor{randn(15, 2, 2, 5, 6)}},
+		{"AvgPool2d k2", func(xs []*Var) *Var { return AvgPool2d(xs[0], [2]int{2, 2}, [2]int{2, 2}, [2]int{0, 0}, true) },
+			[]*tensor.Tensor{randn(16, 1, 3, 4, 5)}},
+		{"GlobalAvgPool2d", func(xs []*Var) *Var { return GlobalAvgPool2d(xs[0]) },
+			[]*tensor.Tensor{randn(17, 2, 3, 3, 2)}},
+		{"UpsampleNearest2d 5x7", func(xs []*Var) *Var { return UpsampleNearest2d(xs[0], 5, 7, 0, 0) },
+			[]*tensor.Tensor{randn(18, 1, 2, 3, 4)}},
+		{"BatchNorm2d train", func(xs []*Var) *Var {
+			return BatchNorm2d(xs[0], xs[1], xs[2], tensor.Zeros(3), tensor.Ones(3), true, 0.1, 1e-5)
+		}, []*tensor.Tensor{randn(19, 3, 3, 2, 3), positive(20, 3), randn(21, 3)}},
+		{"BatchNorm2d eval", func(xs []*Var) *Var {
+			return BatchNorm2d(xs[0], xs[1], xs[2], randn(22, 3), positive(23, 3), false, 0.1, 1e-5)
+		}, []*tensor.Tensor{randn(24, 2, 3, 2, 2), positive(25, 3), randn(26, 3)}},
+		{"BatchNorm2d no stats no affine", func(xs []*Var) *Var {
+			return BatchNorm2d(xs[0], nil, nil, nil, nil, false, 0.1, 1e-5)
+		}, []*tensor.Tensor{randn(27, 4, 2, 3, 1)}},
+		{"Dropout", func(xs []*Var) *Var {
+			// A fresh source per evaluation: the same mask every time.
+			return Dropout(xs[0], 0.3, true, rand.New(rand.NewPCG(5, 5)))
+		}, []*tensor.Tensor{randn(28, 2, 3, 4)}},
+	}
+	for _, c := range cases {
+		if err := CheckGrad(c.f, c.inputs, CheckOptions{}); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}
+
+func TestDropoutMaskStatistics(t *testing.T) {
+	x := Const(tensor.Ones(200, 500))
+	const p = 0.3
+	y := Dropout(x, p, true, rand.New(rand.NewPCG(1, 2))).Value().Data()
+	kept := 0
+	for _, v := range y {
+		switch v {
+		case 0:
+		case float32(1 / (1 - p)):
+			kept++
+		default:
+			t.Fatalf("dropout output %v is neither 0 nor 1/(1-p)", v)
+		}
+	}
+	// Binomial(1e5, 0.7): standard deviation about 145; allow 5 of them.
+	if n := float64(len(y)); math.Abs(float64(kept)-0.7*n) > 5*math.Sqrt(n*0.21) {
+		t.Errorf("kept %d of %d, expected about %v", kept, len(y), 0.7*n)
+	}
+	// Same seed, same mask; evaluation mode and p = 0 are the identity.
+	y2 := Dropout(x, p, true, rand.New(rand.NewPCG(1, 2))).Value().Data()
+	for i := range y {
+		if y[i] != y2[i] {
+			t.Fatal("same seed gave a different mask")
+		}
+	}
+	if Dropout(x, p, false, nil) != x || Dropout(x, 0, true, nil) != x {
+		t.Error("dropout in evaluation mode or with p = 0 is not the identity")
+	}
+	for _, v := range Dropout(x, 1, true, rand.New(rand.NewPCG(1, 2))).Value().Data() {
+		if v != 0 {
+			t.Fatal("dropout with p = 1 kept a value")
+		}
+	}
+}
+
+func TestBatchNormRunningStats(t *testing.T) {
+	x := randn(30, 4, 2, 3, 3)
+	rm, rv := tensor.Zeros(2), tensor.Ones(2)
+	BatchNorm2d(Const(x), nil, nil, rm, rv, true, 0.1, 1e-5)
+	// Per channel: mean and unbiased variance over 4*9 values, mixed in
+	// with momentum 0.1.
+	d := x.Data()
+	for c := 0; c < 2; c++ {
+		var s, sq float64
+		for n := 0; n < 4; n++ {
+			for _, v := range d[(n*2+c)*9 : (n*2+c+1)*9] {
+				s += float64(v)
+			}
+		}
+		m := s / 36
+		for n := 0; n < 4; n++ {
+			for _, v := range d[(n*2+c)*9 : (n*2+c+1)*9] {
+				sq += (float64(v) - m) * (float64(v) - m)
+			}
+		}
+		if got, want := float64(rm.Data()[c]), 0.1*m; math.Abs(got-want) > 1e-6 {
+			t.Errorf("running mean[%d] = %v, want %v", c, got, want)
+		}
+		if got, want := float64(rv.Data()[c]), 0.9+0.1*sq/35; math.Abs(got-want) > 1e-6 {
+			t.Errorf("running var[%d] = %v, want %v", c, got, want)
+		}
+	}
+	// A single value per channel cannot be normalized in training.
+	if err := tensor.Catch(func() { BatchNorm2d(Const(tensor.Ones(1, 2, 1, 1)), nil, nil, rm, rv, true, 0.1, 1e-5) }); err == nil {
+		t.Error("training batch norm of one value per channel did not fail")
+	}
+}
+
+func TestConvShapeErrors(t *testing.T) {
+	x := Const(tensor.Zeros(1, 3, 5, 5))
+	for name, f := range map[string]func(){
+		"channels":   func() { Conv2d(x, Const(tensor.Zeros(4, 2, 3, 3)), nil, [2]int{1, 1}, [2]int{0, 0}) },
+		"kernel big": func() { Conv2d(x, Const(tensor.Zeros(4, 3, 7, 7)), nil, [2]int{1, 1}, [2]int{0, 0}) },
+		"bias":       func() { Conv2d(x, Const(tensor.Zeros(4, 3, 3, 3)), Const(tensor.Zeros(3)), [2]int{1, 1}, [2]int{0, 0}) },
+		"stride 0":   func() { Conv2d(x, Const(tensor.Zeros(4, 3, 3, 3)), nil, [2]int{0, 1}, [2]int{0, 0}) },
+		"3-d input": func() {
+			Conv2d(Const(tensor.Zeros(3, 5, 5)), Const(tensor.Zeros(4, 3, 3, 3)), nil, [2]int{1, 1}, [2]int{0, 0})
+		},
+		"pool pad": func() { MaxPool2d(x, [2]int{2, 2}, [2]int{2, 2}, [2]int{2, 2}) },
+		"pool big": func() { AvgPool2d(x, [2]int{6, 6}, [2]int{1, 1}, [2]int{0, 0}, true) },
+		"convT chans": func() {
+			ConvTranspose2d(x, Const(tensor.Zeros(2, 3, 2, 2)), nil, [2]int{1, 1}, [2]int{0, 0}, [2]int{0, 0})
+		},
+		"convT outpad": func() {
+			ConvTranspose2d(x, Const(tensor.Zeros(3, 3, 2, 2)), nil, [2]int{1, 1}, [2]int{0, 0}, [2]int{1, 1})
+		},
+		"bn channels": func() { BatchNorm2d(x, Const(tensor.Ones(2)), nil, nil, nil, true, 0.1, 1e-5) },
+	} {
+		err := tensor.Catch(f)
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		t.Logf("%s: %v", name, err)
+	}
+}
