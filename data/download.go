@@ -306,7 +306,7 @@ func (f *Fetcher) download(ctx context.Context, url, part string) error {
 func checkSums(p string, rf RemoteFile) error {
 	for _, c := range []struct {
 		algo, want string
-		h      func() hash.Hash
+		h          func() hash.Hash
 	}{{"md5", rf.MD5, md5.New}, {"sha256", rf.SHA256, sha256.New}} {
 		if c.want == "" {
 			continue
