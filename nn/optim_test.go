@@ -265,3 +265,74 @@ func TestStepLRMatchesPyTorch(t *testing.T) {
 		t.Errorf("lr %v, closed form %v", opt.LR(0), want)
 	}
 }
+
+func TestOptimizerRejects(t *testing.T) {
+	p := autograd.Param(tensor.Zeros(2))
+	q := autograd.Param(tensor.Zeros(3))
+	for _, o := range []SGDOptions{
+		{LR: -1},
+		{LR: 0.1, Momentum: -0.5},
+		{LR: 0.1, WeightDecay: -1},
+		{LR: 0.1, Nesterov: true},
+		{LR: 0.1, Momentum: 0.9, Dampening: 0.1, Nesterov: true},
+		{LR: math.NaN()},
+	} {
+		if _, err := NewSGD([]*autograd.Var{p}, o); err == nil {
+			t.Errorf("NewSGD accepted %+v", o)
+		}
+	}
+	for _, o := range []AdamOptions{
+		{LR: 0.1, Betas: [2]float64{1, 0.9}},
+		{LR: 0.1, Betas: [2]float64{0.9, -0.1}},
+		{LR: 0.1, Betas: [2]float64{0.9, 0.9}, Eps: -1},
+		{LR: -0.1, Betas: [2]float64{0.9, 0.9}},
+	} {
+		if _, err := NewAdam([]*autograd.Var{p}, o); err == nil {
+			t.Errorf("NewAdam accepted %+v", o)
+		}
+	}
+	if _, err := NewSGD(nil, SGDOptions{LR: 1}); err == nil {
+		t.Error("empty parameter list accepted")
+	}
+	if _, err := NewSGD([]*autograd.Var{p, p}, SGDOptions{LR: 1}); err == nil {
+		t.Error("a parameter listed twice was accepted")
+	}
+	s, err := NewSGD([]*autograd.Var{p}, SGDOptions{LR: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddGroup([]*autograd.Var{q, p}, SGDOptions{LR: 1}); err == nil {
+		t.Error("a parameter in two groups was accepted")
+	}
+	if _, err := NewStepLR(s, 0, 0.1); err == nil {
+		t.Error("step_size 0 accepted")
+	}
+	// A parameter without a gradient is left alone, and gets no state.
+	if err := s.AddGroup([]*autograd.Var{q}, SGDOptions{LR: 1, Momentum: 0.9}); err != nil {
+		t.Fatal(err)
+	}
+	s.Step()
+	if len(s.StateDict().State) != 0 || q.Value().Data()[0] != 0 {
+		t.Error("Step without gradients changed something")
+	}
+	// Bad states are rejected without changing the optimizer.
+	st := s.StateDict()
+	st.Type = "Adam"
+	if err := s.LoadStateDict(st); err == nil {
+		t.Error("Adam state loaded into SGD")
+	}
+	st = s.StateDict()
+	st.State = []Named[*tensor.Tensor]{{"1.momentum_buffer", tensor.Zeros(2)}}
+	if err := s.LoadStateDict(st); err == nil || !strings.Contains(err.Error(), "shape") {
+		t.Errorf("wrong-shape buffer: %v", err)
+	}
+	st.State = []Named[*tensor.Tensor]{{"7.momentum_buffer", tensor.Zeros(2)}}
+	if err := s.LoadStateDict(st); err == nil {
+		t.Error("out-of-range index accepted")
+	}
+	st.State = nil
+	st.ParamGroups = json.RawMessage(`[{"params":[0],"lr":1,"momentum":0,"dampening":0,"weight_decay":0,"nesterov":false,"bogus":1},{"params":[1],"lr":1}]`)
+	if err := s.LoadStateDict(st); err == nil || !strings.Contains(err.Error(), "bogus") {
+		t.Errorf("unknown hyperparameter: %v", err)
+	}
+}
