@@ -285,7 +285,10 @@ def main(argv=None):
     c.add_argument("input")
     c.set_defaults(fn=info)
     args = ap.parse_args(argv)
-    args.fn(args)
+    try:
+        args.fn(args)
+    except (ValueError, KeyError, OSError) as e:
+        raise SystemExit(f"{args.cmd}: {args.input}: {e}")
 
 
 if __name__ == "__main__":
