@@ -1,11 +1,128 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"strings"
+
+	"github.com/vmdls-go/vmdls/data"
 )
 
-// runData runs the dataset subcommands. TEMPORARY stub until the data package lands.
+// runData runs the dataset subcommands: fetch, verify and info.
 func runData(args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("data: not yet implemented")
+	if len(args) == 0 {
+		return fmt.Errorf("data: want a subcommand: fetch NAME | verify NAME | info --dataset NAME")
+	}
+	switch args[0] {
+	case "fetch":
+		return runDataFetch(args[1:], stdout, stderr)
+	case "verify":
+		return runDataVerify(args[1:], stdout, stderr)
+	case "info":
+		return runDataInfo(args[1:], stdout, stderr)
+	default:
+		return fmt.Errorf("data: unknown subcommand %q (want fetch, verify or info)", args[0])
+	}
+}
+
+// parseWithNames parses flags that may come before or after the positional
+// names (Go's flag package stops at the first name).
+func parseWithNames(fs *flag.FlagSet, args []string) ([]string, error) {
+	var names []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return names, nil
+		}
+		names = append(names, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func dataDirFlag(fs *flag.FlagSet) *string {
+	return fs.String("data_dir", data.DefaultDir(), "data directory (default $VMDLS_DATA or ./data)")
+}
+
+func runDataFetch(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("data fetch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := dataDirFlag(fs)
+	names, err := parseWithNames(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("data fetch: name a dataset (%s)", strings.Join(data.RemoteNames(), ", "))
+	}
+	f := &data.Fetcher{Log: stdout}
+	for _, n := range names {
+		if err := f.Fetch(context.Background(), *dir, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runDataVerify(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("data verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := dataDirFlag(fs)
+	names, err := parseWithNames(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("data verify: name a dataset (%s)", strings.Join(data.RemoteNames(), ", "))
+	}
+	for _, n := range names {
+		if err := data.Verify(*dir, n); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: files in %s match their known sums\n", n, *dir)
+	}
+	return nil
+}
+
+func runDataInfo(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("data info", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := dataDirFlag(fs)
+	name := fs.String("dataset", "", "dataset name ("+strings.Join(data.Names, ", ")+")")
+	classNum := fs.Int("class_num", 10, "known classes: labels below it")
+	download := fs.Bool("download", false, "fetch missing files")
+	if _, err := parseWithNames(fs, args); err != nil {
+		return err
+	}
+	if *name == "" {
+		return fmt.Errorf("data info: --dataset is required (%s)", strings.Join(data.Names, ", "))
+	}
+	opt := data.Options{Dir: *dir, ClassNum: *classNum, Download: *download, Log: stdout}
+	for _, split := range []data.Split{data.Train, data.Test} {
+		set, err := data.Open(*name, split, opt)
+		if err != nil {
+			var me *data.MissingError
+			if errors.As(err, &me) {
+				return err
+			}
+			return fmt.Errorf("data info: %s %s: %w", *name, split, err)
+		}
+		c, h, w := set.Shape()
+		fmt.Fprintf(stdout, "%s %s: %d images, %dx%dx%d, from %s\n", *name, split, set.Len(), c, h, w, set.Source)
+		for label, n := range data.ClassCounts(set) {
+			if n == 0 {
+				continue
+			}
+			cls := ""
+			if label < len(set.Classes) {
+				cls = " " + set.Classes[label]
+			}
+			fmt.Fprintf(stdout, "  class %d%s: %d\n", label, cls, n)
+		}
+	}
+	return nil
 }
