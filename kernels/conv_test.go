@@ -103,15 +103,26 @@ var convCases = []ConvShape{
 	{N: 2, C: 2, H: 3, W: 4, K: 2, KH: 5, KW: 5, SH: 1, SW: 3, PH: 2, PW: 2},
 	{N: 1, C: 3, H: 10, W: 7, K: 2, KH: 4, KW: 2, SH: 3, SW: 1, PH: 1, PW: 0},
 	{N: 4, C: 0, H: 3, W: 3, K: 2, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1},
+	// Stride 1, width kept: the whole-plane shift path.
+	{N: 2, C: 2, H: 6, W: 5, K: 3, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2},
+	{N: 3, C: 2, H: 5, W: 7, K: 2, KH: 3, KW: 5, SH: 1, SW: 1, PH: 0, PW: 2},
+	{N: 1, C: 3, H: 2, W: 3, K: 2, KH: 5, KW: 3, SH: 1, SW: 1, PH: 2, PW: 1},
 }
 
 // withGrouping runs f with several group sizes forced (1 image, a few, all),
 // so both the direct and the gathered paths are covered on small shapes.
+// It also switches between the per-worker and shared forward schedules and
+// the two weight-gradient formulations.
 func withGrouping(t *testing.T, f func(t *testing.T)) {
-	defer func(a, b int) { convMinCols, convColBudget = a, b }(convMinCols, convColBudget)
+	defer func(a, b int, pw, tr bool) {
+		convMinCols, convColBudget, convPerWorker, convDWTransposed = a, b, pw, tr
+	}(convMinCols, convColBudget, convPerWorker, convDWTransposed)
 	for _, g := range []struct{ cols, budget int }{{1, 1 << 22}, {40, 1 << 22}, {1 << 20, 1 << 22}, {1 << 20, 300}} {
-		convMinCols, convColBudget = g.cols, g.budget
-		t.Run(fmt.Sprintf("cols%d_budget%d", g.cols, g.budget), f)
+		for _, alt := range []bool{false, true} {
+			convMinCols, convColBudget = g.cols, g.budget
+			convPerWorker, convDWTransposed = alt, alt
+			t.Run(fmt.Sprintf("cols%d_budget%d_alt%v", g.cols, g.budget, alt), f)
+		}
 	}
 }
 

@@ -41,6 +41,10 @@ func colRange(j, stride, pad, size, out int) (lo, hi int) {
 // with filter tap (i, j), 0 where the tap falls on padding. Every element of
 // those rows is written, so dst may hold garbage on entry.
 func im2colPlane(dst []float32, ld int, plane []float32, s *ConvShape, oh, ow int) {
+	if s.isSameShift(ow) {
+		im2colShift(dst, ld, plane, s, oh, ow)
+		return
+	}
 	for i := 0; i < s.KH; i++ {
 		for j := 0; j < s.KW; j++ {
 			row := dst[(i*s.KW+j)*ld : (i*s.KW+j)*ld+oh*ow]
@@ -72,8 +76,12 @@ func im2colPlane(dst []float32, ld int, plane []float32, s *ConvShape, oh, ow in
 // col2imPlane is the adjoint of im2colPlane: it adds each element of the
 // KH*KW rows back into the input position it was read from (padding
 // positions are dropped). plane must hold the values to add to (zero for a
-// plain gradient).
+// plain gradient). src may be overwritten.
 func col2imPlane(plane []float32, src []float32, ld int, s *ConvShape, oh, ow int) {
+	if s.isSameShift(ow) {
+		col2imShift(plane, src, ld, s, oh, ow)
+		return
+	}
 	for i := 0; i < s.KH; i++ {
 		for j := 0; j < s.KW; j++ {
 			row := src[(i*s.KW+j)*ld : (i*s.KW+j)*ld+oh*ow]
@@ -118,7 +126,7 @@ func Im2col(s ConvShape, dst []float32, ld int, x []float32, n int) {
 }
 
 // Col2im adds the column matrix src (laid out as Im2col writes it) back
-// into image n of dx, the adjoint of Im2col.
+// into image n of dx, the adjoint of Im2col. It may overwrite src.
 func Col2im(s ConvShape, dx []float32, n int, src []float32, ld int) {
 	oh, ow := s.OutH(), s.OutW()
 	hw := s.H * s.W
@@ -126,5 +134,87 @@ func Col2im(s ConvShape, dx []float32, n int, src []float32, ld int) {
 	for c := 0; c < s.C; c++ {
 		plane := dx[(n*s.C+c)*hw : (n*s.C+c+1)*hw]
 		col2imPlane(plane, src[c*kk*ld:], ld, &s, oh, ow)
+	}
+}
+
+// isSameShift reports whether the convolution has stride 1 and keeps the
+// width (OW == W, as 3×3 filters with padding 1 do). Then each row of the
+// column matrix is the input plane shifted by (i-PH)*W + (j-PW) as a
+// whole, which turns OH short copies into one long one plus the zeroing of
+// the few columns that wrap around the plane's edges.
+func (s *ConvShape) isSameShift(ow int) bool {
+	return s.SH == 1 && s.SW == 1 && ow == s.W
+}
+
+// shiftRows returns, for tap (i, j), the output rows [oy0, oy1) that read
+// inside the plane, the plane offset of the shift, and the valid output
+// columns [lo, hi).
+func (s *ConvShape) shiftRows(i, j, oh, ow int) (oy0, oy1, shift, lo, hi int) {
+	oy0, oy1 = max(0, s.PH-i), min(oh, s.H+s.PH-i)
+	if oy1 < oy0 {
+		oy1 = oy0
+	}
+	lo, hi = colRange(j, 1, s.PW, s.W, ow)
+	return oy0, oy1, (i-s.PH)*s.W + (j - s.PW), lo, hi
+}
+
+func im2colShift(dst []float32, ld int, plane []float32, s *ConvShape, oh, ow int) {
+	hw := len(plane)
+	for i := 0; i < s.KH; i++ {
+		for j := 0; j < s.KW; j++ {
+			row := dst[(i*s.KW+j)*ld : (i*s.KW+j)*ld+oh*ow]
+			oy0, oy1, shift, lo, hi := s.shiftRows(i, j, oh, ow)
+			q0, q1 := oy0*ow, oy1*ow
+			clear(row[:q0])
+			clear(row[q1:])
+			if q1 == q0 {
+				continue
+			}
+			// The ends may reach outside the plane; they are padding
+			// columns, zeroed below.
+			a, b := max(q0, -shift), min(q1, hw-shift)
+			if b > a {
+				copy(row[a:b], plane[a+shift:b+shift])
+				clear(row[q0:a])
+				clear(row[b:q1])
+			} else {
+				clear(row[q0:q1])
+			}
+			if lo > 0 || hi < ow {
+				for oy := oy0; oy < oy1; oy++ {
+					r := row[oy*ow : oy*ow+ow]
+					clear(r[:lo])
+					clear(r[hi:])
+				}
+			}
+		}
+	}
+}
+
+// col2imShift adds the rows back with one long Axpy each. The columns that
+// wrap around the plane's edges are zeroed in src first so they add
+// nothing: src is the caller's scratch (Col2im documents that it may be
+// overwritten).
+func col2imShift(plane []float32, src []float32, ld int, s *ConvShape, oh, ow int) {
+	hw := len(plane)
+	for i := 0; i < s.KH; i++ {
+		for j := 0; j < s.KW; j++ {
+			row := src[(i*s.KW+j)*ld : (i*s.KW+j)*ld+oh*ow]
+			oy0, oy1, shift, lo, hi := s.shiftRows(i, j, oh, ow)
+			if oy1 == oy0 || hi <= lo {
+				continue
+			}
+			if lo > 0 || hi < ow {
+				for oy := oy0; oy < oy1; oy++ {
+					r := row[oy*ow : oy*ow+ow]
+					clear(r[:lo])
+					clear(r[hi:])
+				}
+			}
+			a, b := max(oy0*ow, -shift), min(oy1*ow, hw-shift)
+			if b > a {
+				Axpy(1, row[a:b], plane[a+shift:b+shift])
+			}
+		}
 	}
 }

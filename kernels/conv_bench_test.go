@@ -1,0 +1,111 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// convBenchShapes are the layers the issue races: the mnist-conv 100->100
+// 3x3 layer at 28x28 and the 3x3 convolutions of ResNet-18's CIFAR stages.
+// The batch is smaller than in training (160 and 128) to keep iterations
+// short; GFLOP/s and images/s are per image and do not depend on it much.
+var convBenchShapes = []struct {
+	name string
+	s    ConvShape
+}{
+	{"mnist_100x100_28x28", ConvShape{N: 32, C: 100, H: 28, W: 28, K: 100, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"resnet_64_32x32", ConvShape{N: 32, C: 64, H: 32, W: 32, K: 64, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"resnet_128_16x16", ConvShape{N: 32, C: 128, H: 16, W: 16, K: 128, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"resnet_256_8x8", ConvShape{N: 32, C: 256, H: 8, W: 8, K: 256, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"resnet_512_4x4", ConvShape{N: 32, C: 512, H: 4, W: 4, K: 512, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+}
+
+func convFlops(s ConvShape) float64 {
+	return 2 * float64(s.N) * float64(s.K) * float64(s.C*s.KH*s.KW) * float64(s.OutH()*s.OutW())
+}
+
+// BenchmarkConv2d reports forward and backward (input and weight gradients)
+// throughput in GFLOP/s and images/s, and allocations per call.
+func BenchmarkConv2d(b *testing.B) {
+	for _, c := range convBenchShapes {
+		s := c.s
+		r := rand.New(rand.NewPCG(1, 1))
+		x := randSlice(r, s.N*s.C*s.H*s.W)
+		w := randSlice(r, s.K*s.C*s.KH*s.KW)
+		bias := randSlice(r, s.K)
+		y := make([]float32, s.N*s.K*s.OutH()*s.OutW())
+		dx, dw, db := make([]float32, len(x)), make([]float32, len(w)), make([]float32, s.K)
+		report := func(b *testing.B, flops float64) {
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(flops/sec/1e9, "GFLOP/s")
+			b.ReportMetric(float64(s.N)/sec, "images/s")
+		}
+		b.Run("forward/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Conv2d(s, y, x, w, bias)
+			}
+			report(b, convFlops(s))
+		})
+		b.Run("backward/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Conv2dBackward(s, dx, dw, db, y, x, w)
+			}
+			report(b, 2*convFlops(s))
+		})
+	}
+}
+
+// BenchmarkConv2dSchedule compares the per-worker and shared schedules of
+// the forward pass on the same shapes.
+func BenchmarkConv2dSchedule(b *testing.B) {
+	defer func(v bool) { convPerWorker = v }(convPerWorker)
+	for _, c := range convBenchShapes {
+		s := c.s
+		r := rand.New(rand.NewPCG(1, 1))
+		x := randSlice(r, s.N*s.C*s.H*s.W)
+		w := randSlice(r, s.K*s.C*s.KH*s.KW)
+		y := make([]float32, s.N*s.K*s.OutH()*s.OutW())
+		for _, pw := range []bool{true, false} {
+			name := "shared/"
+			if pw {
+				name = "perworker/"
+			}
+			b.Run(name+c.name, func(b *testing.B) {
+				convPerWorker = pw
+				for b.Loop() {
+					Conv2d(s, y, x, w, nil)
+				}
+				b.ReportMetric(convFlops(s)/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// BenchmarkConv2dBackwardDW compares the two formulations of the weight
+// gradient's GEMM.
+func BenchmarkConv2dBackwardDW(b *testing.B) {
+	defer func(v bool) { convDWTransposed = v }(convDWTransposed)
+	for _, c := range convBenchShapes {
+		s := c.s
+		r := rand.New(rand.NewPCG(1, 1))
+		x := randSlice(r, s.N*s.C*s.H*s.W)
+		w := randSlice(r, s.K*s.C*s.KH*s.KW)
+		dy := randSlice(r, s.N*s.K*s.OutH()*s.OutW())
+		dw := make([]float32, len(w))
+		for _, tr := range []bool{true, false} {
+			name := "direct/"
+			if tr {
+				name = "transposed/"
+			}
+			b.Run(name+c.name, func(b *testing.B) {
+				convDWTransposed = tr
+				for b.Loop() {
+					Conv2dBackward(s, nil, dw, nil, dy, x, nil)
+				}
+				b.ReportMetric(convFlops(s)/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
