@@ -1,0 +1,111 @@
+// Package backbone builds the encoders of METHOD.md section 6 and the VMDLS
+// model around them (an encoder followed by the two latent heads), with the
+// module names of the reference's PyTorch code, so that state_dict keys
+// ("enc.0.weight", "mu.bias", ...) match between the two.
+package backbone
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/nn"
+)
+
+// MnistConvOutDim is enc_out_dim of the mnist-conv encoder.
+const MnistConvOutDim = 500
+
+// mnistConvChannels is the width of every convolution of mnist-conv.
+const mnistConvChannels = 100
+
+// NewMnistConv builds the mnist-conv encoder for 1×28×28 images: five 3×3
+// convolutions of 100 channels (padding 1) with ReLUs and three 2×2 max
+// pools, then Flatten and Linear(900, 500). The layers are the children of
+// one Sequential in PyTorch's order, so its keys are "0.weight", "0.bias",
+// "2.weight", ..., "14.weight", "14.bias", as in torch.nn.Sequential.
+func NewMnistConv(rng *rand.Rand) *nn.Sequential {
+	c := mnistConvChannels
+	conv := func(in int) nn.Module { return nn.NewConv2d(rng, in, c, 3, 1, 1, true) }
+	return nn.NewSequential(
+		conv(1), nn.NewReLU(), conv(c), nn.NewReLU(), nn.NewMaxPool2d(2, 0, 0),
+		conv(c), nn.NewReLU(), conv(c), nn.NewReLU(), nn.NewMaxPool2d(2, 0, 0),
+		conv(c), nn.NewReLU(), nn.NewMaxPool2d(2, 0, 0),
+		nn.NewFlatten(), nn.NewLinear(rng, c*3*3, MnistConvOutDim, true),
+	)
+}
+
+// encoders lists the supported --enc_type values with their builders and
+// output widths; the backbones issue adds the other four.
+var encoders = []struct {
+	name   string
+	outDim int
+	build  func(*rand.Rand) nn.Module
+}{
+	{"mnist-conv", MnistConvOutDim, func(r *rand.Rand) nn.Module { return NewMnistConv(r) }},
+}
+
+// EncTypes returns the supported encoder names, in a fixed order.
+func EncTypes() []string {
+	out := make([]string, len(encoders))
+	for i, e := range encoders {
+		out[i] = e.name
+	}
+	return out
+}
+
+// NewEncoder builds the encoder named encType with weights drawn from rng
+// and returns it with its output width (enc_out_dim). An unknown name is an
+// error that lists the supported ones.
+func NewEncoder(encType string, rng *rand.Rand) (nn.Module, int, error) {
+	for _, e := range encoders {
+		if e.name == encType {
+			return e.build(rng), e.outDim, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("unknown encoder type %q (supported: %s)", encType, strings.Join(EncTypes(), ", "))
+}
+
+// Model is the VMDLS network of METHOD.md section 1: an encoder and the two
+// latent heads mu and logvar, each Linear(enc_out_dim, latent_dim). Its
+// children are registered as "enc", "mu", "logvar", the reference's names.
+type Model struct {
+	nn.Base
+	Enc        nn.Module
+	Mu, Logvar *nn.Linear
+	EncOutDim  int
+	LatentDim  int
+}
+
+// NewModel builds the encoder named encType and the latent heads of
+// latentDim outputs, drawing every weight from rng in the order PyTorch
+// constructs them (encoder, mu, logvar).
+func NewModel(encType string, latentDim int, rng *rand.Rand) (*Model, error) {
+	if latentDim < 1 {
+		return nil, fmt.Errorf("latent_dim = %d, want at least 1", latentDim)
+	}
+	enc, outDim, err := NewEncoder(encType, rng)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Enc: enc, EncOutDim: outDim, LatentDim: latentDim}
+	m.RegisterModule("enc", enc)
+	m.Mu = nn.NewLinear(rng, outDim, latentDim, true)
+	m.RegisterModule("mu", m.Mu)
+	m.Logvar = nn.NewLinear(rng, outDim, latentDim, true)
+	m.RegisterModule("logvar", m.Logvar)
+	return m, nil
+}
+
+// Encode returns the heads' outputs mu and logvar [N, latentDim] for x.
+func (m *Model) Encode(x *autograd.Var) (mu, logvar *autograd.Var) {
+	h := m.Enc.Forward(x)
+	return m.Mu.Forward(h), m.Logvar.Forward(h)
+}
+
+// Forward returns mu, the embedding used at evaluation time (z = mu there);
+// training needs both heads, which Encode gives. The logvar head is not
+// computed.
+func (m *Model) Forward(x *autograd.Var) *autograd.Var {
+	return m.Mu.Forward(m.Enc.Forward(x))
+}
