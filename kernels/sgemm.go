@@ -20,7 +20,9 @@ import (
 // dimension is too small or a slice is too short. It may be called from
 // several goroutines at once and from inside ParallelFor.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmWith(sgemmKernel(), Threads(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	// More parts than processors would only take turns on them.
+	threads := min(Threads(), runtime.GOMAXPROCS(0))
+	sgemmWith(sgemmKernel(), threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // checkSgemmArgs panics unless the arguments describe matrices that fit
@@ -76,8 +78,8 @@ func scaleRows(m, n int, beta float32, c []float32, ldc int) {
 }
 
 // minParallelFlops is the size of product below which splitting over
-// workers costs more (a fork-join of a few microseconds per block) than it
-// saves.
+// workers costs more (a fork-join, and packing some operand once per part)
+// than it saves.
 const minParallelFlops = 2 * 96 * 96 * 96
 
 func sgemmWith(kern *microKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -89,8 +91,6 @@ func sgemmWith(kern *microKernel, threads int, transA, transB bool, m, n, k int,
 		scaleRows(m, n, beta, c, ldc)
 		return
 	}
-	// More parts than processors would only take turns on them.
-	threads = min(threads, runtime.GOMAXPROCS(0))
 	if 2*float64(m)*float64(n)*float64(k) < minParallelFlops {
 		threads = 1
 	}
@@ -163,9 +163,10 @@ func grow(s []float32, n int) []float32 {
 
 // Relative costs, per element and per unit of depth, of the work a part
 // does, in multiply-adds of the micro-kernel: packing an element of A
-// (a strided transpose in Go) and of B (row copies), as measured on Zen 5
-// against the AVX-512 kernel's 32 multiply-adds per cycle. They only need
-// to be right within a factor of two or so to pick the split.
+// (a transpose, by gathers or in Go) and of B (row copies), as measured on
+// Zen 5 against the AVX-512 kernel's 32 multiply-adds per cycle (the A
+// figure is the Go transpose's; gathers halve it). They only need to be
+// right within a factor of two or so to pick the split.
 const (
 	packACost = 140
 	packBCost = 20

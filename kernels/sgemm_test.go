@@ -305,7 +305,9 @@ func TestSgemmSweep(t *testing.T) {
 						sh := [3]int{1 + rng.IntN(40), 1 + rng.IntN(40), 1 + rng.IntN(40)}
 						sh[dim] = s
 						tc := randomCase(rng, sh[0], sh[1], sh[2])
-						threads := 1 + rng.IntN(3)
+						// Up to 4 parts, so that 2×2 splits run too (the
+						// parts take turns when there are fewer processors).
+						threads := 1 + rng.IntN(4)
 						runCase(t, rng, tc, sgemmUsing(kk, threads))
 					}
 				}
@@ -325,7 +327,7 @@ func TestSgemmBig(t *testing.T) {
 		t.Run(kern.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, 6))
 			for _, sh := range shapes {
-				for _, threads := range []int{1, 2} {
+				for _, threads := range []int{1, 2, 4} {
 					tc := randomCase(rng, sh[0], sh[1], sh[2])
 					runCase(t, rng, tc, sgemmUsing(kern, threads))
 				}
