@@ -11,6 +11,9 @@ import (
 // needed sub-folder is absent.
 func sharedDataDir(t testing.TB, sub string) string {
 	t.Helper()
+	if raceEnabled {
+		t.Skip("real-data test skipped under -race (covered by the plain run; the loader is raced on synthetic data)")
+	}
 	dir := os.Getenv("VMDLS_DATA")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "shared", "data")
