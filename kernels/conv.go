@@ -1,6 +1,10 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"sync"
+)
 
 // Convolution by im2col + SGEMM. Images are processed in groups: a group's
 // inputs are unfolded side by side into one column matrix of C*KH*KW rows and
@@ -205,6 +209,11 @@ func Conv2dBackward(s ConvShape, dx, dw, db, dy, x, w []float32) {
 	}
 	g := s.group(kdim, hw)
 	direct := s.isPointwise()
+	transDW := convDWTransposed && s.K < convDWTransposedMaxK
+	if convPerWorker && (s.N+g-1)/g >= 2*Threads() {
+		s.backwardPerWorker(dx, dw, dy, x, w, g, oh, ow, transDW)
+		return
+	}
 	col := getScratch(kdim * g * hw)
 	defer putScratch(col)
 	var dyg []float32
@@ -213,7 +222,6 @@ func Conv2dBackward(s ConvShape, dx, dw, db, dy, x, w []float32) {
 		defer putScratch(dyg)
 	}
 	var dwt []float32
-	transDW := convDWTransposed && s.K < convDWTransposedMaxK
 	if dw != nil && transDW {
 		dwt = getScratch(kdim * s.K)
 		defer putScratch(dwt)
@@ -366,3 +374,113 @@ func (s *ConvShape) forwardPerWorker(y, x, w, bias []float32, g, oh, ow int) {
 var convDWTransposed = true
 
 const convDWTransposedMaxK = 256
+
+// backwardPerWorker is Conv2dBackward with the per-worker schedule: each
+// worker takes a contiguous run of image groups, unfolds, multiplies and
+// folds them itself, and accumulates a private weight gradient; the
+// private gradients are added in the order of their runs, so the result
+// depends on the number of workers but not on timing.
+func (s *ConvShape) backwardPerWorker(dx, dw, dy, x, w []float32, g, oh, ow int, transDW bool) {
+	hw, kdim := oh*ow, s.C*s.KH*s.KW
+	ihw, kk := s.H*s.W, s.KH*s.KW
+	ngroups := (s.N + g - 1) / g
+	direct := s.isPointwise()
+	type partial struct {
+		lo  int
+		buf []float32
+	}
+	var (
+		mu    sync.Mutex
+		parts []partial
+	)
+	ParallelFor(ngroups, 1, func(lo, hi int) {
+		col := getScratch(kdim * g * hw)
+		defer putScratch(col)
+		var dyg, pdw []float32
+		if g > 1 {
+			dyg = getScratch(s.K * g * hw)
+			defer putScratch(dyg)
+		}
+		if dw != nil {
+			pdw = getScratch(kdim * s.K)
+		}
+		first := true
+		for gi := lo; gi < hi; gi++ {
+			n0 := gi * g
+			gn := min(g, s.N-n0)
+			ncols := gn * hw
+			d := dyg
+			if gn == 1 {
+				d = dy[n0*s.K*hw : (n0+1)*s.K*hw]
+			} else {
+				for bi := 0; bi < gn; bi++ {
+					for k := 0; k < s.K; k++ {
+						copy(dyg[k*ncols+bi*hw:k*ncols+(bi+1)*hw], dy[((n0+bi)*s.K+k)*hw:((n0+bi)*s.K+k+1)*hw])
+					}
+				}
+			}
+			if dw != nil {
+				b := col
+				if direct && gn == 1 {
+					b = x[n0*s.C*hw : (n0+1)*s.C*hw]
+				} else {
+					for bi := 0; bi < gn; bi++ {
+						for c := 0; c < s.C; c++ {
+							plane := x[((n0+bi)*s.C+c)*ihw : ((n0+bi)*s.C+c+1)*ihw]
+							im2colPlane(col[c*kk*ncols+bi*hw:], ncols, plane, s, oh, ow)
+						}
+					}
+				}
+				var beta float32 = 1
+				if first {
+					beta = 0
+				}
+				if transDW {
+					Sgemm(false, true, kdim, s.K, ncols, 1, b, ncols, d, ncols, beta, pdw, s.K)
+				} else {
+					Sgemm(false, true, s.K, kdim, ncols, 1, d, ncols, b, ncols, beta, pdw, kdim)
+				}
+				first = false
+			}
+			if dx != nil {
+				if direct && gn == 1 {
+					Sgemm(true, false, kdim, ncols, s.K, 1, w, kdim, d, ncols, 0, dx[n0*s.C*hw:(n0+1)*s.C*hw], ncols)
+					continue
+				}
+				Sgemm(true, false, kdim, ncols, s.K, 1, w, kdim, d, ncols, 0, col, ncols)
+				for bi := 0; bi < gn; bi++ {
+					for c := 0; c < s.C; c++ {
+						plane := dx[((n0+bi)*s.C+c)*ihw : ((n0+bi)*s.C+c+1)*ihw]
+						clear(plane)
+						col2imPlane(plane, col[c*kk*ncols+bi*hw:], ncols, s, oh, ow)
+					}
+				}
+			}
+		}
+		if dw != nil {
+			mu.Lock()
+			parts = append(parts, partial{lo, pdw})
+			mu.Unlock()
+		}
+	})
+	if dw == nil {
+		return
+	}
+	slices.SortFunc(parts, func(a, b partial) int { return a.lo - b.lo })
+	acc := parts[0].buf
+	for _, p := range parts[1:] {
+		Axpy(1, p.buf, acc)
+		putScratch(p.buf)
+	}
+	if transDW {
+		for k := 0; k < s.K; k++ {
+			row := dw[k*kdim : (k+1)*kdim]
+			for i := range row {
+				row[i] = acc[i*s.K+k]
+			}
+		}
+	} else {
+		copy(dw, acc)
+	}
+	putScratch(acc)
+}

@@ -57,8 +57,8 @@ func BenchmarkConv2d(b *testing.B) {
 	}
 }
 
-// BenchmarkConv2dSchedule compares the per-worker and shared schedules of
-// the forward pass on the same shapes.
+// BenchmarkConv2dSchedule compares the per-worker and shared schedules on
+// the same shapes.
 func BenchmarkConv2dSchedule(b *testing.B) {
 	defer func(v bool) { convPerWorker = v }(convPerWorker)
 	for _, c := range convBenchShapes {
@@ -67,17 +67,25 @@ func BenchmarkConv2dSchedule(b *testing.B) {
 		x := randSlice(r, s.N*s.C*s.H*s.W)
 		w := randSlice(r, s.K*s.C*s.KH*s.KW)
 		y := make([]float32, s.N*s.K*s.OutH()*s.OutW())
+		dx, dw := make([]float32, len(x)), make([]float32, len(w))
 		for _, pw := range []bool{true, false} {
 			name := "shared/"
 			if pw {
 				name = "perworker/"
 			}
-			b.Run(name+c.name, func(b *testing.B) {
+			b.Run("forward/"+name+c.name, func(b *testing.B) {
 				convPerWorker = pw
 				for b.Loop() {
 					Conv2d(s, y, x, w, nil)
 				}
 				b.ReportMetric(convFlops(s)/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
+			})
+			b.Run("backward/"+name+c.name, func(b *testing.B) {
+				convPerWorker = pw
+				for b.Loop() {
+					Conv2dBackward(s, dx, dw, nil, y, x, w)
+				}
+				b.ReportMetric(2*convFlops(s)/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
 			})
 		}
 	}

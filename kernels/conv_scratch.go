@@ -9,10 +9,10 @@ import "sync"
 // back to it. sync.Pool is not used because the collector empties it, which
 // would bring the allocations back after every GC cycle.
 
-// maxFreeScratch bounds how many idle buffers are kept; a forward or
-// backward call holds at most two at a time, so this covers a few calls in
-// flight.
-const maxFreeScratch = 6
+// maxFreeScratch bounds how many idle buffers are kept; a backward call
+// on the per-worker schedule holds three per worker, so this covers two
+// workers with some to spare.
+const maxFreeScratch = 8
 
 var (
 	scratchMu   sync.Mutex

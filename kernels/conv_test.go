@@ -118,10 +118,10 @@ func withGrouping(t *testing.T, f func(t *testing.T)) {
 		convMinCols, convColBudget, convPerWorker, convDWTransposed = a, b, pw, tr
 	}(convMinCols, convColBudget, convPerWorker, convDWTransposed)
 	for _, g := range []struct{ cols, budget int }{{1, 1 << 22}, {40, 1 << 22}, {1 << 20, 1 << 22}, {1 << 20, 300}} {
-		for _, alt := range []bool{false, true} {
+		for alt := range 4 {
 			convMinCols, convColBudget = g.cols, g.budget
-			convPerWorker, convDWTransposed = alt, alt
-			t.Run(fmt.Sprintf("cols%d_budget%d_alt%v", g.cols, g.budget, alt), f)
+			convPerWorker, convDWTransposed = alt&1 != 0, alt&2 != 0
+			t.Run(fmt.Sprintf("cols%d_budget%d_perworker%v_transdw%v", g.cols, g.budget, convPerWorker, convDWTransposed), f)
 		}
 	}
 }
