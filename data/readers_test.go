@@ -439,3 +439,15 @@ func TestArchiveBadInput(t *testing.T) {
 		t.Error("gigantic PNG header accepted")
 	}
 }
+
+func TestIDXPairMismatch(t *testing.T) {
+	dir := t.TempDir()
+	ip, lp := filepath.Join(dir, "i.gz"), filepath.Join(dir, "l.gz")
+	os.WriteFile(ip, gz(idxBytes(8, []int{3, 2, 2}, make([]byte, 12))), 0o644)
+	os.WriteFile(lp, gz(idxBytes(8, []int{4}, []byte{0, 1, 2, 3})), 0o644)
+	_, _, err := ReadIDXDataset(ip, lp)
+	wantFormatErr(t, err, "l.gz", "4 labels for 3 images")
+	os.WriteFile(lp, gz(idxBytes(0x0C, []int{3}, make([]byte, 12))), 0o644)
+	_, _, err = ReadIDXDataset(ip, lp)
+	wantFormatErr(t, err, "l.gz", "want a uint8 label vector")
+}

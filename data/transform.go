@@ -148,9 +148,17 @@ type CenterCrop struct{ H, W int }
 
 // Apply crops.
 func (cc CenterCrop) Apply(img *Image, _ *rand.Rand) *Image {
-	top := int(math.RoundToEven(float64(img.H-cc.H) / 2))
-	left := int(math.RoundToEven(float64(img.W-cc.W) / 2))
-	return Crop(img, top, left, cc.H, cc.W, 0)
+	return Crop(img, centerOffset(img.H, cc.H), centerOffset(img.W, cc.W), cc.H, cc.W, 0)
+}
+
+// centerOffset is torchvision's center_crop offset along one axis: when the
+// crop is larger it pads (crop-size)//2 before, otherwise it rounds
+// (size-crop)/2 half to even.
+func centerOffset(size, crop int) int {
+	if crop > size {
+		return -((crop - size) / 2)
+	}
+	return int(math.RoundToEven(float64(size-crop) / 2))
 }
 
 // OutShape returns c, H, W.
