@@ -451,3 +451,36 @@ func TestIDXPairMismatch(t *testing.T) {
 	_, _, err = ReadIDXDataset(ip, lp)
 	wantFormatErr(t, err, "l.gz", "want a uint8 label vector")
 }
+
+// TestCIFAR100Named reads a miniature cifar-100-binary.tar.gz through the
+// named cifar100_known/unknown sets (fine labels, class_num split).
+func TestCIFAR100Named(t *testing.T) {
+	dir := t.TempDir()
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"cifar-100-binary/train.bin", 200}, {"cifar-100-binary/test.bin", 100}, {"cifar-100-binary/fine_label_names.txt", 0}} {
+		data := cifarRecords(f.n, true)
+		tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg})
+		tw.Write(data)
+	}
+	tw.Close()
+	os.MkdirAll(filepath.Join(dir, "cifar100"), 0o755)
+	os.WriteFile(filepath.Join(dir, "cifar100", "cifar-100-binary.tar.gz"), gz(tb.Bytes()), 0o644)
+	k, err := Open("cifar100_known", Train, Options{Dir: dir, ClassNum: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Len() != 60 || k.Label(59) != 29 {
+		t.Fatalf("cifar100_known: %d images, last label %d", k.Len(), k.Label(k.Len()-1))
+	}
+	u, err := OpenUnknown("cifar100_unknown", Test, Options{Dir: dir, ClassNum: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Len() != 70 || u.Label(0) != 30 {
+		t.Fatalf("cifar100_unknown: %d images, label %d", u.Len(), u.Label(0))
+	}
+}

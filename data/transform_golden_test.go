@@ -99,6 +99,12 @@ func TestTransformsGolden(t *testing.T) {
 			got = Resize(Crop(r, inum(p, "i"), inum(p, "j"), inum(p, "h"), inum(p, "w"), 0), 28, 28)
 		case "invert":
 			got = Invert(in)
+		case "luma":
+			got = NewImage(1, in.H, in.W)
+			n := in.H * in.W
+			for i := 0; i < n; i++ {
+				got.Pix[i] = luma(in.Pix[i], in.Pix[n+i], in.Pix[2*n+i])
+			}
 		default:
 			t.Fatalf("case %d: unknown op %q", k, c.Op)
 		}

@@ -111,6 +111,10 @@ for (angle, i, j, h, w) in [(6.5, 0, 1, 27, 27), (-8.25, 1, 0, 28, 27)]:
 # Invert.
 add("invert", im, from_pil(ImageOps.invert(to_pil(im))))
 
+# RGB -> L, PIL's luma (how a colour PNG loads for Omniglot's convert('L')).
+rgb = smooth_image(3, 9, 11)
+add("luma", rgb, from_pil(to_pil(rgb).convert("L")))
+
 # ToTensor then Normalize, compared as float32 bit patterns.
 tens = []
 for (c, h, w, mean, std) in [(1, 5, 7, [0.5], [0.5]), (3, 4, 6, [0.4914, 0.4822, 0.4465], [0.2023, 0.1994, 0.2010])]:
