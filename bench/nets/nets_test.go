@@ -1,0 +1,91 @@
+package nets
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/vmdls-go/vmdls/nn"
+)
+
+// nets.py prints "fwd MFLOP/img=222.88 train MFLOP/img=667.21" for mnist;
+// these are its exact integers (2 per multiply-add of the five convs, the
+// 900->500 linear and the two 500->32 heads).
+func TestFLOPsMatchNetsPy(t *testing.T) {
+	n, err := New("mnist-conv", 20, true, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.FwdFLOPs != 222875200 || n.TrainFLOPs != 667214400 {
+		t.Errorf("FLOPs per image: forward %.0f, train %.0f; nets.py counts 222875200 and 667214400", n.FwdFLOPs, n.TrainFLOPs)
+	}
+	if total, _ := nn.NumParams(n.Model); total != 843964 {
+		t.Errorf("%d parameters, nets.py has 843964", total)
+	}
+}
+
+func TestTrainStepUpdatesAndInferIsDeterministic(t *testing.T) {
+	n, err := New("mnist-conv", 20, true, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := n.Model.Mu.Weight.Value().Clone()
+	first := n.Model.Enc.(*nn.Sequential).Layers[0].(*nn.Conv2d).Weight.Value().Clone()
+	loss := n.Train()
+	if math.IsNaN(float64(loss)) || loss <= 0 {
+		t.Fatalf("loss %v", loss)
+	}
+	n.Train() // the momentum buffers now take part
+	for name, pair := range map[string][2]interface{ Data() []float32 }{
+		"mu.weight":    {before, n.Model.Mu.Weight.Value()},
+		"enc.0.weight": {first, n.Model.Enc.(*nn.Sequential).Layers[0].(*nn.Conv2d).Weight.Value()},
+	} {
+		a, b := pair[0].Data(), pair[1].Data()
+		same := true
+		for i := range a {
+			same = same && a[i] == b[i]
+		}
+		if same {
+			t.Errorf("%s unchanged by two SGD steps", name)
+		}
+	}
+
+	inf, err := New("mnist-conv", 4, false, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := inf.Infer(), inf.Infer(); a != b || math.IsNaN(float64(a)) {
+		t.Errorf("two inference passes give %v and %v", a, b)
+	}
+}
+
+func TestRun(t *testing.T) {
+	r, err := Run("train-step", "mnist-conv", 20, 1, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Bench != "train-step" || r.BatchSize != 20 || r.Steps != 2 || !(r.ImagesPS > 0) || !(r.GFLOPS > 0) ||
+		r.SecMin > r.SecMedian || r.SecMedian > r.SecMax || math.Abs(r.GFLOPStep-13.344288) > 1e-9 {
+		t.Errorf("result %+v", r)
+	}
+	if PeakRSSMB() > 0 && r.PeakRSSMB <= 0 {
+		t.Errorf("peak RSS %v", r.PeakRSSMB)
+	}
+	for _, bad := range []struct {
+		bench, enc   string
+		batch, steps int
+		want         string
+	}{
+		{"train-step", "vgg-99", 10, 1, "mnist-conv"},
+		{"train-step", "mnist-conv", 15, 1, "multiple"},
+		{"train-step", "mnist-conv", 10, 1, "at least 2 images"},
+		{"infer", "mnist-conv", 0, 1, "batch size"},
+		{"infer", "mnist-conv", 4, 0, "timed step"},
+		{"backprop", "mnist-conv", 10, 1, "train-step or infer"},
+	} {
+		_, err := Run(bad.bench, bad.enc, bad.batch, 1, bad.steps, 0)
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("Run(%q, %q, batch %d, steps %d): error %v, want one mentioning %q", bad.bench, bad.enc, bad.batch, bad.steps, err, bad.want)
+		}
+	}
+}
