@@ -125,6 +125,7 @@ type MissingError struct {
 	Err                        error
 }
 
+// Error says what is missing and how to get it.
 func (e *MissingError) Error() string {
 	s := fmt.Sprintf("data: %s: %s not found in %s; download %s and put it in %s (or run `vmdls data fetch %s --data_dir DIR`)",
 		e.Dataset, e.File, e.Folder, e.URL, e.Folder, e.Dataset)
@@ -142,6 +143,7 @@ type ChecksumError struct {
 	File, Algo, Want, Got string
 }
 
+// Error names the file and both sums.
 func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("data: %s: %s is %s, want %s", e.File, e.Algo, e.Got, e.Want)
 }

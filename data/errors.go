@@ -11,6 +11,7 @@ type FormatError struct {
 	Err     error
 }
 
+// Error names the file and the problem.
 func (e *FormatError) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("data: %s: %s: %v", e.File, e.Problem, e.Err)

@@ -27,6 +27,8 @@ const (
 	Test
 )
 
+// String returns "train" or "test", the split's folder name in the
+// JPEG copy of CIFAR-10.
 func (s Split) String() string {
 	if s == Train {
 		return "train"

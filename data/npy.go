@@ -356,6 +356,7 @@ type npzData struct {
 	name string
 }
 
+// Read yields the member's data, failing if it ends early or runs long.
 func (d *npzData) Read(p []byte) (int, error) {
 	if d.left == 0 {
 		// The member must end here.
@@ -379,4 +380,5 @@ func (d *npzData) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Close closes the zip member.
 func (d *npzData) Close() error { return d.c.Close() }
