@@ -88,7 +88,23 @@ type Set struct {
 }
 
 // Open opens a named dataset's split. Labels are the dataset's own; use
-// AsUnknown for a set used as the unknown (OOD) set.
+// OpenUnknown (or AsUnknown) for a set used as the unknown (OOD) set.
+//
+// Where it looks, under opt.Dir (the first match wins):
+//
+//	mnist, mnist_noise   mnist/{train,t10k}-*-ubyte[.gz], or torchvision's MNIST/raw/
+//	kmnist               kmnist/ or KMNIST/raw/
+//	fashion_mnist        fashion_mnist/ or FashionMNIST/raw/
+//	omniglot             omniglot/images_{background,evaluation}.npz, then .zip
+//	                     (also under omniglot-py/), or the unpacked folder
+//	cifar10, cifar_*     cifar10/cifar-10-binary.tar.gz (or its unpacked
+//	                     cifar-10-batches-bin/), else cifar10-jpeg/{train,test}.tar
+//	cifar100_*           cifar100/cifar-100-binary.tar.gz or cifar-100-binary/
+//	imagenet-*, lsun-*   openset/<Imagenet|Imagenet_resize|LSUN|LSUN_resize>/
+//	                     (unpacked), or openset/<name>.tar.gz read in place
+//
+// A missing dataset is a *MissingError naming the file, the URL and the
+// folder, unless opt.Download fetches it first.
 func Open(name string, split Split, opt Options) (*Set, error) {
 	if opt.Dir == "" {
 		opt.Dir = DefaultDir()
