@@ -20,6 +20,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "gemm", "sgemm":
 		return runBenchGemm(args[1:], stdout, stderr)
+	case "train-step", "infer":
+		return runBenchNet(args[0], args[1:], stdout, stderr)
 	default:
 		return fmt.Errorf("bench: unknown benchmark %q (want gemm)", args[0])
 	}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+
+	"github.com/vmdls-go/vmdls/bench/nets"
+	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/nn/backbone"
+)
+
+// runBenchNet times a training step (bench "train-step") or an inference
+// pass (bench "infer") of an encoder with the latent heads, as
+// ../shared/anchors/nets.py times PyTorch's, and prints one JSON line.
+func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench "+bench, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	encType := fs.String("enc_type", "mnist-conv", "encoder: "+strings.Join(backbone.EncTypes(), ", "))
+	defBatch := 160
+	if bench == "infer" {
+		defBatch = 2500
+	}
+	batch := fs.Int("batch_size", defBatch, "images per step (training: a multiple of 10, the stand-in loss's classes)")
+	threads := fs.Int("threads", 0, "workers of the kernels and Go scheduler threads (0: all CPUs)")
+	steps := fs.Int("steps", 10, "timed steps; the median is reported")
+	warmup := fs.Int("warmup", 3, "untimed steps first")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bench %s: unexpected argument %q", bench, fs.Arg(0))
+	}
+	if *threads < 0 {
+		return fmt.Errorf("bench %s: --threads = %d, want 0 (all CPUs) or more", bench, *threads)
+	}
+	if !isEncType(*encType) {
+		return fmt.Errorf("bench %s: --enc_type %q is not supported (supported: %s)", bench, *encType, strings.Join(backbone.EncTypes(), ", "))
+	}
+	n := *threads
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	// PyTorch is given n threads in all; the Go side gets n kernel workers
+	// and n threads running Go code (the collector's included).
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
+	defer kernels.SetThreads(kernels.SetThreads(n))
+	res, err := nets.Run(bench, *encType, *batch, n, *steps, *warmup)
+	if err != nil {
+		return fmt.Errorf("bench %s: %w", bench, err)
+	}
+	return json.NewEncoder(stdout).Encode(res)
+}
+
+func isEncType(name string) bool {
+	for _, e := range backbone.EncTypes() {
+		if e == name {
+			return true
+		}
+	}
+	return false
+}
