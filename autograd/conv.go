@@ -24,6 +24,30 @@ func Conv2d(x, w, bias *Var, stride, padding [2]int) *Var {
 	}, inputs...)
 }
 
+// Conv2dReLU returns Relu(Conv2d(x, w, bias, stride, padding)) with the
+// activation fused into the convolution (one pass over the output less, and
+// one tensor less kept for backward). The gradient is masked where the
+// output is 0, as PyTorch's relu backward does.
+func Conv2dReLU(x, w, bias *Var, stride, padding [2]int) *Var {
+	inputs := []*Var{x, w}
+	var bv *tensor.Tensor
+	if bias != nil {
+		bv = bias.value
+		inputs = append(inputs, bias)
+	}
+	out := tensor.Conv2dReLU(x.value, w.value, bv, stride, padding)
+	return record("Conv2dReLU", out, func(g *tensor.Tensor) []*tensor.Tensor {
+		g = tensor.ReluBackward(g, out)
+		wantB := bias != nil && bias.requiresGrad
+		dx, dw, db := tensor.Conv2dBackward(g, x.value, w.value, stride, padding, x.requiresGrad, w.requiresGrad, wantB)
+		grads := []*tensor.Tensor{dx, dw}
+		if bias != nil {
+			grads = append(grads, db)
+		}
+		return grads
+	}, inputs...)
+}
+
 // ConvTranspose2d returns the transposed convolution of x [N, Cin, H, W]
 // with w [Cin, Cout, KH, KW] plus bias [Cout] (may be nil):
 // torch.nn.functional.conv_transpose2d with one group.

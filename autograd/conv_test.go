@@ -155,3 +155,29 @@ func TestConvShapeErrors(t *testing.T) {
 		t.Logf("%s: %v", name, err)
 	}
 }
+
+// The fused convolution-and-ReLU gives the values and gradients of the two
+// ops applied one after the other.
+func TestConv2dReLUMatchesUnfused(t *testing.T) {
+	x, w, b := randn(40, 3, 4, 6, 5), randn(41, 5, 4, 3, 3), randn(42, 5)
+	g := randn(43, 3, 5, 6, 5)
+	run := func(fused bool) []*tensor.Tensor {
+		xv, wv, bv := Param(x), Param(w), Param(b)
+		var y *Var
+		if fused {
+			y = Conv2dReLU(xv, wv, bv, [2]int{1, 1}, [2]int{1, 1})
+		} else {
+			y = Relu(Conv2d(xv, wv, bv, [2]int{1, 1}, [2]int{1, 1}))
+		}
+		if err := y.BackwardWith(g); err != nil {
+			t.Fatal(err)
+		}
+		return []*tensor.Tensor{y.Value(), xv.Grad(), wv.Grad(), bv.Grad()}
+	}
+	a, b2 := run(true), run(false)
+	for i, name := range []string{"output", "dx", "dw", "db"} {
+		if !tensor.AllClose(a[i], b2[i], 0, 0) {
+			t.Errorf("%s differs between fused and unfused", name)
+		}
+	}
+}

@@ -94,7 +94,8 @@ func (s *ConvShape) foldGroup(dx, col []float32, n0, gn, oh, ow int) {
 }
 
 // Conv2d computes y = conv(x, w) + bias for x N×C×H×W, w K×C×KH×KW, bias K
-// (nil for none) and y N×K×OH×OW, as PyTorch's conv2d with groups=1. It
+// (nil for none) and y N×K×OH×OW, as PyTorch's conv2d with groups=1, then
+// max(y, 0) when s.ReLU is set. It
 // panics, naming the slice, when a length does not match the shape. Work is
 // split over Threads() workers; it may be called from several goroutines at
 // once.
@@ -114,6 +115,9 @@ func Conv2d(s ConvShape, y, x, w, bias []float32) {
 			y[i] = 0
 			if bias != nil {
 				y[i] = bias[(i/hw)%s.K]
+			}
+			if s.ReLU && y[i] < 0 {
+				y[i] = 0
 			}
 		}
 		return
@@ -155,6 +159,9 @@ func Conv2d(s ConvShape, y, x, w, bias []float32) {
 				beta = 1
 			}
 			Sgemm(false, false, s.K, hw, kdim, 1, w, kdim, b, hw, beta, out, hw)
+			if s.ReLU {
+				Relu(out, out)
+			}
 			continue
 		}
 		Sgemm(false, false, s.K, ncols, kdim, 1, w, kdim, b, ncols, 0, tmp, ncols)
@@ -168,6 +175,9 @@ func Conv2d(s ConvShape, y, x, w, bias []float32) {
 					AddScalar(dst, bias[k], src)
 				} else {
 					copy(dst, src)
+				}
+				if s.ReLU {
+					Relu(dst, dst)
 				}
 			}
 		})
@@ -348,6 +358,9 @@ func (s *ConvShape) forwardPerWorker(y, x, w, bias []float32, g, oh, ow int) {
 					beta = 1
 				}
 				Sgemm(false, false, s.K, hw, kdim, 1, w, kdim, b, hw, beta, out, hw)
+				if s.ReLU {
+					Relu(out, out)
+				}
 				continue
 			}
 			Sgemm(false, false, s.K, ncols, kdim, 1, w, kdim, b, ncols, 0, tmp, ncols)
@@ -359,6 +372,9 @@ func (s *ConvShape) forwardPerWorker(y, x, w, bias []float32, g, oh, ow int) {
 						AddScalar(dst, bias[k], src)
 					} else {
 						copy(dst, src)
+					}
+					if s.ReLU {
+						Relu(dst, dst)
 					}
 				}
 			}

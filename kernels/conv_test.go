@@ -142,8 +142,19 @@ func TestConv2dMatchesDefinition(t *testing.T) {
 				}
 				y := randSlice(r, len(dy)) // garbage in y must not leak through
 				Conv2d(s, y, x, w, b)
-				if e := normErr(y, naiveConv(s, x, w, b)); e > 1e-6 {
+				want := naiveConv(s, x, w, b)
+				if e := normErr(y, want); e > 1e-6 {
 					t.Errorf("%+v bias=%v: forward error %.3g", s, withBias, e)
+				}
+				// The fused ReLU gives exactly max(y, 0).
+				sr := s
+				sr.ReLU = true
+				yr := randSlice(r, len(dy))
+				Conv2d(sr, yr, x, w, b)
+				for i := range yr {
+					if yr[i] != max(y[i], 0) {
+						t.Fatalf("%+v: fused relu %v at %d, want max(%v, 0)", s, yr[i], i, y[i])
+					}
 				}
 			}
 			dx, dw, db := randSlice(r, len(x)), randSlice(r, len(w)), randSlice(r, s.K)

@@ -4,10 +4,14 @@ package kernels
 // over NCHW float32 data, with one group and no dilation: an input of N
 // images of C channels of H×W, K filters of C×KH×KW, strides SH, SW and zero
 // padding PH, PW on both sides.
+//
+// ReLU fuses max(·, 0) into Conv2d's output while it is still in cache
+// (Conv2dBackward ignores it: the caller masks dy with the output first).
 type ConvShape struct {
 	N, C, H, W     int
 	K, KH, KW      int
 	SH, SW, PH, PW int
+	ReLU           bool
 }
 
 // OutH is the output height, floor((H + 2PH - KH) / SH) + 1.

@@ -43,3 +43,8 @@ func NewConv2d(rng *rand.Rand, in, out, kernel, stride, padding int, bias bool) 
 func (c *Conv2d) Forward(x *autograd.Var) *autograd.Var {
 	return autograd.Conv2d(x, c.Weight, c.Bias, c.Stride, c.Padding)
 }
+
+// ForwardReLU applies the convolution and then max(·, 0) in one fused pass.
+func (c *Conv2d) ForwardReLU(x *autograd.Var) *autograd.Var {
+	return autograd.Conv2dReLU(x, c.Weight, c.Bias, c.Stride, c.Padding)
+}

@@ -29,10 +29,19 @@ func (s *Sequential) Append(m Module) *Sequential {
 	return s
 }
 
-// Forward runs x through every child in order.
+// Forward runs x through every child in order. A Conv2d directly followed
+// by a ReLU runs as one fused convolution-and-activation (same result, one
+// pass and one tensor less); the two modules stay as they are for naming.
 func (s *Sequential) Forward(x *autograd.Var) *autograd.Var {
-	for _, l := range s.Layers {
-		x = l.Forward(x)
+	for i := 0; i < len(s.Layers); i++ {
+		if c, ok := s.Layers[i].(*Conv2d); ok && i+1 < len(s.Layers) {
+			if _, ok := s.Layers[i+1].(*ReLU); ok {
+				x = c.ForwardReLU(x)
+				i++
+				continue
+			}
+		}
+		x = s.Layers[i].Forward(x)
 	}
 	return x
 }

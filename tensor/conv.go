@@ -52,12 +52,22 @@ func checkBias(op string, bias *Tensor, k int, shapes ...[]int) {
 // [N, K, OH, OW] tensor with OH = (H + 2*padding[0] - KH)/stride[0] + 1 and
 // likewise OW, as torch.nn.functional.conv2d.
 func Conv2d(x, w, bias *Tensor, stride, padding [2]int) *Tensor {
-	const op = "tensor.Conv2d"
+	return conv2d("tensor.Conv2d", x, w, bias, stride, padding, false)
+}
+
+// Conv2dReLU returns Relu(Conv2d(x, w, bias, stride, padding)) in one pass:
+// the activation is applied while the output is still in cache.
+func Conv2dReLU(x, w, bias *Tensor, stride, padding [2]int) *Tensor {
+	return conv2d("tensor.Conv2dReLU", x, w, bias, stride, padding, true)
+}
+
+func conv2d(op string, x, w, bias *Tensor, stride, padding [2]int, relu bool) *Tensor {
 	dev := sameDevice(op, x, w)
 	if bias != nil {
 		sameDevice(op, x, bias)
 	}
 	p := convParams(op, x, w, stride, padding)
+	p.ReLU = relu
 	checkBias(op, bias, p.K, x.shape, w.shape)
 	y := empty(dev, []int{p.N, p.K, p.OH, p.OW})
 	if y.n > 0 {

@@ -227,12 +227,15 @@ type Backend interface {
 
 // ConvParams describes a 2-D convolution for Backend.Conv2d: N images of C
 // channels of H×W, K filters of C×KH×KW, strides SH, SW, zero padding PH, PW
-// on each side, and the output size OH×OW the op has already checked.
+// on each side, and the output size OH×OW the op has already checked. ReLU
+// asks Conv2d for max(y, 0) (a fused activation, cuDNN's
+// ConvolutionBiasActivationForward); Conv2dBackward ignores it.
 type ConvParams struct {
 	N, C, H, W     int
 	K, KH, KW      int
 	SH, SW, PH, PW int
 	OH, OW         int
+	ReLU           bool
 }
 
 // PoolParams describes 2-D pooling for the Backend pooling primitives:
