@@ -69,19 +69,30 @@ func TripletKLLoss(z *autograd.Var, labels []int, ncls int) *autograd.Var {
 	diff := autograd.Sub(autograd.Reshape(z, b, 1, dim), autograd.Reshape(z, 1, b, dim))
 	d := autograd.Sqrt(autograd.AddScalar(autograd.Sum(autograd.Square(diff), false, 2), 1e-12))
 
-	// The triplet mask [B, B, B] and its number of ones.
-	mask := make([]float32, b*b*b)
+	// nets.py multiplies relu(D[a][p] - D[a][n] + margin) by a 0/1 mask of
+	// the valid triplets. Adding the margin where valid and a huge negative
+	// number elsewhere before the relu gives the same values and gradient
+	// with two B×B×B tensors fewer (the mask kept for the product's backward
+	// and the product itself): relu maps the invalid entries to 0 and their
+	// gradient to 0, exactly as the mask does.
+	const invalid = -1e30
+	shift := make([]float32, b*b*b)
 	var nTrip float64
 	for a := range b {
 		for p := range b {
+			row := shift[(a*b+p)*b : (a*b+p+1)*b]
 			if p == a || labels[p] != labels[a] {
+				for n := range row {
+					row[n] = invalid
+				}
 				continue
 			}
-			row := mask[(a*b+p)*b : (a*b+p+1)*b]
 			for n := range b {
 				if labels[n] != labels[a] {
-					row[n] = 1
+					row[n] = Margin
 					nTrip++
+				} else {
+					row[n] = invalid
 				}
 			}
 		}
@@ -89,8 +100,9 @@ func TripletKLLoss(z *autograd.Var, labels []int, ncls int) *autograd.Var {
 	if nTrip == 0 {
 		panic("nets.TripletKLLoss: the batch has no valid triplet (it needs two classes and two samples of one)")
 	}
-	l := autograd.Relu(autograd.AddScalar(autograd.Sub(autograd.Reshape(d, b, b, 1), autograd.Reshape(d, b, 1, b)), Margin))
-	trip := autograd.MulScalar(autograd.Sum(autograd.Mul(l, autograd.Const(tensor.FromSlice(mask, b, b, b))), false), float32(1/nTrip))
+	l := autograd.Relu(autograd.Add(autograd.Sub(autograd.Reshape(d, b, b, 1), autograd.Reshape(d, b, 1, b)),
+		autograd.Const(tensor.FromSlice(shift, b, b, b))))
+	trip := autograd.MulScalar(autograd.Sum(l, false), float32(1/nTrip))
 
 	// Class means through a one-hot matrix, as nets.py computes them.
 	onehot := make([]float32, b*ncls)
