@@ -6,7 +6,8 @@ import (
 
 // benchNet times n.Train or n.Infer per iteration and reports images/s,
 // GFLOP/s (nets.py's count) and the process's peak RSS. Run with
-// -benchtime=Nx (a step takes about a second); see README.md.
+// -benchtime=Nx (a step takes a second or more); README.md has the
+// PyTorch commands to compare with.
 func benchNet(b *testing.B, train bool, batch int) {
 	n, err := New("mnist-conv", batch, train, 1)
 	if err != nil {
