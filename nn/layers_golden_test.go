@@ -216,7 +216,7 @@ func TestLayersMatchPyTorch(t *testing.T) {
 	if ran < 25 {
 		t.Errorf("only %d layer cases in the golden file", ran)
 	}
-	t.Logf("layerWorst normwise errors vs PyTorch float64: forward %.3g, gradients %.3g, indices %.3g",
+	t.Logf("worst normwise errors vs PyTorch float64: forward %.3g, gradients %.3g, indices %.3g",
 		w["forward"], w["grad"], w["indices"])
 }
 
@@ -302,7 +302,7 @@ func TestSmallNetMatchesPyTorch(t *testing.T) {
 			for _, kv := range StateDict(net) {
 				w.check(t, "forward", "after "+kv.Name, kv.Value, layerTensor(t, f, name+".after."+kv.Name), layerFwdTol)
 			}
-			t.Logf("layerWorst normwise errors: forward %.3g, gradients %.3g", w["forward"], w["grad"])
+			t.Logf("worst normwise errors: forward %.3g, gradients %.3g", w["forward"], w["grad"])
 		})
 	}
 }
