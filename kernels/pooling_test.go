@@ -12,6 +12,7 @@ var poolCases = []PoolShape{
 	{N: 2, C: 1, H: 5, W: 8, KH: 3, KW: 2, SH: 1, SW: 2, PH: 1, PW: 1},
 	{N: 1, C: 2, H: 4, W: 4, KH: 4, KW: 4, SH: 1, SW: 1, PH: 2, PW: 2},
 	{N: 3, C: 2, H: 9, W: 3, KH: 3, KW: 1, SH: 3, SW: 1},
+	{N: 2, C: 2, H: 7, W: 5, KH: 2, KW: 2, SH: 2, SW: 2}, // 2x2 fast path, odd sizes
 }
 
 // naiveMaxPool is the definition: scan the window, keep the first maximum.
@@ -74,6 +75,14 @@ func naiveAvgPool(s PoolShape, x []float32) []float64 {
 }
 
 func TestMaxPool2d(t *testing.T) {
+	defer func() { maxPoolPairs = true }()
+	for _, pairs := range []bool{true, false} {
+		maxPoolPairs = pairs
+		testMaxPool2d(t)
+	}
+}
+
+func testMaxPool2d(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, s := range poolCases {
 		x := randSlice(r, s.N*s.C*s.H*s.W)
@@ -105,11 +114,25 @@ func TestMaxPool2d(t *testing.T) {
 }
 
 func TestMaxPool2dNaN(t *testing.T) {
-	s := PoolShape{N: 1, C: 1, H: 2, W: 2, KH: 2, KW: 2, SH: 2, SW: 2}
-	y, idx := make([]float32, 1), make([]int32, 1)
-	MaxPool2d(s, y, idx, []float32{1, float32(math.NaN()), 5, 2})
-	if y[0] == y[0] || idx[0] != 1 {
-		t.Fatalf("got (%v, %d), want (NaN, 1)", y[0], idx[0])
+	nan := float32(math.NaN())
+	for _, s := range []PoolShape{
+		{N: 1, C: 1, H: 2, W: 2, KH: 2, KW: 2, SH: 2, SW: 2}, // fast path
+		{N: 1, C: 1, H: 2, W: 2, KH: 2, KW: 2, SH: 1, SW: 1}, // general loop
+	} {
+		for _, c := range []struct {
+			x   []float32
+			idx int32
+		}{
+			{[]float32{1, nan, 5, 2}, 1},
+			{[]float32{nan, 3, 5, nan}, 3}, // the last NaN, as PyTorch's CPU kernel
+			{[]float32{nan, 3, 5, 2}, 0},
+		} {
+			y, idx := make([]float32, 1), make([]int32, 1)
+			MaxPool2d(s, y, idx, c.x)
+			if y[0] == y[0] || idx[0] != c.idx {
+				t.Errorf("stride %d, %v: got (%v, %d), want (NaN, %d)", s.SH, c.x, y[0], idx[0], c.idx)
+			}
+		}
 	}
 }
 
