@@ -18,9 +18,9 @@ import (
 // this width the packed filter panel is reused too little.
 var convMinCols = 1024
 
-// convColBudget bounds a group's column matrix, in floats (16 MiB), which
+// convColBudget bounds a group's column matrix, in floats (8 MiB), which
 // also bounds the scratch memory a call holds.
-var convColBudget = 1 << 22
+var convColBudget = 1 << 21
 
 // planeGrain is the least number of elements a ParallelFor chunk of plane
 // work should touch to be worth a hand-off.
