@@ -32,7 +32,11 @@ func (s *ConvShape) group(kdim, hw int) int {
 	if lim := convColBudget / max(1, kdim*hw); g > lim {
 		g = lim
 	}
-	return max(1, min(g, s.N))
+	g = max(1, min(g, s.N))
+	// Even groups: 32 images under a limit of 28 make two groups of 16,
+	// not 28 and a narrow 4.
+	ngroups := (s.N + g - 1) / g
+	return (s.N + ngroups - 1) / ngroups
 }
 
 // isPointwise reports whether the column matrix of an image is the image
