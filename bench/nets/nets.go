@@ -174,18 +174,39 @@ type Result struct {
 	SecMin    float64 `json:"s_min"`
 	SecMax    float64 `json:"s_max"`
 	GFLOPStep float64 `json:"gflop_per_step"`
-	Steps     int     `json:"steps"`
+	Steps     int     `json:"steps"` // steps the median is taken over
 	Warmup    int     `json:"warmup"`
-	Params    int     `json:"params"`
-	Loss      float64 `json:"loss,omitempty"` // training: the last step's loss
+	// Dirty counts the steps discarded because other processes used at
+	// least Options.Clean cores meanwhile; ForeignMax is the most such load
+	// among the kept steps; Used is "ungated", "clean", or "all-noisy" when
+	// fewer than 3 clean steps came within the budget (then the median is
+	// over every step taken).
+	Dirty      int     `json:"dirty"`
+	ForeignMax float64 `json:"foreign_max"`
+	Used       string  `json:"used"`
+	Params     int     `json:"params"`
+	Loss       float64 `json:"loss,omitempty"` // training: the last step's loss
 }
 
-// Run builds the net, runs warmup untimed steps and then steps timed ones,
-// and reports the median. bench is "train-step" or "infer"; threads is only
+// Options say how many steps Run times and how it copes with other
+// processes.
+type Options struct {
+	Steps  int // timed steps wanted
+	Warmup int // untimed steps first
+	// Clean, when positive, gates the steps as nets.py does by default
+	// (0.25): before each step wait (at most 30 s) for other processes to
+	// use fewer than Clean cores, and keep only steps during which they did;
+	// stop after Budget even with fewer than Steps clean steps.
+	Clean  float64
+	Budget time.Duration
+}
+
+// Run builds the net, runs the warm-up steps and then timed ones, and
+// reports the median. bench is "train-step" or "infer"; threads is only
 // recorded here (the caller sets the kernels' thread count).
-func Run(bench, encType string, batch, threads, steps, warmup int) (*Result, error) {
-	if steps < 1 || warmup < 0 {
-		return nil, fmt.Errorf("steps %d and warm-up %d: want at least one timed step", steps, warmup)
+func Run(bench, encType string, batch, threads int, o Options) (*Result, error) {
+	if o.Steps < 1 || o.Warmup < 0 || o.Clean < 0 {
+		return nil, fmt.Errorf("steps %d, warm-up %d, clean %v: want at least one timed step and no negative value", o.Steps, o.Warmup, o.Clean)
 	}
 	var train bool
 	switch bench {
@@ -207,14 +228,36 @@ func Run(bench, encType string, batch, threads, steps, warmup int) (*Result, err
 			n.Infer()
 		}
 	}
-	for range warmup {
+	for range o.Warmup {
 		step()
 	}
-	times := make([]float64, steps)
-	for i := range times {
-		t0 := time.Now()
+	var times, noisy []float64
+	var foreignMax float64
+	used := "ungated"
+	t0 := time.Now()
+	for len(times) < o.Steps {
+		if o.Clean > 0 {
+			used = "clean"
+			if time.Since(t0) > o.Budget && len(times)+len(noisy) >= 3 {
+				break
+			}
+			waitQuiet(o.Clean, 30*time.Second)
+		}
+		m := startForeign()
+		s0 := time.Now()
 		step()
-		times[i] = time.Since(t0).Seconds()
+		dt := time.Since(s0).Seconds()
+		if f := m.cores(); o.Clean > 0 && f >= o.Clean {
+			noisy = append(noisy, dt)
+			continue
+		} else {
+			foreignMax = max(foreignMax, f)
+		}
+		times = append(times, dt)
+	}
+	if len(times) < 3 && len(noisy) > 0 {
+		used = "all-noisy"
+		times = append(times, noisy...)
 	}
 	slices.Sort(times)
 	med := times[len(times)/2]
@@ -231,7 +274,8 @@ func Run(bench, encType string, batch, threads, steps, warmup int) (*Result, err
 		Bench: bench, EncType: encType, BatchSize: batch, Threads: threads,
 		ImagesPS: float64(batch) / med, GFLOPS: flop / med / 1e9, PeakRSSMB: PeakRSSMB(),
 		SecMedian: med, SecMin: times[0], SecMax: times[len(times)-1], GFLOPStep: flop / 1e9,
-		Steps: steps, Warmup: warmup, Params: total, Loss: float64(loss),
+		Steps: len(times), Warmup: o.Warmup, Dirty: len(noisy), ForeignMax: foreignMax, Used: used,
+		Params: total, Loss: float64(loss),
 	}, nil
 }
 

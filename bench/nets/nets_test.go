@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmdls-go/vmdls/nn"
 )
@@ -60,11 +61,11 @@ func TestTrainStepUpdatesAndInferIsDeterministic(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
-	r, err := Run("train-step", "mnist-conv", 20, 1, 2, 1)
+	r, err := Run("train-step", "mnist-conv", 20, 1, Options{Steps: 2, Warmup: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Bench != "train-step" || r.BatchSize != 20 || r.Steps != 2 || !(r.ImagesPS > 0) || !(r.GFLOPS > 0) ||
+	if r.Bench != "train-step" || r.Used != "ungated" || r.Dirty != 0 || r.BatchSize != 20 || r.Steps != 2 || !(r.ImagesPS > 0) || !(r.GFLOPS > 0) ||
 		r.SecMin > r.SecMedian || r.SecMedian > r.SecMax || math.Abs(r.GFLOPStep-13.344288) > 1e-9 {
 		t.Errorf("result %+v", r)
 	}
@@ -83,9 +84,21 @@ func TestRun(t *testing.T) {
 		{"infer", "mnist-conv", 4, 0, "timed step"},
 		{"backprop", "mnist-conv", 10, 1, "train-step or infer"},
 	} {
-		_, err := Run(bad.bench, bad.enc, bad.batch, 1, bad.steps, 0)
+		_, err := Run(bad.bench, bad.enc, bad.batch, 1, Options{Steps: bad.steps})
 		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("Run(%q, %q, batch %d, steps %d): error %v, want one mentioning %q", bad.bench, bad.enc, bad.batch, bad.steps, err, bad.want)
 		}
+	}
+}
+
+func TestRunGated(t *testing.T) {
+	// No machine has 1000 cores of other load: every step is clean, and
+	// the gate's 1-second quiet check passes at once.
+	r, err := Run("infer", "mnist-conv", 2, 1, Options{Steps: 2, Clean: 1000, Budget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Used != "clean" || r.Dirty != 0 || r.Steps != 2 || r.ForeignMax < 0 {
+		t.Errorf("gated run: %+v", r)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/vmdls-go/vmdls/bench/nets"
 	"github.com/vmdls-go/vmdls/kernels"
@@ -28,6 +29,8 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	threads := fs.Int("threads", 0, "workers of the kernels and Go scheduler threads (0: all CPUs)")
 	steps := fs.Int("steps", 10, "timed steps; the median is reported")
 	warmup := fs.Int("warmup", 3, "untimed steps first")
+	clean := fs.Float64("clean", 0.25, "keep only steps during which other processes used fewer cores than this, as nets.py does (0: time every step, nets.py's --no-gate)")
+	budget := fs.Duration("budget", 300*time.Second, "with --clean, stop collecting clean steps after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,7 +51,7 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	// and n threads running Go code (the collector's included).
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
 	defer kernels.SetThreads(kernels.SetThreads(n))
-	res, err := nets.Run(bench, *encType, *batch, n, *steps, *warmup)
+	res, err := nets.Run(bench, *encType, *batch, n, nets.Options{Steps: *steps, Warmup: *warmup, Clean: *clean, Budget: *budget})
 	if err != nil {
 		return fmt.Errorf("bench %s: %w", bench, err)
 	}

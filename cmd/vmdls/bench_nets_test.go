@@ -16,7 +16,7 @@ func TestBenchNets(t *testing.T) {
 	}{{"train-step", "20", 20}, {"infer", "3", 3}} {
 		var out, errOut bytes.Buffer
 		err := run([]string{"bench", tc.bench, "--enc_type", "mnist-conv", "--batch_size", tc.batch,
-			"--threads", "1", "--steps", "2", "--warmup", "1"}, &out, &errOut)
+			"--threads", "1", "--steps", "2", "--warmup", "1", "--clean", "0"}, &out, &errOut)
 		if err != nil {
 			t.Fatalf("bench %s: %v (stderr %q)", tc.bench, err, errOut.String())
 		}
@@ -48,7 +48,7 @@ func TestBenchNetsBadFlags(t *testing.T) {
 	}{
 		{[]string{"bench", "train-step", "--enc_type", "resnet-1000"}, `"resnet-1000" is not supported (supported: mnist-conv)`},
 		{[]string{"bench", "infer", "--enc_type", "vgg", "--batch_size", "1"}, "supported: mnist-conv"},
-		{[]string{"bench", "train-step", "--batch_size", "25", "--steps", "1", "--warmup", "0"}, "multiple of the 10 classes"},
+		{[]string{"bench", "train-step", "--batch_size", "25", "--steps", "1", "--warmup", "0", "--clean", "0"}, "multiple of the 10 classes"},
 		{[]string{"bench", "infer", "--threads", "-1"}, "--threads"},
 		{[]string{"bench", "infer", "extra"}, "unexpected argument"},
 	} {
