@@ -1,7 +1,11 @@
 package nets
 
 import (
+	"math/rand/v2"
 	"testing"
+
+	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/tensor"
 )
 
 // benchNet times n.Train or n.Infer per iteration and reports images/s,
@@ -36,3 +40,20 @@ func BenchmarkTrainStepMnistConv(b *testing.B) { benchNet(b, true, 160) }
 // BenchmarkInferMnistConv is `vmdls bench infer --enc_type mnist-conv
 // --batch_size 2500`: evaluation-mode forward without a graph.
 func BenchmarkInferMnistConv(b *testing.B) { benchNet(b, false, 2500) }
+
+// BenchmarkTripletKLLoss160 is the stand-in loss of the training step alone,
+// forward and backward, at nets.py's size (160 embeddings of 32, 10 classes).
+func BenchmarkTripletKLLoss160(b *testing.B) {
+	labels, err := BalancedLabels(160, NumClasses)
+	if err != nil {
+		b.Fatal(err)
+	}
+	z := autograd.Param(tensor.Randn(rand.New(rand.NewPCG(1, 2)), 160, LatentDim))
+	b.ReportAllocs()
+	for b.Loop() {
+		z.ZeroGrad()
+		if err := TripletKLLoss(z, labels, NumClasses).Backward(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

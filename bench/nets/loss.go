@@ -69,40 +69,36 @@ func TripletKLLoss(z *autograd.Var, labels []int, ncls int) *autograd.Var {
 	diff := autograd.Sub(autograd.Reshape(z, b, 1, dim), autograd.Reshape(z, 1, b, dim))
 	d := autograd.Sqrt(autograd.AddScalar(autograd.Sum(autograd.Square(diff), false, 2), 1e-12))
 
-	// nets.py multiplies relu(D[a][p] - D[a][n] + margin) by a 0/1 mask of
-	// the valid triplets. Adding the margin where valid and a huge negative
-	// number elsewhere before the relu gives the same values and gradient
-	// with two B×B×B tensors fewer (the mask kept for the product's backward
-	// and the product itself): relu maps the invalid entries to 0 and their
-	// gradient to 0, exactly as the mask does.
-	const invalid = -1e30
-	shift := make([]float32, b*b*b)
-	var nTrip float64
+	// nets.py evaluates relu(D[a][p] - D[a][n] + margin) on the whole
+	// B×B×B cube and multiplies by a 0/1 mask of the valid triplets. Only
+	// about a tenth of the cube is valid (345,600 of 4,096,000 entries at
+	// B = 160 with 10 classes), so the valid pairs (D[a][p], D[a][n]) are
+	// gathered instead: the same values, rounded the same way, and the same
+	// gradient (the gathers' backward adds into D), with no B×B×B tensor.
+	nTrip := 0
+	for _, y := range labels {
+		nTrip += int(counts[y]-1) * (b - int(counts[y]))
+	}
+	idxP, idxN := make([]int, 0, nTrip), make([]int, 0, nTrip)
 	for a := range b {
 		for p := range b {
-			row := shift[(a*b+p)*b : (a*b+p+1)*b]
 			if p == a || labels[p] != labels[a] {
-				for n := range row {
-					row[n] = invalid
-				}
 				continue
 			}
 			for n := range b {
 				if labels[n] != labels[a] {
-					row[n] = Margin
-					nTrip++
-				} else {
-					row[n] = invalid
+					idxP = append(idxP, a*b+p)
+					idxN = append(idxN, a*b+n)
 				}
 			}
 		}
 	}
-	if nTrip == 0 {
+	if len(idxP) == 0 {
 		panic("nets.TripletKLLoss: the batch has no valid triplet (it needs two classes and two samples of one)")
 	}
-	l := autograd.Relu(autograd.Add(autograd.Sub(autograd.Reshape(d, b, b, 1), autograd.Reshape(d, b, 1, b)),
-		autograd.Const(tensor.FromSlice(shift, b, b, b))))
-	trip := autograd.MulScalar(autograd.Sum(l, false), float32(1/nTrip))
+	flat := autograd.Reshape(d, b*b)
+	l := autograd.Relu(autograd.AddScalar(autograd.Sub(autograd.IndexSelect(flat, 0, idxP), autograd.IndexSelect(flat, 0, idxN)), Margin))
+	trip := autograd.MulScalar(autograd.Sum(l, false), float32(1/float64(len(idxP))))
 
 	// Class means through a one-hot matrix, as nets.py computes them.
 	onehot := make([]float32, b*ncls)
