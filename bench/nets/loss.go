@@ -33,8 +33,8 @@ func BalancedLabels(batch, ncls int) ([]int, error) {
 }
 
 // TripletKLLoss is nets.py's triplet_kl_loss, the stand-in for the VMDLS
-// loss that exercises the same kind of work (all-pairs distances, a B×B×B
-// triplet tensor, per-class means):
+// loss that exercises the same kind of work (all-pairs distances, every
+// valid triplet, per-class means):
 //
 //	D[i][j]  = sqrt(|z_i - z_j|² + 1e-12)
 //	trip     = sum over valid triplets (a,p,n) of relu(D[a][p] - D[a][n] + 0.1)
