@@ -10,16 +10,14 @@
 // (out*w).sum()) and c.grad<i> (gradient of that loss with respect to input i), and its
 // parameters as a JSON object in __metadata__[c]. See README.md.
 //
-// The package depends on the standard library only; every error names the file and, where
-// there is one, the tensor or case.
+// The container format is read and validated by package safetensors; every error names
+// the file and, where there is one, the tensor or case.
 package golden
 
 import (
-	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
+	"github.com/vmdls-go/vmdls/safetensors"
 	"math"
 	"os"
 	"path/filepath"
@@ -29,21 +27,12 @@ import (
 	"strings"
 )
 
-// metadataKey is the reserved header entry holding string metadata rather than a tensor.
-const metadataKey = "__metadata__"
-
 // File is a parsed, validated golden file held in memory. Its methods do not modify it,
 // so one File may be shared by parallel tests.
 type File struct {
-	name    string
-	data    []byte // the data section (after the header)
-	tensors map[string]entry
-	meta    map[string]string
-}
-
-type entry struct {
-	shape      []int
-	begin, end int
+	name string
+	st   *safetensors.File
+	meta map[string]string
 }
 
 // Path returns the path of bench/golden/testdata/<file>, found from this source file's
@@ -67,111 +56,19 @@ func Load(path string) (*File, error) {
 }
 
 // LoadBytes parses and validates a golden file already in memory; name is used in error
-// messages in place of a path. b is retained (not copied) by the returned File.
+// messages in place of a path. b is retained (not copied) by the returned File. The
+// container is checked by package safetensors; golden files hold F32 tensors only.
 func LoadBytes(name string, b []byte) (*File, error) {
-	fail := func(format string, args ...any) (*File, error) {
-		return nil, fmt.Errorf("golden: %s: "+format, append([]any{name}, args...)...)
+	st, err := safetensors.Parse(name, b)
+	if err != nil {
+		return nil, fmt.Errorf("golden: %w", err)
 	}
-	if len(b) < 8 {
-		return fail("%d bytes is too short for a safetensors header length", len(b))
+	for _, t := range st.Tensors {
+		if t.DType != safetensors.F32 {
+			return nil, fmt.Errorf("golden: %s: tensor %q: dtype %s is not supported (only F32)", name, t.Name, t.DType)
+		}
 	}
-	n := binary.LittleEndian.Uint64(b[:8])
-	if n > uint64(len(b)-8) {
-		return fail("header length %d exceeds the %d bytes that follow it", n, len(b)-8)
-	}
-	f := &File{name: name, data: b[8+n:], tensors: map[string]entry{}, meta: map[string]string{}}
-
-	dec := json.NewDecoder(bytes.NewReader(b[8 : 8+n]))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return fail("header is not a JSON object")
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fail("header JSON: %v", err)
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return fail("header JSON: expected a key, found %v", tok)
-		}
-		if seen[key] {
-			return fail("tensor %q: listed twice in the header", key)
-		}
-		seen[key] = true
-		if key == metadataKey {
-			if err := dec.Decode(&f.meta); err != nil {
-				return fail("%s: not an object of strings: %v", metadataKey, err)
-			}
-			continue
-		}
-		var raw struct {
-			Dtype       string  `json:"dtype"`
-			Shape       []int64 `json:"shape"`
-			DataOffsets []int64 `json:"data_offsets"`
-		}
-		if err := dec.Decode(&raw); err != nil {
-			return fail("tensor %q: bad header entry: %v", key, err)
-		}
-		if key == "" {
-			return fail("tensor with an empty name")
-		}
-		if raw.Dtype == "" {
-			return fail("tensor %q: no dtype", key)
-		}
-		if raw.Dtype != "F32" {
-			return fail("tensor %q: dtype %s is not supported (only F32)", key, raw.Dtype)
-		}
-		if raw.Shape == nil {
-			return fail("tensor %q: no shape", key)
-		}
-		if len(raw.DataOffsets) != 2 {
-			return fail("tensor %q: data_offsets has %d values, want 2", key, len(raw.DataOffsets))
-		}
-		shape := make([]int, len(raw.Shape))
-		elems := int64(1)
-		for i, d := range raw.Shape {
-			if d < 0 {
-				return fail("tensor %q: negative dimension in shape %v", key, raw.Shape)
-			}
-			if d != 0 && elems > (math.MaxInt64/4)/d {
-				return fail("tensor %q: shape %v has too many elements", key, raw.Shape)
-			}
-			elems *= d
-			shape[i] = int(d)
-		}
-		begin, end := raw.DataOffsets[0], raw.DataOffsets[1]
-		if begin < 0 || end < begin || end > int64(len(f.data)) {
-			return fail("tensor %q: data_offsets [%d, %d] outside the %d-byte data section", key, begin, end, len(f.data))
-		}
-		if end-begin != 4*elems {
-			return fail("tensor %q: shape %v needs %d bytes but data_offsets [%d, %d] hold %d", key, raw.Shape, 4*elems, begin, end, end-begin)
-		}
-		f.tensors[key] = entry{shape: shape, begin: int(begin), end: int(end)}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return fail("header JSON: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fail("header JSON: trailing data after the object")
-	}
-
-	// Tensors must not share bytes; empty tensors occupy none.
-	names := f.Names()
-	sort.SliceStable(names, func(i, j int) bool { return f.tensors[names[i]].begin < f.tensors[names[j]].begin })
-	prev := ""
-	for _, nm := range names {
-		e := f.tensors[nm]
-		if e.begin == e.end {
-			continue
-		}
-		if prev != "" && e.begin < f.tensors[prev].end {
-			return fail("tensor %q: data_offsets [%d, %d] overlap those of tensor %q [%d, %d]",
-				nm, e.begin, e.end, prev, f.tensors[prev].begin, f.tensors[prev].end)
-		}
-		prev = nm
-	}
-	return f, nil
+	return &File{name: name, st: st, meta: st.Metadata}, nil
 }
 
 // Name returns the path (or the name given to LoadBytes) that errors mention.
@@ -179,15 +76,15 @@ func (f *File) Name() string { return f.name }
 
 // Has reports whether the file holds a tensor with this name.
 func (f *File) Has(name string) bool {
-	_, ok := f.tensors[name]
+	_, ok := f.st.Get(name)
 	return ok
 }
 
 // Names returns the names of all tensors in sorted order.
 func (f *File) Names() []string {
-	out := make([]string, 0, len(f.tensors))
-	for k := range f.tensors {
-		out = append(out, k)
+	out := make([]string, 0, len(f.st.Tensors))
+	for _, t := range f.st.Tensors {
+		out = append(out, t.Name)
 	}
 	sort.Strings(out)
 	return out
@@ -195,16 +92,14 @@ func (f *File) Names() []string {
 
 // Tensor returns a copy of the named tensor's shape (empty for a scalar) and values.
 func (f *File) Tensor(name string) (shape []int, data []float32, err error) {
-	e, ok := f.tensors[name]
+	t, ok := f.st.Get(name)
 	if !ok {
 		return nil, nil, fmt.Errorf("golden: %s: no tensor %q", f.name, name)
 	}
-	raw := f.data[e.begin:e.end]
-	data = make([]float32, len(raw)/4)
-	for i := range data {
-		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	if data, err = t.Float32s(); err != nil {
+		return nil, nil, fmt.Errorf("golden: %s: tensor %q: %w", f.name, name, err)
 	}
-	return append([]int{}, e.shape...), data, nil
+	return append([]int{}, t.Shape...), data, nil
 }
 
 // Metadata returns a copy of the file's raw __metadata__: one JSON string per case, plus
@@ -238,8 +133,8 @@ func (f *File) Meta(caseName string) (map[string]any, error) {
 // Cases returns the names of the file's cases (every c with a tensor "c.out"), sorted.
 func (f *File) Cases() []string {
 	var out []string
-	for k := range f.tensors {
-		if c, ok := strings.CutSuffix(k, ".out"); ok {
+	for _, t := range f.st.Tensors {
+		if c, ok := strings.CutSuffix(t.Name, ".out"); ok {
 			out = append(out, c)
 		}
 	}
@@ -288,7 +183,7 @@ func (f *File) Case(name string) (*Case, error) {
 	}
 	c.Family, _ = m["family"].(string)
 	nin, ok := c.Int("inputs")
-	if !ok || nin < 0 || nin > len(f.tensors) {
+	if !ok || nin < 0 || nin > len(f.st.Tensors) {
 		return fail(`metadata has no valid "inputs" count`)
 	}
 	grads, ok := c.Ints("grads")

@@ -399,10 +399,11 @@ func TestRoundTrip(t *testing.T) {
 }
 
 // TestMalformed feeds hand-built broken files and checks each error names the file, the
-// tensor where there is one, and what is wrong.
+// tensor where there is one, and what is wrong. The container's own checks (offsets,
+// shapes, header bounds, JSON) are tested exhaustively in package safetensors; here a
+// few show that its errors come through, and the rest test what golden adds.
 func TestMalformed(t *testing.T) {
 	data8 := f32bytes(1, 2)
-	hugeLen := binary.LittleEndian.AppendUint64(nil, 1<<62)
 	for _, tc := range []struct {
 		name string
 		file []byte
@@ -410,27 +411,10 @@ func TestMalformed(t *testing.T) {
 	}{
 		{"short", []byte{1, 2, 3}, []string{"too short"}},
 		{"header past end", append(binary.LittleEndian.AppendUint64(nil, 100), "{}"...), []string{"header length 100 exceeds"}},
-		{"header length huge", append(hugeLen, "{}"...), []string{"exceeds"}},
 		{"not json", build("hello", nil), []string{"not a JSON object"}},
-		{"json array", build("[1,2]", nil), []string{"not a JSON object"}},
-		{"truncated json", build(`{"a":{"dtype":"F32"`, nil), []string{`"a"`, "bad header entry"}},
-		{"trailing", build(`{} {}`, nil), []string{"trailing data"}},
-		{"f16", build(`{"x":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, data8), []string{`tensor "x"`, "dtype F16 is not supported (only F32)"}},
+		{"out of range", build(`{"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, data8), []string{`"x"`, "outside"}},
 		{"i64", build(`{"x":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}`, data8), []string{`tensor "x"`, "I64", "only F32"}},
-		{"no dtype", build(`{"x":{"shape":[2],"data_offsets":[0,8]}}`, data8), []string{`tensor "x"`, "no dtype"}},
-		{"no shape", build(`{"x":{"dtype":"F32","data_offsets":[0,8]}}`, data8), []string{`tensor "x"`, "no shape"}},
-		{"wrong type", build(`{"x":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}`, data8), []string{`tensor "x"`, "bad header entry"}},
-		{"three offsets", build(`{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8,9]}}`, data8), []string{`tensor "x"`, "3 values, want 2"}},
-		{"size mismatch", build(`{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, data8), []string{`tensor "x"`, "needs 12 bytes", "hold 8"}},
-		{"out of range", build(`{"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, data8), []string{`tensor "x"`, "outside the 8-byte data section"}},
-		{"reversed", build(`{"x":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}`, data8), []string{`tensor "x"`, "outside"}},
-		{"negative offset", build(`{"x":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}}`, data8), []string{`tensor "x"`, "outside"}},
-		{"negative dim", build(`{"x":{"dtype":"F32","shape":[-1,2],"data_offsets":[0,8]}}`, data8), []string{`tensor "x"`, "negative dimension"}},
-		{"overflowing shape", build(`{"x":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}}`, data8), []string{`tensor "x"`, "too many elements"}},
-		{"overlap", build(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, data8), []string{`tensor "b"`, `tensor "a"`, "overlap"}},
-		{"duplicate", build(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, data8), []string{`tensor "a"`, "twice"}},
-		{"metadata not strings", build(`{"__metadata__":{"k":1}}`, nil), []string{"__metadata__"}},
-		{"empty name", build(`{"":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, data8), []string{"empty name"}},
+		{"f64", build(`{"x":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}`, data8), []string{`tensor "x"`, "F64", "only F32"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := LoadBytes("bad.safetensors", tc.file)
