@@ -49,7 +49,9 @@ func idxRemote(folder string, mirrors []string, sums [4]string) Remote {
 
 // Remotes lists where each downloadable dataset comes from: the URLs and
 // sums torchvision uses (MNIST family, CIFAR, Omniglot) and the ODIN
-// project's out-of-distribution tarballs (which have no published sums).
+// project's out-of-distribution tarballs. ODIN publishes no sums; theirs are
+// the MD5s other OOD libraries (pytorch-ood) check the same Dropbox files
+// against.
 var Remotes = map[string]Remote{
 	"mnist": func() Remote {
 		r := idxRemote("mnist", []string{"https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"},
@@ -76,16 +78,16 @@ var Remotes = map[string]Remote{
 		{Name: "cifar-100-binary.tar.gz", URLs: []string{"https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"}, MD5: "03b5dce01913d631647c71ecec9e9cb8"},
 	}},
 	"imagenet-crop": {Folder: "openset", Files: []RemoteFile{
-		{Name: "Imagenet.tar.gz", URLs: []string{"https://www.dropbox.com/s/avgm2u562itwpkl/Imagenet.tar.gz?dl=1"}},
+		{Name: "Imagenet.tar.gz", URLs: []string{"https://www.dropbox.com/s/avgm2u562itwpkl/Imagenet.tar.gz?dl=1"}, MD5: "7c0827e4246c3718a5ee076e999e52e5"},
 	}},
 	"imagenet-resize": {Folder: "openset", Files: []RemoteFile{
-		{Name: "Imagenet_resize.tar.gz", URLs: []string{"https://www.dropbox.com/s/kp3my3412u5k9rl/Imagenet_resize.tar.gz?dl=1"}},
+		{Name: "Imagenet_resize.tar.gz", URLs: []string{"https://www.dropbox.com/s/kp3my3412u5k9rl/Imagenet_resize.tar.gz?dl=1"}, MD5: "0f9ff11d45babf2eff5fe12281d1ac31"},
 	}},
 	"lsun-crop": {Folder: "openset", Files: []RemoteFile{
-		{Name: "LSUN.tar.gz", URLs: []string{"https://www.dropbox.com/s/fhtsw1m3qxlwj6h/LSUN.tar.gz?dl=1"}},
+		{Name: "LSUN.tar.gz", URLs: []string{"https://www.dropbox.com/s/fhtsw1m3qxlwj6h/LSUN.tar.gz?dl=1"}, MD5: "458a0a0ab8e5f1cb4516d7400568e460"},
 	}},
 	"lsun-resize": {Folder: "openset", Files: []RemoteFile{
-		{Name: "LSUN_resize.tar.gz", URLs: []string{"https://www.dropbox.com/s/moqh2wh8696c3yl/LSUN_resize.tar.gz?dl=1"}},
+		{Name: "LSUN_resize.tar.gz", URLs: []string{"https://www.dropbox.com/s/moqh2wh8696c3yl/LSUN_resize.tar.gz?dl=1"}, MD5: "278b7b31c8cb7e804a1465a8ce03a2dc"},
 	}},
 }
 
