@@ -15,7 +15,7 @@ import (
 // runBench runs the micro-benchmark named by args[0].
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("bench: name a benchmark (gemm)")
+		return fmt.Errorf("bench: name a benchmark (gemm, train-step, infer)")
 	}
 	switch args[0] {
 	case "gemm", "sgemm":
@@ -23,7 +23,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	case "train-step", "infer":
 		return runBenchNet(args[0], args[1:], stdout, stderr)
 	default:
-		return fmt.Errorf("bench: unknown benchmark %q (want gemm)", args[0])
+		return fmt.Errorf("bench: unknown benchmark %q (want gemm, train-step or infer)", args[0])
 	}
 }
 

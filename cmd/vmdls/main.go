@@ -5,6 +5,7 @@
 //
 //	vmdls info                      version, CPU features and kernel path
 //	vmdls bench gemm [flags]        SGEMM throughput as one JSON line
+//	vmdls bench train-step|infer    a network's training step or inference, one JSON line
 //	vmdls data fetch|info [flags]   datasets: download and verify, describe
 package main
 
@@ -52,6 +53,8 @@ func usage(w io.Writer) {
 commands:
   info         print the version, the CPU features found and the kernel path chosen
   bench gemm   measure SGEMM (flags: --m --n --k --threads --reps); prints one JSON line
+  bench train-step, bench infer
+               time a network (flags: --enc_type --batch_size --threads); one JSON line
   data         datasets: fetch NAME (download, verify), info --dataset NAME --data_dir DIR
 `)
 }
