@@ -93,8 +93,8 @@ func SetPath(name string) (prev string, err error) {
 // CPUInfo describes the processor the kernels run on, as read by cpuid.
 type CPUInfo struct {
 	Brand      string   // the processor's brand string
-	Cores      int      // physical cores reported by cpuid
-	Threads    int      // logical processors usable by this process (GOMAXPROCS)
+	CPUs       int      // logical CPUs this process may run on (runtime.NumCPU)
+	Threads    int      // workers the parallel kernels use (Threads())
 	Features   []string // SIMD features relevant to the kernels that the CPU has
 	L1DBytes   int      // L1 data cache per core, bytes (-1 if unknown)
 	L2Bytes    int      // L2 cache per core, bytes (-1 if unknown)
@@ -118,9 +118,10 @@ func Info() CPUInfo {
 		}
 	}
 	return CPUInfo{
-		Brand:      cpuid.CPU.BrandName,
-		Cores:      cpuid.CPU.PhysicalCores,
-		Threads:    runtime.GOMAXPROCS(0),
+		Brand: cpuid.CPU.BrandName,
+		// Not cpuid's core count: under a hypervisor it reports the host's.
+		CPUs:       runtime.NumCPU(),
+		Threads:    Threads(),
 		Features:   feats,
 		L1DBytes:   cpuid.CPU.Cache.L1D,
 		L2Bytes:    cpuid.CPU.Cache.L2,

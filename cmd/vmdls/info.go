@@ -33,7 +33,7 @@ func runInfo(args []string, w io.Writer) error {
 		return fmt.Sprintf("%d KiB", b/1024)
 	}
 	fmt.Fprintf(w, "vmdls %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(w, "cpu:      %s, %d cores, %d threads\n", ci.Brand, ci.Cores, ci.Threads)
+	fmt.Fprintf(w, "cpu:      %s, %d logical CPUs, %d kernel threads\n", ci.Brand, ci.CPUs, ci.Threads)
 	fmt.Fprintf(w, "features: %s\n", strings.Join(ci.Features, " "))
 	fmt.Fprintf(w, "caches:   L1d %s, L2 %s, L3 %s\n", kb(ci.L1DBytes), kb(ci.L2Bytes), kb(ci.L3Bytes))
 	fmt.Fprintf(w, "kernels:  %s (set %s=generic to force pure Go)\n", ci.KernelPath, kernels.EnvKernels)
