@@ -624,22 +624,9 @@ func (cpuBackend) Gemm(transA, transB bool, m, n, k int, alpha float32,
 	if m == 0 || n == 0 {
 		return
 	}
+	// Sgemm follows BLAS for k == 0 (C = beta*C without reading A or B).
 	one := func(i int) {
-		cs := cd[cOffs[i]:]
-		if k == 0 {
-			for r := 0; r < m; r++ {
-				row := cs[r*ldc : r*ldc+n]
-				for j := range row {
-					if beta == 0 {
-						row[j] = 0
-					} else {
-						row[j] *= beta
-					}
-				}
-			}
-			return
-		}
-		kernels.Sgemm(transA, transB, m, n, k, alpha, ad[aOffs[i]:], lda, bd[bOffs[i]:], ldb, beta, cs, ldc)
+		kernels.Sgemm(transA, transB, m, n, k, alpha, ad[aOffs[i]:], lda, bd[bOffs[i]:], ldb, beta, cd[cOffs[i]:], ldc)
 	}
 	// A large product is split over the cores inside Sgemm, so batches run
 	// one after another; many small products (attention-like shapes) are
