@@ -207,7 +207,7 @@ func Conv2dBackward(s ConvShape, dx, dw, db, dy, x, w []float32) {
 			for k := lo; k < hi; k++ {
 				var sum float64
 				for n := 0; n < s.N; n++ {
-					sum += sum64(dy[(n*s.K+k)*hw : (n*s.K+k+1)*hw])
+					sum += Sum64(dy[(n*s.K+k)*hw : (n*s.K+k+1)*hw])
 				}
 				db[k] = float32(sum)
 			}
@@ -295,22 +295,6 @@ func Conv2dBackward(s ConvShape, dx, dw, db, dy, x, w []float32) {
 			s.foldGroup(dx, col, n0, gn, oh, ow)
 		}
 	}
-}
-
-// sum64 adds x in float64, four chains at a time.
-func sum64(x []float32) float64 {
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += float64(x[i])
-		s1 += float64(x[i+1])
-		s2 += float64(x[i+2])
-		s3 += float64(x[i+3])
-	}
-	for ; i < len(x); i++ {
-		s0 += float64(x[i])
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // convPerWorker selects the schedule of batches with enough image groups to

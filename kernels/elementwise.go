@@ -176,3 +176,23 @@ func Max(x []float32) float32 {
 	}
 	return maxGeneric(x)
 }
+
+// Sum64 returns the sum of x accumulated in float64: the exact sum rounded
+// once for any realistic length (error about len(x)*2^-53 relative to
+// sum|x|), and independent of the kernel path. Four accumulators break the
+// add dependency chain. Reductions whose result must not depend on the
+// summation order or drift with length (tensor sums, bias gradients) use it.
+func Sum64(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}

@@ -379,24 +379,6 @@ func (cpuBackend) Axpy(alpha float32, x, y Buf) {
 	})
 }
 
-// sum64 returns the float64 sum of x. Four accumulators break the add
-// dependency chain; float64 makes the result the exact sum rounded once for
-// any realistic length (error about len(x)*2^-53 relative to Σ|x|).
-func sum64(x []float32) float64 {
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += float64(x[i])
-		s1 += float64(x[i+1])
-		s2 += float64(x[i+2])
-		s3 += float64(x[i+3])
-	}
-	for ; i < len(x); i++ {
-		s0 += float64(x[i])
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
 // maxRun returns the max (or min) of a contiguous run, NaN if any is NaN.
 func maxRun(x []float32, isMax bool) float32 {
 	if isMax {
@@ -468,7 +450,7 @@ func (cpuBackend) Reduce(op ReduceOp, dst Buf, x Buf, outer, axis, inner int) {
 			row := xs[o*axis : (o+1)*axis]
 			kernels.ParallelFor(nb, 1, func(lo, hi int) {
 				for blk := lo; blk < hi; blk++ {
-					part[blk] = sum64(row[blk*sumBlock : min((blk+1)*sumBlock, axis)])
+					part[blk] = kernels.Sum64(row[blk*sumBlock : min((blk+1)*sumBlock, axis)])
 				}
 			})
 			var s float64
@@ -486,7 +468,7 @@ func (cpuBackend) Reduce(op ReduceOp, dst Buf, x Buf, outer, axis, inner int) {
 				row := xs[o*axis : (o+1)*axis]
 				switch op {
 				case RSum:
-					d[o] = float32(sum64(row))
+					d[o] = float32(kernels.Sum64(row))
 				case RMax, RMin:
 					d[o] = maxRun(row, op == RMax)
 				case RLogSumExp:
