@@ -1,0 +1,17 @@
+package backbone
+
+import "github.com/vmdls-go/vmdls/autograd"
+
+// Tapped is a backbone that yields, from one forward pass, its output h and
+// the three intermediate feature maps METHOD.md section 6 names (tap1, tap2,
+// tap3), each global-average-pooled to [N, C]. The feature ensemble of the
+// test procedure needs all four, and one pass costs a quarter of the
+// reference's four.
+type Tapped interface {
+	// ForwardTaps returns h [N, OutDim()] and the pooled taps [N, TapDims()[i]].
+	ForwardTaps(x *autograd.Var) (h *autograd.Var, taps [3]*autograd.Var)
+	// OutDim is enc_out_dim, the width of h.
+	OutDim() int
+	// TapDims are the channel counts of the three taps.
+	TapDims() [3]int
+}
