@@ -1,0 +1,144 @@
+package backbone
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/nn"
+)
+
+// WideResNetOutDim is enc_out_dim of the wresnet encoder (WideResNet-28-10).
+const WideResNetOutDim = 640
+
+// wrnBlock is a pre-activation wide basic block: BN-ReLU-3×3 conv (with
+// the stride), BN-ReLU, dropout, 3×3 conv, plus the identity or, when the
+// width or stride changes, a 1×1 convolution of the first activation.
+// Children "bn1", "conv1", "bn2", "conv2" and, when present, "short", as
+// in the reference's WRNBlock. The dropout holds no state and is not a
+// child (the reference calls F.dropout).
+type wrnBlock struct {
+	nn.Base
+	bn1, bn2     *nn.BatchNorm2d
+	conv1, conv2 *nn.Conv2d
+	short        *nn.Conv2d // nil when in == out
+	drop         float64
+	rng          *rand.Rand
+}
+
+func newWRNBlock(rng *rand.Rand, cin, cout, stride int, drop float64) *wrnBlock {
+	b := &wrnBlock{drop: drop, rng: rng}
+	b.bn1 = nn.NewBatchNorm2d(cin, true)
+	b.RegisterModule("bn1", b.bn1)
+	b.conv1 = nn.NewConv2d(rng, cin, cout, 3, stride, 1, false)
+	b.RegisterModule("conv1", b.conv1)
+	b.bn2 = nn.NewBatchNorm2d(cout, true)
+	b.RegisterModule("bn2", b.bn2)
+	b.conv2 = nn.NewConv2d(rng, cout, cout, 3, 1, 1, false)
+	b.RegisterModule("conv2", b.conv2)
+	if cin != cout {
+		b.short = nn.NewConv2d(rng, cin, cout, 1, stride, 0, false)
+		b.RegisterModule("short", b.short)
+	}
+	return b
+}
+
+// Forward applies the block. Dropout acts in training mode only: unlike the
+// reference (METHOD.md section 6), evaluation is deterministic.
+func (b *wrnBlock) Forward(x *autograd.Var) *autograd.Var {
+	o := autograd.Relu(b.bn1.Forward(x))
+	y := autograd.Relu(b.bn2.Forward(b.conv1.Forward(o)))
+	y = autograd.Dropout(y, b.drop, b.Training(), b.rng)
+	y = b.conv2.Forward(y)
+	if b.short == nil {
+		return autograd.Add(y, x)
+	}
+	return autograd.Add(y, b.short.Forward(o))
+}
+
+// WideResNet is the CIFAR pre-activation WideResNet encoder: a 3×3 stem of
+// 16 channels, three groups of wide blocks (16k, 32k, 64k channels, strides
+// 1, 2, 2), a final BN+ReLU and global average pooling. Its one child "net"
+// is a Sequential laid out as the reference's WideResNet.net, so the
+// state_dict keys are "net.0.weight", "net.1.bn1.weight", ...
+type WideResNet struct {
+	nn.Base
+	Net     *nn.Sequential
+	outDim  int
+	tapDims [3]int
+	groups  [2]int // indices in Net of the last block of groups 1 and 2
+	final   int    // index in Net of the final BatchNorm2d
+}
+
+// NewWideResNet builds the wresnet encoder of METHOD.md section 6:
+// WideResNet-28-10 with dropout 0.1, output width 640. Its weights follow
+// PyTorch's default initialization, as the reference's do; its dropout
+// masks are drawn from rng too.
+func NewWideResNet(rng *rand.Rand) *WideResNet { return NewWideResNetWith(rng, 28, 10, 0.1) }
+
+// NewWideResNetWith builds a WideResNet of the given depth (4 + 6n: three
+// groups of n blocks), widen factor and dropout probability; narrow ones
+// serve tests.
+func NewWideResNetWith(rng *rand.Rand, depth, widen int, drop float64) *WideResNet {
+	if depth < 10 || (depth-4)%6 != 0 || widen < 1 || drop < 0 || drop >= 1 {
+		panic(fmt.Sprintf("backbone.NewWideResNetWith: invalid depth=%d widen=%d drop=%v", depth, widen, drop))
+	}
+	n := (depth - 4) / 6
+	ch := [4]int{16, 16 * widen, 32 * widen, 64 * widen}
+	w := &WideResNet{}
+	net := nn.NewSequential(nn.NewConv2d(rng, 3, ch[0], 3, 1, 1, false))
+	cin := ch[0]
+	for g, s := range [3]int{1, 2, 2} {
+		for j := 0; j < n; j++ {
+			stride := 1
+			if j == 0 {
+				stride = s
+			}
+			net.Append(newWRNBlock(rng, cin, ch[g+1], stride, drop))
+			cin = ch[g+1]
+		}
+		if g < 2 {
+			w.groups[g] = len(net.Layers) - 1
+		}
+		w.tapDims[g] = ch[g+1]
+	}
+	w.final = len(net.Layers)
+	net.Append(nn.NewBatchNorm2d(cin, true))
+	net.Append(nn.NewReLU())
+	net.Append(nn.NewAdaptiveAvgPool2d(1, 1))
+	net.Append(nn.NewFlatten())
+	w.Net = net
+	w.RegisterModule("net", net)
+	w.outDim = cin
+	return w
+}
+
+// Forward returns h [N, OutDim()] for x [N, 3, H, W].
+func (w *WideResNet) Forward(x *autograd.Var) *autograd.Var {
+	h, _ := w.ForwardTaps(x)
+	return h
+}
+
+// ForwardTaps returns h and the pooled outputs of block groups 1 and 2 and
+// h again (METHOD.md's third wresnet tap is the encoder output), from one
+// pass.
+func (w *WideResNet) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.Var) {
+	var taps [3]*autograd.Var
+	for i := 0; i < w.final; i++ {
+		x = w.Net.Layers[i].Forward(x)
+		if i == w.groups[0] {
+			taps[0] = dwPool(x)
+		} else if i == w.groups[1] {
+			taps[1] = dwPool(x)
+		}
+	}
+	h := dwPool(autograd.Relu(w.Net.Layers[w.final].Forward(x)))
+	taps[2] = h
+	return h, taps
+}
+
+// OutDim is the width of h (640 for WideResNet-28-10).
+func (w *WideResNet) OutDim() int { return w.outDim }
+
+// TapDims are the channels of block groups 1 and 2 and of h.
+func (w *WideResNet) TapDims() [3]int { return w.tapDims }
