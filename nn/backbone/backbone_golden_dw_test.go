@@ -150,7 +150,7 @@ func dwErr(got, want *tensor.Tensor) float64 {
 // dwRunCase runs one golden case through net (already filled) and compares
 // h, the taps, d loss/d x and the named parameter gradients.
 //
-// With checkGrads false the gradient errors are only logged: for
+// With checkGrads false the gradients are not compared at all: for
 // dense_train, wrn_eval and wrn_train0 Go's gradients differ from the
 // float64 reference by 3e-3 to 3e-2 normwise (forward within 2e-6), and
 // by different amounts with and without VMDLS_KERNELS=generic; PyTorch's
@@ -159,7 +159,8 @@ func dwErr(got, want *tensor.Tensor) float64 {
 // cause is ReLU kinks: the float64 reference has 25 to 60 pre-activations
 // within 1e-6 (relative) of zero, which float32 rounding can flip, and in
 // train mode batch norm spreads a flip over every element. Not yet proven;
-// the threshold is not loosened to hide it.
+// the threshold is not loosened to hide it, and no unasserted comparison
+// stands in for the missing check.
 func dwRunCase(t *testing.T, f *golden.File, caseName string, net interface {
 	nn.Module
 	Tapped
@@ -186,9 +187,6 @@ func dwRunCase(t *testing.T, f *golden.File, caseName string, net interface {
 		}
 		e := dwErr(got, want)
 		t.Logf("%s %s: normwise error %.3g", caseName, what, e)
-		if tol == dwGradTol && !checkGrads {
-			return
-		}
 		if e > tol {
 			t.Errorf("%s %s: normwise error %.3g > %.0e", caseName, what, e, tol)
 		}
@@ -196,6 +194,10 @@ func dwRunCase(t *testing.T, f *golden.File, caseName string, net interface {
 	check("h", h.Value(), dwTensor(t, f, caseName+".h"), dwFwdTol)
 	for i, tp := range taps {
 		check("tap"+string(rune('0'+i)), tp.Value(), dwTensor(t, f, caseName+".tap"+string(rune('0'+i))), dwFwdTol)
+	}
+	if !checkGrads {
+		t.Logf("%s: gradients not compared (unexplained float32 vs float64 differences, see dwRunCase)", caseName)
+		return
 	}
 	w := autograd.Const(dwTensor(t, f, caseName+".w"))
 	if err := autograd.Sum(autograd.Mul(h, w), false).Backward(); err != nil {
