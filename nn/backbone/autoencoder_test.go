@@ -1,0 +1,128 @@
+package backbone
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/bench/golden"
+	"github.com/vmdls-go/vmdls/nn"
+	"github.com/vmdls-go/vmdls/tensor"
+)
+
+// aeAdamTol bounds the relative error of each loss after an Adam step.
+const aeAdamTol = 1e-4
+
+func TestMnistAEShapes(t *testing.T) {
+	m := NewMnistAE(rand.New(rand.NewPCG(3, 4)))
+	x := autograd.Const(tensor.Zeros(3, 1, 28, 28))
+	if got := m.Encode(x).Shape(); !slices.Equal(got, []int{3, MnistAECodeDim}) {
+		t.Errorf("code shape %v, want [3 32]", got)
+	}
+	if got := m.Forward(x).Shape(); !slices.Equal(got, []int{3, 1, 28, 28}) {
+		t.Errorf("reconstruction shape %v, want [3 1 28 28]", got)
+	}
+	if got := m.ReconstructionLoss(x).Shape(); len(got) != 0 {
+		t.Errorf("loss shape %v, want a scalar", got)
+	}
+	sd := nn.StateDict(m)
+	first, last := sd[0].Name, sd[len(sd)-1].Name
+	if first != "encoder.0.weight" || last != "decoder.15.bias" {
+		t.Errorf("state_dict runs %s ... %s, want encoder.0.weight ... decoder.15.bias", first, last)
+	}
+}
+
+// TestMnistAEMatchesPyTorch loads the generator's hashed weights into the
+// autoencoder and compares code, reconstruction, loss, the gradients of the
+// loss (input and a few parameters) and the losses after three Adam steps
+// with PyTorch's float64 run.
+func TestMnistAEMatchesPyTorch(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	f, err := golden.Load(filepath.Join(filepath.Dir(file), "testdata", "autoencoder.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := f.Meta("ae")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMnistAE(rand.New(rand.NewPCG(1, 1)))
+	keys := abKeys(t, meta)
+	sd := nn.StateDict(m)
+	if len(sd) != len(keys) {
+		t.Fatalf("%d state_dict entries, PyTorch has %d", len(sd), len(keys))
+	}
+	var probe []float32
+	for i, e := range sd {
+		k := keys[i]
+		if e.Name != k.key || !slices.Equal(e.Value.Shape(), k.shape) {
+			t.Fatalf("entry %d: %s %v, PyTorch's %s %v", i, e.Name, e.Value.Shape(), k.key, k.shape)
+		}
+		d := e.Value.Data()
+		detFill(d, k.key, k.center, k.bound)
+		probe = append(probe, d[:min(4, len(d))]...) // numpy slices clamp too
+	}
+	if want := abTensor(t, f, "ae.probe").Data(); !slices.Equal(probe, want) {
+		t.Fatal("regenerated weights differ from the generator's")
+	}
+	total, trainable := nn.NumParams(m)
+	if want := int(meta["num_params"].(float64)); total != want || trainable != want {
+		t.Errorf("parameters %d (trainable %d), PyTorch %d", total, trainable, want)
+	}
+
+	in := abTensor(t, f, "ae.in0")
+	x := autograd.Param(in)
+	w := abWorst{}
+	code := m.Encode(x)
+	recon := m.Decoder.Forward(code)
+	loss := nn.MSELoss(recon, x)
+	w.check(t, "forward", "code", code.Value(), abTensor(t, f, "ae.code"), abFwdTol)
+	w.check(t, "forward", "reconstruction", recon.Value(), abTensor(t, f, "ae.recon"), abFwdTol)
+	w.check(t, "forward", "loss", loss.Value().Reshape(1), abTensor(t, f, "ae.loss"), abFwdTol)
+	if got, want := m.ReconstructionLoss(autograd.Const(in)).Value().Item(), loss.Value().Item(); got != want {
+		t.Errorf("ReconstructionLoss %v, the same computation step by step %v", got, want)
+	}
+	if err := loss.Backward(); err != nil {
+		t.Fatal(err)
+	}
+	w.check(t, "grad", "grad input", x.Grad(), abTensor(t, f, "ae.grad0"), abGradTol)
+	params := map[string]*autograd.Var{}
+	for _, p := range nn.NamedParameters(m) {
+		params[p.Name] = p.Value
+	}
+	for _, gk := range meta["grad_keys"].([]any) {
+		k := gk.(string)
+		p, ok := params[k]
+		if !ok {
+			t.Errorf("no parameter %s", k)
+			continue
+		}
+		w.check(t, "grad", "grad "+k, p.Grad(), abTensor(t, f, "ae.grad."+k), abGradTol)
+	}
+
+	opt, err := nn.NewAdam(nn.Parameters(m), nn.AdamOptions{LR: 1e-4, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xc := autograd.Const(in)
+	want := abTensor(t, f, "ae.adam_loss").Data()
+	var worstAdam float64
+	for step, wl := range want {
+		opt.ZeroGrad()
+		if err := m.ReconstructionLoss(xc).Backward(); err != nil {
+			t.Fatal(err)
+		}
+		opt.Step()
+		got := m.ReconstructionLoss(xc).Value().Item()
+		e := math.Abs(float64(got)-float64(wl)) / math.Abs(float64(wl))
+		worstAdam = math.Max(worstAdam, e)
+		if !(e <= aeAdamTol) {
+			t.Errorf("loss after Adam step %d: %v, PyTorch %v (relative error %.3g > %.0e)", step+1, got, wl, e, aeAdamTol)
+		}
+	}
+	t.Logf("worst normwise errors: forward %.3g, gradients %.3g, Adam-step losses %.3g", w["forward"], w["grad"], worstAdam)
+}
