@@ -37,13 +37,19 @@ func InputShape(encType string) []int {
 }
 
 // Net is a model with a fixed random batch, ready to time: Train for a
-// training step, Infer for an evaluation-mode forward pass.
+// training step, Infer for an evaluation-mode forward pass. As in nets.py,
+// mnist-conv is timed with the latent heads and the triplet+KL stand-in loss
+// (Model), the CIFAR encoders bare, with the mean-square stand-in loss on
+// their output h (Model nil).
 type Net struct {
-	Model  *backbone.Model
-	X      *tensor.Tensor // [B, ...InputShape]
-	Labels []int          // balanced, NumClasses classes (training only)
-	Opt    *nn.SGD        // training only
-	rng    *rand.Rand     // the reparameterization noise
+	// Timed is what a step runs and SGD updates: Model for mnist-conv, the
+	// bare encoder otherwise; its parameters are nets.py's params.
+	Timed  nn.Module
+	Model  *backbone.Model // mnist-conv only
+	X      *tensor.Tensor  // [B, ...InputShape]
+	Labels []int           // balanced, NumClasses classes (training only)
+	Opt    *nn.SGD         // training only
+	rng    *rand.Rand      // the reparameterization noise
 	// FwdFLOPs and TrainFLOPs count, per image, what nets.py counts: 2 per
 	// multiply-add of every Conv2d and Linear; a training step is forward +
 	// weight gradients (= forward) + input gradients (= forward, except the
@@ -51,45 +57,70 @@ type Net struct {
 	FwdFLOPs, TrainFLOPs float64
 }
 
-// New builds encType's model with the latent heads, a random batch of the
-// given size and, when train is set, the balanced labels (batch a multiple
-// of NumClasses, at least two images each) and nets.py's SGD;
-// the model is in training mode for train and in evaluation mode otherwise.
+// New builds what nets.py times for encType (mnist-conv with the latent
+// heads, a CIFAR encoder alone), a random batch of the given size and, when
+// train is set, nets.py's SGD and, for mnist-conv, the balanced labels
+// (batch a multiple of NumClasses, at least two images each); the model is
+// in training mode for train and in evaluation mode otherwise.
 func New(encType string, batch int, train bool, seed uint64) (*Net, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("batch size %d, want at least 1", batch)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	m, err := backbone.NewModel(encType, LatentDim, rng)
-	if err != nil {
-		return nil, err
+	n := &Net{rng: rng}
+	if encType == "mnist-conv" {
+		m, err := backbone.NewModel(encType, LatentDim, rng)
+		if err != nil {
+			return nil, err
+		}
+		n.Model, n.Timed = m, m
+	} else {
+		enc, _, err := backbone.NewEncoder(encType, rng)
+		if err != nil {
+			return nil, err
+		}
+		n.Timed = enc
 	}
 	in := append([]int{batch}, InputShape(encType)...)
-	n := &Net{Model: m, X: tensor.Randn(rng, in...), rng: rng}
-	n.FwdFLOPs, n.TrainFLOPs, err = countFLOPs(m, InputShape(encType))
+	n.X = tensor.Randn(rng, in...)
+	var err error
+	n.FwdFLOPs, n.TrainFLOPs, err = countFLOPs(n.Timed, InputShape(encType))
 	if err != nil {
 		return nil, err
 	}
-	nn.SetTraining(m, train)
+	nn.SetTraining(n.Timed, train)
 	if train {
+		if n.Model == nil {
+			n.Opt, err = nn.NewSGD(nn.Parameters(n.Timed), nn.SGDOptions{LR: LR, Momentum: Momentum})
+			return n, err
+		}
 		if n.Labels, err = BalancedLabels(batch, NumClasses); err != nil {
 			return nil, err
 		}
 		if batch < 2*NumClasses {
 			return nil, fmt.Errorf("batch size %d: the triplet loss needs at least 2 images of each of the %d classes", batch, NumClasses)
 		}
-		if n.Opt, err = nn.NewSGD(nn.Parameters(m), nn.SGDOptions{LR: LR, Momentum: Momentum}); err != nil {
+		if n.Opt, err = nn.NewSGD(nn.Parameters(n.Timed), nn.SGDOptions{LR: LR, Momentum: Momentum}); err != nil {
 			return nil, err
 		}
 	}
 	return n, nil
 }
 
-// Train runs one training step: forward through the encoder and both heads,
-// z = mu + exp(logvar/2)·eps with fresh noise, the stand-in loss, backward
-// and the SGD update. It returns the loss.
+// Train runs one training step and returns the loss. For mnist-conv:
+// forward through the encoder and both heads, z = mu + exp(logvar/2)·eps
+// with fresh noise, the triplet+KL stand-in loss; for a CIFAR encoder:
+// mean(h²) over its output h. Then backward and the SGD update.
 func (n *Net) Train() float32 {
 	n.Opt.ZeroGrad()
+	if n.Model == nil {
+		loss := autograd.Mean(autograd.Square(n.Timed.Forward(autograd.Const(n.X))), false)
+		if err := loss.Backward(); err != nil {
+			panic(err) // a fresh graph always differentiates
+		}
+		n.Opt.Step()
+		return loss.Value().Item()
+	}
 	mu, logvar := n.Model.Encode(autograd.Const(n.X))
 	eps := autograd.Const(tensor.Randn(n.rng, mu.Shape()...))
 	z := autograd.Add(mu, autograd.Mul(autograd.Exp(autograd.MulScalar(logvar, 0.5)), eps))
@@ -101,64 +132,104 @@ func (n *Net) Train() float32 {
 	return loss.Value().Item()
 }
 
-// Infer runs the evaluation-mode forward pass (encoder and the mu head, as
-// nets.py returns out[0]) without recording a graph, and returns one output
-// value so the work cannot be skipped.
+// Infer runs the evaluation-mode forward pass (for mnist-conv the encoder
+// and the mu head, as nets.py returns out[0]; for a CIFAR encoder its h)
+// without recording a graph, and returns one output value so the work
+// cannot be skipped.
 func (n *Net) Infer() float32 {
 	var v float32
 	autograd.NoGrad(func() {
-		v = n.Model.Forward(autograd.Const(n.X)).Value().At(0, 0)
+		v = n.Timed.Forward(autograd.Const(n.X)).Value().At(0, 0)
 	})
 	return v
 }
 
-// countFLOPs walks the model like nets.py's forward hooks: one image through
-// the encoder layer by layer, counting each Conv2d and Linear.
-func countFLOPs(m *backbone.Model, in []int) (fwd, train float64, err error) {
+// countFLOPs counts, per image, what nets.py's forward hooks count: one
+// image goes through the network layer by layer in evaluation mode, and
+// every Conv2d and Linear adds 2 per multiply-add, in the order they run.
+// The first recorded layer (the stem) gets no input gradient in training.
+func countFLOPs(m nn.Module, in []int) (fwd, train float64, err error) {
 	var recs []float64
-	var walk func(mod nn.Module, x *autograd.Var) (*autograd.Var, error)
-	walk = func(mod nn.Module, x *autograd.Var) (*autograd.Var, error) {
-		switch l := mod.(type) {
-		case *nn.Sequential:
-			for _, c := range l.Layers {
-				var err error
-				if x, err = walk(c, x); err != nil {
-					return nil, err
-				}
-			}
-			return x, nil
-		case *nn.Conv2d:
-			y := l.Forward(x)
-			w := l.Weight.Shape()
-			recs = append(recs, 2*float64(w[0]*w[1]*w[2]*w[3])*float64(y.Shape()[2]*y.Shape()[3]))
-			return y, nil
-		case *nn.Linear:
-			recs = append(recs, 2*float64(l.In*l.Out))
-			return l.Forward(x), nil
-		}
-		if len(nn.Children(mod)) > 0 {
-			return nil, fmt.Errorf("nets: cannot count the FLOPs of a %T (a container other than Sequential)", mod)
-		}
-		return mod.Forward(x), nil
-	}
 	autograd.NoGrad(func() {
 		nn.SetTraining(m, false)
 		defer nn.SetTraining(m, true)
-		var h *autograd.Var
-		if h, err = walk(m.Enc, autograd.Const(tensor.Zeros(append([]int{1}, in...)...))); err == nil {
-			_, err = walk(m.Mu, h)
-		}
-		if err == nil {
-			_, err = walk(m.Logvar, h)
-		}
+		_, err = flopWalk(m, autograd.Const(tensor.Zeros(append([]int{1}, in...)...)), &recs)
 	})
 	if err != nil {
 		return 0, 0, err
+	}
+	if len(recs) == 0 {
+		return 0, 0, fmt.Errorf("nets: %T has no Conv2d or Linear layer to count", m)
 	}
 	for _, r := range recs {
 		fwd += r
 	}
 	return fwd, 3*fwd - recs[0], nil
+}
+
+// shortcutNames are the children of a residual block that take the block's
+// input (or its pre-activation, of the same shape) rather than the previous
+// child's output: torchvision's "downsample", nets.py's WRNBlock "short".
+var shortcutNames = map[string]bool{"downsample": true, "short": true}
+
+// flopWalk records the Conv2d and Linear FLOPs of mod applied to x and
+// returns its output. Sequentials run child by child. Another container
+// (a residual or dense block, a whole backbone) is walked as its children
+// in registration order, each on the previous one's output, except
+// shortcuts, which take the container's input; that is how every block of
+// the five backbones runs, up to shape-preserving steps (ReLU, residual
+// add, concatenation feeding the next layer). The container's own output
+// then comes from its real Forward, so that what its children do not show
+// (a dense block's concatenation, a transition's average pool, the global
+// pool) shapes the next layer's input.
+func flopWalk(mod nn.Module, x *autograd.Var, recs *[]float64) (*autograd.Var, error) {
+	switch l := mod.(type) {
+	case *nn.Sequential:
+		for _, c := range l.Layers {
+			var err error
+			if x, err = flopWalk(c, x, recs); err != nil {
+				return nil, err
+			}
+		}
+		return x, nil
+	case *nn.Conv2d:
+		y := l.Forward(x)
+		w := l.Weight.Shape()
+		*recs = append(*recs, 2*float64(w[0]*w[1]*w[2]*w[3])*float64(y.Shape()[2]*y.Shape()[3]))
+		return y, nil
+	case *nn.Linear:
+		*recs = append(*recs, 2*float64(l.In*l.Out))
+		return l.Forward(x), nil
+	case *backbone.Model:
+		// Both heads take h; the returned value (mu) is not used further.
+		h, err := flopWalk(l.Enc, x, recs)
+		if err == nil {
+			_, err = flopWalk(l.Logvar, h, recs)
+		}
+		if err == nil {
+			_, err = flopWalk(l.Mu, h, recs)
+		}
+		return h, err
+	}
+	kids := nn.Children(mod)
+	if len(kids) == 0 {
+		return mod.Forward(x), nil
+	}
+	y := x
+	for _, c := range kids {
+		in := y
+		if shortcutNames[c.Name] {
+			in = x
+		}
+		out, err := flopWalk(c.Value, in, recs)
+		if err != nil {
+			return nil, err
+		}
+		if !shortcutNames[c.Name] {
+			y = out
+		}
+	}
+	return mod.Forward(x), nil
 }
 
 // Result is one benchmark's JSON line.
@@ -269,7 +340,7 @@ func Run(bench, encType string, batch, threads int, o Options) (*Result, error) 
 		flop = n.TrainFLOPs
 	}
 	flop *= float64(batch)
-	total, _ := nn.NumParams(n.Model)
+	total, _ := nn.NumParams(n.Timed)
 	return &Result{
 		Bench: bench, EncType: encType, BatchSize: batch, Threads: threads,
 		ImagesPS: float64(batch) / med, GFLOPS: flop / med / 1e9, PeakRSSMB: PeakRSSMB(),

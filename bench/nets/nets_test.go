@@ -1,12 +1,17 @@
 package nets
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/nn"
+	"github.com/vmdls-go/vmdls/nn/backbone"
+	"github.com/vmdls-go/vmdls/tensor"
 )
 
 // nets.py prints "fwd MFLOP/img=222.88 train MFLOP/img=667.21" for mnist;
@@ -77,7 +82,7 @@ func TestRun(t *testing.T) {
 		batch, steps int
 		want         string
 	}{
-		{"train-step", "vgg-99", 10, 1, "mnist-conv"},
+		{"train-step", "vgg-99", 10, 1, "mnist-conv, vgg, resnet18"},
 		{"train-step", "mnist-conv", 15, 1, "multiple"},
 		{"train-step", "mnist-conv", 10, 1, "at least 2 images"},
 		{"infer", "mnist-conv", 0, 1, "batch size"},
@@ -100,5 +105,78 @@ func TestRunGated(t *testing.T) {
 	}
 	if r.Used != "clean" || r.Dirty != 0 || r.Steps != 2 || r.ForeignMax < 0 {
 		t.Errorf("gated run: %+v", r)
+	}
+}
+
+// TestCIFARFLOPsMatchNetsPy compares the per-image counts with what
+//
+//	OPENBLAS_NUM_THREADS=2 /usr/bin/python3 ../shared/anchors/nets.py --model M --mode train --batch 128 --threads 2 --baseline
+//
+// prints ("params=... fwd MFLOP/img=... train MFLOP/img=..."), and the
+// parameter counts with its params=. wresnet (36M parameters, 10 GFLOP an
+// image) is left to the long run.
+func TestCIFARFLOPsMatchNetsPy(t *testing.T) {
+	for _, tc := range []struct {
+		enc        string
+		fwd, train string // nets.py's MFLOP/img, as printed
+		params     int
+	}{
+		{"resnet18", "1110.84", "3328.97", 11168832},
+		{"vgg", "919.99", "2756.44", 8569600},
+		{"densenet", "575.85", "1726.23", 765732},
+		{"wresnet", "10486.64", "31459.05", 36472784},
+	} {
+		if tc.enc == "wresnet" && testing.Short() {
+			continue
+		}
+		n, err := New(tc.enc, 1, true, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fwd, train := fmt.Sprintf("%.2f", n.FwdFLOPs/1e6), fmt.Sprintf("%.2f", n.TrainFLOPs/1e6)
+		if fwd != tc.fwd || train != tc.train {
+			t.Errorf("%s: MFLOP per image forward %s, train %s; nets.py prints %s and %s", tc.enc, fwd, train, tc.fwd, tc.train)
+		}
+		if total, _ := nn.NumParams(n.Timed); total != tc.params {
+			t.Errorf("%s: %d parameters, nets.py has %d", tc.enc, total, tc.params)
+		}
+		if n.Model != nil || n.Labels != nil || n.Opt == nil {
+			t.Errorf("%s: want the bare encoder with SGD and no labels", tc.enc)
+		}
+	}
+}
+
+// TestCIFARTrainStep runs the mean-square stand-in step on a DenseNet-BC
+// small enough for CI (depth 10) through the same code path as the full
+// backbones, and checks that the loss is mean(h²) and falls.
+func TestCIFARTrainStep(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 5))
+	enc := backbone.NewDenseNetBC(rng, 10, 4, 0.5)
+	n := &Net{Timed: enc, X: tensor.Randn(rng, 4, 3, 32, 32), rng: rng}
+	nn.SetTraining(enc, true)
+	var err error
+	if n.Opt, err = nn.NewSGD(nn.Parameters(enc), nn.SGDOptions{LR: LR, Momentum: Momentum}); err != nil {
+		t.Fatal(err)
+	}
+	var want float64
+	autograd.NoGrad(func() {
+		for _, v := range enc.Forward(autograd.Const(n.X)).Value().Data() {
+			want += float64(v) * float64(v)
+		}
+	})
+	want /= float64(4 * enc.OutDim())
+	first := n.Train()
+	if math.Abs(float64(first)-want) > 1e-4*want {
+		t.Errorf("first loss %v, mean(h²) of a training-mode pass is %v", first, want)
+	}
+	var last float32
+	for range 3 {
+		last = n.Train()
+	}
+	if !(last < first) {
+		t.Errorf("loss %v after 3 more steps, first %v", last, first)
+	}
+	if a, b := n.Infer(), n.Infer(); a != b {
+		t.Errorf("two inference passes give %v and %v", a, b)
 	}
 }

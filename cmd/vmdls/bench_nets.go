@@ -15,8 +15,9 @@ import (
 )
 
 // runBenchNet times a training step (bench "train-step") or an inference
-// pass (bench "infer") of an encoder with the latent heads, as
-// ../shared/anchors/nets.py times PyTorch's, and prints one JSON line.
+// pass (bench "infer") as ../shared/anchors/nets.py times PyTorch's
+// (mnist-conv with the latent heads, the CIFAR encoders bare), and prints
+// one JSON line.
 func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench "+bench, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -25,7 +26,7 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	if bench == "infer" {
 		defBatch = 2500
 	}
-	batch := fs.Int("batch_size", defBatch, "images per step (training: a multiple of 10, the stand-in loss's classes)")
+	batch := fs.Int("batch_size", defBatch, "images per step (mnist-conv training: a multiple of 10, the stand-in loss's classes)")
 	threads := fs.Int("threads", 0, "workers of the kernels and Go scheduler threads (0: all CPUs)")
 	steps := fs.Int("steps", 10, "timed steps; the median is reported")
 	warmup := fs.Int("warmup", 3, "untimed steps first")

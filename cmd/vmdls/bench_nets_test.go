@@ -46,8 +46,8 @@ func TestBenchNetsBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"bench", "train-step", "--enc_type", "resnet-1000"}, `"resnet-1000" is not supported (supported: mnist-conv)`},
-		{[]string{"bench", "infer", "--enc_type", "vgg", "--batch_size", "1"}, "supported: mnist-conv"},
+		{[]string{"bench", "train-step", "--enc_type", "resnet-1000"}, `"resnet-1000" is not supported (supported: mnist-conv, vgg, resnet18, densenet, wresnet)`},
+		{[]string{"bench", "infer", "--enc_type", "VGG", "--batch_size", "1"}, "supported: mnist-conv, vgg"},
 		{[]string{"bench", "train-step", "--batch_size", "25", "--steps", "1", "--warmup", "0", "--clean", "0"}, "multiple of the 10 classes"},
 		{[]string{"bench", "infer", "--threads", "-1"}, "--threads"},
 		{[]string{"bench", "infer", "extra"}, "unexpected argument"},
@@ -57,5 +57,27 @@ func TestBenchNetsBadFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestBenchNetsCIFAR checks the JSON line of a CIFAR encoder: nets.py's
+// GFLOP count for resnet18 (1110.84 MFLOP an image forward). One full-size
+// image, so it is left out of -short runs.
+func TestBenchNetsCIFAR(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-size resnet18 forward")
+	}
+	var out, errOut bytes.Buffer
+	err := run([]string{"bench", "infer", "--enc_type", "resnet18", "--batch_size", "1",
+		"--threads", "1", "--steps", "1", "--warmup", "0", "--clean", "0"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("bench infer: %v (stderr %q)", err, errOut.String())
+	}
+	var r map[string]any
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("output %q is not JSON: %v", out.String(), err)
+	}
+	if r["enc_type"] != "resnet18" || r["params"] != 11168832.0 || r["gflop_per_step"] != 1.1108352 {
+		t.Errorf("resnet18 line %v; want 11168832 parameters and 1.1108352 GFLOP a step", r)
 	}
 }

@@ -36,13 +36,18 @@ func NewMnistConv(rng *rand.Rand) *nn.Sequential {
 }
 
 // encoders lists the supported --enc_type values with their builders and
-// output widths; the backbones issue adds the other four.
+// output widths, in the order the reference's --enc_type help lists them:
+// mnist-conv takes 1×28×28 images, the other four 3×32×32 (CIFAR).
 var encoders = []struct {
 	name   string
 	outDim int
 	build  func(*rand.Rand) nn.Module
 }{
 	{"mnist-conv", MnistConvOutDim, func(r *rand.Rand) nn.Module { return NewMnistConv(r) }},
+	{"vgg", VGGOutDim, func(r *rand.Rand) nn.Module { return NewVGG(r) }},
+	{"resnet18", ResNet18OutDim, func(r *rand.Rand) nn.Module { return NewResNet18(r) }},
+	{"densenet", DenseNetOutDim, func(r *rand.Rand) nn.Module { return NewDenseNet(r) }},
+	{"wresnet", WideResNetOutDim, func(r *rand.Rand) nn.Module { return NewWideResNet(r) }},
 }
 
 // EncTypes returns the supported encoder names, in a fixed order.
