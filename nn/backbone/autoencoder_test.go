@@ -3,13 +3,10 @@ package backbone
 import (
 	"math"
 	"math/rand/v2"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/vmdls-go/vmdls/autograd"
-	"github.com/vmdls-go/vmdls/bench/golden"
 	"github.com/vmdls-go/vmdls/nn"
 	"github.com/vmdls-go/vmdls/tensor"
 )
@@ -41,11 +38,7 @@ func TestMnistAEShapes(t *testing.T) {
 // loss (input and a few parameters) and the losses after three Adam steps
 // with PyTorch's float64 run.
 func TestMnistAEMatchesPyTorch(t *testing.T) {
-	_, file, _, _ := runtime.Caller(0)
-	f, err := golden.Load(filepath.Join(filepath.Dir(file), "testdata", "autoencoder.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := loadTestdata(t, "autoencoder.safetensors")
 	meta, err := f.Meta("ae")
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +59,7 @@ func TestMnistAEMatchesPyTorch(t *testing.T) {
 		detFill(d, k.key, k.center, k.bound)
 		probe = append(probe, d[:min(4, len(d))]...) // numpy slices clamp too
 	}
-	if want := abTensor(t, f, "ae.probe").Data(); !slices.Equal(probe, want) {
+	if want := goldenTensor(t, f, "ae.probe").Data(); !slices.Equal(probe, want) {
 		t.Fatal("regenerated weights differ from the generator's")
 	}
 	total, trainable := nn.NumParams(m)
@@ -74,22 +67,22 @@ func TestMnistAEMatchesPyTorch(t *testing.T) {
 		t.Errorf("parameters %d (trainable %d), PyTorch %d", total, trainable, want)
 	}
 
-	in := abTensor(t, f, "ae.in0")
+	in := goldenTensor(t, f, "ae.in0")
 	x := autograd.Param(in)
 	w := abWorst{}
 	code := m.Encode(x)
 	recon := m.Decoder.Forward(code)
 	loss := nn.MSELoss(recon, x)
-	w.check(t, "forward", "code", code.Value(), abTensor(t, f, "ae.code"), abFwdTol)
-	w.check(t, "forward", "reconstruction", recon.Value(), abTensor(t, f, "ae.recon"), abFwdTol)
-	w.check(t, "forward", "loss", loss.Value().Reshape(1), abTensor(t, f, "ae.loss"), abFwdTol)
+	w.check(t, "forward", "code", code.Value(), goldenTensor(t, f, "ae.code"), abFwdTol)
+	w.check(t, "forward", "reconstruction", recon.Value(), goldenTensor(t, f, "ae.recon"), abFwdTol)
+	w.check(t, "forward", "loss", loss.Value().Reshape(1), goldenTensor(t, f, "ae.loss"), abFwdTol)
 	if got, want := m.ReconstructionLoss(autograd.Const(in)).Value().Item(), loss.Value().Item(); got != want {
 		t.Errorf("ReconstructionLoss %v, the same computation step by step %v", got, want)
 	}
 	if err := loss.Backward(); err != nil {
 		t.Fatal(err)
 	}
-	w.check(t, "grad", "grad input", x.Grad(), abTensor(t, f, "ae.grad0"), abGradTol)
+	w.check(t, "grad", "grad input", x.Grad(), goldenTensor(t, f, "ae.grad0"), abGradTol)
 	params := map[string]*autograd.Var{}
 	for _, p := range nn.NamedParameters(m) {
 		params[p.Name] = p.Value
@@ -101,7 +94,7 @@ func TestMnistAEMatchesPyTorch(t *testing.T) {
 			t.Errorf("no parameter %s", k)
 			continue
 		}
-		w.check(t, "grad", "grad "+k, p.Grad(), abTensor(t, f, "ae.grad."+k), abGradTol)
+		w.check(t, "grad", "grad "+k, p.Grad(), goldenTensor(t, f, "ae.grad."+k), abGradTol)
 	}
 
 	opt, err := nn.NewAdam(nn.Parameters(m), nn.AdamOptions{LR: 1e-4, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8})
@@ -109,7 +102,7 @@ func TestMnistAEMatchesPyTorch(t *testing.T) {
 		t.Fatal(err)
 	}
 	xc := autograd.Const(in)
-	want := abTensor(t, f, "ae.adam_loss").Data()
+	want := goldenTensor(t, f, "ae.adam_loss").Data()
 	var worstAdam float64
 	for step, wl := range want {
 		opt.ZeroGrad()

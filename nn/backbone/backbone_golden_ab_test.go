@@ -4,13 +4,10 @@ import (
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/vmdls-go/vmdls/autograd"
-	"github.com/vmdls-go/vmdls/bench/golden"
 	"github.com/vmdls-go/vmdls/nn"
 	"github.com/vmdls-go/vmdls/tensor"
 )
@@ -21,25 +18,6 @@ const (
 	abFwdTol  = 1e-4
 	abGradTol = 1e-3
 )
-
-func loadBackbonesAB(t *testing.T) *golden.File {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	f, err := golden.Load(filepath.Join(filepath.Dir(file), "testdata", "backbones_ab.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func abTensor(t *testing.T, f *golden.File, name string) *tensor.Tensor {
-	t.Helper()
-	shape, data, err := f.Tensor(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tensor.FromSlice(data, shape...)
-}
 
 // detMix is the generator's 32-bit finalizer (mix in gen_backbones_ab.py).
 func detMix(u uint32) uint32 {
@@ -137,7 +115,7 @@ type tappedModule interface {
 // and compares h, the taps, the input gradient, a few parameter gradients
 // and, in training mode, the updated running statistics.
 func checkBackboneGolden(t *testing.T, name string, m tappedModule) {
-	f := loadBackbonesAB(t)
+	f := loadTestdata(t, "backbones_ab.safetensors")
 	meta, err := f.Meta(name)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +139,7 @@ func checkBackboneGolden(t *testing.T, name string, m tappedModule) {
 		detFill(d, k.key, k.center, k.bound)
 		probe = append(probe, d[:4]...)
 	}
-	if want := abTensor(t, f, name+".probe").Data(); !slices.Equal(probe, want) {
+	if want := goldenTensor(t, f, name+".probe").Data(); !slices.Equal(probe, want) {
 		t.Fatal("regenerated weights differ from the generator's")
 	}
 	total, trainable := nn.NumParams(m)
@@ -171,12 +149,12 @@ func checkBackboneGolden(t *testing.T, name string, m tappedModule) {
 	training := meta["training"].(bool)
 	nn.SetTraining(m, training)
 
-	x := autograd.Param(abTensor(t, f, name+".in0"))
+	x := autograd.Param(goldenTensor(t, f, name+".in0"))
 	h, taps := m.ForwardTaps(x)
 	w := abWorst{}
-	w.check(t, "forward", "h", h.Value(), abTensor(t, f, name+".out"), abFwdTol)
+	w.check(t, "forward", "h", h.Value(), goldenTensor(t, f, name+".out"), abFwdTol)
 	for j, tp := range taps {
-		w.check(t, "forward", "tap"+string(rune('0'+j)), tp.Value(), abTensor(t, f, name+".tap"+string(rune('0'+j))), abFwdTol)
+		w.check(t, "forward", "tap"+string(rune('0'+j)), tp.Value(), goldenTensor(t, f, name+".tap"+string(rune('0'+j))), abFwdTol)
 		if tp.Shape()[1] != m.TapDims()[j] {
 			t.Errorf("tap %d has %d channels, TapDims says %d", j, tp.Shape()[1], m.TapDims()[j])
 		}
@@ -184,10 +162,10 @@ func checkBackboneGolden(t *testing.T, name string, m tappedModule) {
 	if h.Shape()[1] != m.OutDim() {
 		t.Errorf("h has width %d, OutDim says %d", h.Shape()[1], m.OutDim())
 	}
-	if err := autograd.Sum(autograd.Mul(h, autograd.Const(abTensor(t, f, name+".w"))), false).Backward(); err != nil {
+	if err := autograd.Sum(autograd.Mul(h, autograd.Const(goldenTensor(t, f, name+".w"))), false).Backward(); err != nil {
 		t.Fatal(err)
 	}
-	w.check(t, "grad", "grad input", x.Grad(), abTensor(t, f, name+".grad0"), abGradTol)
+	w.check(t, "grad", "grad input", x.Grad(), goldenTensor(t, f, name+".grad0"), abGradTol)
 	params := map[string]*autograd.Var{}
 	for _, p := range nn.NamedParameters(m) {
 		params[p.Name] = p.Value
@@ -199,13 +177,13 @@ func checkBackboneGolden(t *testing.T, name string, m tappedModule) {
 			t.Errorf("no parameter %s", k)
 			continue
 		}
-		w.check(t, "grad", "grad "+k, p.Grad(), abTensor(t, f, name+".grad."+k), abGradTol)
+		w.check(t, "grad", "grad "+k, p.Grad(), goldenTensor(t, f, name+".grad."+k), abGradTol)
 	}
 	if training {
 		n := 0
 		for _, e := range sd {
 			if f.Has(name + ".after." + e.Name) {
-				w.check(t, "forward", "after "+e.Name, e.Value, abTensor(t, f, name+".after."+e.Name), abFwdTol)
+				w.check(t, "forward", "after "+e.Name, e.Value, goldenTensor(t, f, name+".after."+e.Name), abFwdTol)
 				n++
 			}
 		}

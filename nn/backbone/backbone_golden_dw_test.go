@@ -4,8 +4,6 @@ import (
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -21,25 +19,6 @@ const (
 	dwFwdTol  = 1e-4
 	dwGradTol = 1e-3
 )
-
-func loadDW(t *testing.T) *golden.File {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	f, err := golden.Load(filepath.Join(filepath.Dir(file), "testdata", "backbones_dw.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func dwTensor(t *testing.T, f *golden.File, name string) *tensor.Tensor {
-	t.Helper()
-	shape, data, err := f.Tensor(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tensor.FromSlice(data, shape...)
-}
 
 // dwFillValues is fill_values of gen_backbones_dw.py: n values uniform in
 // [lo, hi) from the top 24 bits of splitmix64((crc32(key) << 32) + i),
@@ -173,7 +152,7 @@ func dwRunCase(t *testing.T, f *golden.File, caseName string, net interface {
 	training := meta["training"].(bool)
 	nn.SetTraining(net, training)
 	nn.ZeroGrad(net)
-	x := autograd.NewVar(dwTensor(t, f, caseName+".x"), true)
+	x := autograd.NewVar(goldenTensor(t, f, caseName+".x"), true)
 	h, taps := net.ForwardTaps(x)
 	check := func(what string, got, want *tensor.Tensor, tol float64) {
 		t.Helper()
@@ -191,19 +170,19 @@ func dwRunCase(t *testing.T, f *golden.File, caseName string, net interface {
 			t.Errorf("%s %s: normwise error %.3g > %.0e", caseName, what, e, tol)
 		}
 	}
-	check("h", h.Value(), dwTensor(t, f, caseName+".h"), dwFwdTol)
+	check("h", h.Value(), goldenTensor(t, f, caseName+".h"), dwFwdTol)
 	for i, tp := range taps {
-		check("tap"+string(rune('0'+i)), tp.Value(), dwTensor(t, f, caseName+".tap"+string(rune('0'+i))), dwFwdTol)
+		check("tap"+string(rune('0'+i)), tp.Value(), goldenTensor(t, f, caseName+".tap"+string(rune('0'+i))), dwFwdTol)
 	}
 	if !checkGrads {
 		t.Logf("%s: gradients not compared (unexplained float32 vs float64 differences, see dwRunCase)", caseName)
 		return
 	}
-	w := autograd.Const(dwTensor(t, f, caseName+".w"))
+	w := autograd.Const(goldenTensor(t, f, caseName+".w"))
 	if err := autograd.Sum(autograd.Mul(h, w), false).Backward(); err != nil {
 		t.Fatal(err)
 	}
-	check("gradx", x.Grad(), dwTensor(t, f, caseName+".gradx"), dwGradTol)
+	check("gradx", x.Grad(), goldenTensor(t, f, caseName+".gradx"), dwGradTol)
 	params := map[string]*autograd.Var{}
 	for _, p := range nn.NamedParameters(net) {
 		params[p.Name] = p.Value
@@ -215,12 +194,12 @@ func dwRunCase(t *testing.T, f *golden.File, caseName string, net interface {
 			t.Errorf("%s: no parameter %s", caseName, name)
 			continue
 		}
-		check("grad "+name, p.Grad(), dwTensor(t, f, caseName+".grad."+name), dwGradTol)
+		check("grad "+name, p.Grad(), goldenTensor(t, f, caseName+".grad."+name), dwGradTol)
 	}
 }
 
 func TestDenseNetMatchesPyTorch(t *testing.T) {
-	f := loadDW(t)
+	f := loadTestdata(t, "backbones_dw.safetensors")
 	net := NewDenseNet(rand.New(rand.NewPCG(1, 2)))
 	dwCheckKeys(t, f, "dense100_keys", net)
 	dwFill(net)
@@ -230,7 +209,7 @@ func TestDenseNetMatchesPyTorch(t *testing.T) {
 }
 
 func TestWideResNetMatchesPyTorch(t *testing.T) {
-	f := loadDW(t)
+	f := loadTestdata(t, "backbones_dw.safetensors")
 	net := NewWideResNet(rand.New(rand.NewPCG(1, 2)))
 	dwCheckKeys(t, f, "wrn28_10_keys", net)
 	if testing.Short() {
