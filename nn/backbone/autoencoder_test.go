@@ -44,28 +44,7 @@ func TestMnistAEMatchesPyTorch(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := NewMnistAE(rand.New(rand.NewPCG(1, 1)))
-	keys := abKeys(t, meta)
-	sd := nn.StateDict(m)
-	if len(sd) != len(keys) {
-		t.Fatalf("%d state_dict entries, PyTorch has %d", len(sd), len(keys))
-	}
-	var probe []float32
-	for i, e := range sd {
-		k := keys[i]
-		if e.Name != k.key || !slices.Equal(e.Value.Shape(), k.shape) {
-			t.Fatalf("entry %d: %s %v, PyTorch's %s %v", i, e.Name, e.Value.Shape(), k.key, k.shape)
-		}
-		d := e.Value.Data()
-		detFill(d, k.key, k.center, k.bound)
-		probe = append(probe, d[:min(4, len(d))]...) // numpy slices clamp too
-	}
-	if want := goldenTensor(t, f, "ae.probe").Data(); !slices.Equal(probe, want) {
-		t.Fatal("regenerated weights differ from the generator's")
-	}
-	total, trainable := nn.NumParams(m)
-	if want := int(meta["num_params"].(float64)); total != want || trainable != want {
-		t.Errorf("parameters %d (trainable %d), PyTorch %d", total, trainable, want)
-	}
+	loadHashedWeights(t, f, "ae", meta, m)
 
 	in := goldenTensor(t, f, "ae.in0")
 	x := autograd.Param(in)

@@ -4,6 +4,7 @@ import (
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,7 +86,7 @@ func dwCheckKeys(t *testing.T, f *golden.File, caseName string, m nn.Module) {
 			shape = append(shape, int(d.(float64)))
 		}
 		gs := got[i].Value.Shape()
-		if got[i].Name != name || !intsEqual(gs, shape) {
+		if got[i].Name != name || !slices.Equal(gs, shape) {
 			t.Errorf("%s: entry %d is %s %v, PyTorch has %s %v", caseName, i, got[i].Name, gs, name, shape)
 			return
 		}
@@ -94,36 +95,6 @@ func dwCheckKeys(t *testing.T, f *golden.File, caseName string, m nn.Module) {
 	if wantN := int(meta["params"].(float64)); total != wantN {
 		t.Errorf("%s: %d parameters, PyTorch has %d", caseName, total, wantN)
 	}
-}
-
-func intsEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// dwErr is max|got-want| / max|want|.
-func dwErr(got, want *tensor.Tensor) float64 {
-	g, w := got.Data(), want.Data()
-	var e, m float64
-	for i := range w {
-		d := math.Abs(float64(g[i]) - float64(w[i]))
-		if math.IsNaN(d) {
-			d = math.Inf(1)
-		}
-		e = math.Max(e, d)
-		m = math.Max(m, math.Abs(float64(w[i])))
-	}
-	if m == 0 {
-		return e
-	}
-	return e / m
 }
 
 // dwRunCase runs one golden case through net (already filled) and compares
@@ -160,11 +131,11 @@ func dwRunCase(t *testing.T, f *golden.File, caseName string, net interface {
 			t.Errorf("%s %s: no value", caseName, what)
 			return
 		}
-		if !intsEqual(got.Shape(), want.Shape()) {
+		if !slices.Equal(got.Shape(), want.Shape()) {
 			t.Errorf("%s %s: shape %v, want %v", caseName, what, got.Shape(), want.Shape())
 			return
 		}
-		e := dwErr(got, want)
+		e := normwiseErr(got, want)
 		t.Logf("%s %s: normwise error %.3g", caseName, what, e)
 		if e > tol {
 			t.Errorf("%s %s: normwise error %.3g > %.0e", caseName, what, e, tol)

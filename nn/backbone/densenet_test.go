@@ -26,7 +26,7 @@ func TestDenseNetShapesAndTaps(t *testing.T) {
 			t.Errorf("tap %d shape %v, want [2 %d]", i, sh, d)
 		}
 	}
-	if e := dwErr(net.Forward(x).Value(), h.Value()); e != 0 {
+	if e := normwiseErr(net.Forward(x).Value(), h.Value()); e != 0 {
 		t.Errorf("Forward differs from ForwardTaps' h by %g", e)
 	}
 }

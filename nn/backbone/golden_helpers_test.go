@@ -1,6 +1,7 @@
 package backbone
 
 import (
+	"math"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -29,4 +30,23 @@ func goldenTensor(t *testing.T, f *golden.File, name string) *tensor.Tensor {
 		t.Fatal(err)
 	}
 	return tensor.FromSlice(data, shape...)
+}
+
+// normwiseErr is max|got-want| / max|want| (the absolute error when want is
+// all zeros); a NaN difference counts as infinite.
+func normwiseErr(got, want *tensor.Tensor) float64 {
+	g, w := got.Data(), want.Data()
+	var e, m float64
+	for i := range w {
+		d := math.Abs(float64(g[i]) - float64(w[i]))
+		if math.IsNaN(d) {
+			d = math.Inf(1)
+		}
+		e = math.Max(e, d)
+		m = math.Max(m, math.Abs(float64(w[i])))
+	}
+	if m == 0 {
+		return e
+	}
+	return e / m
 }

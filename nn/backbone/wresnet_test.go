@@ -28,12 +28,12 @@ func TestWideResNetDropoutOnlyInTraining(t *testing.T) {
 	x := autograd.Const(tensor.FromSlice(dwFillValues("t", 2*3*16*16, -1, 1), 2, 3, 16, 16))
 	nn.SetTraining(net, false)
 	a, b := net.Forward(x).Value(), net.Forward(x).Value()
-	if e := dwErr(a, b); e != 0 {
+	if e := normwiseErr(a, b); e != 0 {
 		t.Errorf("two eval passes differ by %g", e)
 	}
 	nn.SetTraining(net, true)
 	c, d := net.Forward(x).Value(), net.Forward(x).Value()
-	if e := dwErr(c, d); e == 0 {
+	if e := normwiseErr(c, d); e == 0 {
 		t.Errorf("two training passes with dropout 0.1 agree exactly: no mask drawn")
 	}
 	h, taps := net.ForwardTaps(x)
