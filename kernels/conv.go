@@ -271,19 +271,11 @@ func Conv2dBackward(s ConvShape, dx, dw, db, dy, x, w []float32) {
 			} else {
 				s.unfoldGroup(col, x, n0, gn, oh, ow)
 			}
-			var beta float32 = 1
-			if first {
-				beta = 0
-			}
+			dst := dw
 			if transDW {
-				// dWᵀ = col · dyᵀ: the large column matrix is packed
-				// as the GEMM's A without transposition, the small dy as
-				// the transposed B. dWᵀ is accumulated in dwt and
-				// transposed into dw at the end.
-				Sgemm(false, true, kdim, s.K, ncols, 1, b, ncols, d, ncols, beta, dwt, s.K)
-			} else {
-				Sgemm(false, true, s.K, kdim, ncols, 1, d, ncols, b, ncols, beta, dw, kdim)
+				dst = dwt
 			}
+			s.weightGradGemm(transDW, first, b, d, ncols, dst)
 			first = false
 		}
 		if dx != nil {
@@ -379,6 +371,24 @@ var convDWTransposed = true
 
 const convDWTransposedMaxK = 256
 
+// weightGradGemm adds one image group's weight gradient dy·colᵀ (col is
+// the unfolded input b, ncols columns) into dst, overwriting it when first.
+// With transDW it computes dWᵀ = col·dyᵀ into a [kdim, K] dst instead: the
+// large column matrix is then the GEMM's untransposed A and the small dy the
+// transposed B; the caller transposes dWᵀ into dw at the end.
+func (s *ConvShape) weightGradGemm(transDW, first bool, b, d []float32, ncols int, dst []float32) {
+	kdim := s.C * s.KH * s.KW
+	var beta float32 = 1
+	if first {
+		beta = 0
+	}
+	if transDW {
+		Sgemm(false, true, kdim, s.K, ncols, 1, b, ncols, d, ncols, beta, dst, s.K)
+	} else {
+		Sgemm(false, true, s.K, kdim, ncols, 1, d, ncols, b, ncols, beta, dst, kdim)
+	}
+}
+
 // backwardPerWorker is Conv2dBackward with the per-worker schedule: each
 // worker takes a contiguous run of image groups, unfolds, multiplies and
 // folds them itself, and accumulates a private weight gradient; the
@@ -435,15 +445,7 @@ func (s *ConvShape) backwardPerWorker(dx, dw, dy, x, w []float32, g, oh, ow int,
 						}
 					}
 				}
-				var beta float32 = 1
-				if first {
-					beta = 0
-				}
-				if transDW {
-					Sgemm(false, true, kdim, s.K, ncols, 1, b, ncols, d, ncols, beta, pdw, s.K)
-				} else {
-					Sgemm(false, true, s.K, kdim, ncols, 1, d, ncols, b, ncols, beta, pdw, kdim)
-				}
+				s.weightGradGemm(transDW, first, b, d, ncols, pdw)
 				first = false
 			}
 			if dx != nil {
