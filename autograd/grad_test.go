@@ -259,3 +259,33 @@ func TestDeepGraph(t *testing.T) {
 		t.Fatalf("grad through %d additions = %v, want 1", depth, g)
 	}
 }
+
+// TestCustomOp checks that a caller-defined op (x -> x*x*y, summed) takes
+// part in Backward like a built-in one, and that a wrong closed form fails.
+func TestCustomOp(t *testing.T) {
+	cube := func(scale float32) func(xs []*Var) *Var {
+		return func(xs []*Var) *Var {
+			x, y := xs[0].Value().Data(), xs[1].Value().Data()
+			out := make([]float32, len(x))
+			for i := range x {
+				out[i] = x[i] * x[i] * y[i]
+			}
+			return Custom("cube", tensor.FromSlice(out, xs[0].Shape()...), func(g *tensor.Tensor) []*tensor.Tensor {
+				gd := g.Data()
+				gx, gy := make([]float32, len(x)), make([]float32, len(x))
+				for i := range x {
+					gx[i] = scale * 2 * x[i] * y[i] * gd[i]
+					gy[i] = x[i] * x[i] * gd[i]
+				}
+				return []*tensor.Tensor{tensor.FromSlice(gx, xs[0].Shape()...), tensor.FromSlice(gy, xs[1].Shape()...)}
+			}, xs...)
+		}
+	}
+	in := []*tensor.Tensor{randn(3, 4, 5), randn(4, 4, 5)}
+	if err := CheckGrad(cube(1), in, CheckOptions{}); err != nil {
+		t.Fatalf("custom op: %v", err)
+	}
+	if err := CheckGrad(cube(1.1), in, CheckOptions{}); err == nil {
+		t.Fatal("a custom op whose backward is 10% off passed the gradient check")
+	}
+}

@@ -232,3 +232,13 @@ func sameShape(a, b []int) bool {
 	}
 	return true
 }
+
+// Custom records an op whose forward the caller computed itself (value) and
+// whose backward it supplies: backward receives the gradient of the output
+// and returns one gradient per input, in order, each of that input's shape
+// (nil for an input that needs none). Losses with a cheaper closed-form
+// gradient than the composition of their ops use it, e.g. the triplet loss,
+// whose ops would materialize millions of triplets.
+func Custom(op string, value *tensor.Tensor, backward func(g *tensor.Tensor) []*tensor.Tensor, inputs ...*Var) *Var {
+	return record(op, value, backward, inputs...)
+}
