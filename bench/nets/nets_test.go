@@ -36,15 +36,15 @@ func TestTrainStepUpdatesAndInferIsDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := n.Model.Mu.Weight.Value().Clone()
-	first := n.Model.Enc.(*nn.Sequential).Layers[0].(*nn.Conv2d).Weight.Value().Clone()
+	first := n.Model.Enc.(*backbone.MnistConv).Convs.Layers[0].(*nn.Conv2d).Weight.Value().Clone()
 	loss := n.Train()
 	if math.IsNaN(float64(loss)) || loss <= 0 {
 		t.Fatalf("loss %v", loss)
 	}
 	n.Train() // the momentum buffers now take part
 	for name, pair := range map[string][2]interface{ Data() []float32 }{
-		"mu.weight":    {before, n.Model.Mu.Weight.Value()},
-		"enc.0.weight": {first, n.Model.Enc.(*nn.Sequential).Layers[0].(*nn.Conv2d).Weight.Value()},
+		"fc_mu.weight":             {before, n.Model.Mu.Weight.Value()},
+		"encoder.encoder.0.weight": {first, n.Model.Enc.(*backbone.MnistConv).Convs.Layers[0].(*nn.Conv2d).Weight.Value()},
 	} {
 		a, b := pair[0].Data(), pair[1].Data()
 		same := true

@@ -1,7 +1,7 @@
 // Package backbone builds the encoders of METHOD.md section 6 and the VMDLS
 // model around them (an encoder followed by the two latent heads), with the
 // module names of the reference's PyTorch code, so that state_dict keys
-// ("enc.0.weight", "mu.bias", ...) match between the two.
+// ("encoder.encoder.0.weight", "fc_mu.bias", ...) match between the two.
 package backbone
 
 import (
@@ -35,6 +35,55 @@ func NewMnistConv(rng *rand.Rand) *nn.Sequential {
 	)
 }
 
+// MnistConv is the reference's MnistConvEncoder: the convolutional part as
+// the Sequential "encoder" (indices 0..12, as in PyTorch) and the final
+// Linear(900, 500) as "dec_layer", the reference's names.
+type MnistConv struct {
+	nn.Base
+	Convs    *nn.Sequential
+	DecLayer *nn.Linear
+}
+
+// NewMnistConvEncoder builds the mnist-conv encoder with the reference's
+// module layout, drawing weights from rng in PyTorch's order.
+func NewMnistConvEncoder(rng *rand.Rand) *MnistConv {
+	seq := NewMnistConv(rng)
+	m := &MnistConv{Convs: nn.NewSequential(seq.Layers[:13]...), DecLayer: seq.Layers[14].(*nn.Linear)}
+	m.RegisterModule("encoder", m.Convs)
+	m.RegisterModule("dec_layer", m.DecLayer)
+	return m
+}
+
+// Forward returns h [N, 500] for images x [N, 1, 28, 28].
+func (m *MnistConv) Forward(x *autograd.Var) *autograd.Var {
+	return m.DecLayer.Forward(autograd.Flatten(m.Convs.Forward(x), 1, -1))
+}
+
+// ForwardTaps returns h and the reference's three taps, global-average
+// pooled: the 2nd convolution before its ReLU (encoder[0:3]), the first
+// max-pool (encoder[0:5]) and the 3rd convolution after its ReLU
+// (encoder[0:7]). The layers run one by one so that the pre-ReLU tap is
+// not lost to the fused convolution+ReLU of Sequential.
+func (m *MnistConv) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.Var) {
+	var taps [3]*autograd.Var
+	tapAt := map[int]int{2: 0, 4: 1, 6: 2}
+	for i, l := range m.Convs.Layers {
+		x = l.Forward(x)
+		if k, ok := tapAt[i]; ok {
+			taps[k] = autograd.Flatten(autograd.GlobalAvgPool2d(x), 1, 3)
+		}
+	}
+	return m.DecLayer.Forward(autograd.Flatten(x, 1, -1)), taps
+}
+
+// OutDim is enc_out_dim, 500.
+func (m *MnistConv) OutDim() int { return MnistConvOutDim }
+
+// TapDims are the tap widths, 100 each.
+func (m *MnistConv) TapDims() [3]int {
+	return [3]int{mnistConvChannels, mnistConvChannels, mnistConvChannels}
+}
+
 // encoders lists the supported --enc_type values with their builders and
 // output widths, in the order the reference's --enc_type help lists them:
 // mnist-conv takes 1×28×28 images, the other four 3×32×32 (CIFAR).
@@ -43,7 +92,7 @@ var encoders = []struct {
 	outDim int
 	build  func(*rand.Rand) nn.Module
 }{
-	{"mnist-conv", MnistConvOutDim, func(r *rand.Rand) nn.Module { return NewMnistConv(r) }},
+	{"mnist-conv", MnistConvOutDim, func(r *rand.Rand) nn.Module { return NewMnistConvEncoder(r) }},
 	{"vgg", VGGOutDim, func(r *rand.Rand) nn.Module { return NewVGG(r) }},
 	{"resnet18", ResNet18OutDim, func(r *rand.Rand) nn.Module { return NewResNet18(r) }},
 	{"densenet", DenseNetOutDim, func(r *rand.Rand) nn.Module { return NewDenseNet(r) }},
@@ -73,7 +122,8 @@ func NewEncoder(encType string, rng *rand.Rand) (nn.Module, int, error) {
 
 // Model is the VMDLS network of METHOD.md section 1: an encoder and the two
 // latent heads mu and logvar, each Linear(enc_out_dim, latent_dim). Its
-// children are registered as "enc", "mu", "logvar", the reference's names.
+// children are registered as "encoder", "fc_mu" and "fc_var", the names of
+// the reference's GMM_VAE_Contrastive, so its checkpoints' keys match.
 type Model struct {
 	nn.Base
 	Enc        nn.Module
@@ -94,11 +144,11 @@ func NewModel(encType string, latentDim int, rng *rand.Rand) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{Enc: enc, EncOutDim: outDim, LatentDim: latentDim}
-	m.RegisterModule("enc", enc)
+	m.RegisterModule("encoder", enc)
 	m.Mu = nn.NewLinear(rng, outDim, latentDim, true)
-	m.RegisterModule("mu", m.Mu)
+	m.RegisterModule("fc_mu", m.Mu)
 	m.Logvar = nn.NewLinear(rng, outDim, latentDim, true)
-	m.RegisterModule("logvar", m.Logvar)
+	m.RegisterModule("fc_var", m.Logvar)
 	return m, nil
 }
 

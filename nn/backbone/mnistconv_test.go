@@ -11,20 +11,21 @@ import (
 	"github.com/vmdls-go/vmdls/tensor"
 )
 
-// The state_dict of the reference's model (shared/anchors/nets.py
-// MnistConv, latent_dim 32): keys, order and shapes.
+// The state_dict of the reference's GMM_VAE_Contrastive with the
+// MnistConvEncoder (models/decoders_encoders.py), latent_dim 32, without
+// its frozen "ae." autoencoder: keys, order and shapes.
 var mnistConvKeys = []struct {
 	key   string
 	shape []int
 }{
-	{"enc.0.weight", []int{100, 1, 3, 3}}, {"enc.0.bias", []int{100}},
-	{"enc.2.weight", []int{100, 100, 3, 3}}, {"enc.2.bias", []int{100}},
-	{"enc.5.weight", []int{100, 100, 3, 3}}, {"enc.5.bias", []int{100}},
-	{"enc.7.weight", []int{100, 100, 3, 3}}, {"enc.7.bias", []int{100}},
-	{"enc.10.weight", []int{100, 100, 3, 3}}, {"enc.10.bias", []int{100}},
-	{"enc.14.weight", []int{500, 900}}, {"enc.14.bias", []int{500}},
-	{"mu.weight", []int{32, 500}}, {"mu.bias", []int{32}},
-	{"logvar.weight", []int{32, 500}}, {"logvar.bias", []int{32}},
+	{"encoder.encoder.0.weight", []int{100, 1, 3, 3}}, {"encoder.encoder.0.bias", []int{100}},
+	{"encoder.encoder.2.weight", []int{100, 100, 3, 3}}, {"encoder.encoder.2.bias", []int{100}},
+	{"encoder.encoder.5.weight", []int{100, 100, 3, 3}}, {"encoder.encoder.5.bias", []int{100}},
+	{"encoder.encoder.7.weight", []int{100, 100, 3, 3}}, {"encoder.encoder.7.bias", []int{100}},
+	{"encoder.encoder.10.weight", []int{100, 100, 3, 3}}, {"encoder.encoder.10.bias", []int{100}},
+	{"encoder.dec_layer.weight", []int{500, 900}}, {"encoder.dec_layer.bias", []int{500}},
+	{"fc_mu.weight", []int{32, 500}}, {"fc_mu.bias", []int{32}},
+	{"fc_var.weight", []int{32, 500}}, {"fc_var.bias", []int{32}},
 }
 
 func TestMnistConvStateDictMatchesPyTorch(t *testing.T) {
@@ -81,6 +82,31 @@ func TestMnistConvForwardShapes(t *testing.T) {
 		if p.Value.Grad() == nil {
 			t.Errorf("%s: no gradient", p.Name)
 		}
+	}
+}
+
+// TestMnistConvTaps checks the three taps against the reference's
+// get_layer_output: the pooled outputs of encoder[0:3], [0:5] and [0:7].
+func TestMnistConvTaps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	m := NewMnistConvEncoder(rng)
+	x := autograd.Const(tensor.Randn(rng, 2, 1, 28, 28))
+	h, taps := m.ForwardTaps(x)
+	if !tensor.AllClose(h.Value(), m.Forward(x).Value(), 0, 0) {
+		t.Error("ForwardTaps' h differs from Forward")
+	}
+	for k, end := range []int{3, 5, 7} {
+		y := x
+		for _, l := range m.Convs.Layers[:end] {
+			y = l.Forward(y)
+		}
+		want := tensor.Mean(y.Value(), false, 2, 3)
+		if !tensor.AllClose(taps[k].Value(), want, 1e-6, 1e-6) {
+			t.Errorf("tap %d differs from the pooled output of encoder[0:%d]", k+1, end)
+		}
+	}
+	if got := m.TapDims(); got != [3]int{100, 100, 100} || m.OutDim() != 500 {
+		t.Errorf("TapDims %v OutDim %d", got, m.OutDim())
 	}
 }
 
