@@ -1,0 +1,178 @@
+package metrics
+
+import "math"
+
+// ROC is scikit-learn's roc_curve(labels < C, values, drop_intermediate=False)
+// with known images positive: one point per distinct value in decreasing order,
+// after a first point (0, 0) at threshold +Inf (scikit-learn 1.3 and later use
+// +Inf there too; 1.2 used max+1). FPR is NaN throughout without unknown images
+// and TPR without known ones.
+func ROC(values []float64, labels []int, numClasses int) (fpr, tpr, thresholds []float64) {
+	pts := sweep(values, nil, labels, numClasses)
+	fpr = make([]float64, len(pts))
+	tpr = make([]float64, len(pts))
+	thresholds = make([]float64, len(pts))
+	for i, p := range pts {
+		fpr[i], tpr[i], thresholds[i] = p.FPR, p.TPR, p.Threshold
+	}
+	return fpr, tpr, thresholds
+}
+
+// trapezoid is the area under the polyline (x[i], y[i]) for x nondecreasing.
+func trapezoid(pts []Point, y func(Point) float64) float64 {
+	area := 0.0
+	for i := 1; i < len(pts); i++ {
+		area += (pts[i].FPR - pts[i-1].FPR) * (y(pts[i]) + y(pts[i-1])) / 2
+	}
+	return area
+}
+
+func counted(pts []Point) (known, unknown int) {
+	last := pts[len(pts)-1]
+	return last.KnownAccepted, last.UnknownAccepted
+}
+
+func auroc(pts []Point) float64 {
+	if k, u := counted(pts); k == 0 || u == 0 {
+		return math.NaN()
+	}
+	return trapezoid(pts, func(p Point) float64 { return p.TPR })
+}
+
+// AUROC is the area under ROC (known positive, score value), equal to
+// scikit-learn's roc_auc_score(labels < C, values): a known and an unknown
+// image with equal values count one half. NaN unless both kinds are present.
+func AUROC(values []float64, labels []int, numClasses int) float64 {
+	return auroc(sweep(values, nil, labels, numClasses))
+}
+
+// atTPR95 gives the FPR (NaN without unknown images) and the threshold at
+// the first point with TPR >= 0.95; both NaN without known images.
+func atTPR95(pts []Point) (fpr, threshold float64) {
+	i := tpr95Index(pts)
+	if i < 0 {
+		return math.NaN(), math.NaN()
+	}
+	return pts[i].FPR, pts[i].Threshold
+}
+
+// FPRAtTPR95IDPositive is the paper's convention: known images positive,
+// score value, the FPR (fraction of unknown images accepted) at the first
+// ROC point, i.e. the largest threshold, whose TPR is at least 0.95.
+// NaN unless both kinds are present.
+func FPRAtTPR95IDPositive(values []float64, labels []int, numClasses int) float64 {
+	fpr, _ := atTPR95(sweep(values, nil, labels, numClasses))
+	return fpr
+}
+
+// TNRAtTPR95IDPositive is 1 - FPRAtTPR95IDPositive: the fraction of unknown
+// images rejected when 95% of the known ones are accepted (paper's convention).
+func TNRAtTPR95IDPositive(values []float64, labels []int, numClasses int) float64 {
+	return 1 - FPRAtTPR95IDPositive(values, labels, numClasses)
+}
+
+func fpr95OOD(pts []Point) float64 {
+	k, u := counted(pts)
+	if k == 0 || u == 0 {
+		return math.NaN()
+	}
+	// Score -value: thresholds in increasing value. Flagging value <= v_j
+	// flags everything not accepted at the next larger threshold, pts[j-1].
+	for j := len(pts) - 2; j >= 0; j-- {
+		if float64(u-pts[j].UnknownAccepted)/float64(u) >= 0.95 {
+			return float64(k-pts[j].KnownAccepted) / float64(k)
+		}
+	}
+	panic("unreachable: flagging every image reaches TPR 1")
+}
+
+// FPR95OODPositive is the OpenOOD / pytorch-ood convention: unknown images
+// positive, score -value, the fraction of known images flagged as unknown at
+// the first ROC point (scikit-learn's order) whose TPR (fraction of unknown
+// images flagged) is at least 0.95. NaN unless both kinds are present.
+func FPR95OODPositive(values []float64, labels []int, numClasses int) float64 {
+	return fpr95OOD(sweep(values, nil, labels, numClasses))
+}
+
+func cauroc(pts []Point) float64 {
+	if k, u := counted(pts); k == 0 || u == 0 {
+		return math.NaN()
+	}
+	return trapezoid(pts, func(p Point) float64 { return p.CCR })
+}
+
+// CAUROC is the reference's classification-aware AUROC (METHOD.md section 4):
+// the trapezoid area under the curve of x = FPR (ID positive) against y = the
+// fraction of known images that are accepted and correctly classified, over
+// the thresholds of Sweep. It equals AUROC times known accuracy when the
+// correct ones are spread like all known images, and at most AUROC.
+func CAUROC(values []float64, pred, labels []int, numClasses int) float64 {
+	return cauroc(Sweep(values, pred, labels, numClasses))
+}
+
+// averagePrecision is scikit-learn's average_precision_score: the sum over
+// thresholds, in decreasing score, of (recall_k - recall_{k-1}) * precision_k,
+// with no interpolation. tps(k) and fps(k) give the positives and negatives
+// scoring at least the k-th threshold, k = 1..n.
+func averagePrecision(n, positives int, tps, fps func(k int) int) float64 {
+	if positives == 0 {
+		return math.NaN()
+	}
+	ap, prevTP := 0.0, 0
+	for k := 1; k <= n; k++ {
+		tp, fp := tps(k), fps(k)
+		if tp != prevTP {
+			ap += float64(tp-prevTP) / float64(positives) * float64(tp) / float64(tp+fp)
+		}
+		prevTP = tp
+	}
+	return ap
+}
+
+func auprIn(pts []Point) float64 {
+	k, _ := counted(pts)
+	return averagePrecision(len(pts)-1, k,
+		func(i int) int { return pts[i].KnownAccepted },
+		func(i int) int { return pts[i].UnknownAccepted })
+}
+
+func auprOut(pts []Point) float64 {
+	k, u := counted(pts)
+	n := len(pts) - 1
+	// The i-th largest -value is the i-th smallest value, pts[n+1-i]; images
+	// with value <= it are those not accepted at pts[n-i].
+	return averagePrecision(n, u,
+		func(i int) int { return u - pts[n-i].UnknownAccepted },
+		func(i int) int { return k - pts[n-i].KnownAccepted })
+}
+
+// AUPRIn is scikit-learn's average_precision_score(labels < C, values): known
+// images positive, score value. NaN without known images.
+func AUPRIn(values []float64, labels []int, numClasses int) float64 {
+	return auprIn(sweep(values, nil, labels, numClasses))
+}
+
+// AUPROut is scikit-learn's average_precision_score(labels == C, -values):
+// unknown images positive, score -value. NaN without unknown images.
+func AUPROut(values []float64, labels []int, numClasses int) float64 {
+	return auprOut(sweep(values, nil, labels, numClasses))
+}
+
+func detectionError(pts []Point) float64 {
+	if k, u := counted(pts); k == 0 || u == 0 {
+		return math.NaN()
+	}
+	best := math.Inf(1)
+	for _, p := range pts {
+		best = math.Min(best, 0.5*(1-p.TPR)+0.5*p.FPR)
+	}
+	return best
+}
+
+// DetectionError is the smallest misclassification probability between known
+// and unknown with equal priors, min over the ROC points of
+// 0.5*(1-TPR) + 0.5*FPR (ID positive; symmetric in the convention).
+// NaN unless both kinds are present.
+func DetectionError(values []float64, labels []int, numClasses int) float64 {
+	return detectionError(sweep(values, nil, labels, numClasses))
+}
