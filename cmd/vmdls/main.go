@@ -7,6 +7,13 @@
 //	vmdls bench gemm [flags]        SGEMM throughput as one JSON line
 //	vmdls bench train-step|infer    a network's training step or inference, one JSON line
 //	vmdls data fetch|info [flags]   datasets: download and verify, describe
+//	vmdls train [flags]             train an OOD model (the reference's main.py flags)
+//	vmdls test [flags]              evaluate one (the reference's test.py flags)
+//	vmdls train-ae [flags]          train the autoencoder --ae_features uses
+//	vmdls demo                      MNIST vs Omniglot, end to end, in minutes
+//
+// Exit status: 0 success, 2 a bad command line (before any work), 1 a
+// failure during the work, 130 an interrupted run.
 package main
 
 import (
@@ -21,7 +28,7 @@ var version = "0.1.0-dev"
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "vmdls:", err)
-		os.Exit(2)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -38,6 +45,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runBench(args[1:], stdout, stderr)
 	case "data":
 		return runData(args[1:], stdout, stderr)
+	case "train":
+		return runTrainCmd(args[1:], stdout, stderr)
+	case "test":
+		return runTestCmd(args[1:], stdout, stderr)
+	case "train-ae":
+		return runTrainAECmd(args[1:], stdout, stderr)
+	case "demo":
+		return runDemo(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -56,5 +71,11 @@ commands:
   bench train-step, bench infer
                time a network (flags: --enc_type --batch_size --threads); one JSON line
   data         datasets: fetch NAME (download, verify), info --dataset NAME --data_dir DIR
+  train        train an OOD model; the reference main.py's flags (--enc_type, --latent_dim, ...)
+  test         evaluate a trained model; the reference test.py's flags (--checkpoint_path, ...)
+  train-ae     train the autoencoder that --ae_features uses (--known_dataset mnist|cifar_known)
+  demo         mnist-conv on MNIST vs Omniglot, end to end, in minutes (downloads missing data)
+
+  vmdls <command> -h lists a command's flags; --dry_run prints the resolved settings as JSON.
 `)
 }

@@ -1,0 +1,659 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vmdls-go/vmdls/data"
+	"github.com/vmdls-go/vmdls/nn/backbone"
+	"github.com/vmdls-go/vmdls/ovd"
+)
+
+// exitError carries the process exit status an error should end with:
+// 2 for bad command lines (before any work), 1 for failures during the
+// work, 130 for an interrupted run.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErrorf is a command-line mistake: exit status 2, before any work.
+func usageErrorf(format string, args ...any) error {
+	return &exitError{2, fmt.Errorf(format, args...)}
+}
+
+// exitCode is the status main exits with for err. Errors without a code
+// are usage errors, as they were before subcommands had run-time failures.
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 2
+}
+
+// runOptions is everything the train, test and train-ae command lines say:
+// the method's settings plus what only the command line uses.
+type runOptions struct {
+	cmd string
+	cfg ovd.Config
+
+	gpus       optString // --gpus: PyTorch Lightning's device list ("0," is device 0)
+	numWorkers int       // --num_workers: accepted; the loader sizes its own workers
+	offline    bool      // --offline: accepted; there is no remote logger to disable
+	dryRun     bool      // --dry_run
+
+	// Accepted for the reference's command lines; see checkUnsupported.
+	firstConv, maxpool1, logTSNE       bool
+	covScaling, reconWeight, genWeight float64
+
+	// outputDirSet records whether --output_dir was given, so the default
+	// name can be made after parsing.
+	outputDirSet bool
+	// args are the flags as given, for the resume hint.
+	args []string
+	fs   *flag.FlagSet
+}
+
+// optString is a string flag whose unset value is JSON null, as the
+// reference's default=None.
+type optString struct {
+	p   *string
+	set bool
+}
+
+func (s *optString) String() string {
+	if s == nil || s.p == nil {
+		return ""
+	}
+	return *s.p
+}
+
+func (s *optString) Set(v string) error { *s.p = v; s.set = true; return nil }
+
+// Get returns nil while the flag is unset, for the dry-run JSON.
+func (s *optString) Get() any {
+	if !s.set && *s.p == "" {
+		return nil
+	}
+	return *s.p
+}
+
+// The reference's defaults where they differ from ovd.DefaultConfig, which
+// follows GMM_VAE_Contrastive's keyword defaults: argparse's defaults win
+// on the command line.
+const (
+	refGenerationEpoch = 20     // add_model_specific_args --generation_epoch
+	refFinetuneLR      = 0.0001 // --finetune_lr
+	refBatchSize       = 256    // --batch_size
+	refMaxEpochs       = 1000   // PyTorch Lightning 1.1 Trainer max_epochs
+	refNumWorkers      = 8      // --num_workers
+	refMarginsEpochTst = 10     // test.py's --margins_epoch (main.py: 0)
+	refAELatentDim     = 32     // mnist_ae.py's --latent_dim
+)
+
+// defaultOptions returns the defaults of the reference script behind cmd.
+func defaultOptions(cmd string) *runOptions {
+	o := &runOptions{cmd: cmd, cfg: ovd.DefaultConfig(), numWorkers: refNumWorkers,
+		covScaling: 5.0, reconWeight: 0.1, genWeight: 0.5}
+	c := &o.cfg
+	c.GenerationEpoch = refGenerationEpoch
+	c.FinetuneLR = refFinetuneLR
+	c.BatchSize = refBatchSize
+	c.MaxEpochs = refMaxEpochs
+	c.DataDir = data.DefaultDir()
+	if cmd == "test" {
+		c.MarginsEpoch = refMarginsEpochTst
+	}
+	if cmd == "train-ae" {
+		c.EncType = "mnist-conv"
+		c.EncOutDim = backbone.MnistConvOutDim
+		c.LatentDim = refAELatentDim
+		c.Opt = "adam"
+	}
+	o.gpus.p = new(string)
+	return o
+}
+
+// newRunFlags binds cmd's flags to o. Names, meanings and defaults are the
+// reference's (main.py, test.py, GMM_VAE_Contrastive.add_model_specific_args
+// and the PyTorch Lightning Trainer flags its command lines use), then ours.
+func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c := &o.cfg
+	str := func(p *string, name, usage string) { fs.StringVar(p, name, *p, usage) }
+	opt := func(p *string, name, usage string) { fs.Var(&optString{p: p}, name, usage) }
+	num := func(p *int, name, usage string) { fs.IntVar(p, name, *p, usage) }
+	flt := func(p *float64, name, usage string) { fs.Float64Var(p, name, *p, usage) }
+	bol := func(p *bool, name, usage string) { fs.BoolVar(p, name, *p, usage) }
+
+	// Shared by every run command.
+	str(&c.DataDir, "data_dir", "data directory (default $VMDLS_DATA or ./data)")
+	str(&c.KnownDataset, "known_dataset", "the known (in-distribution) dataset: "+strings.Join(knownDatasetNames(), ", "))
+	str(&c.DataTransforms, "data_transforms", "transform pipeline: "+strings.Join(data.PipelineNames, ", "))
+	num(&c.InputHeight, "input_height", "image height the encoder takes (28 for mnist-conv, 32 for the CIFAR encoders)")
+	num(&c.ClassNum, "class_num", "known classes: labels 0..class_num-1")
+	num(&c.BatchSize, "batch_size", "evaluation batch size")
+	num(&c.MaxEpochs, "max_epochs", "training epochs (PyTorch Lightning's Trainer flag)")
+	flt(&c.LR, "lr", "learning rate")
+	str(&c.Opt, "opt", "optimizer: sgd or adam")
+	fs.Var(&o.gpus, "gpus", `CUDA devices as PyTorch Lightning reads them ("0," is device 0); a CPU-only build warns and runs on the CPU`)
+	num(&o.numWorkers, "num_workers", "accepted for the reference's command lines; the data loader picks its own workers")
+	bol(&o.offline, "offline", "accepted for the reference's command lines (no remote logger here)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "random seed")
+	fs.Func("output_dir", "where metrics.jsonl, checkpoints and results go (default runs/<date-time>-<known>-<unknown>-<enc_type>)",
+		func(v string) error { c.OutputDir = v; o.outputDirSet = true; return nil })
+	num(&c.Threads, "threads", "compute threads (0: every core)")
+	bol(&o.dryRun, "dry_run", "check the flags, print the resolved configuration as one JSON object and exit")
+	num(&c.TrainLimit, "train_limit", "use only the first N training images (0: all)")
+	num(&c.TestLimit, "test_limit", "use only the first N known test images (0: all)")
+	opt(&c.CheckpointPath, "checkpoint_path", "checkpoint to resume training from, or the model to test")
+	str(&c.EncType, "enc_type", "encoder: "+strings.Join(backbone.EncTypes(), ", "))
+	num(&c.EncOutDim, "enc_out_dim", "the encoder's output width (must match --enc_type)")
+	num(&c.LatentDim, "latent_dim", "latent dimension")
+	bol(&o.firstConv, "first_conv", "reference resnet18 option (7x7 stem); not supported: the encoders are the CIFAR variants")
+	bol(&o.maxpool1, "maxpool1", "reference resnet18 option (stem max-pool); not supported: the encoders are the CIFAR variants")
+	if cmd == "train-ae" {
+		// mnist_ae.py's script flag names the dataset the autoencoder learns.
+		fs.Func("dataset", "alias of --known_dataset (mnist_ae.py's name)", func(v string) error { c.KnownDataset = v; return nil })
+		return fs
+	}
+
+	// train and test: the OOD model.
+	str(&c.UnknownDataset, "unknown_dataset", "the unknown (OOD) dataset: "+strings.Join(data.Names, ", "))
+	num(&c.BatchClasses, "batch_classes", "classes per training batch")
+	num(&c.SampleCount, "sample_count", "images per class per training batch")
+	flt(&c.MarginMaxDistance, "margin_max_distance", "largest negative margin of the triplet loss")
+	fs.Var((*floatAlias)(&c.MarginJump), "margin_jumps", "negative-margin increase per epoch (main.py's name)")
+	fs.Var((*floatAlias)(&c.MarginJump), "margin_jump", "alias of --margin_jumps (the name the published command lines use)")
+	num(&c.MarginsEpoch, "margins_epoch", "first epoch that raises the negative margin")
+	flt(&c.KLCoeff, "kl_coeff", "weight of the KL term")
+	num(&c.GenerationEpoch, "generation_epoch", "epoch from which the KL term counts")
+	flt(&c.LowerBound, "lower_bound", "quantile of the class log-likelihoods kept as the class bound")
+	num(&c.StepSize, "step_size", "StepLR period in epochs")
+	flt(&c.StepGamma, "step_gamma", "StepLR factor")
+	opt(&c.Weights, "weights", "encoder weights (safetensors) to start from")
+	bol(&c.Finetune, "finetune", "freeze the encoder for the first epochs (needs --weights)")
+	flt(&c.FinetuneLR, "finetune_lr", "learning rate of the fine-tuned encoder")
+	bol(&c.AEFeatures, "ae_features", "weight scores by the autoencoder's reconstruction error")
+	opt(&c.AEPath, "ae_path", "the trained autoencoder (safetensors), for --ae_features")
+	bol(&c.LatentOnly, "latent_only", "ablation: score mu instead of the feature ensemble")
+	num(&c.UnknownLimit, "unknown_limit", "use only the first N unknown images (0: all)")
+	flt(&o.covScaling, "cov_scaling", "reference model argument; no effect (unused by the method)")
+	flt(&o.reconWeight, "recon_weight", "reference model argument; no effect (unused by the method)")
+	flt(&o.genWeight, "gen_weight", "reference model argument; no effect (unused by the method)")
+	bol(&o.logTSNE, "log_tsne", "reference model argument; no effect (no t-SNE plots)")
+	return fs
+}
+
+// floatAlias is a float64 flag for two names sharing one setting.
+type floatAlias float64
+
+func (f *floatAlias) String() string { return strconv.FormatFloat(float64(*f), 'g', -1, 64) }
+
+func (f *floatAlias) Set(v string) error {
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return errors.New("parse error")
+	}
+	*f = floatAlias(x)
+	return nil
+}
+
+// Get returns the value for the dry-run JSON.
+func (f *floatAlias) Get() any { return float64(*f) }
+
+// parseRunFlags parses cmd's command line. It returns (nil, nil) after
+// printing the help for -h.
+func parseRunFlags(cmd string, args []string, stdout, stderr io.Writer) (*runOptions, error) {
+	o := defaultOptions(cmd)
+	fs := newRunFlags(cmd, o, stderr)
+	o.fs, o.args = fs, args
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printFlags(stdout, cmd, fs)
+			return nil, nil
+		}
+		return nil, flagError(cmd, fs, err)
+	}
+	if fs.NArg() > 0 {
+		return nil, usageErrorf("%s: unexpected argument %q (flags are --name value)", cmd, fs.Arg(0))
+	}
+	return o, nil
+}
+
+// flagError rewrites the flag package's messages so they name the flag
+// and say what would be valid.
+func flagError(cmd string, fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		name = strings.TrimLeft(name, "-")
+		hint := ""
+		if near := nearestFlags(fs, name); len(near) > 0 {
+			hint = "; did you mean --" + strings.Join(near, ", --") + "?"
+		}
+		return usageErrorf("%s: unknown flag --%s%s (vmdls %s -h lists the flags)", cmd, name, hint, cmd)
+	}
+	if rest, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		return usageErrorf("%s: flag %s needs a value", cmd, strings.Replace(rest, "-", "--", 1))
+	}
+	// "invalid value "x" for flag -lr: parse error"
+	if i := strings.Index(msg, " for flag -"); strings.HasPrefix(msg, "invalid ") && i > 0 {
+		name := msg[i+len(" for flag -"):]
+		if j := strings.Index(name, ":"); j > 0 {
+			name = name[:j]
+		}
+		want := "a value"
+		if f := fs.Lookup(name); f != nil {
+			switch f.Value.(type) {
+			case interface{ IsBoolFlag() bool }:
+				want = "no value (it is a switch) or =true/=false"
+			default:
+				switch f.Value.(flag.Getter).Get().(type) {
+				case int:
+					want = "an integer"
+				case uint64:
+					want = "a non-negative integer"
+				case float64:
+					want = "a number"
+				}
+			}
+		}
+		return usageErrorf("%s: --%s: %s; want %s", cmd, name, strings.TrimSpace(msg[len("invalid "):i]), want)
+	}
+	return usageErrorf("%s: %v", cmd, err)
+}
+
+// nearestFlags lists the flags that look like a mistyped name.
+func nearestFlags(fs *flag.FlagSet, name string) []string {
+	var out []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if strings.Contains(f.Name, name) || strings.Contains(name, f.Name) || editDistance(f.Name, name) <= 2 {
+			out = append(out, f.Name)
+		}
+	})
+	return out
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func printFlags(w io.Writer, cmd string, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: vmdls %s [flags]\n\nflags (the reference's names; -- or - both work):\n", cmd)
+	fs.VisitAll(func(f *flag.Flag) {
+		def := f.DefValue
+		if def == "" {
+			def = "none"
+		}
+		fmt.Fprintf(w, "  --%-20s %s (default %s)\n", f.Name, f.Usage, def)
+	})
+}
+
+// dryRunJSON is the resolved configuration as one JSON object keyed by the
+// flag names (both spellings of --margin_jump(s)), in name order.
+func (o *runOptions) dryRunJSON() ([]byte, error) {
+	var b strings.Builder
+	b.WriteString("{")
+	var err error
+	first := true
+	o.fs.VisitAll(func(f *flag.Flag) {
+		if err != nil {
+			return
+		}
+		var v any
+		switch f.Name {
+		case "output_dir":
+			v = o.cfg.OutputDir
+		case "dataset":
+			v = o.cfg.KnownDataset
+		default:
+			v = f.Value.(flag.Getter).Get()
+		}
+		kb, _ := json.Marshal(f.Name)
+		vb, e := json.Marshal(v)
+		if e != nil {
+			err = fmt.Errorf("--%s: %v", f.Name, e)
+			return
+		}
+		if !first {
+			b.WriteString(",")
+		}
+		first = false
+		b.Write(kb)
+		b.WriteString(":")
+		b.Write(vb)
+	})
+	b.WriteString("}")
+	return []byte(b.String()), err
+}
+
+// defaultOutputDir is runs/<date-time>-<known>-<unknown>-<enc_type>.
+func (o *runOptions) defaultOutputDir(now time.Time) string {
+	parts := []string{now.Format("20060102-150405")}
+	if o.cmd == "train-ae" {
+		parts = append(parts, "ae", o.cfg.KnownDataset)
+	} else {
+		parts = append(parts, o.cfg.KnownDataset, o.cfg.UnknownDataset, o.cfg.EncType)
+	}
+	if o.cmd == "test" {
+		parts = append(parts, "test")
+	}
+	name := strings.Join(parts, "-")
+	name = strings.Map(func(r rune) rune {
+		if r == '/' || r == os.PathSeparator || r == ' ' {
+			return '_'
+		}
+		return r
+	}, name)
+	return "runs/" + name
+}
+
+// encoderSpec is what validation needs of an encoder without building it.
+type encoderSpec struct {
+	outDim, channels, height int
+}
+
+// encoderSpecs mirrors nn/backbone's registry: output width (enc_out_dim)
+// and input image shape, so checks need not allocate a network.
+var encoderSpecs = map[string]encoderSpec{
+	"mnist-conv": {backbone.MnistConvOutDim, 1, 28},
+	"vgg":        {backbone.VGGOutDim, 3, 32},
+	"resnet18":   {backbone.ResNet18OutDim, 3, 32},
+	"densenet":   {backbone.DenseNetOutDim, 3, 32},
+	"wresnet":    {backbone.WideResNetOutDim, 3, 32},
+}
+
+// knownSpec describes a dataset usable as the known set.
+type knownSpec struct {
+	classes, channels, height int
+}
+
+// knownDatasets lists the datasets with class labels, usable as
+// --known_dataset (the others are unknown-only sets).
+var knownDatasets = map[string]knownSpec{
+	"mnist":          {10, 1, 28},
+	"kmnist":         {10, 1, 28},
+	"fashion_mnist":  {10, 1, 28},
+	"mnist_noise":    {10, 1, 28},
+	"cifar10":        {10, 3, 32},
+	"cifar_known":    {10, 3, 32},
+	"cifar100_known": {100, 3, 32},
+}
+
+func knownDatasetNames() []string {
+	var out []string
+	for n := range knownDatasets {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// validate checks the settings before any work: values, names and the
+// combinations that cannot work, each naming the flag and what is valid.
+// Files are checked by checkFiles (not in a dry run, which reads nothing).
+func (o *runOptions) validate() error {
+	c := &o.cfg
+	cmd := o.cmd
+	enc, ok := encoderSpecs[c.EncType]
+	if !ok {
+		return usageErrorf("%s: --enc_type %q: want one of %s", cmd, c.EncType, strings.Join(backbone.EncTypes(), ", "))
+	}
+	if c.EncOutDim != enc.outDim {
+		return usageErrorf("%s: --enc_out_dim %d does not match --enc_type %s, whose output width is %d", cmd, c.EncOutDim, c.EncType, enc.outDim)
+	}
+	if cmd == "train-ae" && c.EncType != "mnist-conv" && c.EncType != "resnet18" {
+		return usageErrorf("%s: --enc_type %q: the autoencoders are mnist-conv (MNIST) and resnet18 (CIFAR)", cmd, c.EncType)
+	}
+	if c.InputHeight != enc.height {
+		return usageErrorf("%s: --input_height %d: the %s encoder takes %dx%d images; want --input_height %d", cmd, c.InputHeight, c.EncType, enc.height, enc.height, enc.height)
+	}
+	kd, ok := knownDatasets[c.KnownDataset]
+	if !ok {
+		return usageErrorf("%s: --known_dataset %q: want one of %s", cmd, c.KnownDataset, strings.Join(knownDatasetNames(), ", "))
+	}
+	if kd.channels != enc.channels || kd.height != enc.height {
+		return usageErrorf("%s: --known_dataset %s has %dx%dx%d images but --enc_type %s takes %dx%dx%d", cmd,
+			c.KnownDataset, kd.channels, kd.height, kd.height, c.EncType, enc.channels, enc.height, enc.height)
+	}
+	if c.ClassNum > kd.classes {
+		return usageErrorf("%s: --class_num %d: %s has %d classes; want 2..%d", cmd, c.ClassNum, c.KnownDataset, kd.classes, kd.classes)
+	}
+	if cmd != "train-ae" && !contains(data.Names, c.UnknownDataset) {
+		return usageErrorf("%s: --unknown_dataset %q: want one of %s", cmd, c.UnknownDataset, strings.Join(data.Names, ", "))
+	}
+	if !contains(data.PipelineNames, c.DataTransforms) {
+		return usageErrorf("%s: --data_transforms %q: want one of %s", cmd, c.DataTransforms, strings.Join(data.PipelineNames, ", "))
+	}
+	for _, l := range []struct {
+		name string
+		v    int
+	}{{"train_limit", c.TrainLimit}, {"test_limit", c.TestLimit}, {"unknown_limit", c.UnknownLimit}, {"threads", c.Threads}} {
+		if l.v < 0 {
+			return usageErrorf("%s: --%s %d: want 0 (no limit) or more", cmd, l.name, l.v)
+		}
+	}
+	if o.numWorkers < 0 {
+		return usageErrorf("%s: --num_workers %d: want 0 or more", cmd, o.numWorkers)
+	}
+	if o.firstConv || o.maxpool1 {
+		return usageErrorf("%s: --first_conv/--maxpool1 select the ImageNet ResNet stem, which is not built here; the encoders are the CIFAR variants the published experiments use (leave both off)", cmd)
+	}
+	if _, err := parseGPUs(o.gpus.String()); err != nil {
+		return usageErrorf("%s: --gpus %q: %v", cmd, o.gpus.String(), err)
+	}
+	if cmd == "test" && c.CheckpointPath == "" && !o.dryRun {
+		return usageErrorf("test: --checkpoint_path is required: the trained model to evaluate (vmdls train writes it)")
+	}
+	if c.AEFeatures && cmd == "test" && c.AEPath == "" && !o.dryRun {
+		return usageErrorf("test: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes")
+	}
+	if cmd != "train-ae" && c.LatentOnly && c.AEFeatures {
+		return usageErrorf("%s: --latent_only scores mu alone; it does not combine with --ae_features", cmd)
+	}
+	if err := c.Validate(); err != nil {
+		return usageErrorf("%s: %v", cmd, err)
+	}
+	if cmd != "train-ae" {
+		if c.MarginMaxDistance <= 0 {
+			return usageErrorf("%s: --margin_max_distance %g: want a positive distance", cmd, c.MarginMaxDistance)
+		}
+		if c.KLCoeff < 0 {
+			return usageErrorf("%s: --kl_coeff %g: want 0 or more", cmd, c.KLCoeff)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// checkFiles checks that the files named on the command line exist and,
+// for checkpoints, that they were made for the same network.
+func (o *runOptions) checkFiles() error {
+	c := &o.cfg
+	for _, f := range []struct{ flag, path string }{
+		{"checkpoint_path", c.CheckpointPath}, {"weights", c.Weights}, {"ae_path", c.AEPath},
+	} {
+		if f.path == "" {
+			continue
+		}
+		st, err := os.Stat(f.path)
+		if err != nil {
+			return usageErrorf("%s: --%s %s: %v", o.cmd, f.flag, f.path, errors.Unwrap(err))
+		}
+		if st.IsDir() {
+			return usageErrorf("%s: --%s %s is a directory; want a file", o.cmd, f.flag, f.path)
+		}
+	}
+	if c.CheckpointPath != "" {
+		if err := o.checkCheckpoint(c.CheckpointPath); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkCheckpoint reads only the safetensors header of path and compares
+// the latent heads' shape (and the recorded enc_type, when the file has
+// one) with the flags, so a checkpoint of another backbone fails here.
+func (o *runOptions) checkCheckpoint(path string) error {
+	hdr, err := readSafetensorsHeader(path)
+	if err != nil {
+		return usageErrorf("%s: --checkpoint_path %s: %v", o.cmd, path, err)
+	}
+	c := &o.cfg
+	if meta, ok := hdr["__metadata__"].(map[string]any); ok {
+		if et, ok := meta["enc_type"].(string); ok && et != c.EncType {
+			return usageErrorf("%s: --checkpoint_path %s holds a %s model but --enc_type is %s; want --enc_type %s or a %s checkpoint", o.cmd, path, et, c.EncType, et, c.EncType)
+		}
+	}
+	for name, v := range hdr {
+		if name != "mu.weight" && !strings.HasSuffix(name, ".mu.weight") {
+			continue
+		}
+		ent, _ := v.(map[string]any)
+		shape, _ := ent["shape"].([]any)
+		if len(shape) != 2 {
+			continue
+		}
+		lat, _ := shape[0].(float64)
+		in, _ := shape[1].(float64)
+		if int(in) != c.EncOutDim {
+			return usageErrorf("%s: --checkpoint_path %s was made for an encoder of width %d, not --enc_type %s (--enc_out_dim %d)", o.cmd, path, int(in), c.EncType, c.EncOutDim)
+		}
+		if int(lat) != c.LatentDim {
+			return usageErrorf("%s: --checkpoint_path %s has --latent_dim %d, not %d", o.cmd, path, int(lat), c.LatentDim)
+		}
+	}
+	return nil
+}
+
+// readSafetensorsHeader reads the JSON header of a safetensors file
+// without its tensor data.
+func readSafetensorsHeader(path string) (map[string]any, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var lb [8]byte
+	if _, err := io.ReadFull(f, lb[:]); err != nil {
+		return nil, fmt.Errorf("not a safetensors checkpoint (too short: %v)", err)
+	}
+	n := uint64(lb[0]) | uint64(lb[1])<<8 | uint64(lb[2])<<16 | uint64(lb[3])<<24 |
+		uint64(lb[4])<<32 | uint64(lb[5])<<40 | uint64(lb[6])<<48 | uint64(lb[7])<<56
+	if n == 0 || n > 100<<20 {
+		return nil, fmt.Errorf("not a safetensors checkpoint (header length %d); PyTorch .ckpt/.pth files need converting first (see nn/convert)", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("not a safetensors checkpoint (header cut short: %v)", err)
+	}
+	var hdr map[string]any
+	if err := json.Unmarshal(b, &hdr); err != nil {
+		return nil, fmt.Errorf("not a safetensors checkpoint (header is not JSON: %v)", err)
+	}
+	return hdr, nil
+}
+
+// gpuRequest is a parsed --gpus value.
+type gpuRequest struct {
+	// IDs lists the devices asked for; nil with All false and Count 0
+	// means the CPU.
+	IDs   []int
+	Count int
+	All   bool
+}
+
+// wantsGPU reports whether the request names any device.
+func (g gpuRequest) wantsGPU() bool { return len(g.IDs) > 0 || g.Count > 0 || g.All }
+
+// parseGPUs reads --gpus the way PyTorch Lightning 1.1 does: empty or
+// "None" is the CPU, "0,"/"1,3" list device ids, an integer n asks for n
+// devices (0 none, -1 all).
+func parseGPUs(s string) (gpuRequest, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "None" {
+		return gpuRequest{}, nil
+	}
+	if strings.Contains(s, ",") {
+		var g gpuRequest
+		for _, p := range strings.Split(s, ",") {
+			p = strings.TrimSpace(p)
+			if p == "" {
+				continue
+			}
+			id, err := strconv.Atoi(p)
+			if err != nil || id < 0 {
+				return g, fmt.Errorf("want device ids such as \"0,\" or \"0,1\", or a count")
+			}
+			g.IDs = append(g.IDs, id)
+		}
+		return g, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < -1 {
+		return gpuRequest{}, fmt.Errorf("want device ids such as \"0,\" or \"0,1\", a count, or -1 for all")
+	}
+	if n == -1 {
+		return gpuRequest{All: true}, nil
+	}
+	return gpuRequest{Count: n}, nil
+}
+
+// selectGPU is set by a build with CUDA support (the cuda build tag) to
+// pick the devices --gpus asks for; nil means a CPU-only build.
+var selectGPU func(req gpuRequest) error
+
+// applyGPUs hands --gpus to the CUDA build, or warns once that this build
+// runs on the CPU.
+func (o *runOptions) applyGPUs(stderr io.Writer) error {
+	req, _ := parseGPUs(o.gpus.String())
+	if !req.wantsGPU() {
+		return nil
+	}
+	if selectGPU == nil {
+		fmt.Fprintf(stderr, "vmdls: warning: --gpus %q: this build has no CUDA support (build with -tags cuda); running on the CPU\n", o.gpus.String())
+		return nil
+	}
+	if err := selectGPU(req); err != nil {
+		return usageErrorf("%s: --gpus %q: %v", o.cmd, o.gpus.String(), err)
+	}
+	return nil
+}

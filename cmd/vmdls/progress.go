@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vmdls-go/vmdls/ovd"
+)
+
+// isTerminal reports whether f is a character device (a terminal), the
+// only case where redrawing a line with a carriage return looks right.
+// TERM=dumb (editors' shells, some CI logs) counts as not a terminal.
+func isTerminal(f *os.File) bool {
+	if os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progress turns ovd events into what a person watches: on a terminal one
+// live line per phase, redrawn in place; otherwise a plain line every few
+// seconds and at each epoch's end. It keeps the last summary of each phase
+// for the table at the end, and writes every event to metrics.jsonl.
+type progress struct {
+	mu  sync.Mutex
+	w   io.Writer
+	tty bool
+	// now is the clock; tests replace it.
+	now func() time.Time
+	// plainEvery is the spacing of plain lines; redrawEvery throttles the
+	// live line so that drawing never costs noticeable time.
+	plainEvery, redrawEvery time.Duration
+
+	phase    string    // phase of the live line
+	lastDraw time.Time // last live redraw or plain line
+	lineOpen bool      // a live line is on screen without its newline
+	start    map[string]time.Time
+	phases   []string // in the order they first appeared
+	final    map[string]ovd.Event
+
+	metrics *bufio.Writer
+	mfile   io.Closer
+	merr    error
+}
+
+func newProgress(w io.Writer, tty bool) *progress {
+	return &progress{w: w, tty: tty, now: time.Now, plainEvery: 5 * time.Second,
+		redrawEvery: 100 * time.Millisecond, start: map[string]time.Time{}, final: map[string]ovd.Event{}}
+}
+
+// openMetrics starts metrics.jsonl in dir.
+func (p *progress) openMetrics(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	p.metrics, p.mfile = bufio.NewWriter(f), f
+	return nil
+}
+
+// observe is the ovd.Observer. ovd may call it from its worker goroutine.
+func (p *progress) observe(e ovd.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	if _, ok := p.start[e.Phase]; !ok {
+		p.start[e.Phase] = now.Add(-e.Elapsed)
+		p.phases = append(p.phases, e.Phase)
+	}
+	p.writeMetric(now, e)
+	if e.EpochEnd {
+		p.final[e.Phase] = e
+	}
+	line := p.format(now, e)
+	switch {
+	case p.tty:
+		if p.lineOpen && p.phase != e.Phase {
+			fmt.Fprintln(p.w)
+			p.lineOpen = false
+		}
+		if !e.EpochEnd && p.phase == e.Phase && now.Sub(p.lastDraw) < p.redrawEvery {
+			return
+		}
+		p.phase = e.Phase
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.lineOpen = true
+		p.lastDraw = now
+		if e.EpochEnd {
+			fmt.Fprintln(p.w)
+			p.lineOpen = false
+		}
+	default:
+		if !e.EpochEnd && p.phase == e.Phase && now.Sub(p.lastDraw) < p.plainEvery {
+			return
+		}
+		p.phase = e.Phase
+		p.lastDraw = now
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+// format renders one progress line: phase, epoch k/K, batch i/N, images/s,
+// the loss parts and the ETA of the whole phase.
+func (p *progress) format(now time.Time, e ovd.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-8s", e.Phase)
+	if e.Epochs > 0 {
+		fmt.Fprintf(&b, " epoch %d/%d", e.Epoch, e.Epochs)
+	}
+	if e.Steps > 0 {
+		fmt.Fprintf(&b, " batch %d/%d", e.Step, e.Steps)
+	} else if e.Step > 0 {
+		fmt.Fprintf(&b, " batch %d", e.Step)
+	}
+	if s := e.Elapsed.Seconds(); s > 0 && e.Images > 0 {
+		fmt.Fprintf(&b, " %s img/s", rate(float64(e.Images)/s))
+	}
+	for _, k := range orderedKeys(e.Values) {
+		fmt.Fprintf(&b, " %s %s", k, num4(e.Values[k]))
+	}
+	if e.EpochEnd && (e.Epochs == 0 || e.Epoch >= e.Epochs) {
+		fmt.Fprintf(&b, " done in %s", shortDur(now.Sub(p.start[e.Phase])))
+	} else if eta, ok := p.eta(now, e); ok {
+		fmt.Fprintf(&b, " ETA %s", shortDur(eta))
+	}
+	return b.String()
+}
+
+// eta extrapolates the phase's wall time (which includes whatever runs
+// between its steps, such as validation) from the fraction of its steps
+// done.
+func (p *progress) eta(now time.Time, e ovd.Event) (time.Duration, bool) {
+	if e.Steps <= 0 || e.Step <= 0 {
+		return 0, false
+	}
+	epochs, epoch := e.Epochs, e.Epoch
+	if epochs <= 0 {
+		epochs, epoch = 1, 1
+	}
+	done := float64((epoch-1)*e.Steps+e.Step) / float64(epochs*e.Steps)
+	if done <= 0 || done > 1 {
+		return 0, false
+	}
+	el := now.Sub(p.start[e.Phase])
+	if el <= 0 {
+		return 0, false
+	}
+	return time.Duration(float64(el) * (1 - done) / done), true
+}
+
+// orderedKeys puts the loss parts first, in the order a reader expects,
+// then the rest alphabetically.
+func orderedKeys(m map[string]float64) []string {
+	first := []string{"loss", "triplet", "kl"}
+	var out, rest []string
+	for _, k := range first {
+		if _, ok := m[k]; ok {
+			out = append(out, k)
+		}
+	}
+	for k := range m {
+		if !contains(first, k) {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+func num4(v float64) string {
+	return strings.TrimSpace(fmt.Sprintf("%.4g", v))
+}
+
+func rate(v float64) string {
+	if v >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+// shortDur prints a duration to the second: 45s, 3m07s, 2h05m.
+func shortDur(d time.Duration) string {
+	d = d.Round(time.Second)
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	switch {
+	case h > 0:
+		return fmt.Sprintf("%dh%02dm", h, m)
+	case m > 0:
+		return fmt.Sprintf("%dm%02ds", m, s)
+	}
+	return fmt.Sprintf("%ds", s)
+}
+
+// metricRecord is one line of metrics.jsonl. Values sit under "values" so
+// that their names never collide with the fixed fields.
+type metricRecord struct {
+	Time     string              `json:"time"`
+	Phase    string              `json:"phase"`
+	Epoch    int                 `json:"epoch,omitempty"`
+	Epochs   int                 `json:"epochs,omitempty"`
+	Step     int                 `json:"step"`
+	Steps    int                 `json:"steps,omitempty"`
+	Images   int                 `json:"images"`
+	Elapsed  float64             `json:"elapsed_s"`
+	EpochEnd bool                `json:"epoch_end,omitempty"`
+	Values   map[string]*float64 `json:"values,omitempty"`
+}
+
+func (p *progress) writeMetric(now time.Time, e ovd.Event) {
+	if p.metrics == nil || p.merr != nil {
+		return
+	}
+	r := metricRecord{Time: now.UTC().Format(time.RFC3339Nano), Phase: e.Phase, Epoch: e.Epoch, Epochs: e.Epochs,
+		Step: e.Step, Steps: e.Steps, Images: e.Images, Elapsed: e.Elapsed.Seconds(), EpochEnd: e.EpochEnd}
+	if len(e.Values) > 0 {
+		r.Values = make(map[string]*float64, len(e.Values))
+		for k, v := range e.Values {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				r.Values[k] = nil // JSON has no NaN: null says "not a number" here
+				continue
+			}
+			v := v
+			r.Values[k] = &v
+		}
+	}
+	b, err := json.Marshal(r)
+	if err == nil {
+		b = append(b, '\n')
+		_, err = p.metrics.Write(b)
+	}
+	if err == nil && e.EpochEnd {
+		err = p.metrics.Flush()
+	}
+	p.merr = err
+}
+
+// close ends the live line and flushes metrics.jsonl.
+func (p *progress) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lineOpen {
+		fmt.Fprintln(p.w)
+		p.lineOpen = false
+	}
+	if p.metrics == nil {
+		return nil
+	}
+	err := p.merr
+	if ferr := p.metrics.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := p.mfile.Close(); err == nil {
+		err = cerr
+	}
+	p.metrics = nil
+	if err != nil {
+		return fmt.Errorf("metrics.jsonl: %w", err)
+	}
+	return nil
+}
+
+// summary writes the table of the last epoch summary of every phase.
+func (p *progress) summary(w io.Writer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.final) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "phase\tepoch\timages\ttime\timg/s\tlast values")
+	for _, ph := range p.phases {
+		e, ok := p.final[ph]
+		if !ok {
+			continue
+		}
+		ep := "-"
+		if e.Epochs > 0 {
+			ep = fmt.Sprintf("%d/%d", e.Epoch, e.Epochs)
+		}
+		r := "-"
+		if s := e.Elapsed.Seconds(); s > 0 && e.Images > 0 {
+			r = rate(float64(e.Images) / s)
+		}
+		var vals []string
+		for _, k := range orderedKeys(e.Values) {
+			vals = append(vals, k+" "+num4(e.Values[k]))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", ph, ep, e.Images, shortDur(e.Elapsed), r, strings.Join(vals, "  "))
+	}
+	tw.Flush()
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/ovd"
+)
+
+// The method's entry points, as the command line calls them. They are
+// variables so that the commands' tests can run with recorded fakes, and
+// so that this package builds before package ovd has them; each is set to
+// its ovd function where it exists (ovd_link.go).
+//
+// trainFunc is ovd.Train: it returns the path of the last checkpoint it
+// wrote, also when ctx was cancelled (then err wraps context.Canceled).
+// testFunc is ovd.Test. trainAEFunc is ovd.TrainAE and returns the path of
+// the autoencoder it saved.
+type (
+	trainFunc   func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (checkpoint string, err error)
+	testFunc    func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) error
+	trainAEFunc func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (aePath string, err error)
+)
+
+var (
+	runTrain   trainFunc
+	runTest    testFunc
+	runTrainAE trainAEFunc
+)
+
+// notBuilt is the error of a command whose ovd entry point is missing.
+func notBuilt(cmd, fn string) error {
+	return &exitError{1, fmt.Errorf("%s: not available in this build (package ovd has no %s yet)", cmd, fn)}
+}
+
+// clock is the time used for default output folder names; tests fix it.
+var clock = time.Now
+
+// prepare parses and checks a run command's flags and handles --dry_run.
+// It returns nil options when nothing more is to be done.
+func prepare(cmd string, args []string, stdout, stderr io.Writer) (*runOptions, error) {
+	o, err := parseRunFlags(cmd, args, stdout, stderr)
+	if err != nil || o == nil {
+		return nil, err
+	}
+	if !o.outputDirSet {
+		o.cfg.OutputDir = o.defaultOutputDir(clock())
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if o.dryRun {
+		b, err := o.dryRunJSON()
+		if err != nil {
+			return nil, &exitError{1, err}
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
+		return nil, nil
+	}
+	if err := o.checkFiles(); err != nil {
+		return nil, err
+	}
+	if err := o.applyGPUs(stderr); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// session is what a run command sets up around the work: the output
+// folder, progress display and metrics.jsonl, signal handling.
+type session struct {
+	o    *runOptions
+	prog *progress
+	ctx  context.Context
+	stop func()
+}
+
+// start creates the output folder and metrics.jsonl and installs the
+// interrupt handler; what says what an interrupt will do.
+func start(o *runOptions, stderr io.Writer, what string) (*session, error) {
+	if err := os.MkdirAll(o.cfg.OutputDir, 0o755); err != nil {
+		return nil, &exitError{1, fmt.Errorf("%s: --output_dir: %w", o.cmd, err)}
+	}
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = isTerminal(f)
+	}
+	p := newProgress(stderr, tty)
+	if err := p.openMetrics(filepath.Join(o.cfg.OutputDir, "metrics.jsonl")); err != nil {
+		return nil, &exitError{1, fmt.Errorf("%s: %w", o.cmd, err)}
+	}
+	if o.cfg.Threads > 0 {
+		kernels.SetThreads(o.cfg.Threads)
+	}
+	ctx, stop := interruptible(context.Background(), stderr, what)
+	return &session{o: o, prog: p, ctx: ctx, stop: stop}, nil
+}
+
+// finish prints the summary and the output folder and turns err into the
+// command's exit status.
+func (s *session) finish(stdout io.Writer, err error) error {
+	s.stop()
+	if cerr := s.prog.close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	s.prog.summary(stdout)
+	fmt.Fprintf(stdout, "outputs: %s\n", s.o.cfg.OutputDir)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled):
+		return &exitError{130, fmt.Errorf("%s: interrupted: %w", s.o.cmd, err)}
+	default:
+		return &exitError{1, fmt.Errorf("%s: %w", s.o.cmd, err)}
+	}
+}
+
+// runTrainCmd is `vmdls train`, the reference's main.py.
+func runTrainCmd(args []string, stdout, stderr io.Writer) error {
+	o, err := prepare("train", args, stdout, stderr)
+	if err != nil || o == nil {
+		return err
+	}
+	if runTrain == nil {
+		return notBuilt("train", "Train")
+	}
+	s, err := start(o, stderr, "finishing the current step and writing a checkpoint")
+	if err != nil {
+		return err
+	}
+	ckpt, err := runTrain(s.ctx, o.cfg, s.prog.observe)
+	if errors.Is(err, context.Canceled) {
+		if ckpt != "" {
+			fmt.Fprintf(stderr, "vmdls: checkpoint written to %s; resume with:\n  vmdls train %s\n", ckpt, resumeArgs(o.args, ckpt))
+		} else {
+			fmt.Fprintf(stderr, "vmdls: stopped before the first checkpoint; nothing to resume (outputs in %s)\n", o.cfg.OutputDir)
+		}
+	} else if err == nil && ckpt != "" {
+		fmt.Fprintf(stdout, "checkpoint: %s\n", ckpt)
+	}
+	return s.finish(stdout, err)
+}
+
+// resumeArgs is the command line that resumes from ckpt: the flags as
+// given, with --checkpoint_path replaced, quoted for a POSIX shell.
+func resumeArgs(args []string, ckpt string) string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name := strings.TrimLeft(a, "-")
+		if name == "checkpoint_path" {
+			i++ // drop its value
+			continue
+		}
+		if strings.HasPrefix(name, "checkpoint_path=") && strings.HasPrefix(a, "-") {
+			continue
+		}
+		out = append(out, shellQuote(a))
+	}
+	out = append(out, "--checkpoint_path", shellQuote(ckpt))
+	return strings.Join(out, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:+", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
