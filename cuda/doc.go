@@ -1,0 +1,27 @@
+// Package cuda is the engine's NVIDIA GPU backend: device memory with a
+// caching allocator, cuBLAS SGEMM and elementwise and reduction kernels
+// compiled at run time with NVRTC, registered at the tensor package's
+// Backend seam so that autograd, nn and ovd run unchanged on the GPU.
+//
+// Only a binary built with the build tag `cuda` has the backend; it links
+// libcuda, libcublas and libnvrtc through gorgonia.org/cu and cgo. Without
+// the tag the package is pure Go: Available is false and every entry point
+// returns ErrNotBuilt, so the default build stays cgo-free. The parts that
+// need no GPU (status names, the allocator's bookkeeping, the row-major to
+// column-major GEMM mapping, the generated kernel source, the self-test
+// harness) are untagged so that CPU-only CI tests them.
+package cuda
+
+import (
+	"errors"
+
+	"github.com/vmdls-go/vmdls/tensor"
+)
+
+// Device is the tensor device of the first GPU. Tensors move there with
+// t.To(cuda.Device) once a `cuda` build has registered the backend.
+const Device tensor.Device = 1
+
+// ErrNotBuilt is what the entry points return in a binary built without the
+// `cuda` tag, where there is no GPU code to run.
+var ErrNotBuilt = errors.New("cuda: this binary was built without the cuda build tag")
