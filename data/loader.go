@@ -57,7 +57,7 @@ func NewLoader(ds Dataset, tf *Compose, opt LoaderOptions) *Loader {
 		opt.Prefetch = 2
 	}
 	c, h, w := ds.Shape()
-	if _, ok := ds.(FloatDataset); !ok {
+	if _, ok := floatItems(ds); !ok {
 		c, h, w = tf.OutShape(c, h, w)
 	}
 	return &Loader{ds: ds, tf: tf, opt: opt, c: c, h: h, w: w}
@@ -159,7 +159,7 @@ func (l *Loader) worker(epoch int, tasks <-chan task) {
 }
 
 func (l *Loader) sample(item int, dst []float32, rng *rand.Rand) error {
-	if fd, ok := l.ds.(FloatDataset); ok {
+	if fd, ok := floatItems(l.ds); ok {
 		// The reference's noise images bypass the transform pipeline.
 		return fd.Float(item, dst)
 	}
@@ -171,6 +171,20 @@ func (l *Loader) sample(item int, dst []float32, rng *rand.Rand) error {
 		return fmt.Errorf("data: item %d: %w", item, err)
 	}
 	return nil
+}
+
+// floatItems returns ds as a FloatDataset when its items are float
+// samples. A Subset has the Float method whatever its base, so it counts
+// only when its base does.
+func floatItems(ds Dataset) (FloatDataset, bool) {
+	if s, ok := ds.(*Subset); ok {
+		if _, ok := floatItems(s.Base); !ok {
+			return nil, false
+		}
+		return s, true
+	}
+	fd, ok := ds.(FloatDataset)
+	return fd, ok
 }
 
 // Next returns the next batch, or false at the end of the epoch or after

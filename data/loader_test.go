@@ -138,3 +138,23 @@ func TestLoaderErrorAndClose(t *testing.T) {
 	}
 	it.Close()
 }
+
+// TestLoaderSubsetOfImages checks that a Subset of an image dataset goes
+// through the transform pipeline (a Subset has a Float method whatever its
+// base; only a float base makes its items float).
+func TestLoaderSubsetOfImages(t *testing.T) {
+	m := &Memory{C: 1, H: 2, W: 2, Pix: []uint8{0, 255, 255, 0, 51, 51, 51, 51}, Labels: []int{0, 1}}
+	l := NewLoader(Head(FilterLabels(m, func(int) bool { return true }), 2), nil, LoaderOptions{Workers: 1})
+	it := l.Epoch(0, [][]int{{0, 1}})
+	defer it.Close()
+	b, ok := it.Next()
+	if !ok {
+		t.Fatal(it.Err())
+	}
+	want := []float32{0, 1, 1, 0, 0.2, 0.2, 0.2, 0.2}
+	for i, v := range b.X.Data() {
+		if v != want[i] {
+			t.Fatalf("batch %v, want %v", b.X.Data(), want)
+		}
+	}
+}
