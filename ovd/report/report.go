@@ -1,0 +1,280 @@
+// Package report writes the results of one evaluation of the detector for
+// people, into one directory:
+//
+//   - results.json: the metrics.Summary of the first run (the full method) as
+//     top-level keys (macro_f1, auroc, tnr_at_tpr95, fpr95_ood_positive,
+//     known_accuracy, ...; null where undefined), "method" (its name), the
+//     summaries of the further runs under "ablations" keyed by run name, a
+//     "conventions" object saying which class is positive for each rate, a
+//     "files" list of what was written, and every key of meta.
+//   - thresholds.csv: one row per threshold of the exact sweep, decreasing,
+//     the first at +Inf (everything unknown): threshold, macro_f1, tpr, fpr,
+//     ccr (fraction of known images accepted and correctly classified),
+//     known_accepted, unknown_accepted. Above MaxRows rows it keeps MaxRows
+//     evenly spaced rows plus the first, the last, the best-F1 and the
+//     TPR-95% rows; results.json always comes from the full sweep.
+//   - roc.csv: fpr, tpr, threshold (known positive), thinned the same way.
+//   - roc.png (ROC and the chance diagonal, AUROC in the title), f1.png
+//     (macro-F1 against threshold, best threshold marked) and hist.png (the
+//     distribution of value for known and unknown images, each normalized to
+//     its own count). The threshold axis of f1.png and hist.png runs from the
+//     1st percentile of the known values (or the unknown median if lower) to
+//     the largest value; smaller values are drawn at the left edge.
+//
+// The first run's tables and plots have the plain names above; a further run
+// named N writes thresholds-N.csv, roc-N.csv, roc-N.png, f1-N.png and
+// hist-N.png. Each file is written to a temporary file in dir, synced and
+// renamed, so a crash leaves either the old file or the new one.
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+
+	"github.com/vmdls-go/vmdls/ovd/metrics"
+)
+
+// Run is one scoring of the evaluation set (METHOD.md section 4, pass 2).
+type Run struct {
+	// Name: "vmdls" (the full method), "vmdlsb" (no reconstruction weight),
+	// "latent" (mu only), ...; letters, digits, '_' and '-' only, since it
+	// names files.
+	Name string
+	// Values, Pred, Labels and NumClasses are the inputs of metrics.Compute:
+	// value(x) (higher = more in-distribution), argmax class 0..C-1, label
+	// 0..C-1 for known and C for unknown images, and C.
+	Values     []float64
+	Pred       []int
+	Labels     []int
+	NumClasses int
+}
+
+// MaxRows is the most sampled rows thresholds.csv and roc.csv keep.
+const MaxRows = 2000
+
+// Conventions is written under "conventions" in results.json.
+var Conventions = map[string]string{
+	"decision":                 "unknown if value < t, else the argmax class; value higher = more in-distribution",
+	"macro_f1":                 "best over every distinct threshold of scikit-learn's macro F1 over the C+1 labels (unknown = C), labels absent from truth and prediction not averaged",
+	"auroc":                    "known (in-distribution) positive, score = value",
+	"tnr_at_tpr95":             "known positive; 1 - FPR at the largest threshold with TPR >= 0.95 (the paper's convention)",
+	"fpr_at_tpr95_id_positive": "known positive; fraction of unknown images accepted at the largest threshold with TPR >= 0.95",
+	"f1_at_tpr95":              "macro_f1's definition at that same threshold",
+	"fpr95_ood_positive":       "unknown (OOD) positive, score = -value; fraction of known images flagged when 95% of unknown images are flagged (OpenOOD / pytorch-ood convention)",
+	"known_accuracy":           "argmax accuracy over the known images, no rejection",
+	"cauroc":                   "area under FPR (known positive) against the fraction of known images accepted and correctly classified",
+	"aupr_in":                  "average precision (scikit-learn), known positive, score = value",
+	"aupr_out":                 "average precision (scikit-learn), unknown positive, score = -value",
+	"detection_error":          "min over thresholds of 0.5 * (1 - TPR) + 0.5 * FPR",
+}
+
+var runName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// Write computes the metrics of every run and writes the files described in
+// the package doc into dir (created if missing). runs[0] is the full method.
+// It returns what results.json holds. meta keys must not collide with the
+// metric keys or "method", "ablations", "conventions", "files". Errors name
+// the file or run at fault.
+func Write(dir string, runs []Run, meta map[string]any) (map[string]any, error) {
+	if len(runs) == 0 {
+		return nil, fmt.Errorf("report: no runs to write into %s", dir)
+	}
+	seen := map[string]bool{}
+	for i, r := range runs {
+		if !runName.MatchString(r.Name) {
+			return nil, fmt.Errorf("report: run %d has name %q; want letters, digits, '_' or '-'", i, r.Name)
+		}
+		if seen[r.Name] {
+			return nil, fmt.Errorf("report: two runs named %q", r.Name)
+		}
+		seen[r.Name] = true
+		if err := metrics.Validate(r.Values, r.Pred, r.Labels, r.NumClasses); err != nil {
+			return nil, fmt.Errorf("report: run %q: %w", r.Name, err)
+		}
+	}
+	reserved := metrics.Summary{}.Map()
+	for _, k := range []string{"method", "ablations", "conventions", "files"} {
+		reserved[k] = nil
+	}
+	for k := range meta {
+		if _, taken := reserved[k]; taken {
+			return nil, fmt.Errorf("report: meta key %q collides with a key of results.json", k)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("report: creating %s: %w", dir, err)
+	}
+	results := map[string]any{}
+	ablations := map[string]any{}
+	var files []string
+	for i, r := range runs {
+		pts := metrics.Sweep(r.Values, r.Pred, r.Labels, r.NumClasses)
+		s := metrics.FromSweep(pts, r.Pred, r.Labels, r.NumClasses)
+		suffix := ""
+		if i == 0 {
+			for k, v := range s.Map() {
+				results[k] = v
+			}
+		} else {
+			ablations[r.Name] = s.Map()
+			suffix = "-" + r.Name
+		}
+		out := []struct {
+			name string
+			data func() ([]byte, error)
+		}{
+			{"thresholds" + suffix + ".csv", func() ([]byte, error) { return thresholdsCSV(pts, s), nil }},
+			{"roc" + suffix + ".csv", func() ([]byte, error) { return rocCSV(pts, s), nil }},
+			{"roc" + suffix + ".png", func() ([]byte, error) { return encodePNG(rocImage(r.Name, pts, s)) }},
+			{"f1" + suffix + ".png", func() ([]byte, error) { return encodePNG(f1Image(r, pts, s)) }},
+			{"hist" + suffix + ".png", func() ([]byte, error) { return encodePNG(histImage(r, s)) }},
+		}
+		for _, o := range out {
+			b, err := o.data()
+			if err != nil {
+				return nil, fmt.Errorf("report: %s: %w", filepath.Join(dir, o.name), err)
+			}
+			if err := writeAtomic(filepath.Join(dir, o.name), b); err != nil {
+				return nil, err
+			}
+			files = append(files, o.name)
+		}
+	}
+	results["method"] = runs[0].Name
+	results["ablations"] = ablations
+	results["conventions"] = Conventions
+	results["files"] = append(files, "results.json")
+	for k, v := range meta {
+		results[k] = v
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the conventions read "value < t", not "value \u003c t"
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(results); err != nil {
+		return nil, fmt.Errorf("report: encoding results.json: %w", err)
+	}
+	if err := writeAtomic(filepath.Join(dir, "results.json"), b.Bytes()); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// keptRows picks the rows of a sweep of n points the tables keep: all of
+// them up to MaxRows, else MaxRows evenly spaced plus the given must-keep
+// indices, in order.
+func keptRows(n int, must ...int) []int {
+	if n <= MaxRows {
+		rows := make([]int, n)
+		for i := range rows {
+			rows[i] = i
+		}
+		return rows
+	}
+	keep := make(map[int]bool, MaxRows+len(must)+2)
+	for k := 0; k < MaxRows; k++ {
+		keep[k*(n-1)/(MaxRows-1)] = true
+	}
+	keep[0], keep[n-1] = true, true
+	for _, m := range must {
+		if m >= 0 && m < n {
+			keep[m] = true
+		}
+	}
+	rows := make([]int, 0, len(keep))
+	for i := 0; i < n; i++ {
+		if keep[i] {
+			rows = append(rows, i)
+		}
+	}
+	return rows
+}
+
+// specialRows are the sweep indices of the best macro-F1 and of TPR 95%.
+func specialRows(pts []metrics.Point, s metrics.Summary) []int {
+	var rows []int
+	for i, p := range pts {
+		if p.Threshold == s.BestThreshold || p.Threshold == s.ThresholdAtTPR95 {
+			rows = append(rows, i)
+		}
+	}
+	return rows
+}
+
+func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func thresholdsCSV(pts []metrics.Point, s metrics.Summary) []byte {
+	var b bytes.Buffer
+	b.WriteString("threshold,macro_f1,tpr,fpr,ccr,known_accepted,unknown_accepted\n")
+	for _, i := range keptRows(len(pts), specialRows(pts, s)...) {
+		p := pts[i]
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%d,%d\n", fmtFloat(p.Threshold), fmtFloat(p.MacroF1),
+			fmtFloat(p.TPR), fmtFloat(p.FPR), fmtFloat(p.CCR), p.KnownAccepted, p.UnknownAccepted)
+	}
+	return b.Bytes()
+}
+
+func rocCSV(pts []metrics.Point, s metrics.Summary) []byte {
+	var b bytes.Buffer
+	b.WriteString("fpr,tpr,threshold\n")
+	for _, i := range keptRows(len(pts), specialRows(pts, s)...) {
+		p := pts[i]
+		fmt.Fprintf(&b, "%s,%s,%s\n", fmtFloat(p.FPR), fmtFloat(p.TPR), fmtFloat(p.Threshold))
+	}
+	return b.Bytes()
+}
+
+func encodePNG(img image.Image) ([]byte, error) {
+	var b bytes.Buffer
+	err := png.Encode(&b, img)
+	return b.Bytes(), err
+}
+
+// writeAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path, so readers never see a half-written file.
+func writeAtomic(path string, data []byte) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("report: writing %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			err = fmt.Errorf("report: writing %s: %w", path, err)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	// Make the rename itself durable; not every file system lets a
+	// directory be synced, and the data is already safe, so this is best effort.
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
