@@ -1,0 +1,100 @@
+package ovd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vmdls-go/vmdls/data"
+	"github.com/vmdls-go/vmdls/kernels"
+)
+
+// sets are the three datasets of a run: the known training set, the known
+// test set and the unknown set (every label ClassNum).
+type sets struct {
+	train, test, unknown *data.Set
+}
+
+// openSets opens cfg's datasets, applies the subset caps and checks that
+// the known set has the classes class_num promises.
+func openSets(cfg *Config) (*sets, error) {
+	opt := data.Options{Dir: cfg.DataDir, ClassNum: cfg.ClassNum, Seed: cfg.Seed}
+	train, err := data.Open(cfg.KnownDataset, data.Train, opt)
+	if err != nil {
+		return nil, fmt.Errorf("--known_dataset %s: %w", cfg.KnownDataset, err)
+	}
+	test, err := data.Open(cfg.KnownDataset, data.Test, opt)
+	if err != nil {
+		return nil, fmt.Errorf("--known_dataset %s (test split): %w", cfg.KnownDataset, err)
+	}
+	unknown, err := data.OpenUnknown(cfg.UnknownDataset, data.Test, opt)
+	if err != nil {
+		return nil, fmt.Errorf("--unknown_dataset %s: %w", cfg.UnknownDataset, err)
+	}
+	// Only the known classes take part (a dataset with more classes than
+	// class_num, such as cifar10, keeps labels < class_num).
+	for _, s := range []*data.Set{train, test} {
+		s.Dataset = data.FilterLabels(s.Dataset, func(l int) bool { return l < cfg.ClassNum })
+	}
+	for _, c := range []struct {
+		s *data.Set
+		n int
+	}{{train, cfg.TrainLimit}, {test, cfg.TestLimit}, {unknown, cfg.UnknownLimit}} {
+		if c.n > 0 {
+			c.s.Dataset = data.Head(c.s.Dataset, c.n)
+		}
+	}
+	present := 0
+	for _, n := range data.ClassCounts(train.Dataset) {
+		if n > 0 {
+			present++
+		}
+	}
+	if present < cfg.ClassNum {
+		return nil, fmt.Errorf("--class_num %d: the training set of %s has only %d of the classes 0..%d", cfg.ClassNum, cfg.KnownDataset, present, cfg.ClassNum-1)
+	}
+	return &sets{train: train, test: test, unknown: unknown}, nil
+}
+
+// newLoader makes the loader of set s with the run's transforms: the
+// training augmentation when train is true, the test-time pipeline
+// otherwise.
+func newLoader(cfg *Config, s *data.Set, train bool) (*data.Loader, error) {
+	p, err := data.Pipeline(cfg.DataTransforms, train)
+	if err != nil {
+		return nil, fmt.Errorf("--data_transforms: %w", err)
+	}
+	return data.NewLoader(s.Dataset, p.Then(s.Post...), data.LoaderOptions{Seed: cfg.Seed, Workers: kernels.Threads()}), nil
+}
+
+// sequentialBatches splits 0..n-1 into consecutive batches of size bs.
+func sequentialBatches(n, bs int) [][]int {
+	var out [][]int
+	for lo := 0; lo < n; lo += bs {
+		b := make([]int, 0, min(bs, n-lo))
+		for i := lo; i < min(lo+bs, n); i++ {
+			b = append(b, i)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// forEachBatch runs fn over the whole dataset of l in order, in batches of
+// bs, stopping early when ctx is cancelled or fn fails.
+func forEachBatch(ctx context.Context, l *data.Loader, n, bs int, fn func(b *data.Batch) error) error {
+	it := l.Epoch(0, sequentialBatches(n, bs))
+	defer it.Close()
+	for {
+		b, ok := it.Next()
+		if !ok {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return it.Err()
+}

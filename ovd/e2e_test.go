@@ -1,0 +1,196 @@
+package ovd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vmdls-go/vmdls/safetensors"
+)
+
+// sharedData returns the real datasets' folder ($VMDLS_DATA or
+// ../shared/data beside the module root), skipping when MNIST or Omniglot
+// is absent.
+func sharedData(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("VMDLS_DATA")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "shared", "data")
+	}
+	for _, f := range []string{"mnist/train-images-idx3-ubyte.gz", "omniglot/images_evaluation.npz"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Skipf("real data %s not found under %s (set VMDLS_DATA)", f, dir)
+		}
+	}
+	return dir
+}
+
+// mnistConfig is the paper's MNIST training command line on a subset.
+func mnistConfig(dataDir, out string, train, eval, epochs int) Config {
+	c := DefaultConfig()
+	c.EncType, c.LatentDim, c.EncOutDim = "mnist-conv", 32, 500
+	c.GenerationEpoch, c.LowerBound, c.StepSize = 0, 0.05, 100
+	c.MarginMaxDistance, c.MarginJump, c.MarginsEpoch = 32, 1, 1
+	c.KnownDataset, c.UnknownDataset, c.DataTransforms, c.InputHeight = "mnist", "omniglot", "mnist", 28
+	c.ClassNum, c.KLCoeff, c.LR, c.Opt = 10, 0.1, 1e-4, "adam"
+	c.BatchClasses, c.SampleCount, c.BatchSize = 10, 16, 250
+	c.MaxEpochs = epochs
+	c.TrainLimit, c.TestLimit, c.UnknownLimit = train, eval, eval
+	c.DataDir, c.OutputDir, c.Seed = dataDir, out, 7
+	return c
+}
+
+// TestEndToEndMNIST trains on 2,000 MNIST images, trains the autoencoder,
+// fits and scores against Omniglot with and without reconstruction
+// weighting, and checks every output file and that the metrics are far
+// above chance.
+func TestEndToEndMNIST(t *testing.T) {
+	dir := sharedData(t)
+	out := t.TempDir()
+	cfg := mnistConfig(dir, out, 2000, 1000, 2)
+	ctx := context.Background()
+	tr, err := Train(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Epochs) != 2 || !tr.Epochs[1].Validated || len(tr.Best) != 1 {
+		t.Fatalf("epochs %+v best %+v", tr.Epochs, tr.Best)
+	}
+	for _, p := range []string{tr.LastCheckpoint, tr.Best[0].Path} {
+		if _, err := safetensors.ReadFile(p); err != nil {
+			t.Fatalf("checkpoint: %v", err)
+		}
+	}
+	aeCfg := cfg
+	aeCfg.MaxEpochs, aeCfg.BatchSize = 1, 64
+	ae, err := TrainAE(ctx, aeCfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.CheckpointPath, cfg.AEFeatures, cfg.AEPath = tr.LastCheckpoint, true, ae.Path
+	cfg.OutputDir = filepath.Join(out, "test")
+	res, err := Test(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(cfg.OutputDir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	num := func(m map[string]any, k string) float64 {
+		v, ok := m[k].(float64)
+		if !ok || v < 0 || v > 1 {
+			t.Fatalf("results.json %s = %v, want a number in [0,1]", k, m[k])
+		}
+		return v
+	}
+	abl, _ := got["ablations"].(map[string]any)
+	for _, name := range []string{"vmdlsb", "latent"} {
+		m, ok := abl[name].(map[string]any)
+		if !ok {
+			t.Fatalf("results.json has no ablation %q: %v", name, got["ablations"])
+		}
+		for _, k := range []string{"macro_f1", "auroc", "tnr_at_tpr95", "fpr95_ood_positive", "known_accuracy"} {
+			num(m, k)
+		}
+	}
+	t.Logf("full method: macro_f1 %.3f auroc %.3f tnr95 %.3f acc %.3f; without reconstruction: macro_f1 %.3f auroc %.3f",
+		num(got, "macro_f1"), num(got, "auroc"), num(got, "tnr_at_tpr95"), num(got, "known_accuracy"),
+		num(abl["vmdlsb"].(map[string]any), "macro_f1"), num(abl["vmdlsb"].(map[string]any), "auroc"))
+	// Chance is AUROC 0.5, accuracy 0.1 and macro-F1 about 0.1.
+	for _, m := range []map[string]any{got, abl["vmdlsb"].(map[string]any)} {
+		if num(m, "auroc") < 0.85 || num(m, "known_accuracy") < 0.8 || num(m, "macro_f1") < 0.5 {
+			t.Errorf("metrics near chance: %v", m)
+		}
+	}
+	if res.Jitter < 2 {
+		t.Errorf("jitter k = %d, want at least the +2", res.Jitter)
+	}
+	for _, f := range []string{"thresholds.csv", "roc.csv"} {
+		if st, err := os.Stat(filepath.Join(cfg.OutputDir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	pngs, _ := filepath.Glob(filepath.Join(cfg.OutputDir, "*.png"))
+	if len(pngs) < 3 {
+		t.Errorf("plots %v, want at least 3", pngs)
+	}
+	for _, p := range pngs {
+		b, _ := os.ReadFile(p)
+		if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+// TestResumeEqualsUninterrupted trains 2 epochs straight, and 1 epoch then
+// a resumed second one, and requires bit-identical checkpoints; a run
+// cancelled mid-epoch saves its weights and says so.
+func TestResumeEqualsUninterrupted(t *testing.T) {
+	dir := sharedData(t)
+	ctx := context.Background()
+	straight := mnistConfig(dir, t.TempDir(), 500, 100, 2)
+	straight.GenerationEpoch = 1 // both loss branches run
+	a, err := Train(ctx, straight, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := straight
+	first.OutputDir, first.MaxEpochs = t.TempDir(), 1
+	b1, err := Train(ctx, first, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := straight
+	second.OutputDir, second.CheckpointPath = t.TempDir(), b1.LastCheckpoint
+	b2, err := Train(ctx, second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b2.Epochs) != 1 || b2.Epochs[0].Epoch != 1 {
+		t.Fatalf("resumed run trained epochs %+v, want only epoch 1", b2.Epochs)
+	}
+	fa, err := safetensors.ReadFile(a.LastCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := safetensors.ReadFile(b2.LastCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ta := range fa.Tensors {
+		tb, ok := fb.Get(ta.Name)
+		if !ok {
+			t.Fatalf("resumed checkpoint lacks %s", ta.Name)
+		}
+		if !bytes.Equal(ta.Data, tb.Data) {
+			t.Errorf("%s differs between the straight and the resumed run", ta.Name)
+		}
+	}
+
+	// Cancel after the first step of the first epoch.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := straight
+	stop.OutputDir = t.TempDir()
+	res, err := Train(cctx, stop, func(e Event) {
+		if e.Phase == "train" && e.Step == 1 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) || !res.Interrupted {
+		t.Fatalf("cancelled run: err %v interrupted %v", err, res != nil && res.Interrupted)
+	}
+	if _, err := safetensors.ReadFile(res.InterruptedCheckpoint); err != nil {
+		t.Fatalf("interrupted checkpoint: %v", err)
+	}
+}

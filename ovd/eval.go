@@ -1,0 +1,469 @@
+package ovd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/data"
+	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/nn"
+	"github.com/vmdls-go/vmdls/nn/backbone"
+	"github.com/vmdls-go/vmdls/ovd/report"
+	"github.com/vmdls-go/vmdls/tensor"
+)
+
+// TestResult is what Test produced.
+type TestResult struct {
+	OutputDir string
+	// Results is the content of results.json.
+	Results map[string]any
+	// Jitter is the shared k of the feature-ensemble fit (S_c + k·1e-6·I).
+	Jitter int
+}
+
+// Features are the per-image quantities of the test procedure.
+type Features struct {
+	// Ensemble is F(x) = [tap1, tap2, tap3, h, mu] per row.
+	Ensemble *tensor.Tensor
+	// Mu is the latent mean.
+	Mu *tensor.Tensor
+	// Tap1 is the pooled first tap (the reconstruction weight compares it).
+	Tap1 *tensor.Tensor
+}
+
+// ExtractFeatures runs the model once over x without building a graph and
+// returns the feature ensemble of METHOD.md section 4, mu and tap 1.
+func ExtractFeatures(m *backbone.Model, x *tensor.Tensor) Features {
+	var f Features
+	autograd.NoGrad(func() {
+		h, taps := m.Enc.(backbone.Tapped).ForwardTaps(autograd.Const(x))
+		mu := m.Mu.Forward(h)
+		f.Ensemble = tensor.Concat(1, taps[0].Value(), taps[1].Value(), taps[2].Value(), h.Value(), mu.Value())
+		f.Mu, f.Tap1 = mu.Value(), taps[0].Value()
+	})
+	return f
+}
+
+// tap1 returns the model's pooled first tap of x.
+func tap1(m *backbone.Model, x *tensor.Tensor) *tensor.Tensor {
+	var t *tensor.Tensor
+	autograd.NoGrad(func() {
+		_, taps := m.Enc.(backbone.Tapped).ForwardTaps(autograd.Const(x))
+		t = taps[0].Value()
+	})
+	return t
+}
+
+// Score is pass 2's scoring (METHOD.md section 4) of n images against C
+// classes: ll holds l_c(x) row-major (n×C), w the reconstruction weights
+// (nil: all 1). s_c = (l_c - M)·w with M = 1 + max ll; value = max_c s_c,
+// pred = argmax_c s_c.
+func Score(ll []float64, classes int, w []float64) (values []float64, pred []int) {
+	n := len(ll) / classes
+	m := math.Inf(-1)
+	for _, v := range ll {
+		m = max(m, v)
+	}
+	m++
+	values = make([]float64, n)
+	pred = make([]int, n)
+	for i := range n {
+		wi := 1.0
+		if w != nil {
+			wi = w[i]
+		}
+		best, arg := math.Inf(-1), 0
+		for c := range classes {
+			if s := (ll[i*classes+c] - m) * wi; s > best {
+				best, arg = s, c
+			}
+		}
+		values[i], pred[i] = best, arg
+	}
+	return values, pred
+}
+
+// ReconstructionWeights turns the per-image reconstruction distances r(x)
+// into weights w(x) = r(x) / max r over the evaluation set.
+func ReconstructionWeights(r []float64) []float64 {
+	mx := 0.0
+	for _, v := range r {
+		mx = max(mx, v)
+	}
+	w := make([]float64, len(r))
+	for i, v := range r {
+		if mx > 0 {
+			w[i] = v / mx
+		} else {
+			w[i] = 1
+		}
+	}
+	return w
+}
+
+// Test evaluates a trained model as the reference's test.py (METHOD.md
+// section 4): pass 1 fits per-class Gaussians on the feature ensemble of
+// the training set, pass 2 scores the known test set and the unknown set,
+// and the results go to cfg.OutputDir (results.json, CSV tables, plots).
+// Beside the configured method it scores the ablations that come free from
+// the same passes: without reconstruction weighting ("vmdlsb", when the
+// method uses it) and latent-only ("latent": mu instead of the ensemble).
+func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.CheckpointPath == "" {
+		return nil, errors.New("--checkpoint_path: vmdls test needs the trained model's checkpoint")
+	}
+	if cfg.AEFeatures && cfg.AEPath == "" {
+		return nil, errors.New("--ae_features needs --ae_path, the autoencoder that vmdls train-ae wrote")
+	}
+	if cfg.Threads > 0 {
+		kernels.SetThreads(cfg.Threads)
+	}
+	model, err := buildModel(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadModelWeights(model, cfg.CheckpointPath); err != nil {
+		return nil, err
+	}
+	nn.SetTraining(model, false)
+	var ae backbone.Autoencoder
+	if cfg.AEFeatures {
+		if ae, err = LoadAutoencoder(cfg.AEPath); err != nil {
+			return nil, err
+		}
+		nn.SetTraining(ae, false)
+	}
+	s, err := openSets(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	timings := map[string]float64{}
+
+	// Pass 1: fit.
+	start := time.Now()
+	tapDims := model.Enc.(backbone.Tapped).TapDims()
+	dim := tapDims[0] + tapDims[1] + tapDims[2] + cfg.EncOutDim + cfg.LatentDim
+	ens, lat := NewMoments(cfg.ClassNum, dim), NewMoments(cfg.ClassNum, cfg.LatentDim)
+	trainLoader, err := newLoader(&cfg, s.train, false)
+	if err != nil {
+		return nil, err
+	}
+	n := s.train.Len()
+	err = forEachBatch(ctx, trainLoader, n, cfg.BatchSize, func(b *data.Batch) error {
+		f := ExtractFeatures(model, b.X)
+		ens.Add(f.Ensemble.Data(), b.Labels)
+		lat.Add(f.Mu.Data(), b.Labels)
+		obs.emit(Event{Phase: "fit", Images: int(sumCounts(ens)), Steps: n, Elapsed: time.Since(start)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pass 1 (fit): %w", err)
+	}
+	gsEns, kEns, err := FitShared(ens)
+	if err != nil {
+		return nil, fmt.Errorf("pass 1 (fit), feature ensemble: %w", err)
+	}
+	gsLat, kLat, err := FitShared(lat)
+	if err != nil {
+		return nil, fmt.Errorf("pass 1 (fit), latent: %w", err)
+	}
+	timings["fit_seconds"] = time.Since(start).Seconds()
+
+	// Pass 2: score.
+	start = time.Now()
+	var llEns, llLat, r []float64
+	var labels []int
+	total := s.test.Len() + s.unknown.Len()
+	for _, set := range []*data.Set{s.test, s.unknown} {
+		l, err := newLoader(&cfg, set, false)
+		if err != nil {
+			return nil, err
+		}
+		err = forEachBatch(ctx, l, set.Len(), cfg.BatchSize, func(b *data.Batch) error {
+			f := ExtractFeatures(model, b.X)
+			llEns = appendLogProbs(llEns, gsEns, f.Ensemble.Data())
+			llLat = appendLogProbs(llLat, gsLat, f.Mu.Data())
+			if ae != nil {
+				var xHat *tensor.Tensor
+				autograd.NoGrad(func() { xHat = ae.Reconstruct(autograd.Const(b.X)).Value() })
+				r = append(r, rowMSE(f.Tap1, tap1(model, xHat))...)
+			}
+			labels = append(labels, b.Labels...)
+			obs.emit(Event{Phase: "score", Images: len(labels), Steps: total, Elapsed: time.Since(start)})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pass 2 (score): %w", err)
+		}
+	}
+	timings["score_seconds"] = time.Since(start).Seconds()
+
+	var w []float64
+	if ae != nil {
+		w = ReconstructionWeights(r)
+	}
+	run := func(name string, ll []float64, w []float64) report.Run {
+		v, p := Score(ll, cfg.ClassNum, w)
+		return report.Run{Name: name, Values: v, Pred: p, Labels: labels, NumClasses: cfg.ClassNum}
+	}
+	var runs []report.Run
+	switch {
+	case cfg.LatentOnly:
+		runs = append(runs, run("latent", llLat, w))
+	case ae != nil:
+		runs = append(runs, run("vmdls", llEns, w), run("vmdlsb", llEns, nil), run("latent", llLat, w))
+	default:
+		runs = append(runs, run("vmdlsb", llEns, nil), run("latent", llLat, nil))
+	}
+	meta := map[string]any{
+		"method":          runs[0].Name,
+		"hyperparameters": cfg,
+		"seed":            cfg.Seed,
+		"timings":         timings,
+		"jitter":          map[string]any{"ensemble_k": kEns, "latent_k": kLat, "step": JitterStep},
+		"feature_dim":     dim,
+		"images":          map[string]int{"train": n, "known_test": s.test.Len(), "unknown": s.unknown.Len()},
+		"checkpoint":      cfg.CheckpointPath,
+	}
+	results, err := report.Write(cfg.OutputDir, runs, meta)
+	if err != nil {
+		return nil, err
+	}
+	return &TestResult{OutputDir: cfg.OutputDir, Results: results, Jitter: kEns}, nil
+}
+
+func sumCounts(m *Moments) float64 {
+	s := 0.0
+	for _, c := range m.Count {
+		s += c
+	}
+	return s
+}
+
+// appendLogProbs appends, for each row of x, the log-density under every
+// class Gaussian (row-major rows×classes).
+func appendLogProbs(dst []float64, gs []*Gaussian, x []float32) []float64 {
+	d := gs[0].Dim()
+	n := len(x) / d
+	xs := make([]float64, len(x))
+	for i, v := range x {
+		xs[i] = float64(v)
+	}
+	base := len(dst)
+	dst = append(dst, make([]float64, n*len(gs))...)
+	col := make([]float64, n)
+	for c, g := range gs {
+		g.LogProb(xs, col)
+		for i, v := range col {
+			dst[base+i*len(gs)+c] = v
+		}
+	}
+	return dst
+}
+
+// rowMSE returns the mean over columns of (a - b)² for each row.
+func rowMSE(a, b *tensor.Tensor) []float64 {
+	n, d := a.Size(0), a.Size(1)
+	ad, bd := a.Data(), b.Data()
+	out := make([]float64, n)
+	for i := range n {
+		s := 0.0
+		for j := range d {
+			diff := float64(ad[i*d+j]) - float64(bd[i*d+j])
+			s += diff * diff
+		}
+		out[i] = s / float64(d)
+	}
+	return out
+}
+
+// loadModelWeights loads a model checkpoint for testing: every parameter
+// and buffer of the model must be in the file; extra keys of the reference's
+// module (its frozen "ae." autoencoder) are ignored.
+func loadModelWeights(m *backbone.Model, path string) error {
+	ck, err := nn.ReadCheckpoint(path)
+	if err != nil {
+		return fmt.Errorf("--checkpoint_path: %w", err)
+	}
+	rep, err := ck.LoadModel(m, false)
+	if err != nil {
+		return fmt.Errorf("--checkpoint_path %s: %w", path, err)
+	}
+	if len(rep.Missing) > 0 || len(rep.Mismatched) > 0 {
+		msg := fmt.Sprintf("%d keys missing (first: %v)", len(rep.Missing), rep.Missing[:min(3, len(rep.Missing))])
+		if len(rep.Mismatched) > 0 {
+			msg = rep.Mismatched[0].String()
+		}
+		return fmt.Errorf("--checkpoint_path %s does not hold a %s model with latent_dim %d: %s", path, encName(m), m.LatentDim, msg)
+	}
+	return nil
+}
+
+func encName(m *backbone.Model) string {
+	return strings.TrimPrefix(fmt.Sprintf("%T", m.Enc), "*backbone.")
+}
+
+// AEResult is what TrainAE produced.
+type AEResult struct {
+	// Path is the autoencoder's checkpoint (pass it as --ae_path).
+	Path string
+	// Losses are the epochs' mean reconstruction losses.
+	Losses []float64
+	// Interrupted is set when ctx was cancelled (the weights so far are saved).
+	Interrupted bool
+}
+
+// aeMetaType is the checkpoint metadata key naming the autoencoder.
+const aeMetaType = "ae_type"
+
+// newAutoencoder picks the autoencoder of METHOD.md section 5 for images
+// of shape c×h×w: the MNIST one for 1×28×28, the CIFAR ResNet-18 one for
+// 3×32×32.
+func newAutoencoder(kind string, rng *rand.Rand) (backbone.Autoencoder, error) {
+	switch kind {
+	case "mnist":
+		return backbone.NewMnistAE(rng), nil
+	case "resnet18":
+		return backbone.NewResNetAE(rng), nil
+	}
+	return nil, fmt.Errorf("no autoencoder %q (have mnist, resnet18)", kind)
+}
+
+func aeKindFor(c, h, w int) (string, error) {
+	switch {
+	case c == 1 && h == 28 && w == 28:
+		return "mnist", nil
+	case c == 3 && h == 32 && w == 32:
+		return "resnet18", nil
+	}
+	return "", fmt.Errorf("no autoencoder for %d×%d×%d images (have 1×28×28 and 3×32×32)", c, h, w)
+}
+
+// LoadAutoencoder reads an autoencoder checkpoint written by TrainAE.
+func LoadAutoencoder(path string) (backbone.Autoencoder, error) {
+	ck, err := nn.ReadCheckpoint(path)
+	if err != nil {
+		return nil, fmt.Errorf("--ae_path: %w", err)
+	}
+	kind, ok := ck.Metadata[aeMetaType]
+	if !ok {
+		return nil, fmt.Errorf("--ae_path %s: not an autoencoder checkpoint of vmdls train-ae (no %s metadata)", path, aeMetaType)
+	}
+	ae, err := newAutoencoder(kind, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("--ae_path %s: %w", path, err)
+	}
+	if _, err := ck.LoadModel(ae, true); err != nil {
+		return nil, fmt.Errorf("--ae_path %s: %w", path, err)
+	}
+	return ae, nil
+}
+
+// TrainAE trains the autoencoder of the known data (METHOD.md section 5):
+// MSE with Adam at cfg.LR, cfg.MaxEpochs epochs of shuffled batches of
+// cfg.BatchSize training images with the test-time transforms, saved to
+// cfg.OutputDir/ae.safetensors after every epoch.
+func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.OutputDir == "" {
+		return nil, errors.New("ovd.TrainAE: Config.OutputDir is empty")
+	}
+	if cfg.Threads > 0 {
+		kernels.SetThreads(cfg.Threads)
+	}
+	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
+		return nil, fmt.Errorf("--output_dir: %w", err)
+	}
+	opt := data.Options{Dir: cfg.DataDir, ClassNum: cfg.ClassNum, Seed: cfg.Seed}
+	set, err := data.Open(cfg.KnownDataset, data.Train, opt)
+	if err != nil {
+		return nil, fmt.Errorf("--known_dataset %s: %w", cfg.KnownDataset, err)
+	}
+	set.Dataset = data.FilterLabels(set.Dataset, func(l int) bool { return l < cfg.ClassNum })
+	if cfg.TrainLimit > 0 {
+		set.Dataset = data.Head(set.Dataset, cfg.TrainLimit)
+	}
+	loader, err := newLoader(&cfg, set, false)
+	if err != nil {
+		return nil, err
+	}
+	kind, err := aeKindFor(loader.SampleShape())
+	if err != nil {
+		return nil, fmt.Errorf("--known_dataset %s: %w", cfg.KnownDataset, err)
+	}
+	ae, _ := newAutoencoder(kind, rand.New(rand.NewPCG(cfg.Seed, 0xae)))
+	o := nn.DefaultAdamOptions()
+	o.LR = cfg.LR
+	adam, err := nn.NewAdam(nn.Parameters(ae), o)
+	if err != nil {
+		return nil, fmt.Errorf("--lr: %w", err)
+	}
+	res := &AEResult{Path: filepath.Join(cfg.OutputDir, "ae.safetensors")}
+	save := func() error {
+		return nn.SaveCheckpoint(res.Path, ae, &nn.SaveOptions{Metadata: map[string]string{aeMetaType: kind, "known_dataset": cfg.KnownDataset}})
+	}
+	n := set.Len()
+	shuffle := rand.New(rand.NewPCG(cfg.Seed, 0x5f))
+	for e := range cfg.MaxEpochs {
+		nn.SetTraining(ae, true)
+		perm := shuffle.Perm(n)
+		var batches [][]int
+		for lo := 0; lo < n; lo += cfg.BatchSize {
+			batches = append(batches, perm[lo:min(lo+cfg.BatchSize, n)])
+		}
+		it := loader.Epoch(e, batches)
+		start := time.Now()
+		sum, steps, images := 0.0, 0, 0
+		for {
+			if ctx.Err() != nil {
+				it.Close()
+				res.Interrupted = true
+				if err := save(); err != nil {
+					return res, err
+				}
+				return res, fmt.Errorf("autoencoder training stopped during epoch %d: %w", e, ctx.Err())
+			}
+			b, ok := it.Next()
+			if !ok {
+				break
+			}
+			loss := ae.ReconstructionLoss(autograd.Const(b.X))
+			adam.ZeroGrad()
+			if err := loss.Backward(); err != nil {
+				it.Close()
+				return res, err
+			}
+			adam.Step()
+			l := float64(loss.Value().Item())
+			sum += l
+			steps++
+			images += len(b.Labels)
+			obs.emit(Event{Phase: "train-ae", Epoch: e + 1, Epochs: cfg.MaxEpochs, Step: steps, Steps: len(batches),
+				Images: images, Elapsed: time.Since(start), Values: map[string]float64{"loss": l}})
+		}
+		it.Close()
+		if err := it.Err(); err != nil {
+			return res, err
+		}
+		res.Losses = append(res.Losses, sum/float64(max(steps, 1)))
+		if err := save(); err != nil {
+			return res, err
+		}
+		obs.emit(Event{Phase: "train-ae", Epoch: e + 1, Epochs: cfg.MaxEpochs, Step: steps, Steps: len(batches), Images: images,
+			Elapsed: time.Since(start), Values: map[string]float64{"loss": res.Losses[e]}, EpochEnd: true})
+	}
+	return res, nil
+}

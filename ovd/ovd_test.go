@@ -1,0 +1,86 @@
+package ovd
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/tensor"
+)
+
+func TestScore(t *testing.T) {
+	// Two images, three classes; the largest log-density is 5, so M = 6.
+	ll := []float64{
+		5, 1, -3,
+		-10, 2, 0,
+	}
+	values, pred := Score(ll, 3, nil)
+	if want := []float64{-1, -4}; values[0] != want[0] || values[1] != want[1] {
+		t.Errorf("values %v, want %v", values, want)
+	}
+	if pred[0] != 0 || pred[1] != 1 {
+		t.Errorf("pred %v, want [0 1]", pred)
+	}
+	// Weights scale every class score of an image: a small weight pulls an
+	// image towards 0 (in-distribution).
+	values, _ = Score(ll, 3, []float64{1, 0.25})
+	if values[0] != -1 || values[1] != -1 {
+		t.Errorf("weighted values %v, want [-1 -1]", values)
+	}
+}
+
+func TestReconstructionWeights(t *testing.T) {
+	w := ReconstructionWeights([]float64{1, 4, 2})
+	if w[0] != 0.25 || w[1] != 1 || w[2] != 0.5 {
+		t.Errorf("weights %v", w)
+	}
+}
+
+func TestQuantileIsTorchLinear(t *testing.T) {
+	// torch.quantile(torch.tensor([3., 1., 4., 1., 5.]), q) for q = 0, 0.05, 0.5, 0.95, 1.
+	v := []float64{3, 1, 4, 1, 5}
+	for _, c := range []struct{ q, want float64 }{{0, 1}, {0.05, 1}, {0.5, 3}, {0.95, 4.8}, {1, 5}, {0.3, 1.4}} {
+		if got := Quantile(v, c.q); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("Quantile(%v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+}
+
+func TestClassifyRejectsBelowBounds(t *testing.T) {
+	gs := []*Gaussian{StandardGaussian(2), StandardGaussian(2)}
+	gs[1].Mean = []float64{5, 5}
+	// Class 0's density at the origin is -log(2π) ≈ -1.84.
+	mu := []float32{0, 0, 5, 5, 20, -20}
+	pred := classify(gs, []float64{-3, -3}, mu, 2)
+	if pred[0] != 0 || pred[1] != 1 || pred[2] != 2 {
+		t.Errorf("pred %v, want [0 1 2] (the far point unknown)", pred)
+	}
+	// A bound above every density rejects everything.
+	pred = classify(gs, []float64{0, 0}, mu, 2)
+	for i, p := range pred {
+		if p != 2 {
+			t.Errorf("image %d predicted %d with bounds above every density", i, p)
+		}
+	}
+}
+
+func TestReparameterize(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	mu := autograd.Param(tensor.Randn(rng, 3, 4))
+	logvar := autograd.Param(tensor.Randn(rng, 3, 4))
+	z := Reparameterize(mu, logvar, rand.New(rand.NewPCG(9, 9)))
+	eps := tensor.Randn(rand.New(rand.NewPCG(9, 9)), 3, 4)
+	for i, v := range z.Value().Data() {
+		want := mu.Value().Data()[i] + float32(math.Exp(float64(logvar.Value().Data()[i])/2))*eps.Data()[i]
+		if math.Abs(float64(v-want)) > 1e-6 {
+			t.Fatalf("z[%d] = %v, want %v", i, v, want)
+		}
+	}
+	if err := autograd.Sum(z, false).Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if mu.Grad() == nil || logvar.Grad() == nil {
+		t.Fatal("no gradient reached mu or logvar through the sample")
+	}
+}

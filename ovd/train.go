@@ -1,0 +1,699 @@
+package ovd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/data"
+	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/nn"
+	"github.com/vmdls-go/vmdls/nn/backbone"
+	"github.com/vmdls-go/vmdls/ovd/losses"
+	"github.com/vmdls-go/vmdls/ovd/metrics"
+	"github.com/vmdls-go/vmdls/safetensors"
+	"github.com/vmdls-go/vmdls/tensor"
+	"gonum.org/v1/gonum/mat"
+)
+
+// Training constants of the reference (models/vae.py).
+const (
+	// TripletMargin is the triplet loss's margin between positive and
+	// negative distances.
+	TripletMargin = 0.1
+	// InitialNegMargin is the negative margin nu before any jump.
+	InitialNegMargin = 0.15
+	// FinetuneEpochs is how many epochs the encoder stays frozen when
+	// fine-tuning; the reference unfreezes it at the end of epoch 21.
+	FinetuneEpochs = 21
+	// keepBest is how many best-F1 checkpoints are kept.
+	keepBest = 3
+)
+
+// BestCheckpoint is one of the kept best-F1 checkpoints.
+type BestCheckpoint struct {
+	Path  string  `json:"path"`
+	Epoch int     `json:"epoch"`
+	F1    float64 `json:"f1"`
+}
+
+// EpochSummary is what one training epoch did.
+type EpochSummary struct {
+	Epoch        int     `json:"epoch"`
+	Loss         float64 `json:"loss"`
+	Triplet      float64 `json:"triplet"`
+	KL           float64 `json:"kl"`
+	NegMargin    float64 `json:"neg_margin"`
+	LR           float64 `json:"lr"`
+	ImagesPerSec float64 `json:"images_per_sec"`
+	Seconds      float64 `json:"seconds"`
+	// Validated is false for epoch 0, which the reference does not validate.
+	Validated bool    `json:"validated"`
+	F1        float64 `json:"f1"`
+	KnownAcc  float64 `json:"known_accuracy"`
+}
+
+// TrainResult is what Train leaves behind.
+type TrainResult struct {
+	OutputDir string
+	// LastCheckpoint holds the state after the last completed epoch; pass
+	// it as --checkpoint_path to resume.
+	LastCheckpoint string
+	Best           []BestCheckpoint
+	Epochs         []EpochSummary
+	// Interrupted is set when ctx was cancelled; InterruptedCheckpoint then
+	// holds the weights at the moment of the stop.
+	Interrupted           bool
+	InterruptedCheckpoint string
+}
+
+// trainState is everything besides the weights and the optimizer that the
+// next epoch depends on; it is saved in every checkpoint so that a resumed
+// run continues exactly.
+type trainState struct {
+	// Epoch is the number of completed epochs.
+	Epoch     int              `json:"epoch"`
+	NegMargin float64          `json:"neg_margin"`
+	Best      []BestCheckpoint `json:"best"`
+	EncType   string           `json:"enc_type"`
+	LatentDim int              `json:"latent_dim"`
+	ClassNum  int              `json:"class_num"`
+	Seed      uint64           `json:"seed"`
+	// Unfrozen records that fine-tuning has reached its second stage.
+	Unfrozen bool `json:"unfrozen"`
+
+	// The class statistics of the last completed epoch (not in JSON: they
+	// are saved as tensors).
+	gaussians []*Gaussian
+	bounds    []float64
+}
+
+const metaState = "vmdls_state"
+
+// trainer holds a training run.
+type trainer struct {
+	cfg     Config
+	obs     Observer
+	model   *backbone.Model
+	opt     nn.Optimizer
+	sched   *nn.StepLR
+	st      trainState
+	sets    *sets
+	sampler *data.BalancedSampler
+	loader  *data.Loader
+	dir     string
+}
+
+// Train trains a VMDLS model as the reference's main.py does (METHOD.md
+// sections 1-3), writing checkpoints under cfg.OutputDir/checkpoints. With
+// cfg.CheckpointPath it resumes from a checkpoint Train wrote. When ctx is
+// cancelled it finishes the current step, saves the weights to
+// checkpoints/interrupted.safetensors and returns the result with an error
+// wrapping ctx.Err(); resuming starts again from the last completed epoch.
+func Train(ctx context.Context, cfg Config, obs Observer) (*TrainResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Threads > 0 {
+		kernels.SetThreads(cfg.Threads)
+	}
+	t, err := newTrainer(&cfg, obs)
+	if err != nil {
+		return nil, err
+	}
+	return t.run(ctx)
+}
+
+func newTrainer(cfg *Config, obs Observer) (*trainer, error) {
+	if cfg.OutputDir == "" {
+		return nil, errors.New("ovd.Train: Config.OutputDir is empty")
+	}
+	dir := filepath.Join(cfg.OutputDir, "checkpoints")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("--output_dir: %w", err)
+	}
+	model, err := buildModel(cfg)
+	if err != nil {
+		return nil, err
+	}
+	t := &trainer{cfg: *cfg, obs: obs, model: model, dir: dir,
+		st: trainState{NegMargin: InitialNegMargin, EncType: cfg.EncType, LatentDim: cfg.LatentDim, ClassNum: cfg.ClassNum, Seed: cfg.Seed}}
+	var ck *nn.Checkpoint
+	if cfg.CheckpointPath != "" {
+		if ck, err = t.loadState(cfg.CheckpointPath); err != nil {
+			return nil, err
+		}
+	} else if cfg.Weights != "" {
+		if err := loadEncoderWeights(model, cfg.Weights); err != nil {
+			return nil, err
+		}
+	}
+	if t.sets, err = openSets(cfg); err != nil {
+		return nil, err
+	}
+	t.sampler, err = data.NewBalancedSampler(data.Labels(t.sets.train.Dataset), cfg.BatchClasses, cfg.SampleCount, cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("--batch_classes/--sample_count: %w", err)
+	}
+	// The sampler's positions carry across epochs; replaying the completed
+	// epochs' index draws (cheap: no images) restores them on resume.
+	for range t.st.Epoch {
+		t.sampler.Epoch()
+	}
+	if t.loader, err = newLoader(cfg, t.sets.train, true); err != nil {
+		return nil, err
+	}
+	if err := t.buildOptimizer(); err != nil {
+		return nil, err
+	}
+	if ck != nil {
+		if err := ck.LoadOptimizer(t.opt); err != nil {
+			return nil, fmt.Errorf("--checkpoint_path %s: %w", cfg.CheckpointPath, err)
+		}
+		if err := ck.LoadScheduler(t.sched); err != nil {
+			return nil, fmt.Errorf("--checkpoint_path %s: %w", cfg.CheckpointPath, err)
+		}
+	}
+	return t, nil
+}
+
+// buildModel makes the model of cfg with weights drawn from the seed, and
+// checks enc_out_dim against the backbone.
+func buildModel(cfg *Config) (*backbone.Model, error) {
+	m, err := backbone.NewModel(cfg.EncType, cfg.LatentDim, rand.New(rand.NewPCG(cfg.Seed, 0x6d6f64656c)))
+	if err != nil {
+		return nil, fmt.Errorf("--enc_type: %w", err)
+	}
+	if m.EncOutDim != cfg.EncOutDim {
+		return nil, fmt.Errorf("--enc_out_dim %d does not match --enc_type %s, whose output width is %d", cfg.EncOutDim, cfg.EncType, m.EncOutDim)
+	}
+	if _, ok := m.Enc.(backbone.Tapped); !ok {
+		return nil, fmt.Errorf("--enc_type %s has no feature taps", cfg.EncType)
+	}
+	return m, nil
+}
+
+// loadEncoderWeights loads --weights into the encoder, as the reference
+// does: the file's keys that the encoder has are loaded, the rest ignored.
+func loadEncoderWeights(m *backbone.Model, path string) error {
+	ck, err := nn.ReadCheckpoint(path)
+	if err != nil {
+		return fmt.Errorf("--weights: %w", err)
+	}
+	rep, err := ck.LoadModel(m.Enc, false)
+	if err != nil {
+		return fmt.Errorf("--weights %s: %w", path, err)
+	}
+	if len(rep.Loaded) == 0 {
+		return fmt.Errorf("--weights %s: none of its keys is a parameter of the %T encoder", path, m.Enc)
+	}
+	return nil
+}
+
+// buildOptimizer makes the optimizer and schedule of the current stage:
+// SGD (momentum 0.9, Nesterov, weight decay 1e-4) or Adam with PyTorch's
+// defaults, and StepLR. While fine-tuning's first stage lasts only the
+// latent heads train, at finetune_lr.
+func (t *trainer) buildOptimizer() error {
+	cfg := &t.cfg
+	params := nn.Parameters(t.model)
+	lr := cfg.LR
+	frozen := cfg.Finetune && !t.st.Unfrozen
+	nn.SetRequiresGrad(t.model.Enc, !frozen)
+	if frozen {
+		params = append(nn.Parameters(t.model.Mu), nn.Parameters(t.model.Logvar)...)
+		lr = cfg.FinetuneLR
+	}
+	var err error
+	if cfg.Opt == "sgd" {
+		t.opt, err = nn.NewSGD(params, nn.SGDOptions{LR: lr, Momentum: 0.9, WeightDecay: 1e-4, Nesterov: true})
+	} else {
+		o := nn.DefaultAdamOptions()
+		o.LR = lr
+		t.opt, err = nn.NewAdam(params, o)
+	}
+	if err != nil {
+		return fmt.Errorf("--opt %s: %w", cfg.Opt, err)
+	}
+	t.sched, err = nn.NewStepLR(t.opt, cfg.StepSize, cfg.StepGamma)
+	return err
+}
+
+func (t *trainer) run(ctx context.Context) (*TrainResult, error) {
+	res := &TrainResult{OutputDir: t.cfg.OutputDir}
+	for e := t.st.Epoch; e < t.cfg.MaxEpochs; e++ {
+		sum, interrupted, err := t.epoch(ctx, e)
+		if err != nil {
+			return res, err
+		}
+		if interrupted {
+			res.Interrupted = true
+			res.InterruptedCheckpoint = filepath.Join(t.dir, "interrupted.safetensors")
+			if err := nn.SaveCheckpoint(res.InterruptedCheckpoint, t.model, &nn.SaveOptions{
+				Metadata: map[string]string{"interrupted_epoch": fmt.Sprint(e)}}); err != nil {
+				return res, err
+			}
+			if t.st.Epoch > 0 {
+				res.LastCheckpoint = filepath.Join(t.dir, "last.safetensors")
+			}
+			res.Best = t.st.Best
+			return res, fmt.Errorf("training stopped during epoch %d: %w", e, ctx.Err())
+		}
+		res.Epochs = append(res.Epochs, sum)
+		res.LastCheckpoint = filepath.Join(t.dir, "last.safetensors")
+		res.Best = t.st.Best
+	}
+	return res, nil
+}
+
+// epoch runs training epoch e, then the end-of-epoch statistics, the
+// validation and the checkpoints.
+func (t *trainer) epoch(ctx context.Context, e int) (EpochSummary, bool, error) {
+	cfg := &t.cfg
+	sum := EpochSummary{Epoch: e}
+	if e >= cfg.MarginsEpoch && t.st.NegMargin <= cfg.MarginMaxDistance {
+		t.st.NegMargin += cfg.MarginJump
+	}
+	sum.NegMargin = t.st.NegMargin
+	sum.LR = t.opt.LR(0)
+	nn.SetTraining(t.model, true)
+	reseedDropout(t.model, cfg.Seed, e)
+
+	moments := NewMoments(cfg.ClassNum, cfg.LatentDim)
+	records := make([][]float64, cfg.ClassNum)
+	classMeans := t.classMeansTensor()
+	batches := t.sampler.Epoch()
+	it := t.loader.Epoch(e, batches)
+	defer it.Close()
+	start := time.Now()
+	images, steps := 0, 0
+	for step := 0; ; step++ {
+		if ctx.Err() != nil {
+			return sum, true, nil
+		}
+		b, ok := it.Next()
+		if !ok {
+			break
+		}
+		parts, z := t.step(b, e, step, classMeans)
+		sum.Loss += parts[0]
+		sum.Triplet += parts[1]
+		sum.KL += parts[2]
+		images += len(b.Labels)
+		steps++
+		zv := z.Data()
+		moments.Add(zv, b.Labels)
+		if t.st.gaussians != nil {
+			recordLogLikelihoods(records, t.st.gaussians, zv, b.Labels, cfg.LatentDim)
+		}
+		el := time.Since(start)
+		t.obs.emit(Event{Phase: "train", Epoch: e + 1, Epochs: cfg.MaxEpochs, Step: step + 1, Steps: len(batches),
+			Images: images, Elapsed: el, Values: map[string]float64{"loss": parts[0], "triplet": parts[1], "kl": parts[2],
+				"neg_margin": t.st.NegMargin, "lr": t.opt.LR(0)}})
+	}
+	if err := it.Err(); err != nil {
+		return sum, false, fmt.Errorf("epoch %d: %w", e, err)
+	}
+	if steps > 0 {
+		sum.Loss /= float64(steps)
+		sum.Triplet /= float64(steps)
+		sum.KL /= float64(steps)
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	sum.ImagesPerSec = float64(images) / max(sum.Seconds, 1e-9)
+
+	// End of epoch: class bounds from this epoch's log-likelihoods under
+	// the previous Gaussians, then new Gaussians from this epoch's z.
+	if t.st.gaussians != nil {
+		for c, r := range records {
+			if len(r) > 0 {
+				t.st.bounds[c] = Quantile(r, cfg.LowerBound)
+			}
+		}
+	}
+	t.st.gaussians = latentGaussians(moments, t.st.gaussians)
+	if t.st.bounds == nil {
+		t.st.bounds = make([]float64, cfg.ClassNum)
+	}
+	if e >= 1 {
+		f1, acc, err := t.validate(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return sum, true, nil
+			}
+			return sum, false, err
+		}
+		sum.Validated, sum.F1, sum.KnownAcc = true, f1, acc
+	}
+	t.sched.Step()
+	t.st.Epoch = e + 1
+	if cfg.Finetune && !t.st.Unfrozen && e == FinetuneEpochs {
+		// The reference rebuilds its optimizer over every parameter at lr.
+		t.st.Unfrozen = true
+		if err := t.buildOptimizer(); err != nil {
+			return sum, false, err
+		}
+	}
+	if err := t.saveCheckpoints(sum); err != nil {
+		return sum, false, err
+	}
+	vals := map[string]float64{"loss": sum.Loss, "triplet": sum.Triplet, "kl": sum.KL, "neg_margin": sum.NegMargin,
+		"lr": sum.LR, "images_per_sec": sum.ImagesPerSec}
+	if sum.Validated {
+		vals["f1"], vals["known_accuracy"] = sum.F1, sum.KnownAcc
+	}
+	t.obs.emit(Event{Phase: "train", Epoch: e + 1, Epochs: cfg.MaxEpochs, Step: steps, Steps: len(batches), Images: images,
+		Elapsed: time.Since(start), Values: vals, EpochEnd: true})
+	return sum, false, nil
+}
+
+// step runs one optimization step on batch b and returns the loss parts
+// (total, triplet, KL) and the sampled z.
+func (t *trainer) step(b *data.Batch, e, step int, classMeans *tensor.Tensor) ([3]float64, *tensor.Tensor) {
+	cfg := &t.cfg
+	// One generator per (epoch, step) makes a resumed run draw the same eps.
+	rng := rand.New(rand.NewPCG(cfg.Seed^0x7a5eed, uint64(e)<<32|uint64(step)))
+	mu, logvar := t.model.Encode(autograd.Const(b.X))
+	z := Reparameterize(mu, logvar, rng)
+	trip, _ := losses.TripletDistancing(z, b.Labels, TripletMargin, float32(t.st.NegMargin))
+	loss := trip
+	kl := 0.0
+	if e >= cfg.GenerationEpoch {
+		klv := losses.MonteCarloKL(z, mu, logvar, b.Labels, classMeans, cfg.ClassNum, float32(cfg.KLCoeff))
+		kl = float64(klv.Value().Item())
+		loss = autograd.Add(loss, klv)
+	}
+	t.opt.ZeroGrad()
+	if loss.RequiresGrad() {
+		if err := loss.Backward(); err != nil {
+			panic(err) // a fresh graph with a scalar root cannot fail
+		}
+		t.opt.Step()
+	}
+	return [3]float64{float64(loss.Value().Item()), float64(trip.Value().Item()), kl}, z.Value()
+}
+
+// Reparameterize returns z = mu + exp(logvar/2)·eps with eps ~ N(0, I)
+// drawn from rng: the reparameterized sample of METHOD.md section 1.
+func Reparameterize(mu, logvar *autograd.Var, rng *rand.Rand) *autograd.Var {
+	eps := autograd.Const(tensor.Randn(rng, mu.Shape()...))
+	return autograd.Add(mu, autograd.Mul(autograd.Exp(autograd.MulScalar(logvar, 0.5)), eps))
+}
+
+// classMeansTensor returns the previous epoch's class means [C, d] (zeros
+// before the first epoch ends), the KL term's prior centres.
+func (t *trainer) classMeansTensor() *tensor.Tensor {
+	c, d := t.cfg.ClassNum, t.cfg.LatentDim
+	out := make([]float32, c*d)
+	for k, g := range t.st.gaussians {
+		for j := range d {
+			out[k*d+j] = float32(g.Mean[j])
+		}
+	}
+	return tensor.FromSlice(out, c, d)
+}
+
+// latentGaussians fits each class's N(mean, cov) of the epoch's z, falling
+// back to N(0, I) when the covariance is not positive definite, as the
+// reference does. A class absent from the epoch keeps its old Gaussian.
+func latentGaussians(m *Moments, prev []*Gaussian) []*Gaussian {
+	gs := make([]*Gaussian, len(m.Count))
+	for c := range gs {
+		mean, cov, ok := m.MeanCov(c)
+		switch {
+		case !ok && prev != nil:
+			gs[c] = prev[c]
+		case !ok:
+			gs[c] = StandardGaussian(m.Dim)
+		default:
+			g, err := NewGaussian(mean, cov)
+			if err != nil {
+				g = StandardGaussian(m.Dim)
+			}
+			gs[c] = g
+		}
+	}
+	return gs
+}
+
+// recordLogLikelihoods appends log N(z; class Gaussian) of each known row
+// of z to its class's records.
+func recordLogLikelihoods(records [][]float64, gs []*Gaussian, z []float32, labels []int, d int) {
+	for c, g := range gs {
+		var rows []float64
+		for i, l := range labels {
+			if l == c {
+				for j := range d {
+					rows = append(rows, float64(z[i*d+j]))
+				}
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		out := make([]float64, len(rows)/d)
+		g.LogProb(rows, out)
+		records[c] = append(records[c], out...)
+	}
+}
+
+// Quantile is torch.quantile with linear interpolation: the value at
+// position q·(n-1) of the sorted values.
+func Quantile(v []float64, q float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	pos := q * float64(len(s)-1)
+	lo := int(math.Floor(pos))
+	if lo >= len(s)-1 {
+		return s[len(s)-1]
+	}
+	return s[lo] + (pos-float64(lo))*(s[lo+1]-s[lo])
+}
+
+// reseedDropout gives every dropout layer a generator derived from (seed,
+// epoch), so that a resumed run draws the same masks.
+func reseedDropout(m nn.Module, seed uint64, epoch int) {
+	i := uint64(0)
+	var walk func(m nn.Module)
+	walk = func(m nn.Module) {
+		if d, ok := m.(*nn.Dropout); ok {
+			d.Rng = rand.New(rand.NewPCG(seed^0xd209, uint64(epoch)<<20|i))
+			i++
+		}
+		for _, c := range nn.Children(m) {
+			walk(c.Value)
+		}
+	}
+	walk(m)
+}
+
+// classify is the validation rule of METHOD.md section 3: per class the
+// log-likelihood of mu, set to -1e10 below the class bound; prediction =
+// argmax, or the unknown label when every class is below its bound.
+func classify(gs []*Gaussian, bounds []float64, mu []float32, d int) []int {
+	n := len(mu) / d
+	x := make([]float64, len(mu))
+	for i, v := range mu {
+		x[i] = float64(v)
+	}
+	best := make([]float64, n)
+	pred := make([]int, n)
+	for i := range best {
+		best[i] = math.Inf(-1)
+	}
+	ll := make([]float64, n)
+	for c, g := range gs {
+		g.LogProb(x, ll)
+		for i, v := range ll {
+			if v < bounds[c] {
+				v = -1e10
+			}
+			if v > best[i] {
+				best[i], pred[i] = v, c
+			}
+		}
+	}
+	for i := range pred {
+		if best[i] < -1e9 {
+			pred[i] = len(gs)
+		}
+	}
+	return pred
+}
+
+// validate classifies the known test set and the unknown set with z = mu
+// and returns the macro-F1 over the C+1 labels and the known images'
+// accuracy (with rejection, the reference's accuarcy_pos).
+func (t *trainer) validate(ctx context.Context) (f1, knownAcc float64, err error) {
+	cfg := &t.cfg
+	nn.SetTraining(t.model, false)
+	defer nn.SetTraining(t.model, true)
+	var pred, labels []int
+	start := time.Now()
+	for _, s := range []*data.Set{t.sets.test, t.sets.unknown} {
+		l, err := newLoader(cfg, s, false)
+		if err != nil {
+			return 0, 0, err
+		}
+		err = forEachBatch(ctx, l, s.Len(), cfg.BatchSize, func(b *data.Batch) error {
+			var mu *autograd.Var
+			autograd.NoGrad(func() { mu = t.model.Forward(autograd.Const(b.X)) })
+			pred = append(pred, classify(t.st.gaussians, t.st.bounds, mu.Value().Data(), cfg.LatentDim)...)
+			labels = append(labels, b.Labels...)
+			t.obs.emit(Event{Phase: "validate", Epoch: t.st.Epoch + 1, Images: len(labels), Elapsed: time.Since(start)})
+			return nil
+		})
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	f1 = metrics.MacroF1(pred, labels, cfg.ClassNum)
+	right, known := 0, 0
+	for i, l := range labels {
+		if l < cfg.ClassNum {
+			known++
+			if pred[i] == l {
+				right++
+			}
+		}
+	}
+	return f1, float64(right) / float64(max(known, 1)), nil
+}
+
+// saveCheckpoints writes last.safetensors and, when the epoch's F1 is among
+// the best three so far, epoch-EEE-f1-F.safetensors (dropping the one that
+// falls out).
+func (t *trainer) saveCheckpoints(sum EpochSummary) error {
+	if err := t.saveState(filepath.Join(t.dir, "last.safetensors")); err != nil {
+		return err
+	}
+	if !sum.Validated {
+		return nil
+	}
+	best := append(slices.Clone(t.st.Best), BestCheckpoint{Epoch: sum.Epoch, F1: sum.F1,
+		Path: filepath.Join(t.dir, fmt.Sprintf("epoch-%03d-f1-%.3f.safetensors", sum.Epoch, sum.F1))})
+	slices.SortStableFunc(best, func(a, b BestCheckpoint) int {
+		switch {
+		case a.F1 > b.F1:
+			return -1
+		case a.F1 < b.F1:
+			return 1
+		}
+		return a.Epoch - b.Epoch
+	})
+	var drop []BestCheckpoint
+	if len(best) > keepBest {
+		best, drop = best[:keepBest], best[keepBest:]
+	}
+	kept := slices.ContainsFunc(best, func(b BestCheckpoint) bool { return b.Epoch == sum.Epoch })
+	t.st.Best = best
+	if kept {
+		// Written after Best is updated so the file records itself.
+		if err := t.saveState(best[slices.IndexFunc(best, func(b BestCheckpoint) bool { return b.Epoch == sum.Epoch })].Path); err != nil {
+			return err
+		}
+	}
+	for _, d := range drop {
+		if d.Epoch != sum.Epoch {
+			os.Remove(d.Path)
+		}
+	}
+	// last.safetensors must list the same best set.
+	return t.saveState(filepath.Join(t.dir, "last.safetensors"))
+}
+
+// saveState writes the model, optimizer, schedule and trainState to path.
+func (t *trainer) saveState(path string) error {
+	js, err := json.Marshal(t.st)
+	if err != nil {
+		return err
+	}
+	c, d := t.cfg.ClassNum, t.cfg.LatentDim
+	means := make([]float64, 0, c*d)
+	covs := make([]float64, 0, c*d*d)
+	for _, g := range t.st.gaussians {
+		means = append(means, g.Mean...)
+		covs = append(covs, g.Cov.RawSymmetric().Data...)
+	}
+	cfgJSON, _ := json.Marshal(t.cfg)
+	return nn.SaveCheckpoint(path, t.model, &nn.SaveOptions{
+		Optimizer: t.opt, Scheduler: t.sched,
+		Extra: []safetensors.Tensor{
+			safetensors.FromFloat64("class_means", []int{c, d}, means),
+			safetensors.FromFloat64("class_covs", []int{c, d, d}, covs),
+			safetensors.FromFloat64("class_bounds", []int{c}, t.st.bounds),
+		},
+		Metadata: map[string]string{metaState: string(js), "config": string(cfgJSON)},
+	})
+}
+
+// loadState restores a checkpoint written by saveState into t.
+func (t *trainer) loadState(path string) (*nn.Checkpoint, error) {
+	ck, err := nn.ReadCheckpoint(path)
+	if err != nil {
+		return nil, fmt.Errorf("--checkpoint_path: %w", err)
+	}
+	js, ok := ck.Metadata[metaState]
+	if !ok {
+		return nil, fmt.Errorf("--checkpoint_path %s: not a training checkpoint of vmdls train (no %s metadata); to start from weights use --weights", path, metaState)
+	}
+	var st trainState
+	if err := json.Unmarshal([]byte(js), &st); err != nil {
+		return nil, fmt.Errorf("--checkpoint_path %s: %s metadata: %w", path, metaState, err)
+	}
+	if st.EncType != t.cfg.EncType || st.LatentDim != t.cfg.LatentDim || st.ClassNum != t.cfg.ClassNum {
+		return nil, fmt.Errorf("--checkpoint_path %s holds a %s model with latent_dim %d and class_num %d, but the flags ask for %s, %d and %d",
+			path, st.EncType, st.LatentDim, st.ClassNum, t.cfg.EncType, t.cfg.LatentDim, t.cfg.ClassNum)
+	}
+	if _, err := ck.LoadModel(t.model, true); err != nil {
+		return nil, fmt.Errorf("--checkpoint_path %s: %w", path, err)
+	}
+	if st.Epoch > 0 {
+		c, d := st.ClassNum, st.LatentDim
+		means, err1 := extraF64(ck, "class_means", c*d)
+		covs, err2 := extraF64(ck, "class_covs", c*d*d)
+		bounds, err3 := extraF64(ck, "class_bounds", c)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("--checkpoint_path %s: %w", path, err)
+		}
+		st.bounds = bounds
+		for k := range c {
+			g, err := NewGaussian(means[k*d:(k+1)*d], symFrom(d, covs[k*d*d:(k+1)*d*d]))
+			if err != nil {
+				return nil, fmt.Errorf("--checkpoint_path %s: class %d Gaussian: %w", path, k, err)
+			}
+			st.gaussians = append(st.gaussians, g)
+		}
+	}
+	t.st = st
+	return ck, nil
+}
+
+// extraF64 reads the float64 extra tensor name of n values from ck.
+func extraF64(ck *nn.Checkpoint, name string, n int) ([]float64, error) {
+	e, ok := ck.Extra(name)
+	if !ok {
+		return nil, fmt.Errorf("no %q tensor", name)
+	}
+	v, err := e.Float64s()
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", name, err)
+	}
+	if len(v) != n {
+		return nil, fmt.Errorf("%q has %d values, want %d", name, len(v), n)
+	}
+	return v, nil
+}
+
+// symFrom wraps d*d row-major values as a symmetric matrix (upper triangle used).
+func symFrom(d int, v []float64) *mat.SymDense {
+	return mat.NewSymDense(d, append([]float64(nil), v...))
+}
