@@ -148,6 +148,11 @@ def main():
     cases.append(case("perfect", values, np.where(labels < 4, labels, 0), labels, 4, rng))
     # Reversed scores: AUROC 0.
     cases.append(case("reversed", -values - 10, np.where(labels < 4, labels, 0), labels, 4, rng))
+    # Ten classes of which only 0..2 occur, in truth and prediction: the absent
+    # ones must not be averaged in.
+    labels = np.where(rng.random(40) < 0.3, 10, rng.integers(0, 3, 40))
+    cases.append(case("absent_classes", scored(labels, 10, 1.0, rng), noisy_pred(labels, 3, 0.7, rng),
+                      labels, 10, rng))
     # One image of each kind and a single image.
     cases.append(case("two", [-1.0, -2.0], [0, 1], [0, 2], 2, rng))
     cases.append(case("single_known", [-0.5], [1], [1], 3, rng))

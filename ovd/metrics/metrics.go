@@ -20,8 +20,8 @@
 // A metric that is undefined for the input (an ROC with no unknown images, an
 // accuracy with no known images) is NaN; Summary writes it to JSON as null.
 //
-// Inputs of different lengths, labels outside 0..C, pred outside 0..C-1 and NaN
-// values are programming errors and make the functions panic; Validate reports
+// Inputs of different lengths, labels outside 0..C, pred outside 0..C-1, NaN
+// and +Inf values (-Inf is fine) are programming errors and make the functions panic; Validate reports
 // them as an error for callers that prefer to check first.
 package metrics
 
@@ -46,6 +46,10 @@ func Validate(values []float64, pred, labels []int, numClasses int) error {
 	for i, v := range values {
 		if math.IsNaN(v) {
 			return fmt.Errorf("metrics: value %d is NaN", i)
+		}
+		if math.IsInf(v, 1) {
+			// The sweep's first threshold, +Inf, must reject every image.
+			return fmt.Errorf("metrics: value %d is +Inf", i)
 		}
 	}
 	for i, y := range labels {

@@ -342,6 +342,7 @@ func TestInvalidInputs(t *testing.T) {
 		{"label range", []float64{1}, []int{0}, []int{3}},
 		{"pred range", []float64{1}, []int{2}, []int{0}},
 		{"NaN", []float64{math.NaN()}, []int{0}, []int{0}},
+		{"+Inf", []float64{math.Inf(1)}, []int{0}, []int{0}},
 	} {
 		if Validate(c.values, c.pred, c.labels, 2) == nil {
 			t.Errorf("%s: Validate accepted it", c.name)

@@ -173,6 +173,9 @@ func rocImage(name string, pts []metrics.Point, s metrics.Summary) *image.RGBA {
 func valueRange(values []float64, labels []int, numClasses int) (lo, hi float64) {
 	var known, unknown []float64
 	for i, v := range values {
+		if math.IsInf(v, 0) {
+			continue // -Inf: drawn at the left edge
+		}
 		if labels[i] < numClasses {
 			known = append(known, v)
 		} else {
@@ -184,7 +187,7 @@ func valueRange(values []float64, labels []int, numClasses int) (lo, hi float64)
 		return xs[int(p*float64(len(xs)-1))]
 	}
 	switch {
-	case len(values) == 0:
+	case len(known)+len(unknown) == 0:
 		return -1, 0
 	case len(known) == 0:
 		lo = q(unknown, 0.01)
@@ -195,7 +198,7 @@ func valueRange(values []float64, labels []int, numClasses int) (lo, hi float64)
 		}
 	}
 	hi = math.Inf(-1)
-	for _, v := range values {
+	for _, v := range append(known, unknown...) {
 		hi = math.Max(hi, v)
 	}
 	if !(hi > lo) || math.IsInf(hi-lo, 0) {

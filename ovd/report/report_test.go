@@ -308,6 +308,24 @@ func TestUndefinedMetrics(t *testing.T) {
 	}
 	readPNG(t, filepath.Join(dir, "roc.png"))
 	readPNG(t, filepath.Join(dir, "hist.png"))
+
+	// One value for all, and -Inf values: the plots still get a usable range.
+	same := Run{Name: "same", NumClasses: 2, Values: []float64{-4, -4, -4}, Pred: []int{0, 1, 1}, Labels: []int{0, 2, 1}}
+	inf := Run{Name: "inf", NumClasses: 2, Values: []float64{-1, math.Inf(-1), -2}, Pred: []int{0, 1, 1}, Labels: []int{0, 2, 1}}
+	for _, r := range []Run{same, inf} {
+		lo, hi := valueRange(r.Values, r.Labels, r.NumClasses)
+		if !(lo < hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+			t.Errorf("%s: value range [%v, %v]", r.Name, lo, hi)
+		}
+	}
+	res, err = Write(dir, []Run{same, inf}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res["auroc"] != 0.5 {
+		t.Errorf("all values equal: auroc %v, want 0.5", res["auroc"])
+	}
+	readPNG(t, filepath.Join(dir, "hist-inf.png"))
 }
 
 func TestKeptRows(t *testing.T) {
