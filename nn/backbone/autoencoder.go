@@ -77,6 +77,9 @@ func (m *MnistAE) Forward(x *autograd.Var) *autograd.Var {
 	return m.Decoder.Forward(m.Encode(x))
 }
 
+// Reconstruct is Forward.
+func (m *MnistAE) Reconstruct(x *autograd.Var) *autograd.Var { return m.Forward(x) }
+
 // ReconstructionLoss is the training objective: the mean squared error
 // between Forward(x) and x itself. Gradients flow into x through both uses
 // when x requires them, as in PyTorch's mse_loss(model(x), x).

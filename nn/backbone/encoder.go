@@ -15,3 +15,9 @@ type Tapped interface {
 	// TapDims are the channel counts of the three taps.
 	TapDims() [3]int
 }
+
+// relu is the ReLU of the hand-written forwards (resnet18, densenet,
+// wresnet, the ResNet autoencoder). It is a variable only so that the golden
+// tests can replay the float64 reference's decisions at pre-activations
+// within rounding distance of zero (kinks_test.go); nothing else assigns it.
+var relu = autograd.Relu

@@ -22,14 +22,19 @@ type BasicBlock struct {
 	Downsample   *nn.Sequential // nil for the identity shortcut
 }
 
-// newBasicBlock builds a block from in to out channels, drawing its
-// convolutions as torchvision initializes them (Kaiming normal, fan-out,
-// ReLU gain) and its batch norms as ones and zeros.
-func newBasicBlock(rng *rand.Rand, in, out, stride int) *BasicBlock {
+// convMaker makes a bias-free convolution (in, out, kernel, stride,
+// padding); it decides the initialization, the one thing in which the
+// torchvision ResNet-18 (Kaiming normal) and the Bolts autoencoder's encoder
+// (PyTorch's default) differ.
+type convMaker func(rng *rand.Rand, in, out, k, stride, pad int) *nn.Conv2d
+
+// newBasicBlock builds a block from in to out channels with convolutions
+// from conv and batch norms of ones and zeros.
+func newBasicBlock(rng *rand.Rand, conv convMaker, in, out, stride int) *BasicBlock {
 	b := &BasicBlock{
-		Conv1: resnetConv(rng, in, out, 3, stride, 1),
+		Conv1: conv(rng, in, out, 3, stride, 1),
 		BN1:   nn.NewBatchNorm2d(out, true),
-		Conv2: resnetConv(rng, out, out, 3, 1, 1),
+		Conv2: conv(rng, out, out, 3, 1, 1),
 		BN2:   nn.NewBatchNorm2d(out, true),
 	}
 	b.RegisterModule("conv1", b.Conv1)
@@ -37,7 +42,7 @@ func newBasicBlock(rng *rand.Rand, in, out, stride int) *BasicBlock {
 	b.RegisterModule("conv2", b.Conv2)
 	b.RegisterModule("bn2", b.BN2)
 	if stride != 1 || in != out {
-		b.Downsample = nn.NewSequential(resnetConv(rng, in, out, 1, stride, 0), nn.NewBatchNorm2d(out, true))
+		b.Downsample = nn.NewSequential(conv(rng, in, out, 1, stride, 0), nn.NewBatchNorm2d(out, true))
 		b.RegisterModule("downsample", b.Downsample)
 	}
 	return b
@@ -51,15 +56,21 @@ func resnetConv(rng *rand.Rand, in, out, k, stride, pad int) *nn.Conv2d {
 	return c
 }
 
+// plainConv is a bias-free convolution with PyTorch's default
+// initialization.
+func plainConv(rng *rand.Rand, in, out, k, stride, pad int) *nn.Conv2d {
+	return nn.NewConv2d(rng, in, out, k, stride, pad, false)
+}
+
 // Forward returns relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
 func (b *BasicBlock) Forward(x *autograd.Var) *autograd.Var {
-	y := autograd.Relu(b.BN1.Forward(b.Conv1.Forward(x)))
+	y := relu(b.BN1.Forward(b.Conv1.Forward(x)))
 	y = b.BN2.Forward(b.Conv2.Forward(y))
 	s := x
 	if b.Downsample != nil {
 		s = b.Downsample.Forward(x)
 	}
-	return autograd.Relu(autograd.Add(y, s))
+	return relu(autograd.Add(y, s))
 }
 
 // ResNet18 is the reference's CIFAR ResNet-18 encoder (nets.py
@@ -78,7 +89,11 @@ type ResNet18 struct {
 // stem convolution is a plain nn.Conv2d created after torchvision's init
 // loop, so it has PyTorch's default initialization; every other convolution
 // has torchvision's Kaiming normal (fan-out) and every BN ones and zeros.
-func NewResNet18(rng *rand.Rand) *ResNet18 {
+func NewResNet18(rng *rand.Rand) *ResNet18 { return newResNet18(rng, resnetConv) }
+
+// newResNet18 builds the CIFAR ResNet-18 with the blocks' convolutions
+// (not the stem's, always PyTorch's default) from conv.
+func newResNet18(rng *rand.Rand, conv convMaker) *ResNet18 {
 	r := &ResNet18{
 		Conv1: nn.NewConv2d(rng, 3, 64, 3, 1, 1, false),
 		BN1:   nn.NewBatchNorm2d(64, true),
@@ -91,7 +106,7 @@ func NewResNet18(rng *rand.Rand) *ResNet18 {
 		if i == 0 {
 			stride = 1
 		}
-		r.Layers[i] = nn.NewSequential(newBasicBlock(rng, in, c, stride), newBasicBlock(rng, c, c, 1))
+		r.Layers[i] = nn.NewSequential(newBasicBlock(rng, conv, in, c, stride), newBasicBlock(rng, conv, c, c, 1))
 		r.RegisterModule("layer"+strconv.Itoa(i+1), r.Layers[i])
 		in = c
 	}
@@ -112,7 +127,7 @@ func (r *ResNet18) ForwardTaps(x *autograd.Var) (h *autograd.Var, taps [3]*autog
 
 func (r *ResNet18) forward(x *autograd.Var, withTaps bool) (*autograd.Var, [3]*autograd.Var) {
 	var taps [3]*autograd.Var
-	x = autograd.Relu(r.BN1.Forward(r.Conv1.Forward(x)))
+	x = relu(r.BN1.Forward(r.Conv1.Forward(x)))
 	for i, l := range r.Layers {
 		x = l.Forward(x)
 		if withTaps && i < 3 {
