@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmdls-go/vmdls/ovd"
+)
+
+// fakeClock advances by step at every reading.
+type fakeClock struct {
+	t    time.Time
+	step time.Duration
+}
+
+func (c *fakeClock) now() time.Time { c.t = c.t.Add(c.step); return c.t }
+
+// fakeEvents is a training run of 2 epochs of 4 steps of 100 images, each
+// step taking one second, a validation after each epoch, then a score.
+func fakeEvents() []ovd.Event {
+	var ev []ovd.Event
+	for ep := 1; ep <= 2; ep++ {
+		for st := 1; st <= 4; st++ {
+			el := time.Duration((ep-1)*4+st) * time.Second
+			ev = append(ev, ovd.Event{Phase: "train", Epoch: ep, Epochs: 2, Step: st, Steps: 4, Images: ((ep-1)*4 + st) * 100,
+				Elapsed: el, Values: map[string]float64{"loss": 1.5 / float64(st), "triplet": 1.0, "kl": 0.5, "lr": 0.001}})
+		}
+		last := ev[len(ev)-1]
+		last.EpochEnd = true
+		ev = append(ev, last)
+		ev = append(ev, ovd.Event{Phase: "validate", Epoch: ep, Epochs: 2, Step: 1, Steps: 1, Images: 50,
+			Elapsed: time.Second, EpochEnd: true, Values: map[string]float64{"f1": 0.5 + 0.1*float64(ep), "accuracy": 0.9}})
+	}
+	ev = append(ev, ovd.Event{Phase: "score", Step: 3, Steps: 3, Images: 300, Elapsed: 3 * time.Second, EpochEnd: true,
+		Values: map[string]float64{"auroc": 0.97, "f1": 0.9, "fpr95": math.NaN()}})
+	return ev
+}
+
+func runFake(t *testing.T, tty bool) (string, *progress) {
+	var out bytes.Buffer
+	p := newProgress(&out, tty)
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), step: time.Second}
+	p.now = clk.now
+	p.plainEvery = 3 * time.Second
+	for _, e := range fakeEvents() {
+		p.observe(e)
+	}
+	if err := p.close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), p
+}
+
+func TestProgressPlain(t *testing.T) {
+	out, p := runFake(t, false)
+	if strings.Contains(out, "\r") || strings.Contains(out, "\033") {
+		t.Fatalf("plain output has terminal controls:\n%q", out)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	// Per epoch: the first step, one more after 3 s, the epoch's end; then
+	// the validation; then the score.
+	want := []string{
+		"train    epoch 1/2 batch 1/4 100 img/s loss 1.5 triplet 1 kl 0.5 lr 0.001 ETA 7s",
+		"train    epoch 1/2 batch 4/4 100 img/s loss 0.375 triplet 1 kl 0.5 lr 0.001 ETA 4s",
+		"train    epoch 1/2 batch 4/4 100 img/s loss 0.375 triplet 1 kl 0.5 lr 0.001 ETA 5s",
+		"validate epoch 1/2 batch 1/1 50.0 img/s accuracy 0.9 f1 0.6 ETA 1s",
+	}
+	for i, w := range want {
+		if i >= len(lines) || lines[i] != w {
+			t.Fatalf("line %d:\n got %q\nwant %q\nall:\n%s", i, lines[min(i, len(lines)-1)], w, out)
+		}
+	}
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "score    batch 3/3 100 img/s auroc 0.97 f1 0.9 fpr95 NaN done in") {
+		t.Errorf("last line %q", last)
+	}
+	if !strings.Contains(out, "train    epoch 2/2 batch 4/4") || !strings.Contains(out, "done in") {
+		t.Errorf("no final train line:\n%s", out)
+	}
+	var sum bytes.Buffer
+	p.summary(&sum)
+	s := sum.String()
+	for _, w := range []string{"phase", "train", "2/2", "800", "loss 0.375", "validate", "f1 0.7", "score", "auroc 0.97"} {
+		if !strings.Contains(s, w) {
+			t.Errorf("summary lacks %q:\n%s", w, s)
+		}
+	}
+	if strings.Index(s, "train") > strings.Index(s, "validate") || strings.Index(s, "validate") > strings.Index(s, "score") {
+		t.Errorf("summary rows out of phase order:\n%s", s)
+	}
+}
+
+func TestProgressTerminal(t *testing.T) {
+	out, _ := runFake(t, true)
+	if !strings.Contains(out, "\r\033[Ktrain    epoch 1/2 batch 1/4") {
+		t.Fatalf("no live line:\n%q", out)
+	}
+	// Each step is redrawn (they are a second apart), in place: the
+	// lines of one epoch end with a single newline.
+	if n := strings.Count(out, "\r\033[Ktrain    epoch 1/2"); n != 5 {
+		t.Errorf("epoch 1 drawn %d times, want 5 (4 steps and the end):\n%q", n, out)
+	}
+	rows := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(rows) != 5 { // train 1, validate 1, train 2, validate 2, score
+		t.Errorf("want 5 finished lines, got %d:\n%q", len(rows), out)
+	}
+	for _, r := range rows {
+		parts := strings.Split(r, "\r\033[K")
+		if parts[0] != "" {
+			t.Errorf("line does not start with a redraw: %q", r)
+		}
+		ph := strings.Fields(parts[1])[0]
+		for _, p := range parts[1:] {
+			if strings.Fields(p)[0] != ph {
+				t.Errorf("one line mixes phases: %q", r)
+			}
+		}
+	}
+}
+
+// TestProgressThrottle checks that a fast stream is not redrawn at every
+// event on a terminal, nor printed at every event otherwise.
+func TestProgressThrottle(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		var out bytes.Buffer
+		p := newProgress(&out, tty)
+		clk := &fakeClock{t: time.Unix(0, 0), step: time.Millisecond}
+		p.now = clk.now
+		for i := 1; i <= 1000; i++ {
+			p.observe(ovd.Event{Phase: "train", Epoch: 1, Epochs: 1, Step: i, Steps: 1000, Images: i, Elapsed: time.Duration(i) * time.Millisecond})
+		}
+		p.close()
+		n := strings.Count(out.String(), "train")
+		if tty && (n < 5 || n > 12) {
+			t.Errorf("terminal: %d redraws over 1 s, want about 10", n)
+		}
+		if !tty && n != 1 {
+			t.Errorf("plain: %d lines over 1 s, want 1", n)
+		}
+	}
+}
+
+func TestMetricsJSONL(t *testing.T) {
+	dir := t.TempDir()
+	p := newProgress(&bytes.Buffer{}, false)
+	path := filepath.Join(dir, "metrics.jsonl")
+	if err := p.openMetrics(path); err != nil {
+		t.Fatal(err)
+	}
+	ev := fakeEvents()
+	for _, e := range ev {
+		p.observe(e)
+	}
+	if err := p.close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var recs []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("line %d is not JSON: %v: %s", len(recs)+1, err, sc.Text())
+		}
+		recs = append(recs, r)
+	}
+	if len(recs) != len(ev) {
+		t.Fatalf("%d records for %d events", len(recs), len(ev))
+	}
+	first := recs[0]
+	if first["phase"] != "train" || first["epoch"] != 1.0 || first["step"] != 1.0 || first["steps"] != 4.0 ||
+		first["images"] != 100.0 || first["elapsed_s"] != 1.0 || first["epoch_end"] != nil {
+		t.Errorf("first record %v", first)
+	}
+	if v := first["values"].(map[string]any); v["loss"] != 1.5 || v["kl"] != 0.5 {
+		t.Errorf("first record values %v", v)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, first["time"].(string)); err != nil {
+		t.Errorf("time: %v", err)
+	}
+	ends := 0
+	for _, r := range recs {
+		if r["epoch_end"] == true {
+			ends++
+		}
+	}
+	if ends != 5 {
+		t.Errorf("%d epoch-end records, want 5", ends)
+	}
+	last := recs[len(recs)-1]
+	v := last["values"].(map[string]any)
+	if fpr, ok := v["fpr95"]; !ok || fpr != nil {
+		t.Errorf("NaN value should be null, got %v (present %v)", fpr, ok)
+	}
+	if last["phase"] != "score" || v["auroc"] != 0.97 {
+		t.Errorf("last record %v", last)
+	}
+}
+
+func TestShortDur(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 1500 * time.Millisecond: "2s", 187 * time.Second: "3m07s", 2*time.Hour + 5*time.Minute + 40*time.Second: "2h05m",
+	} {
+		if got := shortDur(d); got != want {
+			t.Errorf("shortDur(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
