@@ -362,3 +362,14 @@ func TestGlyphs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWrite: the three runs of an evaluation at the MNIST size.
+func BenchmarkWrite(b *testing.B) {
+	runs := []Run{synthRun("vmdls", 20000, 10, 2, 1), synthRun("vmdlsb", 20000, 10, 1, 2), synthRun("latent", 20000, 10, 0.5, 3)}
+	dir := b.TempDir()
+	for b.Loop() {
+		if _, err := Write(dir, runs, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
