@@ -1,0 +1,96 @@
+package backbone
+
+import (
+	"fmt"
+
+	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/nn"
+	"github.com/vmdls-go/vmdls/tensor"
+)
+
+// DefaultInferChunk is the chunk size of InferChunked when given 0. At 128
+// a CIFAR encoder's activations stay at some hundreds of MiB while the
+// convolutions still see batches large enough to run at full speed; see
+// infer_test.go's BenchmarkInferChunk for the measured trade-off.
+const DefaultInferChunk = 128
+
+// Features is what one inference pass yields for a batch: the encoder
+// output h, its three pooled taps and, when a head was given, mu.
+type Features struct {
+	H    *tensor.Tensor    // [N, OutDim()]
+	Taps [3]*tensor.Tensor // [N, TapDims()[i]]
+	Mu   *tensor.Tensor    // [N, latent]; nil without a head
+}
+
+// Ensemble returns the feature ensemble of METHOD.md section 6, the taps and
+// h side by side: [N, tap1+tap2+tap3+OutDim()].
+func (f Features) Ensemble() *tensor.Tensor {
+	return tensor.Concat(1, f.Taps[0], f.Taps[1], f.Taps[2], f.H)
+}
+
+// trainingModule is the part of nn.Module InferChunked inspects.
+type trainingModule interface{ Training() bool }
+
+// InferChunked runs enc, and head on its output when head is not nil, over
+// x [N, ...] in chunks of at most chunk images (DefaultInferChunk when chunk
+// is 0) with no graph recorded, so that memory is bounded by one chunk's
+// activations however large N is (the reference evaluates 2,500 images at a
+// time). The results are copied into tensors for the whole batch.
+//
+// The modules must be in eval mode: in train mode batch norm would
+// normalize each chunk by its own statistics, which differ from those of the
+// whole batch, and that is an error here.
+func InferChunked(enc Tapped, head *nn.Linear, x *tensor.Tensor, chunk int) (Features, error) {
+	if chunk == 0 {
+		chunk = DefaultInferChunk
+	}
+	if chunk < 0 {
+		return Features{}, fmt.Errorf("backbone.InferChunked: chunk size %d", chunk)
+	}
+	if m, ok := enc.(trainingModule); ok && m.Training() {
+		return Features{}, fmt.Errorf("backbone.InferChunked: the encoder is in train mode; chunked batch statistics would differ from the batch's (call nn.SetTraining(enc, false))")
+	}
+	if x.Dim() < 1 {
+		return Features{}, fmt.Errorf("backbone.InferChunked: input shape %v has no batch axis", x.Shape())
+	}
+	n := x.Size(0)
+	td := enc.TapDims()
+	f := Features{H: tensor.Zeros(n, enc.OutDim())}
+	for i := range f.Taps {
+		f.Taps[i] = tensor.Zeros(n, td[i])
+	}
+	if head != nil {
+		f.Mu = tensor.Zeros(n, head.Out)
+	}
+	autograd.NoGrad(func() {
+		for lo := 0; lo < n; lo += chunk {
+			hi := min(lo+chunk, n)
+			h, taps := enc.ForwardTaps(autograd.Const(x.Slice(lo, hi)))
+			copyRows(f.H, lo, h.Value())
+			for i, tp := range taps {
+				copyRows(f.Taps[i], lo, tp.Value())
+			}
+			if head != nil {
+				copyRows(f.Mu, lo, head.Forward(h).Value())
+			}
+		}
+	})
+	return f, nil
+}
+
+// copyRows writes src [rows, C] into dst [N, C] from row lo on.
+func copyRows(dst *tensor.Tensor, lo int, src *tensor.Tensor) {
+	c := dst.Size(1)
+	copy(dst.Data()[lo*c:], src.Data())
+}
+
+// InferChunked is the package function for the model's encoder and its mu
+// head (z = mu at evaluation time), in chunks of chunk images (0: the
+// default). The model must be in eval mode.
+func (m *Model) InferChunked(x *tensor.Tensor, chunk int) (Features, error) {
+	enc, ok := m.Enc.(Tapped)
+	if !ok {
+		return Features{}, fmt.Errorf("backbone.Model.InferChunked: encoder %T has no taps", m.Enc)
+	}
+	return InferChunked(enc, m.Mu, x, chunk)
+}
