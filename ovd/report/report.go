@@ -80,8 +80,8 @@ var runName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 // Write computes the metrics of every run and writes the files described in
 // the package doc into dir (created if missing). runs[0] is the full method.
 // It returns what results.json holds. meta keys must not collide with the
-// metric keys or "method", "ablations", "conventions", "files". Errors name
-// the file or run at fault.
+// metric keys or "ablations", "conventions", "files"; a "method" in meta
+// replaces the default, runs[0].Name. Errors name the file or run at fault.
 func Write(dir string, runs []Run, meta map[string]any) (map[string]any, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("report: no runs to write into %s", dir)
@@ -100,7 +100,7 @@ func Write(dir string, runs []Run, meta map[string]any) (map[string]any, error) 
 		}
 	}
 	reserved := metrics.Summary{}.Map()
-	for _, k := range []string{"method", "ablations", "conventions", "files"} {
+	for _, k := range []string{"ablations", "conventions", "files"} {
 		reserved[k] = nil
 	}
 	for k := range meta {
@@ -147,7 +147,7 @@ func Write(dir string, runs []Run, meta map[string]any) (map[string]any, error) 
 			files = append(files, o.name)
 		}
 	}
-	results["method"] = runs[0].Name
+	results["method"] = runs[0].Name // meta may say it in its own words
 	results["ablations"] = ablations
 	results["conventions"] = Conventions
 	results["files"] = append(files, "results.json")

@@ -96,7 +96,7 @@ func TestWrite(t *testing.T) {
 		synthRun("vmdlsb", 600, 10, 0.5, 2),
 		synthRun("latent", 50, 10, 0.2, 3),
 	}
-	meta := map[string]any{"seed": 7, "enc_type": "mnist-conv", "timings": map[string]float64{"fit_s": 1.5}}
+	meta := map[string]any{"seed": 7, "enc_type": "mnist-conv", "timings": map[string]float64{"fit_s": 1.5}, "method": "vmdls (full)"}
 	res, err := Write(dir, runs, meta)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestWrite(t *testing.T) {
 	if len(abl) != 2 {
 		t.Errorf("ablations = %v, want vmdlsb and latent", abl)
 	}
-	if got["seed"] != 7.0 || got["enc_type"] != "mnist-conv" || got["method"] != "vmdls" {
+	if got["seed"] != 7.0 || got["enc_type"] != "mnist-conv" || got["method"] != "vmdls (full)" {
 		t.Errorf("meta or method missing: seed %v enc_type %v method %v", got["seed"], got["enc_type"], got["method"])
 	}
 	if c, _ := got["conventions"].(map[string]any); c["fpr95_ood_positive"] == nil || c["tnr_at_tpr95"] == nil {
