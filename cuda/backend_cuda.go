@@ -1,0 +1,339 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"gorgonia.org/cu"
+
+	"github.com/vmdls-go/vmdls/tensor"
+)
+
+func init() { tensor.RegisterBackend(Device, backend{}) }
+
+// devStorage is a tensor's device buffer. Storages have no Free in the
+// Backend interface, so the garbage collector's cleanup returns the block to
+// the cache when the storage becomes unreachable.
+type devStorage struct {
+	ptr uintptr
+	n   int
+}
+
+// Len implements tensor.Storage.
+func (s *devStorage) Len() int { return s.n }
+
+type block struct {
+	ptr   uintptr
+	class int
+}
+
+// addr is the device address of a Buf's first element.
+func addr(b tensor.Buf) uint64 { return uint64(b.S.(*devStorage).ptr) + uint64(b.Off)*4 }
+
+func ival(v int) uint64          { return uint64(int64(v)) }
+func fval(v float32) uint64      { return math.Float64bits(float64(v)) }
+func dptr(a uint64) cu.DevicePtr { return cu.DevicePtr(uintptr(a)) }
+
+// backend implements tensor.Backend on the GPU. The elementwise ops,
+// copies, fills, axpy, reductions and GEMM run on the device; the rest run
+// on the host for now (hostops.go).
+type backend struct{}
+
+func (backend) Name() string { return "cuda:0" }
+
+func (backend) Alloc(n int) tensor.Storage {
+	g := mustGPU()
+	if n == 0 {
+		return &devStorage{}
+	}
+	var b block
+	get := func() error {
+		return g.do(func() error {
+			var err error
+			if b.ptr, b.class, err = g.alloc.get(n * 4); err != nil {
+				return err
+			}
+			return cuErr("cuMemsetD32", cu.MemsetD32(cu.DevicePtr(b.ptr), 0, int64(n)))
+		})
+	}
+	err := get()
+	if isOOM(err) {
+		// Unreachable tensors may still hold blocks: collect them, let
+		// their cleanups return the blocks, and try once more.
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+		err = get()
+	}
+	must(err)
+	s := &devStorage{ptr: b.ptr, n: n}
+	runtime.AddCleanup(s, func(b block) { g.alloc.put(b.ptr, b.class) }, b)
+	return s
+}
+
+func (backend) Upload(dst tensor.Buf, src []float32) {
+	if len(src) == 0 {
+		return
+	}
+	g := mustGPU()
+	must(g.do(func() error {
+		return cuErr("cuMemcpyHtoD", cu.MemcpyHtoD(dptr(addr(dst)), unsafe.Pointer(&src[0]), int64(len(src))*4))
+	}))
+}
+
+func (backend) Download(dst []float32, src tensor.Buf) {
+	if len(dst) == 0 {
+		return
+	}
+	g := mustGPU()
+	must(g.do(func() error {
+		return cuErr("cuMemcpyDtoH", cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), dptr(addr(src)), int64(len(dst))*4))
+	}))
+}
+
+func download(b tensor.Buf) []float32 {
+	if b.S == nil {
+		return nil
+	}
+	h := make([]float32, b.N)
+	backend{}.Download(h, b)
+	return h
+}
+
+func upload(b tensor.Buf, h []float32) {
+	if b.S != nil && h != nil {
+		backend{}.Upload(b, h)
+	}
+}
+
+func (backend) Fill(dst tensor.Buf, v float32) {
+	g := mustGPU()
+	must(g.do(func() error { return g.launch("vm_fill", dst.N, addr(dst), ival(dst.N), fval(v)) }))
+}
+
+func (backend) Copy(dst, src tensor.Buf) {
+	g := mustGPU()
+	must(g.do(func() error {
+		return cuErr("cuMemcpyDtoD", cu.MemcpyDtoD(dptr(addr(dst)), dptr(addr(src)), int64(dst.N)*4))
+	}))
+}
+
+func numel(shape []int) int {
+	n := 1
+	for _, s := range shape {
+		n *= s
+	}
+	return n
+}
+
+// dimArgs appends the coalesced sizes and strides as kernel arguments.
+func dimArgs(args []uint64, shape []int, strides [][]int) []uint64 {
+	if len(shape) > maxDim {
+		panic(fmt.Errorf("cuda: strided op over %d axes that do not merge; the kernels take at most %d", len(shape), maxDim))
+	}
+	args = append(args, ival(len(shape)))
+	for _, v := range padDims(shape, 1) {
+		args = append(args, uint64(v))
+	}
+	for _, s := range strides {
+		for _, v := range padDims(s, 0) {
+			args = append(args, uint64(v))
+		}
+	}
+	return args
+}
+
+func contiguous(shape []int) []int {
+	st := make([]int, len(shape))
+	s := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		st[i] = s
+		s *= shape[i]
+	}
+	return st
+}
+
+func (backend) StridedCopy(dst tensor.Buf, dstStrides []int, src tensor.Buf, srcStrides []int, shape []int) {
+	n := numel(shape)
+	if n == 0 {
+		return
+	}
+	sh, st := coalesce(shape, dstStrides, srcStrides)
+	g := mustGPU()
+	args := dimArgs([]uint64{addr(dst), addr(src), ival(n)}, sh, st)
+	must(g.do(func() error { return g.launch("vm_strided_copy", n, args...) }))
+}
+
+func (backend) Unary(op tensor.UnaryOp, dst, x tensor.Buf, p, q float32) {
+	g := mustGPU()
+	must(g.do(func() error {
+		return g.launch(unaryKernel(op), dst.N, addr(dst), addr(x), ival(dst.N), fval(p), fval(q))
+	}))
+}
+
+func (backend) Binary(op tensor.BinaryOp, dst tensor.Buf, shape []int, a tensor.Buf, aStrides []int, b tensor.Buf, bStrides []int) {
+	n := numel(shape)
+	if n == 0 {
+		return
+	}
+	sh, st := coalesce(shape, contiguous(shape), aStrides, bStrides)
+	g := mustGPU()
+	if isContig(sh, st[1]) && isContig(sh, st[2]) {
+		must(g.do(func() error { return g.launch(binaryKernel(op), n, addr(dst), addr(a), addr(b), ival(n)) }))
+		return
+	}
+	args := dimArgs([]uint64{addr(dst), addr(a), addr(b), ival(n)}, sh, st[1:])
+	must(g.do(func() error { return g.launch(binaryStridedKernel(op), n, args...) }))
+}
+
+func (backend) Where(dst tensor.Buf, shape []int, m tensor.Buf, mStrides []int, a tensor.Buf, aStrides []int, b tensor.Buf, bStrides []int) {
+	n := numel(shape)
+	if n == 0 {
+		return
+	}
+	sh, st := coalesce(shape, mStrides, aStrides, bStrides)
+	g := mustGPU()
+	args := dimArgs([]uint64{addr(dst), addr(m), addr(a), addr(b), ival(n)}, sh, st)
+	must(g.do(func() error { return g.launch("vm_where", n, args...) }))
+}
+
+func (backend) Axpy(alpha float32, x, y tensor.Buf) {
+	g := mustGPU()
+	must(g.do(func() error { return g.launch("vm_axpy", y.N, addr(y), addr(x), ival(y.N), fval(alpha)) }))
+}
+
+// useBlockReduce picks one block per output for long axes with few outputs,
+// where one thread per output would leave the GPU idle.
+func useBlockReduce(outer, axis, inner int) bool { return axis >= 1024 && outer*inner <= 1<<16 }
+
+func (backend) Reduce(op tensor.ReduceOp, dst, x tensor.Buf, outer, axis, inner int) {
+	nout := outer * inner
+	if nout == 0 {
+		return
+	}
+	g := mustGPU()
+	must(g.do(func() error {
+		if useBlockReduce(outer, axis, inner) {
+			return g.launchGrid(reduceKernel(op, true), nout, addr(dst), addr(x), ival(outer), ival(axis), ival(inner))
+		}
+		return g.launch(reduceKernel(op, false), nout, addr(dst), addr(x), ival(outer), ival(axis), ival(inner))
+	}))
+}
+
+func (backend) ArgReduce(op tensor.ReduceOp, dst tensor.Buf, idx []int, x tensor.Buf, outer, axis, inner int) {
+	v, ix := hostArgReduce(op, download(x), outer, axis, inner)
+	copy(idx, ix)
+	upload(dst, v)
+}
+
+func (backend) Softmax(dst, x tensor.Buf, outer, axis, inner int, log bool) {
+	upload(dst, hostSoftmax(download(x), outer, axis, inner, log))
+}
+
+func (backend) Gather(dst, src tensor.Buf, outer, axisLen, inner int, idx []int) {
+	upload(dst, hostGather(download(src), outer, axisLen, inner, idx))
+}
+
+func (backend) IndexAdd(dst, src tensor.Buf, outer, axisLen, inner int, idx []int) {
+	d := download(dst)
+	hostIndexAdd(d, download(src), outer, axisLen, inner, idx)
+	upload(dst, d)
+}
+
+func (backend) Gemm(transA, transB bool, m, n, k int, alpha float32,
+	a tensor.Storage, aOffs []int, lda int, b tensor.Storage, bOffs []int, ldb int,
+	beta float32, c tensor.Storage, cOffs []int, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	g := mustGPU()
+	as, bs, cs := a.(*devStorage), b.(*devStorage), c.(*devStorage)
+	if k == 0 {
+		// C = beta*C row by row (C's rows may be strided); cuBLAS would
+		// need non-empty A and B slices.
+		must(g.do(func() error {
+			for _, co := range cOffs {
+				for r := range m {
+					p := uint64(cs.ptr) + uint64(co+r*ldc)*4
+					var err error
+					if beta == 0 {
+						err = g.launch("vm_fill", n, p, ival(n), fval(0))
+					} else {
+						err = g.launch(unaryKernel(tensor.UMulScalar), n, p, p, ival(n), fval(beta), 0)
+					}
+					if err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}))
+		return
+	}
+	cg := mapRowMajorGemm(transA, transB, m, n, k, lda, ldb, ldc)
+	must(g.do(func() error {
+		for i := range cOffs {
+			// The column-major call's A is the caller's B (SwapAB).
+			pa := bs.ptr + uintptr(bOffs[i])*4
+			pb := as.ptr + uintptr(aOffs[i])*4
+			pc := cs.ptr + uintptr(cOffs[i])*4
+			if err := g.sgemm(cg, alpha, pa, pb, bs.n-bOffs[i], as.n-aOffs[i], beta, pc, cs.n-cOffs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+func (backend) Conv2d(p tensor.ConvParams, y, x, w, bias tensor.Buf) {
+	upload(y, hostConv2d(p, download(x), download(w), download(bias)))
+}
+
+func (backend) Conv2dBackward(p tensor.ConvParams, dx, dw, db, dy, x, w tensor.Buf) {
+	gx, gw, gb := hostConv2dBackward(p, dx.S != nil, dw.S != nil, db.S != nil, download(dy), download(x), download(w))
+	upload(dx, gx)
+	upload(dw, gw)
+	upload(db, gb)
+}
+
+func (backend) MaxPool2d(p tensor.PoolParams, y, idx, x tensor.Buf) {
+	yv, iv := hostMaxPool2d(p, download(x))
+	upload(y, yv)
+	upload(idx, iv)
+}
+
+func (backend) MaxPool2dBackward(p tensor.PoolParams, dx, dy, idx tensor.Buf) {
+	upload(dx, hostMaxPool2dBackward(p, download(dy), download(idx)))
+}
+
+func (backend) AvgPool2d(p tensor.PoolParams, y, x tensor.Buf) {
+	upload(y, hostAvgPool2d(p, download(x)))
+}
+
+func (backend) AvgPool2dBackward(p tensor.PoolParams, dx, dy tensor.Buf) {
+	upload(dx, hostAvgPool2dBackward(p, download(dy)))
+}
+
+func (backend) ChannelStats(mean, variance, x tensor.Buf, n, c, hw int) {
+	m, v := hostChannelStats(download(x), n, c, hw)
+	upload(mean, m)
+	upload(variance, v)
+}
+
+func (backend) ChannelAffine(y, x tensor.Buf, n, c, hw int, scale, shift tensor.Buf) {
+	h := download(x)
+	hostChannelAffine(h, h, n, c, hw, download(scale), download(shift))
+	upload(y, h)
+}
+
+func (backend) BatchNormBackward(dx, dgamma, dbeta, dy, x tensor.Buf, n, c, hw int, mean, invstd, gamma tensor.Buf, batchStats bool) {
+	gx, gg, gb := hostBatchNormBackward(dx.S != nil, dgamma.S != nil, dbeta.S != nil, download(dy), download(x), n, c, hw,
+		download(mean), download(invstd), download(gamma), batchStats)
+	upload(dx, gx)
+	upload(dgamma, gg)
+	upload(dbeta, gb)
+}
