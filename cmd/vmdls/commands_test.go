@@ -197,6 +197,9 @@ func TestTestAndTrainAECommandsWithFakes(t *testing.T) {
 // only opened) with the three entry points faked, and checks that each
 // stage gets the previous stage's files.
 func TestDemoWithFakes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens the MNIST and Omniglot files (seconds, a minute under -race)")
+	}
 	dataDir := sharedData(t, "mnist")
 	sharedData(t, "omniglot")
 	dir := t.TempDir()

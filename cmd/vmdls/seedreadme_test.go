@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
 )
 
 // seedCommands reads testdata/seed-commands.txt: the reference README's
