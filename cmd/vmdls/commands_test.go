@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -161,10 +162,10 @@ func TestTestAndTrainAECommandsWithFakes(t *testing.T) {
 	}
 	ae := writeFile(t, dir, "ae.safetensors")
 	var gotTest, gotAE ovd.Config
-	withFakes(t, nil, func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) error {
+	withFakes(t, nil, func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (map[string]any, error) {
 		gotTest = cfg
 		obs(ovd.Event{Phase: "score", Step: 1, Steps: 1, Images: 10, Elapsed: time.Second, EpochEnd: true, Values: map[string]float64{"auroc": 0.5}})
-		return nil
+		return fakeResults(), nil
 	}, func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (string, error) {
 		gotAE = cfg
 		return writeFile(t, cfg.OutputDir, "ae_mnist.safetensors"), nil
@@ -178,9 +179,7 @@ func TestTestAndTrainAECommandsWithFakes(t *testing.T) {
 	if gotTest.CheckpointPath != ckpt || gotTest.AEPath != ae || !gotTest.AEFeatures || gotTest.UnknownLimit != 30 || gotTest.MarginsEpoch != 10 {
 		t.Errorf("Test got %+v", gotTest)
 	}
-	if !strings.Contains(out.String(), "auroc 0.5") {
-		t.Errorf("no metrics table:\n%s", out.String())
-	}
+	checkMetricsTable(t, out.String())
 	out.Reset()
 	if err := run([]string{"train-ae", "--dataset", "mnist", "--output_dir", filepath.Join(dir, "a"), "--max_epochs", "1"}, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
@@ -212,11 +211,11 @@ func TestDemoWithFakes(t *testing.T) {
 		}
 		os.MkdirAll(cfg.OutputDir, 0o755)
 		return writeFile(t, cfg.OutputDir, "last.safetensors"), nil
-	}, func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) error {
+	}, func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (map[string]any, error) {
 		order = append(order, "test")
 		testCfg = cfg
-		obs(ovd.Event{Phase: "score", Step: 1, Steps: 1, Images: 4000, Elapsed: time.Second, EpochEnd: true, Values: map[string]float64{"auroc": 0.99}})
-		return nil
+		obs(ovd.Event{Phase: "score", Images: 4000, Steps: 4000, Elapsed: time.Second})
+		return fakeResults(), nil
 	}, func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (string, error) {
 		order = append(order, "train-ae")
 		os.MkdirAll(cfg.OutputDir, 0o755)
@@ -233,7 +232,8 @@ func TestDemoWithFakes(t *testing.T) {
 		!testCfg.AEFeatures || testCfg.UnknownDataset != "omniglot" || testCfg.UnknownLimit != demoUnknownLimit {
 		t.Errorf("demo test config %+v", testCfg)
 	}
-	if !strings.Contains(out.String(), "auroc 0.99") || !strings.Contains(out.String(), "outputs: "+dir) {
+	checkMetricsTable(t, out.String())
+	if !strings.Contains(out.String(), "score") || !strings.Contains(out.String(), "outputs: "+dir) {
 		t.Errorf("demo output:\n%s", out.String())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "metrics.jsonl")); err != nil {
@@ -305,5 +305,25 @@ func TestBinary(t *testing.T) {
 		if code != tc.code || !strings.Contains(out.String(), tc.inStdout) || !strings.Contains(errb.String(), tc.inStderr) {
 			t.Errorf("vmdls %v: status %d (want %d)\nstdout %s\nstderr %s", tc.args, code, tc.code, out.String(), errb.String())
 		}
+	}
+}
+
+// fakeResults stands for results.json: the method's metrics at the top,
+// an ablation under "ablations", an undefined metric as null.
+func fakeResults() map[string]any {
+	return map[string]any{"method": "vmdls", "auroc": 0.9712, "macro_f1": 0.85, "known_accuracy": 0.99, "cauroc": nil,
+		"ablations": map[string]any{"latent": map[string]any{"auroc": 0.9, "macro_f1": 0.8}}, "seed": 42}
+}
+
+func checkMetricsTable(t *testing.T, out string) {
+	t.Helper()
+	for _, w := range []string{"metric", "vmdls", "latent"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("metrics table lacks %q:\n%s", w, out)
+		}
+	}
+	if !regexp.MustCompile(`auroc +0\.9712 +0\.9000`).MatchString(out) || !regexp.MustCompile(`cauroc +n/a`).MatchString(out) ||
+		!regexp.MustCompile(`macro_f1 +0\.8500 +0\.8000`).MatchString(out) {
+		t.Errorf("metrics table rows:\n%s", out)
 	}
 }

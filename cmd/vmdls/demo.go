@@ -163,11 +163,11 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "demo: mnist-conv on %s MNIST images for %d epochs (autoencoder: %d epochs), then MNIST test vs Omniglot; outputs in %s\n",
 		limitText(p.trainLimit), p.epochs, p.aeEpochs, p.outputDir)
-	err = p.run(s)
+	err = p.run(s, stdout)
 	return s.finish(stdout, err)
 }
 
-func (p *demoPlan) run(s *session) error {
+func (p *demoPlan) run(s *session, stdout io.Writer) error {
 	aePath, err := runTrainAE(s.ctx, p.aeCfg, s.prog.observe)
 	if err != nil {
 		return fmt.Errorf("autoencoder: %w", err)
@@ -177,9 +177,11 @@ func (p *demoPlan) run(s *session) error {
 		return fmt.Errorf("training: %w", err)
 	}
 	p.testCfg.CheckpointPath, p.testCfg.AEPath = ckpt, aePath
-	if err := runTest(s.ctx, p.testCfg, s.prog.observe); err != nil {
+	res, err := runTest(s.ctx, p.testCfg, s.prog.observe)
+	if err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
+	metricsTable(stdout, res)
 	return nil
 }
 

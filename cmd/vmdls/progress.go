@@ -45,8 +45,8 @@ type progress struct {
 	lastDraw time.Time // last live redraw or plain line
 	lineOpen bool      // a live line is on screen without its newline
 	start    map[string]time.Time
-	phases   []string // in the order they first appeared
-	final    map[string]ovd.Event
+	phases   []string             // in the order they first appeared
+	final    map[string]ovd.Event // the last event of each phase
 
 	metrics *bufio.Writer
 	mfile   io.Closer
@@ -78,9 +78,7 @@ func (p *progress) observe(e ovd.Event) {
 		p.phases = append(p.phases, e.Phase)
 	}
 	p.writeMetric(now, e)
-	if e.EpochEnd {
-		p.final[e.Phase] = e
-	}
+	p.final[e.Phase] = e
 	line := p.format(now, e)
 	switch {
 	case p.tty:
@@ -117,7 +115,10 @@ func (p *progress) format(now time.Time, e ovd.Event) string {
 	if e.Epochs > 0 {
 		fmt.Fprintf(&b, " epoch %d/%d", e.Epoch, e.Epochs)
 	}
-	if e.Steps > 0 {
+	if e.Steps > 0 && e.Step == 0 {
+		// Phases that count images rather than batches (fit, score).
+		fmt.Fprintf(&b, " images %d/%d", e.Images, e.Steps)
+	} else if e.Steps > 0 {
 		fmt.Fprintf(&b, " batch %d/%d", e.Step, e.Steps)
 	} else if e.Step > 0 {
 		fmt.Fprintf(&b, " batch %d", e.Step)
@@ -140,14 +141,18 @@ func (p *progress) format(now time.Time, e ovd.Event) string {
 // between its steps, such as validation) from the fraction of its steps
 // done.
 func (p *progress) eta(now time.Time, e ovd.Event) (time.Duration, bool) {
-	if e.Steps <= 0 || e.Step <= 0 {
+	step := e.Step
+	if step == 0 {
+		step = e.Images // a phase counting images: Steps is the total
+	}
+	if e.Steps <= 0 || step <= 0 {
 		return 0, false
 	}
 	epochs, epoch := e.Epochs, e.Epoch
 	if epochs <= 0 {
 		epochs, epoch = 1, 1
 	}
-	done := float64((epoch-1)*e.Steps+e.Step) / float64(epochs*e.Steps)
+	done := float64((epoch-1)*e.Steps+step) / float64(epochs*e.Steps)
 	if done <= 0 || done > 1 {
 		return 0, false
 	}
@@ -269,7 +274,8 @@ func (p *progress) close() error {
 	return nil
 }
 
-// summary writes the table of the last epoch summary of every phase.
+// summary writes the table of the last event of every phase (for the
+// epoch phases, the last epoch's summary).
 func (p *progress) summary(w io.Writer) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

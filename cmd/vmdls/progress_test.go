@@ -38,6 +38,8 @@ func fakeEvents() []ovd.Event {
 		ev = append(ev, ovd.Event{Phase: "validate", Epoch: ep, Epochs: 2, Step: 1, Steps: 1, Images: 50,
 			Elapsed: time.Second, EpochEnd: true, Values: map[string]float64{"f1": 0.5 + 0.1*float64(ep), "accuracy": 0.9}})
 	}
+	// fit and score count images, not batches, as ovd does.
+	ev = append(ev, ovd.Event{Phase: "fit", Images: 250, Steps: 1000, Elapsed: 4 * time.Second})
 	ev = append(ev, ovd.Event{Phase: "score", Step: 3, Steps: 3, Images: 300, Elapsed: 3 * time.Second, EpochEnd: true,
 		Values: map[string]float64{"auroc": 0.97, "f1": 0.9, "fpr95": math.NaN()}})
 	return ev
@@ -77,6 +79,9 @@ func TestProgressPlain(t *testing.T) {
 			t.Fatalf("line %d:\n got %q\nwant %q\nall:\n%s", i, lines[min(i, len(lines)-1)], w, out)
 		}
 	}
+	if !contains(lines, "fit      images 250/1000 62.5 img/s ETA 12s") {
+		t.Errorf("no fit line counting images:\n%s", out)
+	}
 	last := lines[len(lines)-1]
 	if !strings.HasPrefix(last, "score    batch 3/3 100 img/s auroc 0.97 f1 0.9 fpr95 NaN done in") {
 		t.Errorf("last line %q", last)
@@ -87,12 +92,13 @@ func TestProgressPlain(t *testing.T) {
 	var sum bytes.Buffer
 	p.summary(&sum)
 	s := sum.String()
-	for _, w := range []string{"phase", "train", "2/2", "800", "loss 0.375", "validate", "f1 0.7", "score", "auroc 0.97"} {
+	for _, w := range []string{"phase", "train", "2/2", "800", "loss 0.375", "validate", "f1 0.7", "fit", "score", "auroc 0.97"} {
 		if !strings.Contains(s, w) {
 			t.Errorf("summary lacks %q:\n%s", w, s)
 		}
 	}
-	if strings.Index(s, "train") > strings.Index(s, "validate") || strings.Index(s, "validate") > strings.Index(s, "score") {
+	if strings.Index(s, "train") > strings.Index(s, "validate") || strings.Index(s, "validate") > strings.Index(s, "fit") ||
+		strings.Index(s, "fit") > strings.Index(s, "score") {
 		t.Errorf("summary rows out of phase order:\n%s", s)
 	}
 }
@@ -108,7 +114,7 @@ func TestProgressTerminal(t *testing.T) {
 		t.Errorf("epoch 1 drawn %d times, want 5 (4 steps and the end):\n%q", n, out)
 	}
 	rows := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if len(rows) != 5 { // train 1, validate 1, train 2, validate 2, score
+	if len(rows) != 6 { // train 1, validate 1, train 2, validate 2, fit, score
 		t.Errorf("want 5 finished lines, got %d:\n%q", len(rows), out)
 	}
 	for _, r := range rows {
@@ -195,7 +201,7 @@ func TestMetricsJSONL(t *testing.T) {
 			ends++
 		}
 	}
-	if ends != 5 {
+	if ends != 5 { // 2 train, 2 validate, score
 		t.Errorf("%d epoch-end records, want 5", ends)
 	}
 	last := recs[len(recs)-1]

@@ -1,6 +1,14 @@
 package main
 
-import "io"
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/vmdls-go/vmdls/ovd/metrics"
+)
 
 // runTestCmd is `vmdls test`, the reference's test.py: fit the class
 // Gaussians on the training set with the model of --checkpoint_path, score
@@ -17,5 +25,72 @@ func runTestCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return s.finish(stdout, runTest(s.ctx, o.cfg, s.prog.observe))
+	res, err := runTest(s.ctx, o.cfg, s.prog.observe)
+	if err == nil {
+		metricsTable(stdout, res)
+	}
+	return s.finish(stdout, err)
+}
+
+// metricOrder puts the paper's headline metrics first; the rest follow in
+// name order.
+var metricOrder = []string{"auroc", "macro_f1", "known_accuracy", "tnr_at_tpr95", "fpr95_ood_positive", "cauroc",
+	"aupr_in", "aupr_out", "detection_error"}
+
+// metricsTable prints results.json's metrics: one row per metric, one
+// column for the method and one per ablation.
+func metricsTable(w io.Writer, res map[string]any) {
+	if len(res) == 0 {
+		return
+	}
+	names := []string{fmt.Sprint(res["method"])}
+	runs := []map[string]any{res}
+	if abl, ok := res["ablations"].(map[string]any); ok {
+		var keys []string
+		for k := range abl {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if m, ok := abl[k].(map[string]any); ok {
+				names = append(names, k)
+				runs = append(runs, m)
+			}
+		}
+	}
+	var keys []string
+	known := metrics.Summary{}.Map()
+	for _, k := range metricOrder {
+		if _, ok := known[k]; ok {
+			keys = append(keys, k)
+		}
+	}
+	var rest []string
+	for k, v := range known {
+		if contains(metricOrder, k) {
+			continue
+		}
+		if _, ok := v.(float64); ok {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	keys = append(keys, rest...)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "metric\t%s\n", strings.Join(names, "\t"))
+	for _, k := range keys {
+		row := []string{k}
+		for _, r := range runs {
+			switch v := r[k].(type) {
+			case float64:
+				row = append(row, fmt.Sprintf("%.4f", v))
+			case nil:
+				row = append(row, "n/a")
+			default:
+				row = append(row, fmt.Sprint(v))
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush()
 }

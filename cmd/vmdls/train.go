@@ -21,11 +21,11 @@ import (
 //
 // trainFunc is ovd.Train: it returns the path of the last checkpoint it
 // wrote, also when ctx was cancelled (then err wraps context.Canceled).
-// testFunc is ovd.Test. trainAEFunc is ovd.TrainAE and returns the path of
+// testFunc is ovd.Test and returns what results.json holds. trainAEFunc is ovd.TrainAE and returns the path of
 // the autoencoder it saved.
 type (
 	trainFunc   func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (checkpoint string, err error)
-	testFunc    func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) error
+	testFunc    func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (results map[string]any, err error)
 	trainAEFunc func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (aePath string, err error)
 )
 
