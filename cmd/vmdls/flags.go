@@ -539,12 +539,29 @@ func (o *runOptions) checkCheckpoint(path string) error {
 	}
 	c := &o.cfg
 	if meta, ok := hdr["__metadata__"].(map[string]any); ok {
-		if et, ok := meta["enc_type"].(string); ok && et != c.EncType {
+		// ovd.Train records its settings as JSON under "vmdls_state";
+		// other writers may put enc_type at the top level.
+		rec := map[string]any{}
+		if js, ok := meta["vmdls_state"].(string); ok {
+			json.Unmarshal([]byte(js), &rec)
+		}
+		if et, ok := meta["enc_type"].(string); ok {
+			rec["enc_type"] = et
+		}
+		if et, ok := rec["enc_type"].(string); ok && et != c.EncType {
 			return usageErrorf("%s: --checkpoint_path %s holds a %s model but --enc_type is %s; want --enc_type %s or a %s checkpoint", o.cmd, path, et, c.EncType, et, c.EncType)
+		}
+		if ld, ok := rec["latent_dim"].(float64); ok && int(ld) != c.LatentDim {
+			return usageErrorf("%s: --checkpoint_path %s has --latent_dim %d, not %d", o.cmd, path, int(ld), c.LatentDim)
+		}
+		if cn, ok := rec["class_num"].(float64); ok && int(cn) != c.ClassNum {
+			return usageErrorf("%s: --checkpoint_path %s was trained with --class_num %d, not %d", o.cmd, path, int(cn), c.ClassNum)
 		}
 	}
 	for name, v := range hdr {
-		if name != "mu.weight" && !strings.HasSuffix(name, ".mu.weight") {
+		// The mean head: "fc_mu" in ovd's model (the reference's name),
+		// "mu" in nn/backbone.Model.
+		if name != "mu.weight" && name != "fc_mu.weight" && !strings.HasSuffix(name, ".mu.weight") && !strings.HasSuffix(name, ".fc_mu.weight") {
 			continue
 		}
 		ent, _ := v.(map[string]any)

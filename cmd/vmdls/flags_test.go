@@ -84,6 +84,13 @@ func TestValidationMessages(t *testing.T) {
 	}, map[string]string{"enc_type": "resnet18"}); err != nil {
 		t.Fatal(err)
 	}
+	// As ovd.Train writes it: the settings as JSON under "vmdls_state".
+	stateCkpt := filepath.Join(dir, "state.safetensors")
+	if err := safetensors.WriteFile(stateCkpt, []safetensors.Tensor{
+		safetensors.FromFloat32("fc_mu.weight", []int{32, 500}, make([]float32, 32*500)),
+	}, map[string]string{"vmdls_state": `{"epoch":1,"enc_type":"mnist-conv","latent_dim":32,"class_num":10}`}); err != nil {
+		t.Fatal(err)
+	}
 	notST := filepath.Join(dir, "model.ckpt")
 	os.WriteFile(notST, []byte("PK\x03\x04 a PyTorch zip"), 0o644)
 	for _, tc := range []struct {
@@ -114,6 +121,12 @@ func TestValidationMessages(t *testing.T) {
 		{append([]string{"train", "--checkpoint_path", dir}, mnistArgs...), []string{"--checkpoint_path", "is a directory"}},
 		{append([]string{"test"}, mnistArgs...), []string{"--checkpoint_path is required"}},
 		{append([]string{"test", "--checkpoint_path", wrongCkpt}, mnistArgs...), []string{"resnet18 model", "--enc_type is mnist-conv"}},
+		{[]string{"test", "--checkpoint_path", stateCkpt, "--enc_type", "vgg", "--enc_out_dim", "1024", "--input_height", "32", "--known_dataset", "cifar_known"},
+			[]string{"holds a mnist-conv model but --enc_type is vgg"}},
+		{[]string{"test", "--checkpoint_path", stateCkpt, "--enc_type", "mnist-conv", "--enc_out_dim", "500", "--latent_dim", "64"},
+			[]string{"--latent_dim 32, not 64"}},
+		{append([]string{"test", "--checkpoint_path", stateCkpt, "--class_num", "5", "--batch_classes", "5"}, mnistArgs...),
+			[]string{"--class_num 10, not 5"}},
 		{append([]string{"test", "--checkpoint_path", notST}, mnistArgs...), []string{"model.ckpt", "not a safetensors checkpoint"}},
 		{append([]string{"test", "--checkpoint_path", wrongCkpt, "--ae_features"}, mnistArgs...), []string{"--ae_features needs --ae_path"}},
 		{[]string{"demo", "--max_epochs", "0"}, []string{"--max_epochs 0"}},
@@ -136,7 +149,7 @@ func TestValidationMessages(t *testing.T) {
 	// A checkpoint whose heads match a different width: same backbone name
 	// unknown (no metadata), caught by the mu head's shape.
 	noMeta := filepath.Join(dir, "nometa.safetensors")
-	safetensors.WriteFile(noMeta, []safetensors.Tensor{safetensors.FromFloat32("mu.weight", []int{32, 342}, make([]float32, 32*342))}, nil)
+	safetensors.WriteFile(noMeta, []safetensors.Tensor{safetensors.FromFloat32("fc_mu.weight", []int{32, 342}, make([]float32, 32*342))}, nil)
 	err := run(append([]string{"test", "--checkpoint_path", noMeta}, mnistArgs...), &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "width 342") {
 		t.Errorf("mismatched checkpoint width: %v", err)
