@@ -79,11 +79,9 @@ func TripletDistancing(z *autograd.Var, labels []int, margin, negMargin float32)
 	counts := make([]int, b)
 	m, nu := float64(margin), float64(negMargin)
 	kernels.ParallelFor(b, 32, func(lo, hi int) {
-		pos := make([]posDist, 0, maxGroup)
-		suffix := make([]float64, maxGroup+1)
-		hist := make([]int32, maxGroup+1)
+		sc := newAnchorScratch(maxGroup)
 		for a := lo; a < hi; a++ {
-			sums[a], counts[a] = anchorLoss(a, labels, groups[labels[a]], dist[a*b:(a+1)*b], coef[a*b:(a+1)*b], m, nu, pos, suffix, hist)
+			sums[a], counts[a] = anchorLoss(a, labels, groups[labels[a]], dist[a*b:(a+1)*b], coef[a*b:(a+1)*b], m, nu, sc)
 		}
 	})
 	var total float64
@@ -119,37 +117,84 @@ type posDist struct {
 	j int
 }
 
+// insertionMax is the largest positive count sorted by insertion; above it
+// the O(n log n) sort wins.
+const insertionMax = 48
+
+// anchorScratch is one worker's memory for anchorLoss, sized for the
+// largest class.
+type anchorScratch struct {
+	pos []posDist
+	// dists holds the sorted positive distances padded with +Inf to a
+	// power of two, so the search needs neither bounds nor branches.
+	dists  []float64
+	suffix []float64
+	hist   []int32
+}
+
+func newAnchorScratch(maxGroup int) *anchorScratch {
+	pow := 1
+	for pow < maxGroup {
+		pow *= 2
+	}
+	return &anchorScratch{
+		pos:    make([]posDist, 0, maxGroup),
+		dists:  make([]float64, pow),
+		suffix: make([]float64, maxGroup+1),
+		hist:   make([]int32, maxGroup+1),
+	}
+}
+
 // anchorLoss sums the losses of the triplets anchored at a and fills row a
 // of the dS/dD counts (row = D[a][.], crow = coef[a][.]); it returns the sum
 // and the number of triplets with l > 0. group lists the members of a's
-// class; pos, suffix and hist are scratch of at least len(group) (+1)
-// entries.
-func anchorLoss(a int, labels, group []int, row []float64, crow []int32, m, nu float64,
-	pos []posDist, suffix []float64, hist []int32) (float64, int) {
+// class.
+func anchorLoss(a int, labels, group []int, row []float64, crow []int32, m, nu float64, sc *anchorScratch) (float64, int) {
 	np := len(group) - 1
 	if np == 0 || len(group) == len(labels) {
 		return 0, 0
 	}
-	pos = pos[:0]
+	pos := sc.pos[:0]
 	for _, j := range group {
 		if j != a {
 			pos = append(pos, posDist{row[j], j})
 		}
 	}
-	slices.SortFunc(pos, func(x, y posDist) int {
-		switch {
-		case x.d < y.d:
-			return -1
-		case x.d > y.d:
-			return 1
+	if np <= insertionMax {
+		for i := 1; i < np; i++ {
+			x := pos[i]
+			k := i
+			for ; k > 0 && pos[k-1].d > x.d; k-- {
+				pos[k] = pos[k-1]
+			}
+			pos[k] = x
 		}
-		return 0
-	})
+	} else {
+		slices.SortFunc(pos, func(x, y posDist) int {
+			switch {
+			case x.d < y.d:
+				return -1
+			case x.d > y.d:
+				return 1
+			}
+			return 0
+		})
+	}
+	pow := 1
+	for pow < np {
+		pow *= 2
+	}
+	dists := sc.dists[:pow]
+	suffix, hist := sc.suffix[:np+1], sc.hist[:np+1]
 	suffix[np] = 0
 	for k := np - 1; k >= 0; k-- {
+		dists[k] = pos[k].d
 		suffix[k] = suffix[k+1] + pos[k].d
 	}
-	clear(hist[:np+1])
+	for k := np; k < pow; k++ {
+		dists[k] = math.Inf(1)
+	}
+	clear(hist)
 	ya := labels[a]
 	var sum float64
 	count := 0
@@ -158,16 +203,18 @@ func anchorLoss(a int, labels, group []int, row []float64, crow []int32, m, nu f
 			continue
 		}
 		dan := row[n]
-		// The first term of (a, p, n) is active iff D[a][p] > t.
+		// The first term of (a, p, n) is active iff D[a][p] > t; lo is
+		// the number of positives at or below t (the +Inf padding never
+		// counts), found with a conditional move per halving.
 		t := dan - m
-		lo, hi := 0, np // first rank whose distance exceeds t
-		for lo < hi {
-			mid := int(uint(lo+hi) >> 1)
-			if pos[mid].d <= t {
-				lo = mid + 1
-			} else {
-				hi = mid
+		lo := 0
+		for step := pow >> 1; step > 0; step >>= 1 {
+			if dists[lo+step-1] <= t {
+				lo += step
 			}
+		}
+		if dists[lo] <= t {
+			lo++
 		}
 		k := np - lo
 		hist[lo]++
@@ -213,6 +260,7 @@ func tripletBackward(grad []float32, xn, norms, dist []float64, coef []int32, b,
 				w := float64(c) / dij
 				self += w
 				xj := xn[j*d : (j+1)*d]
+				xj = xj[:len(gx)] // drops the bounds checks below
 				for k := range gx {
 					gx[k] -= w * xj[k]
 				}
