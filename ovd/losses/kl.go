@@ -65,18 +65,24 @@ func MonteCarloKL(z, mu, logvar *autograd.Var, labels []int, classMeans *tensor.
 		w[i] = float64(coeff) / (present * float64(counts[y]) * float64(d))
 	}
 	// Sum per class, then over the classes in ascending order (torch.unique).
+	// ivar = exp(-logvar), kept for the backward pass.
+	ivar := make([]float64, b*d)
 	classSum := map[int]float64{}
 	for i, y := range labels {
 		std := classStd(y, classNum)
+		ip, logStd := 1/(2*std*std), math.Log(std)
 		var s float64
 		for k := range d {
-			zz, mm, lv := float64(zs[i*d+k]), float64(ms[i*d+k]), float64(lvs[i*d+k])
+			j := i*d + k
+			zz, mm, lv := float64(zs[j]), float64(ms[j]), float64(lvs[j])
 			var m float64
 			if means != nil {
 				m = float64(means[y*d+k])
 			}
+			iv := math.Exp(-lv)
+			ivar[j] = iv
 			e, f := zz-mm, zz-m
-			s += -e*e*math.Exp(-lv)/2 - lv/2 + f*f/(2*std*std) + math.Log(std)
+			s += -e*e*iv/2 - lv/2 + f*f*ip + logStd
 		}
 		classSum[y] += s
 	}
@@ -100,17 +106,16 @@ func MonteCarloKL(z, mu, logvar *autograd.Var, labels []int, classMeans *tensor.
 		up := float64(g.Item())
 		for i, y := range labels {
 			std := classStd(y, classNum)
-			wi := up * w[i]
+			wi, iprior := up*w[i], 1/(std*std)
 			for k := range d {
 				j := i*d + k
-				zz, mm, lv := float64(zs[j]), float64(ms[j]), float64(lvs[j])
+				zz, mm := float64(zs[j]), float64(ms[j])
 				var m float64
 				if means != nil {
 					m = float64(means[y*d+k])
 				}
-				ivar := math.Exp(-lv)
-				e := (zz - mm) * ivar // -d log_qz / dz
-				dz[j] = float32(wi * (-e + (zz-m)/(std*std)))
+				e := (zz - mm) * ivar[j] // -d log_qz / dz
+				dz[j] = float32(wi * (-e + (zz-m)*iprior))
 				dmu[j] = float32(wi * e)
 				dlv[j] = float32(wi * 0.5 * ((zz-mm)*e - 1))
 			}

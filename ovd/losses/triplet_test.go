@@ -192,6 +192,18 @@ func bruteCases() []tripletCase {
 	unbal := []int{2, 0, 0, 5, 2, 2, 0, 2, 9, 0, 2, -1, 0}
 	cs = append(cs, tripletCase{"unbalanced_singletons", clusteredBatch(rng, unbal, 5, 0.8, 0.8), unbal, 5, 0.1, 0.7})
 
+	// A class of 60 (more positives than the insertion sort takes) beside
+	// three small ones.
+	big := make([]int, 72) // 60 of class 0, then 4 each of 1, 2, 3
+	for i := 60; i < 72; i++ {
+		big[i] = 1 + (i-60)/4
+	}
+	rng.Shuffle(len(big), func(i, j int) { big[i], big[j] = big[j], big[i] })
+	cs = append(cs, tripletCase{"large_class", clusteredBatch(rng, big, 6, 1, 0.8), big, 6, 0.1, 1.1})
+	// Enough anchors for the work to be split between goroutines.
+	wide := balancedLabels(rng, 6, 16)
+	cs = append(cs, tripletCase{"parallel_chunks", clusteredBatch(rng, wide, 12, 1, 0.9), wide, 12, 0.1, 1.25})
+
 	// Duplicates: an exact copy inside the class, a copy in another class,
 	// and a scaled copy (same direction) in another class: D = 0 in the
 	// positive and the negative role.
