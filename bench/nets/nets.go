@@ -200,6 +200,12 @@ func flopWalk(mod nn.Module, x *autograd.Var, recs *[]float64) (*autograd.Var, e
 	case *nn.Linear:
 		*recs = append(*recs, 2*float64(l.In*l.Out))
 		return l.Forward(x), nil
+	case *backbone.MnistConv:
+		y, err := flopWalk(l.Convs, x, recs)
+		if err != nil {
+			return nil, err
+		}
+		return flopWalk(l.DecLayer, autograd.Flatten(y, 1, 3), recs)
 	case *backbone.Model:
 		// Both heads take h; the returned value (mu) is not used further.
 		h, err := flopWalk(l.Enc, x, recs)
