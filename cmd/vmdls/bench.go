@@ -62,8 +62,19 @@ func runBenchGemm(args []string, stdout, stderr io.Writer) error {
 	transB := fs.Bool("transb", false, "B is stored transposed (n×k)")
 	path := fs.String("path", "auto", "kernel path: auto, avx512, avx2 or generic")
 	minRun := fs.Duration("min-run", 200*time.Millisecond, "shortest timed run")
+	device := fs.String("device", "cpu", "cpu, or cuda (a cuda build: cuBLAS SGEMM of n×n matrices)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	switch *device {
+	case "cpu":
+	case "cuda":
+		if *n < 1 {
+			return fmt.Errorf("bench gemm --device cuda: --n = %d, want the size of the square product", *n)
+		}
+		return cudaBenchGemm(*n, *reps, stdout)
+	default:
+		return fmt.Errorf("bench gemm: --device %q, want cpu or cuda", *device)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench gemm: unexpected argument %q", fs.Arg(0))

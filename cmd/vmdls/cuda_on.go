@@ -42,3 +42,21 @@ func cudaBenchGemm(n, reps int, w io.Writer) error {
 		cuda.GemmResult
 	}{"sgemm", "cuda-cublas", r})
 }
+
+// In a cuda build --gpus starts the device, so that a missing driver or a
+// bad device id fails before any work. Training itself still runs on the
+// CPU backend: convolution and whole training steps on the GPU are later
+// floors of the GPU work, and the message says so.
+func init() {
+	selectGPU = func(req gpuRequest) error {
+		if len(req.IDs) > 1 || req.Count > 1 || (len(req.IDs) == 1 && req.IDs[0] != 0) {
+			return fmt.Errorf("one GPU (device 0) is supported")
+		}
+		in, err := cuda.Init()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("vmdls: GPU %v ready; training and evaluation still run on the CPU backend in this version\n", in)
+		return nil
+	}
+}

@@ -15,6 +15,7 @@ import (
 func runInfo(args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
+	selfTest := fs.Bool("selftest", false, "run every GPU op against the CPU backend (a cuda build) and print PASS or the first mismatch")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -23,8 +24,9 @@ func runInfo(args []string, w io.Writer) error {
 		return json.NewEncoder(w).Encode(struct {
 			Version string `json:"version"`
 			Go      string `json:"go"`
+			CUDA    bool   `json:"cuda"`
 			kernels.CPUInfo
-		}{version, runtime.Version(), ci})
+		}{version, runtime.Version(), cudaAvailable, ci})
 	}
 	kb := func(b int) string {
 		if b < 0 {
@@ -37,5 +39,11 @@ func runInfo(args []string, w io.Writer) error {
 	fmt.Fprintf(w, "features: %s\n", strings.Join(ci.Features, " "))
 	fmt.Fprintf(w, "caches:   L1d %s, L2 %s, L3 %s\n", kb(ci.L1DBytes), kb(ci.L2Bytes), kb(ci.L3Bytes))
 	fmt.Fprintf(w, "kernels:  %s (set %s=generic to force pure Go)\n", ci.KernelPath, kernels.EnvKernels)
+	if err := cudaInfo(w); err != nil && *selfTest {
+		return err
+	}
+	if *selfTest {
+		return cudaSelfTest(w)
+	}
 	return nil
 }
