@@ -113,7 +113,10 @@ func aeResNetCase(t *testing.T, f *golden.File, name string, meta map[string]any
 		}
 		w.check(t, "grad", name+" grad "+k, p.Grad(), goldenTensor(t, f, name+".grad."+k), abGradTol)
 	}
-
+	if testing.Short() {
+		t.Log("Adam steps skipped in -short mode")
+		return
+	}
 	opt, err := nn.NewAdam(nn.Parameters(m), nn.AdamOptions{LR: 1e-4, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8})
 	if err != nil {
 		t.Fatal(err)

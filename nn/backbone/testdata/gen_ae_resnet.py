@@ -33,7 +33,7 @@ Cases (the weights are filled afresh for each):
                  .adam_loss [3]: the loss after each of 3 steps of Adam(lr 1e-4) on the
                  same batch (a constant input there), each evaluated in train mode;
                  .kinks, .kink_counts: the ReLU kink log of every forward of the case
-                 (the first, then two per Adam step), see KinkLog.
+                 (the first, then two per Adam step), see kinks.py.
 
 The net runs in float64 on the float32 values, so the Go test's error is its own.
 """
@@ -51,52 +51,10 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "bench", "golden"))
 import gen_golden as gg  # noqa: E402
 from gen_backbones_ab import detfill  # noqa: E402
+from kinks import KINK_REL, KINKS, ReLU  # noqa: E402
 
 F64 = torch.float64
 OUT = os.path.join(HERE, "ae_resnet.safetensors")
-
-
-# ---- ReLU kinks ----
-# A ReLU's gradient jumps where its input crosses zero. A pre-activation that the float64
-# reference computes within float32 rounding of zero can land on the other side in a
-# float32 run (Go's or PyTorch's own), and in train mode batch norm spreads that one flip
-# over its whole channel and every layer before it: normwise gradient errors of 1e-2 from
-# one element, while the forward agrees to 1e-6. So the reference logs, for every ReLU call
-# in order, the elements with |x| < KINK_REL * max|x| of that call and the side float64
-# put them on; the Go test replays those decisions (kinks_test.go) and everything else
-# is computed independently. A flip outside the logged set would need a forward error of
-# KINK_REL relative, 20x the 5e-6 both float32 runs show.
-KINK_REL = 1e-4
-
-
-class KinkLog:
-    def __init__(self):
-        self.on = False
-        self.calls = []
-
-    def relu(self, x):
-        if self.on:
-            with torch.no_grad():
-                flat = x.detach().flatten()
-                near = torch.nonzero(flat.abs() < KINK_REL * flat.abs().max()).flatten()
-                self.calls.append(torch.where(flat[near] > 0, near + 1, -(near + 1)))
-        return F.relu(x)
-
-    def take(self):
-        """The log so far as (signed index+1 per near-kink element, count per call), float32
-        (exact: every index is below 2^24)."""
-        calls, self.calls = self.calls, []
-        vals = torch.cat(calls).to(torch.float32) if calls else torch.zeros(0)
-        return vals, torch.tensor([float(len(c)) for c in calls], dtype=torch.float32)
-
-
-KINKS = KinkLog()
-
-
-class ReLU(nn.Module):
-    """nn.ReLU through the kink log (stateless, so the state_dict keys are unchanged)."""
-    def forward(self, x):
-        return KINKS.relu(x)
 
 
 def conv(cin, cout, k, stride=1):
@@ -275,11 +233,8 @@ def case(wr, name, training):
                 losses.append(F.mse_loss(model(xc), xc).item())
         wr.add(name + ".adam_loss", torch.tensor(losses, dtype=F64))
         KINKS.on = False
-        kinks, counts = KINKS.take()
-        wr.add(name + ".kinks", kinks)
-        wr.add(name + ".kink_counts", counts)
         meta.update(kink_rel=KINK_REL)
-        print("%s: %d near-kink ReLU inputs logged over %d calls" % (name, kinks.numel(), counts.numel()))
+        print("%s: %d near-kink ReLU inputs logged" % (name, KINKS.save(wr, name)))
         print("%s: loss %.6g, adam losses %s" % (name, loss.item(), losses))
     else:
         print("%s: loss %.6g" % (name, loss.item()))

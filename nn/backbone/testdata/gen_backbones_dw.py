@@ -23,7 +23,9 @@ Cases (tensor names <case>.<what>):
                             parameter count of the reference modules built as nets.py does.
 Each forward case stores .x (2 x 3 x 32 x 32), .h, .tap0 .. .tap2 (global-average-pooled),
 .w (the random weight of loss = (h * w).sum()), .gradx = d loss / d x, and
-.grad.<key> = d loss / d parameter for a few named parameters.
+.grad.<key> = d loss / d parameter for a few named parameters, and .kinks, .kink_counts:
+the ReLU kink log of the forward (kinks.py), which the Go test replays so that float32
+rounding cannot flip a ReLU the float64 reference decided within 1e-4 relative of zero.
 Everything runs in float64 on exact upcasts of float32 draws and is rounded once to float32.
 """
 
@@ -40,6 +42,9 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "bench", "golden"))
 import gen_golden as gg  # noqa: E402
+sys.path.insert(0, HERE)
+from kinks import KINK_REL, KINKS, ReLU  # noqa: E402
+relu = KINKS.relu
 
 F64 = torch.float64
 OUT = os.path.join(HERE, "backbones_dw.safetensors")
@@ -53,8 +58,8 @@ class Bottleneck(nn.Module):
         self.bn2 = nn.BatchNorm2d(4 * k); self.conv2 = nn.Conv2d(4 * k, k, 3, 1, 1, bias=False)
 
     def forward(self, x):
-        y = self.conv1(F.relu(self.bn1(x)))
-        y = self.conv2(F.relu(self.bn2(y)))
+        y = self.conv1(relu(self.bn1(x)))
+        y = self.conv2(relu(self.bn2(y)))
         return torch.cat([x, y], 1)
 
 
@@ -64,7 +69,7 @@ class Transition(nn.Module):
         self.bn = nn.BatchNorm2d(cin); self.conv = nn.Conv2d(cin, cout, 1, bias=False)
 
     def forward(self, x):
-        return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)
+        return F.avg_pool2d(self.conv(relu(self.bn(x))), 2)
 
 
 class DenseNetBC(nn.Module):
@@ -80,7 +85,7 @@ class DenseNetBC(nn.Module):
             if b < 2:
                 co = int(c * reduction); layers.append(Transition(c, co)); c = co
                 self.taps.append(len(layers) - 1)
-        layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        layers += [nn.BatchNorm2d(c), ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         self.net = nn.Sequential(*layers)
         self.out_dim = c
         for m in self.modules():   # the reference's DenseNet init
@@ -101,9 +106,9 @@ class WRNBlock(nn.Module):
         self.drop = drop
 
     def forward(self, x):
-        o = F.relu(self.bn1(x))
+        o = relu(self.bn1(x))
         y = self.conv1(o)
-        y = F.relu(self.bn2(y))
+        y = relu(self.bn2(y))
         if self.drop > 0:
             y = F.dropout(y, p=self.drop, training=self.training)
         y = self.conv2(y)
@@ -123,7 +128,7 @@ class WideResNet(nn.Module):
                 L.append(WRNBlock(cin, c, s if j == 0 else 1, drop)); cin = c
             if i < 2:
                 self.taps.append(len(L) - 1)
-        L += [nn.BatchNorm2d(cin), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        L += [nn.BatchNorm2d(cin), ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         self.net = nn.Sequential(*L)
 
     def forward(self, x):
@@ -192,7 +197,9 @@ def run(wr, name, model, x, training, grad_params):
     model.train(training)
     g = gg.gen_for(name + "/w")
     x64 = x.to(F64).requires_grad_(True)
+    KINKS.on = True
     h, taps = forward_taps(model, x64)
+    KINKS.on = False
     w = gg.randn(g, tuple(h.shape))
     loss = (h * w.to(F64)).sum()
     named = dict(model.named_parameters())
@@ -205,8 +212,10 @@ def run(wr, name, model, x, training, grad_params):
     wr.add(name + ".gradx", grads[0])
     for k, gr in zip(grad_params, grads[1:]):
         wr.add("%s.grad.%s" % (name, k), gr)
+    nk = KINKS.save(wr, name)
+    print("%s: %d near-kink ReLU inputs logged" % (name, nk))
     wr.add_case(name, {"op": "backbone", "family": "backbone", "training": training,
-                       "grad_params": grad_params, "ref": "float64"})
+                       "grad_params": grad_params, "ref": "float64", "kink_rel": KINK_REL})
 
 
 def main():
