@@ -526,6 +526,16 @@ func (o *runOptions) checkFiles() error {
 			return err
 		}
 	}
+	if c.AEPath != "" {
+		hdr, err := readSafetensorsHeader(c.AEPath)
+		if err != nil {
+			return usageErrorf("%s: --ae_path %s: %v", o.cmd, c.AEPath, err)
+		}
+		meta, _ := hdr["__metadata__"].(map[string]any)
+		if _, ok := meta["ae_type"].(string); !ok {
+			return usageErrorf("%s: --ae_path %s is not an autoencoder written by vmdls train-ae (no ae_type in its metadata)", o.cmd, c.AEPath)
+		}
+	}
 	return nil
 }
 
