@@ -52,7 +52,7 @@ func mnistConfig(dataDir, out string, train, eval, epochs int) Config {
 func TestEndToEndMNIST(t *testing.T) {
 	dir := sharedData(t)
 	out := t.TempDir()
-	cfg := mnistConfig(dir, out, 2000, 1000, 2)
+	cfg := mnistConfig(dir, out, 2000, 500, 2)
 	ctx := context.Background()
 	tr, err := Train(ctx, cfg, nil)
 	if err != nil {
