@@ -15,16 +15,46 @@ import (
 // runBench runs the micro-benchmark named by args[0].
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("bench: name a benchmark (gemm, train-step, infer)")
+		return fmt.Errorf("bench: name a benchmark (gemm, conv, train-step, infer)")
 	}
 	switch args[0] {
 	case "gemm", "sgemm":
 		return runBenchGemm(args[1:], stdout, stderr)
+	case "conv":
+		return runBenchConv(args[1:], stdout, stderr)
 	case "train-step", "infer":
 		return runBenchNet(args[0], args[1:], stdout, stderr)
 	default:
-		return fmt.Errorf("bench: unknown benchmark %q (want gemm, train-step or infer)", args[0])
+		return fmt.Errorf("bench: unknown benchmark %q (want gemm, conv, train-step or infer)", args[0])
 	}
+}
+
+// timeRuns runs fn warmup times, then reps timed runs, each repeating fn
+// enough times to last minRun (calibrated from one timed call). It returns
+// the seconds per call of each run, sorted, their median and the calls per
+// run.
+func timeRuns(fn func(), warmup, reps int, minRun time.Duration) (per []float64, med float64, inner int) {
+	for range warmup {
+		fn()
+	}
+	t0 := time.Now()
+	fn()
+	one := time.Since(t0)
+	inner = max(1, int(minRun/max(one, time.Microsecond))+1)
+	per = make([]float64, reps)
+	for r := range per {
+		t0 := time.Now()
+		for range inner {
+			fn()
+		}
+		per[r] = time.Since(t0).Seconds() / float64(inner)
+	}
+	slices.Sort(per)
+	med = per[len(per)/2]
+	if len(per)%2 == 0 {
+		med = (per[len(per)/2-1] + per[len(per)/2]) / 2
+	}
+	return per, med, inner
 }
 
 // gemmResult is the JSON line bench gemm prints. GFLOP/s counts 2*m*n*k
@@ -118,28 +148,8 @@ func runBenchGemm(args []string, stdout, stderr io.Writer) error {
 	}
 	product := func() { kernels.Sgemm(*transA, *transB, M, N, K, 1, a, lda, b, ldb, 0, c, N) }
 
-	for range *warmup {
-		product()
-	}
-	// Calibrate the products per timed run from one timed product.
-	t0 := time.Now()
-	product()
-	one := time.Since(t0)
-	inner := max(1, int(*minRun/max(one, time.Microsecond))+1)
+	per, med, inner := timeRuns(product, *warmup, *reps, *minRun)
 	flop := 2 * float64(M) * float64(N) * float64(K)
-	per := make([]float64, *reps) // seconds per product
-	for r := range per {
-		t0 := time.Now()
-		for range inner {
-			product()
-		}
-		per[r] = time.Since(t0).Seconds() / float64(inner)
-	}
-	slices.Sort(per)
-	med := per[len(per)/2]
-	if len(per)%2 == 0 {
-		med = (per[len(per)/2-1] + per[len(per)/2]) / 2
-	}
 	res := gemmResult{
 		Op: "sgemm", M: M, N: N, K: K, TransA: *transA, TransB: *transB,
 		Threads: kernels.Threads(), Path: kernels.Path(),
@@ -148,4 +158,74 @@ func runBenchGemm(args []string, stdout, stderr io.Writer) error {
 		Reps: *reps, Inner: inner,
 	}
 	return json.NewEncoder(stdout).Encode(res)
+}
+
+// convResult is the JSON line bench conv prints. GFLOP/s counts
+// 2·N·Cout·Cin·KH·KW·Hout·Wout operations per forward convolution.
+type convResult struct {
+	Op      string  `json:"op"`
+	N       int     `json:"batch"`
+	C       int     `json:"cin"`
+	K       int     `json:"cout"`
+	H       int     `json:"h"`
+	W       int     `json:"w"`
+	Kernel  int     `json:"kernel"`
+	Stride  int     `json:"stride"`
+	Pad     int     `json:"pad"`
+	Threads int     `json:"threads"`
+	Path    string  `json:"path"`
+	GFLOPS  float64 `json:"gflops"`
+	Seconds float64 `json:"seconds"`
+	Reps    int     `json:"reps"`
+}
+
+// runBenchConv times the forward 2-D convolution (im2col + SGEMM, with
+// bias) of random data; the defaults are mnist-conv's second layer at the
+// paper's training batch.
+func runBenchConv(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench conv", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("batch", 160, "images")
+	c := fs.Int("cin", 100, "input channels")
+	k := fs.Int("cout", 100, "output channels")
+	h := fs.Int("h", 28, "input height")
+	w := fs.Int("w", 28, "input width")
+	kern := fs.Int("kernel", 3, "square kernel size")
+	stride := fs.Int("stride", 1, "stride")
+	pad := fs.Int("pad", 1, "zero padding")
+	threads := fs.Int("threads", 0, "workers (0: GOMAXPROCS)")
+	reps := fs.Int("reps", 5, "timed runs; the median is reported")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name   string
+		v, min int
+	}{{"--batch", *n, 1}, {"--cin", *c, 1}, {"--cout", *k, 1}, {"--h", *h, 1}, {"--w", *w, 1}, {"--kernel", *kern, 1},
+		{"--stride", *stride, 1}, {"--pad", *pad, 0}, {"--threads", *threads, 0}, {"--reps", *reps, 1}} {
+		if f.v < f.min {
+			return fmt.Errorf("bench conv: %s = %d, want at least %d", f.name, f.v, f.min)
+		}
+	}
+	s := kernels.ConvShape{N: *n, C: *c, H: *h, W: *w, K: *k, KH: *kern, KW: *kern, SH: *stride, SW: *stride, PH: *pad, PW: *pad}
+	if s.OutH() < 1 || s.OutW() < 1 {
+		return fmt.Errorf("bench conv: a %d×%d kernel with padding %d does not fit a %d×%d input", *kern, *kern, *pad, *h, *w)
+	}
+	prevThreads := kernels.SetThreads(*threads)
+	defer kernels.SetThreads(prevThreads)
+	rng := rand.New(rand.NewPCG(1, 2))
+	fill := func(x []float32) []float32 {
+		for i := range x {
+			x[i] = rng.Float32()*2 - 1
+		}
+		return x
+	}
+	x := fill(make([]float32, s.N*s.C*s.H*s.W))
+	wt := fill(make([]float32, s.K*s.C*s.KH*s.KW))
+	bias := fill(make([]float32, s.K))
+	y := make([]float32, s.N*s.K*s.OutH()*s.OutW())
+	_, med, _ := timeRuns(func() { kernels.Conv2d(s, y, x, wt, bias) }, 1, *reps, 200*time.Millisecond)
+	flop := 2 * float64(s.N*s.K*s.C*s.KH*s.KW) * float64(s.OutH()*s.OutW())
+	return json.NewEncoder(stdout).Encode(convResult{Op: "conv2d", N: s.N, C: s.C, K: s.K, H: s.H, W: s.W, Kernel: *kern,
+		Stride: *stride, Pad: *pad, Threads: kernels.Threads(), Path: kernels.Path(), GFLOPS: flop / med / 1e9, Seconds: med, Reps: *reps})
 }

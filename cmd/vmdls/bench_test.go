@@ -59,7 +59,26 @@ func TestBenchGemmBadFlags(t *testing.T) {
 			t.Errorf("args %q: error %v, want one naming %s", tc.args, err, tc.want)
 		}
 	}
-	if err := run([]string{"bench", "conv"}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "conv") {
-		t.Errorf("bench conv: error %v, want one naming the unknown benchmark", err)
+	if err := run([]string{"bench", "deconv"}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "deconv") {
+		t.Errorf("bench deconv: error %v, want one naming the unknown benchmark", err)
+	}
+}
+
+func TestBenchConv(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run([]string{"bench", "conv", "--batch", "2", "--cin", "3", "--cout", "4", "--h", "8", "--w", "8", "--reps", "1"}, &out, &errb); err != nil {
+		t.Fatal(err, errb.String())
+	}
+	var r convResult
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if r.Op != "conv2d" || r.N != 2 || r.C != 3 || r.K != 4 || !(r.GFLOPS > 0) || !(r.Seconds > 0) {
+		t.Errorf("result %+v", r)
+	}
+	for _, args := range [][]string{{"--kernel", "9", "--h", "4", "--w", "4", "--pad", "0"}, {"--batch", "0"}} {
+		if err := run(append([]string{"bench", "conv"}, args...), &out, &errb); err == nil {
+			t.Errorf("bench conv %v: no error", args)
+		}
 	}
 }
