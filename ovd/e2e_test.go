@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vmdls-go/vmdls/nn"
 	"github.com/vmdls-go/vmdls/safetensors"
 )
 
@@ -192,5 +193,55 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	}
 	if _, err := safetensors.ReadFile(res.InterruptedCheckpoint); err != nil {
 		t.Fatalf("interrupted checkpoint: %v", err)
+	}
+}
+
+// TestFinetuneFreezesEncoder starts from saved encoder weights with
+// --finetune: during the first stage the encoder's weights stay exactly
+// those of the file while the latent heads train.
+func TestFinetuneFreezesEncoder(t *testing.T) {
+	dir := sharedData(t)
+	out := t.TempDir()
+	cfg := mnistConfig(dir, out, 400, 50, 1)
+	cfg.Opt = "sgd"
+	src, err := buildModel(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights := filepath.Join(out, "encoder.safetensors")
+	if err := nn.SaveCheckpoint(weights, src.Enc, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Finetune, cfg.Weights, cfg.FinetuneLR, cfg.Seed = true, weights, 0.01, 99
+	res, err := Train(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := safetensors.ReadFile(res.LastCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := safetensors.ReadFile(weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want.Tensors {
+		g, ok := got.Get("encoder." + w.Name)
+		if !ok || !bytes.Equal(g.Data, w.Data) {
+			t.Errorf("encoder.%s changed while the encoder was frozen", w.Name)
+		}
+	}
+	// The heads moved away from their seeded initialization.
+	fresh := cfg
+	fresh.Finetune, fresh.Weights = false, ""
+	init, _ := buildModel(&fresh)
+	g, _ := got.Get("fc_mu.weight")
+	gv, _ := g.Float32s()
+	same := true
+	for i, v := range init.Mu.Weight.Value().Data() {
+		same = same && v == gv[i]
+	}
+	if same {
+		t.Error("fc_mu.weight did not train during fine-tuning")
 	}
 }
