@@ -12,9 +12,10 @@ import (
 // RSS measured with BenchmarkInferChunk at the reference's batch of 2,500
 // (weights and input included): densenet 312 MiB at chunk 32, 873 at 128,
 // 2,661 at 512 and 11,785 in one pass; wresnet 683 MiB at 32, 1,158 at
-// 128. The memory grows with the chunk while the convolutions' speed has
-// saturated well before 128 images (32×32 maps give GEMMs of 1,024·chunk
-// columns), so 128 keeps memory near a gigabyte for the widest net.
+// 128. Memory grows with the chunk, while a CIFAR convolution's GEMM has
+// 1,024·chunk columns, wide enough at any of these sizes (throughput was
+// not measured cleanly: the machine was shared), so 128 keeps the widest
+// net near a gigabyte.
 const DefaultInferChunk = 128
 
 // Features is what one inference pass yields for a batch: the encoder
