@@ -1,11 +1,3 @@
-// Package autograd is reverse-mode automatic differentiation over the ops of
-// package tensor, with PyTorch's define-by-run semantics: every op on Vars
-// records how to send gradients back to its inputs, and Backward walks that
-// record once, from a scalar, accumulating into the leaves' gradients.
-//
-// The graph is released as Backward walks it (the saved tensors of each op
-// become garbage), so a second Backward through the same graph is an error,
-// as in PyTorch without retain_graph.
 package autograd
 
 import (

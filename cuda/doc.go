@@ -10,6 +10,13 @@
 // need no GPU (status names, the allocator's bookkeeping, the row-major to
 // column-major GEMM mapping, the generated kernel source, the self-test
 // harness) are untagged so that CPU-only CI tests them.
+//
+// It sits beside kernels as a second compute layer under tensor's Backend
+// seam and imports only tensor from the module; the vmdls command imports it
+// in its cuda build alone. Registration happens in an init function, so
+// importing the package (tagged build) makes Device usable with
+// tensor.Tensor.To; Init reports the GPU, SelfTest checks the kernels
+// against the CPU and BenchGemm times cuBLAS SGEMM.
 package cuda
 
 import (

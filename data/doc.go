@@ -22,4 +22,13 @@
 // Every reader reports a bad file as a *FormatError naming the file and the
 // problem; no reader allocates more than the data it has actually read or a
 // documented limit, so a lying header cannot exhaust memory.
+//
+// The usual entry points are Open and OpenUnknown (a named dataset's split
+// under Options.Dir, which defaults to $VMDLS_DATA or ./data), Pipeline (the
+// reference's --data_transforms by name), NewBalancedSampler and NewLoader.
+// Batches are float32 NCHW, ready for the tensor package. Every random
+// choice (sampling, augmentation) derives from an explicit uint64 seed, never
+// from a global source. The package sits beside autograd, on kernels and
+// tensor only; ovd and the commands build on it (kernels < tensor < autograd
+// < nn < nn/backbone < ovd < cmd).
 package data

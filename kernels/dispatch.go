@@ -1,10 +1,3 @@
-// Package kernels is the CPU compute of the engine: SGEMM, elementwise and
-// reduction kernels on plain float32 slices. It knows nothing of tensors.
-//
-// Every kernel has a pure-Go twin (suffix Generic) that is both the fallback
-// on CPUs without AVX2+FMA and the oracle the assembly is tested against.
-// The path is chosen once at start-up from the CPU's features; setting the
-// environment variable VMDLS_KERNELS=generic forces the pure-Go path.
 package kernels
 
 import (

@@ -1,6 +1,3 @@
-// Package nn holds the building blocks of networks: the Module abstraction
-// with PyTorch's state_dict naming, layers, initializers, losses, optimizers,
-// learning-rate schedules and checkpoints.
 package nn
 
 import (

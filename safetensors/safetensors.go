@@ -1,20 +1,3 @@
-// Package safetensors reads and writes the safetensors format that PyTorch's
-// ecosystem uses to exchange weights: an 8-byte little-endian header length
-// N, N bytes of JSON header mapping each tensor name to {"dtype", "shape",
-// "data_offsets"} (plus an optional "__metadata__" object of string values),
-// then the raw little-endian tensor data, offsets counted from the end of the
-// header.
-//
-// The reader treats every file as untrusted: it bounds the header before
-// allocating anything, validates every offset, shape and dtype against the
-// bytes actually present, and returns an error naming the file and the tensor
-// instead of panicking. Nothing it allocates is larger than the file itself.
-// The writer is atomic: a temporary file in the same directory, fsync,
-// rename, fsync of the directory.
-//
-// Supported dtypes are F32, F64 and I64 (PyTorch's float32 weights, float64
-// statistics and int64 counters such as BatchNorm's num_batches_tracked).
-// The package depends on the standard library only.
 package safetensors
 
 import (

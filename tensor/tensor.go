@@ -1,18 +1,3 @@
-// Package tensor is the engine's N-dimensional float32 array: a shape, a
-// contiguous row-major storage and the device that storage lives on, with
-// the ops the layers and autograd are built from.
-//
-// Every op is written once against the Backend interface; the CPU backend in
-// this package computes with the kernels package and a CUDA backend plugs in
-// through RegisterBackend. Semantics (broadcasting, NaN handling, tie
-// breaking, pow, clamp, softmax) follow PyTorch 1.13. Misuse panics with a
-// *ShapeError naming the op and every shape involved; Catch converts such a
-// panic into an error.
-//
-// Ops return new tensors; only Reshape, Flatten, Squeeze, Unsqueeze and Slice
-// return views that share storage with their operand, and only the methods
-// documented as in-place modify their receiver. A tensor may be read from
-// several goroutines at once but must not be written while it is read.
 package tensor
 
 import (

@@ -1,9 +1,3 @@
-// Package nets times a VMDLS model's training step and inference the way
-// ../shared/anchors/nets.py times PyTorch's, so that the two can be quoted
-// side by side: the same network (an encoder of nn/backbone with the two
-// latent heads), the same stand-in loss, optimizer, batch and FLOP count.
-// The `vmdls bench train-step|infer` commands and the Benchmark functions of
-// this package both run it.
 package nets
 
 import (

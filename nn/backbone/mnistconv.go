@@ -1,7 +1,3 @@
-// Package backbone builds the encoders of METHOD.md section 6 and the VMDLS
-// model around them (an encoder followed by the two latent heads), with the
-// module names of the reference's PyTorch code, so that state_dict keys
-// ("encoder.encoder.0.weight", "fc_mu.bias", ...) match between the two.
 package backbone
 
 import (

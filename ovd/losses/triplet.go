@@ -1,9 +1,3 @@
-// Package losses holds the two training losses of VMDLS (METHOD.md section
-// 2): the triplet loss with distancing on L2-normalized latents, and the
-// Monte-Carlo KL term against the previous epoch's class means. Both carry
-// a closed-form backward pass (autograd.Custom), so that the triplet loss
-// never materializes its millions of triplets and the KL term costs one
-// pass over the batch.
 package losses
 
 import (

@@ -1,30 +1,3 @@
-// Package report writes the results of one evaluation of the detector for
-// people, into one directory:
-//
-//   - results.json: the metrics.Summary of the first run (the full method) as
-//     top-level keys (macro_f1, auroc, tnr_at_tpr95, fpr95_ood_positive,
-//     known_accuracy, ...; null where undefined), "method" (its name), the
-//     summaries of the further runs under "ablations" keyed by run name, a
-//     "conventions" object saying which class is positive for each rate, a
-//     "files" list of what was written, and every key of meta.
-//   - thresholds.csv: one row per threshold of the exact sweep, decreasing,
-//     the first at +Inf (everything unknown): threshold, macro_f1, tpr, fpr,
-//     ccr (fraction of known images accepted and correctly classified),
-//     known_accepted, unknown_accepted. Above MaxRows rows it keeps MaxRows
-//     evenly spaced rows plus the first, the last, the best-F1 and the
-//     TPR-95% rows; results.json always comes from the full sweep.
-//   - roc.csv: fpr, tpr, threshold (known positive), thinned the same way.
-//   - roc.png (ROC and the chance diagonal, AUROC in the title), f1.png
-//     (macro-F1 against threshold, best threshold marked) and hist.png (the
-//     distribution of value for known and unknown images, each normalized to
-//     its own count). The threshold axis of f1.png and hist.png runs from the
-//     1st percentile of the known values (or the unknown median if lower) to
-//     the largest value; smaller values are drawn at the left edge.
-//
-// The first run's tables and plots have the plain names above; a further run
-// named N writes thresholds-N.csv, roc-N.csv, roc-N.png, f1-N.png and
-// hist-N.png. Each file is written to a temporary file in dir, synced and
-// renamed, so a crash leaves either the old file or the new one.
 package report
 
 import (

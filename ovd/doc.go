@@ -1,0 +1,35 @@
+// Package ovd is the VMDLS out-of-distribution detector of METHOD.md: it
+// trains an encoder whose latent classes are Gaussian clusters kept apart by
+// a triplet loss with distancing and a KL term, then fits one Gaussian per
+// known class on a feature ensemble and flags an image as unknown when no
+// class finds it likely enough. It is the top library layer (kernels <
+// tensor < autograd < nn < nn/backbone < ovd < cmd), composing data,
+// nn/backbone and its own subpackages losses (the training losses), metrics
+// (the scores of a detector) and report (results.json, CSV tables, plots);
+// the vmdls command is a thin shell over it.
+//
+// The whole workflow is three calls on one Config (start from DefaultConfig,
+// whose fields carry the reference's flag names and defaults): Train does
+// what the reference's main.py does, Test what its test.py does, and TrainAE
+// trains the autoencoder of the reconstruction weight. Each takes a context
+// (cancelling it finishes the current step and saves a checkpoint) and an
+// Observer that receives progress Events; the package itself never prints.
+//
+// The pieces of the test procedure are exported for callers that bring
+// their own features: ExtractFeatures (the ensemble [tap1, tap2, tap3, h,
+// mu] of one batch), Moments (per-class sums in float64 over any number of
+// batches), FitShared (one Gaussian per class with a shared jitter),
+// Gaussian.LogProb, Score (the per-class log-likelihoods turned into a value
+// and a predicted class) and ReconstructionWeights.
+//
+// Conventions: images are float32 NCHW and the model's state_dict keys are
+// the reference's (see nn/backbone); densities, moments and scores are
+// float64. Labels 0..ClassNum-1 are the known classes, and a higher value
+// means more in-distribution. Randomness (weights, sampling, augmentation,
+// the reparameterization noise, dropout) derives from Config.Seed, never
+// from a global source. Config.Validate names the flag of the first unusable
+// setting, and Train, Test and TrainAE return failures (missing files,
+// mismatched checkpoints, a class without samples) as errors naming what is
+// at fault. The lower-level functions trust their inputs: slices of
+// inconsistent lengths are programming errors and may panic.
+package ovd

@@ -1,0 +1,27 @@
+// Package tensor is the engine's N-dimensional float32 array: a shape, a
+// contiguous row-major storage and the device that storage lives on, with
+// the ops the layers and autograd are built from. It sits on kernels and
+// below everything else (kernels < tensor < autograd < nn < nn/backbone <
+// ovd < cmd); it records no gradients, which is autograd's job.
+//
+// Tensors are made with FromSlice, Zeros, Ones, Full, Arange, Scalar and the
+// random constructors Rand, Uniform, Randn and Normal, which draw from a
+// caller-supplied *rand.Rand (math/rand/v2) so that a seed fixes every
+// value; nothing in the module draws from a global source. Images are NCHW
+// ([batch, channels, height, width]) as in PyTorch: Conv2d, MaxPool2d,
+// AvgPool2d, BatchNorm2d and ConvTranspose2d take and return that layout,
+// and Linear and MatMul work on row-major [rows, features] matrices.
+//
+// Every op is written once against the Backend interface; the CPU backend in
+// this package computes with the kernels package and a CUDA backend plugs in
+// through RegisterBackend. Semantics (broadcasting, NaN handling, tie
+// breaking, pow, clamp, softmax) follow PyTorch 1.13. Misuse panics with a
+// *ShapeError naming the op and every shape involved; Catch converts such a
+// panic into an error.
+//
+// Ops return new tensors; only Reshape (View), Flatten, Squeeze, Unsqueeze
+// and Slice return views that share storage with their operand, and only the
+// methods documented as in-place modify their receiver. Data exposes the CPU
+// storage itself, not a copy. A tensor may be read from several goroutines
+// at once but must not be written while it is read.
+package tensor
