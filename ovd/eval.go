@@ -39,27 +39,22 @@ type Features struct {
 	Tap1 *tensor.Tensor
 }
 
-// ExtractFeatures runs the model once over x without building a graph and
-// returns the feature ensemble of METHOD.md section 4, mu and tap 1.
-func ExtractFeatures(m *backbone.Model, x *tensor.Tensor) Features {
-	var f Features
-	autograd.NoGrad(func() {
-		h, taps := m.Enc.(backbone.Tapped).ForwardTaps(autograd.Const(x))
-		mu := m.Mu.Forward(h)
-		f.Ensemble = tensor.Concat(1, taps[0].Value(), taps[1].Value(), taps[2].Value(), h.Value(), mu.Value())
-		f.Mu, f.Tap1 = mu.Value(), taps[0].Value()
-	})
-	return f
+// ExtractFeatures runs the model (in eval mode) once over x without
+// building a graph, in chunks of backbone.DefaultInferChunk images so that
+// memory stays bounded at the reference's batches of 2,500, and returns the
+// feature ensemble of METHOD.md section 4, mu and tap 1.
+func ExtractFeatures(m *backbone.Model, x *tensor.Tensor) (Features, error) {
+	f, err := m.InferChunked(x, 0)
+	if err != nil {
+		return Features{}, err
+	}
+	return Features{Ensemble: tensor.Concat(1, f.Ensemble(), f.Mu), Mu: f.Mu, Tap1: f.Taps[0]}, nil
 }
 
 // tap1 returns the model's pooled first tap of x.
-func tap1(m *backbone.Model, x *tensor.Tensor) *tensor.Tensor {
-	var t *tensor.Tensor
-	autograd.NoGrad(func() {
-		_, taps := m.Enc.(backbone.Tapped).ForwardTaps(autograd.Const(x))
-		t = taps[0].Value()
-	})
-	return t
+func tap1(m *backbone.Model, x *tensor.Tensor) (*tensor.Tensor, error) {
+	f, err := backbone.InferChunked(m.Enc.(backbone.Tapped), nil, x, 0)
+	return f.Taps[0], err
 }
 
 // Score is pass 2's scoring (METHOD.md section 4) of n images against C
@@ -161,7 +156,10 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 	}
 	n := s.train.Len()
 	err = forEachBatch(ctx, trainLoader, n, cfg.BatchSize, func(b *data.Batch) error {
-		f := ExtractFeatures(model, b.X)
+		f, err := ExtractFeatures(model, b.X)
+		if err != nil {
+			return err
+		}
 		ens.Add(f.Ensemble.Data(), b.Labels)
 		lat.Add(f.Mu.Data(), b.Labels)
 		obs.emit(Event{Phase: "fit", Images: int(sumCounts(ens)), Steps: n, Elapsed: time.Since(start)})
@@ -191,13 +189,18 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 			return nil, err
 		}
 		err = forEachBatch(ctx, l, set.Len(), cfg.BatchSize, func(b *data.Batch) error {
-			f := ExtractFeatures(model, b.X)
+			f, err := ExtractFeatures(model, b.X)
+			if err != nil {
+				return err
+			}
 			llEns = appendLogProbs(llEns, gsEns, f.Ensemble.Data())
 			llLat = appendLogProbs(llLat, gsLat, f.Mu.Data())
 			if ae != nil {
-				var xHat *tensor.Tensor
-				autograd.NoGrad(func() { xHat = ae.Reconstruct(autograd.Const(b.X)).Value() })
-				r = append(r, rowMSE(f.Tap1, tap1(model, xHat))...)
+				t1, err := tap1(model, reconstruct(ae, b.X))
+				if err != nil {
+					return err
+				}
+				r = append(r, rowMSE(f.Tap1, t1)...)
 			}
 			labels = append(labels, b.Labels...)
 			obs.emit(Event{Phase: "score", Images: len(labels), Steps: total, Elapsed: time.Since(start)})
@@ -270,6 +273,20 @@ func appendLogProbs(dst []float64, gs []*Gaussian, x []float32) []float64 {
 		}
 	}
 	return dst
+}
+
+// reconstruct runs the autoencoder over x in chunks (the reference splits
+// its batches in four), without a graph.
+func reconstruct(ae backbone.Autoencoder, x *tensor.Tensor) *tensor.Tensor {
+	n := x.Size(0)
+	var parts []*tensor.Tensor
+	autograd.NoGrad(func() {
+		for lo := 0; lo < n; lo += backbone.DefaultInferChunk {
+			hi := min(n, lo+backbone.DefaultInferChunk)
+			parts = append(parts, ae.Reconstruct(autograd.Const(x.Slice(lo, hi))).Value())
+		}
+	})
+	return tensor.Concat(0, parts...)
 }
 
 // rowMSE returns the mean over columns of (a - b)² for each row.

@@ -544,9 +544,11 @@ func (t *trainer) validate(ctx context.Context) (f1, knownAcc float64, err error
 			return 0, 0, err
 		}
 		err = forEachBatch(ctx, l, s.Len(), cfg.BatchSize, func(b *data.Batch) error {
-			var mu *autograd.Var
-			autograd.NoGrad(func() { mu = t.model.Forward(autograd.Const(b.X)) })
-			pred = append(pred, classify(t.st.gaussians, t.st.bounds, mu.Value().Data(), cfg.LatentDim)...)
+			f, err := t.model.InferChunked(b.X, 0)
+			if err != nil {
+				return err
+			}
+			pred = append(pred, classify(t.st.gaussians, t.st.bounds, f.Mu.Data(), cfg.LatentDim)...)
 			labels = append(labels, b.Labels...)
 			t.obs.emit(Event{Phase: "validate", Epoch: t.st.Epoch + 1, Images: len(labels), Elapsed: time.Since(start)})
 			return nil
