@@ -6,14 +6,15 @@
 // tensor < autograd < nn < nn/backbone < ovd < cmd), composing data,
 // nn/backbone and its own subpackages losses (the training losses), metrics
 // (the scores of a detector) and report (results.json, CSV tables, plots);
-// the vmdls command is a thin shell over it.
+// the vmdls command is the command-line shell over it.
 //
 // The whole workflow is three calls on one Config (start from DefaultConfig,
 // whose fields carry the reference's flag names and defaults): Train does
 // what the reference's main.py does, Test what its test.py does, and TrainAE
 // trains the autoencoder of the reconstruction weight. Each takes a context
-// (cancelling it finishes the current step and saves a checkpoint) and an
-// Observer that receives progress Events; the package itself never prints.
+// (cancelling Train or TrainAE finishes the current step and saves the
+// weights so far) and an Observer that receives progress Events; the
+// package itself never prints.
 //
 // The pieces of the test procedure are exported for callers that bring
 // their own features: ExtractFeatures (the ensemble [tap1, tap2, tap3, h,
@@ -29,7 +30,7 @@
 // the reparameterization noise, dropout) derives from Config.Seed, never
 // from a global source. Config.Validate names the flag of the first unusable
 // setting, and Train, Test and TrainAE return failures (missing files,
-// mismatched checkpoints, a class without samples) as errors naming what is
-// at fault. The lower-level functions trust their inputs: slices of
+// unusable checkpoints, a class without samples) as errors naming what is at
+// fault. The lower-level functions trust their inputs: slices of
 // inconsistent lengths are programming errors and may panic.
 package ovd
