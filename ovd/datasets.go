@@ -40,7 +40,7 @@ func openSets(cfg *Config) (*sets, error) {
 		n int
 	}{{train, cfg.TrainLimit}, {test, cfg.TestLimit}, {unknown, cfg.UnknownLimit}} {
 		if c.n > 0 {
-			c.s.Dataset = data.Head(c.s.Dataset, c.n)
+			c.s.Dataset = classBalancedHead(c.s.Dataset, c.n)
 		}
 	}
 	present := 0
@@ -53,6 +53,41 @@ func openSets(cfg *Config) (*sets, error) {
 		return nil, fmt.Errorf("--class_num %d: the training set of %s has only %d of the classes 0..%d", cfg.ClassNum, cfg.KnownDataset, present, cfg.ClassNum-1)
 	}
 	return &sets{train: train, test: test, unknown: unknown}, nil
+}
+
+// classBalancedHead keeps n items of ds: the first items of every class
+// in dataset order, taken round-robin over the classes, so that a cap on a
+// class-sorted dataset (the CIFAR-10 JPEG folders) keeps every class. The
+// kept items stay in dataset order.
+func classBalancedHead(ds data.Dataset, n int) data.Dataset {
+	if n >= ds.Len() {
+		return ds
+	}
+	byClass := map[int][]int{}
+	var classes []int
+	for i := range ds.Len() {
+		l := ds.Label(i)
+		if _, ok := byClass[l]; !ok {
+			classes = append(classes, l)
+		}
+		byClass[l] = append(byClass[l], i)
+	}
+	keep := make([]bool, ds.Len())
+	for taken, round := 0, 0; taken < n; round++ {
+		for _, c := range classes {
+			if round < len(byClass[c]) && taken < n {
+				keep[byClass[c][round]] = true
+				taken++
+			}
+		}
+	}
+	idx := make([]int, 0, n)
+	for i, k := range keep {
+		if k {
+			idx = append(idx, i)
+		}
+	}
+	return &data.Subset{Base: ds, Indices: idx}
 }
 
 // newLoader makes the loader of set s with the run's transforms: the

@@ -411,7 +411,7 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 	}
 	set.Dataset = data.FilterLabels(set.Dataset, func(l int) bool { return l < cfg.ClassNum })
 	if cfg.TrainLimit > 0 {
-		set.Dataset = data.Head(set.Dataset, cfg.TrainLimit)
+		set.Dataset = classBalancedHead(set.Dataset, cfg.TrainLimit)
 	}
 	loader, err := newLoader(&cfg, set, false)
 	if err != nil {

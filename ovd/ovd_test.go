@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/tensor"
 )
 
@@ -82,5 +83,23 @@ func TestReparameterize(t *testing.T) {
 	}
 	if mu.Grad() == nil || logvar.Grad() == nil {
 		t.Fatal("no gradient reached mu or logvar through the sample")
+	}
+}
+
+func TestClassBalancedHead(t *testing.T) {
+	// Sorted by class, as the CIFAR-10 JPEG folders are: 0 0 0 0 1 1 1 2 2 2.
+	m := &data.Memory{C: 1, H: 1, W: 1, Pix: make([]uint8, 10), Labels: []int{0, 0, 0, 0, 1, 1, 1, 2, 2, 2}}
+	got := classBalancedHead(m, 7)
+	want := []int{0, 1, 2, 4, 5, 7, 8} // three rounds over the classes, the third cut short
+	if got.Len() != len(want) {
+		t.Fatalf("kept %d items, want %d", got.Len(), len(want))
+	}
+	for i, w := range want {
+		if idx := got.(*data.Subset).Indices[i]; idx != w {
+			t.Fatalf("kept %v, want %v", got.(*data.Subset).Indices, want)
+		}
+	}
+	if classBalancedHead(m, 10) != data.Dataset(m) {
+		t.Error("a cap at the dataset's size copied it")
 	}
 }
