@@ -101,3 +101,19 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// ValidateAE checks the settings the autoencoder trainer uses (it has no
+// latent space, sampler or schedules), naming the flag of the first bad one.
+func (c *Config) ValidateAE() error {
+	switch {
+	case c.ClassNum < 1:
+		return fmt.Errorf("--class_num %d: want at least 1", c.ClassNum)
+	case c.BatchSize < 1:
+		return fmt.Errorf("--batch_size %d: want at least 1", c.BatchSize)
+	case c.MaxEpochs < 1:
+		return fmt.Errorf("--max_epochs %d: want at least 1", c.MaxEpochs)
+	case c.LR <= 0:
+		return fmt.Errorf("--lr %g: want a positive learning rate", c.LR)
+	}
+	return nil
+}

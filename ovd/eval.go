@@ -392,7 +392,7 @@ func LoadAutoencoder(path string) (backbone.Autoencoder, error) {
 // cfg.BatchSize training images with the test-time transforms, saved to
 // cfg.OutputDir/ae.safetensors after every epoch.
 func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateAE(); err != nil {
 		return nil, err
 	}
 	if cfg.OutputDir == "" {

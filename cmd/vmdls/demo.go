@@ -87,7 +87,10 @@ func parseDemo(args []string, stdout io.Writer) (*demoPlan, error) {
 		p.outputDir = "runs/" + clock().Format("20060102-150405") + "-demo"
 	}
 	p.configs()
-	for _, c := range []*ovd.Config{&p.aeCfg, &p.trainCfg, &p.testCfg} {
+	if err := p.aeCfg.ValidateAE(); err != nil {
+		return nil, usageErrorf("demo: %v", err)
+	}
+	for _, c := range []*ovd.Config{&p.trainCfg, &p.testCfg} {
 		if err := c.Validate(); err != nil {
 			return nil, usageErrorf("demo: %v", err)
 		}

@@ -480,7 +480,11 @@ func (o *runOptions) validate() error {
 	if cmd != "train-ae" && c.LatentOnly && c.AEFeatures {
 		return usageErrorf("%s: --latent_only scores mu alone; it does not combine with --ae_features", cmd)
 	}
-	if err := c.Validate(); err != nil {
+	validate := c.Validate
+	if cmd == "train-ae" {
+		validate = c.ValidateAE
+	}
+	if err := validate(); err != nil {
 		return usageErrorf("%s: %v", cmd, err)
 	}
 	if cmd != "train-ae" {
