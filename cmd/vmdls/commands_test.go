@@ -160,7 +160,11 @@ func TestTestAndTrainAECommandsWithFakes(t *testing.T) {
 		map[string]string{"enc_type": "mnist-conv"}); err != nil {
 		t.Fatal(err)
 	}
-	ae := writeFile(t, dir, "ae.safetensors")
+	ae := filepath.Join(dir, "ae.safetensors")
+	if err := safetensors.WriteFile(ae, []safetensors.Tensor{safetensors.FromFloat32("fc.weight", []int{32, 500}, make([]float32, 32*500))},
+		map[string]string{"ae_type": "mnist"}); err != nil {
+		t.Fatal(err)
+	}
 	var gotTest, gotAE ovd.Config
 	withFakes(t, nil, func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (map[string]any, error) {
 		gotTest = cfg

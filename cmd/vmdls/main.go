@@ -1,19 +1,3 @@
-// Command vmdls trains and evaluates VMDLS out-of-distribution detectors and
-// measures the engine beneath them.
-//
-// Usage:
-//
-//	vmdls info                      version, CPU features and kernel path
-//	vmdls bench gemm [flags]        SGEMM throughput as one JSON line
-//	vmdls bench train-step|infer    a network's training step or inference, one JSON line
-//	vmdls data fetch|info [flags]   datasets: download and verify, describe
-//	vmdls train [flags]             train an OOD model (the reference's main.py flags)
-//	vmdls test [flags]              evaluate one (the reference's test.py flags)
-//	vmdls train-ae [flags]          train the autoencoder --ae_features uses
-//	vmdls demo                      MNIST vs Omniglot, end to end, in minutes
-//
-// Exit status: 0 success, 2 a bad command line (before any work), 1 a
-// failure during the work, 130 an interrupted run.
 package main
 
 import (

@@ -1,0 +1,22 @@
+// Command vmdls trains and evaluates VMDLS out-of-distribution detectors and
+// measures the engine beneath them. It is the only package that parses flags
+// or prints progress; the work itself is in package ovd and below.
+//
+// Usage:
+//
+//	vmdls info [--json] [--selftest]   version, CPU features, kernel path; the GPU in a cuda build
+//	vmdls bench gemm [flags]           SGEMM throughput as one JSON line (--device cuda in a cuda build)
+//	vmdls bench conv [flags]           forward convolution throughput, one JSON line
+//	vmdls bench train-step|infer       a network's training step or inference, one JSON line
+//	vmdls data fetch|verify|info       datasets: download with checksums, verify, describe
+//	vmdls train [flags]                train an OOD model (the reference's main.py flags)
+//	vmdls test [flags]                 fit and score one (the reference's test.py flags)
+//	vmdls train-ae [flags]             train the autoencoder --ae_features uses
+//	vmdls demo                         MNIST vs Omniglot, end to end, in minutes
+//
+// train, test, train-ae and demo take --dry_run, which prints the resolved
+// configuration as one JSON object and exits without reading anything.
+//
+// Exit status: 0 success, 2 a bad command line (before any work), 1 a
+// failure during the work, 130 an interrupted run.
+package main
