@@ -245,3 +245,38 @@ func TestFinetuneFreezesEncoder(t *testing.T) {
 		t.Error("fc_mu.weight did not train during fine-tuning")
 	}
 }
+
+// TestTrainAEContinues checks that train-ae with a checkpoint starts from
+// that autoencoder's weights (its first loss is the previous run's level,
+// not a fresh network's) and rejects a checkpoint that is not one.
+func TestTrainAEContinues(t *testing.T) {
+	dir := sharedData(t)
+	cfg := mnistConfig(dir, t.TempDir(), 128, 0, 1)
+	cfg.BatchSize, cfg.LR = 32, 1e-3
+	first, err := TrainAE(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg2 := cfg
+	cfg2.OutputDir, cfg2.CheckpointPath, cfg2.LR = t.TempDir(), first.Path, 1e-12
+	second, err := TrainAE(context.Background(), cfg2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := cfg
+	fresh.OutputDir, fresh.LR = t.TempDir(), 1e-12
+	base, err := TrainAE(context.Background(), fresh, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// With a negligible learning rate each run's loss is its starting
+	// network's: the continued one must be the trained level.
+	if !(second.Losses[0] < base.Losses[0]) {
+		t.Errorf("continued autoencoder loss %v, fresh %v: the weights were not carried over", second.Losses[0], base.Losses[0])
+	}
+	bad := cfg
+	bad.OutputDir, bad.CheckpointPath = t.TempDir(), filepath.Join(dir, "mnist", "train-labels-idx1-ubyte.gz")
+	if _, err := TrainAE(context.Background(), bad, nil); err == nil {
+		t.Error("train-ae continued from a file that is not an autoencoder")
+	}
+}

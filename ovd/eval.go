@@ -357,6 +357,17 @@ func newAutoencoder(kind string, rng *rand.Rand) (backbone.Autoencoder, error) {
 	return nil, fmt.Errorf("no autoencoder %q (have mnist, resnet18)", kind)
 }
 
+// aeKindOf names the kind of an autoencoder built by newAutoencoder.
+func aeKindOf(ae backbone.Autoencoder) (string, bool) {
+	switch ae.(type) {
+	case *backbone.MnistAE:
+		return "mnist", true
+	case *backbone.ResNetAE:
+		return "resnet18", true
+	}
+	return "", false
+}
+
 func aeKindFor(c, h, w int) (string, error) {
 	switch {
 	case c == 1 && h == 28 && w == 28:
@@ -390,7 +401,8 @@ func LoadAutoencoder(path string) (backbone.Autoencoder, error) {
 // TrainAE trains the autoencoder of the known data (METHOD.md section 5):
 // MSE with Adam at cfg.LR, cfg.MaxEpochs epochs of shuffled batches of
 // cfg.BatchSize training images with the test-time transforms, saved to
-// cfg.OutputDir/ae.safetensors after every epoch.
+// cfg.OutputDir/ae.safetensors after every epoch. With cfg.CheckpointPath
+// it continues from the weights of an autoencoder it wrote before.
 func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 	if err := cfg.ValidateAE(); err != nil {
 		return nil, err
@@ -422,6 +434,18 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 		return nil, fmt.Errorf("--known_dataset %s: %w", cfg.KnownDataset, err)
 	}
 	ae, _ := newAutoencoder(kind, rand.New(rand.NewPCG(cfg.Seed, 0xae)))
+	if cfg.CheckpointPath != "" {
+		// Continue from an autoencoder train-ae wrote (its weights; Adam
+		// starts afresh).
+		prev, err := LoadAutoencoder(cfg.CheckpointPath)
+		if err != nil {
+			return nil, fmt.Errorf("--checkpoint_path: %w", err)
+		}
+		if got, _ := aeKindOf(prev); got != kind {
+			return nil, fmt.Errorf("--checkpoint_path %s holds the %s autoencoder, but %s needs the %s one", cfg.CheckpointPath, got, cfg.KnownDataset, kind)
+		}
+		ae = prev
+	}
 	o := nn.DefaultAdamOptions()
 	o.LR = cfg.LR
 	adam, err := nn.NewAdam(nn.Parameters(ae), o)
