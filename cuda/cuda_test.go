@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -222,10 +223,10 @@ func TestCoalesce(t *testing.T) {
 	if len(sh) != 2 { // the size-1 axis drops; the last two merge for both
 		t.Fatalf("shape %v strides %v", sh, st)
 	}
-	if got, want := offsets(sh, st[0]), offsets(shape, src); !equalInts(got, want) {
+	if got, want := offsets(sh, st[0]), offsets(shape, src); !slices.Equal(got, want) {
 		t.Fatalf("src offsets %v, want %v", got, want)
 	}
-	if got, want := offsets(sh, st[1]), offsets(shape, dst); !equalInts(got, want) {
+	if got, want := offsets(sh, st[1]), offsets(shape, dst); !slices.Equal(got, want) {
 		t.Fatalf("dst offsets %v, want %v", got, want)
 	}
 	sh, st = coalesce([]int{4, 5, 6}, []int{30, 6, 1})
@@ -259,18 +260,6 @@ func numelInts(s []int) int {
 		n *= v
 	}
 	return n
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestMismatch(t *testing.T) {
