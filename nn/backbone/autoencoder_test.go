@@ -98,3 +98,25 @@ func TestMnistAEMatchesPyTorch(t *testing.T) {
 	}
 	t.Logf("worst normwise errors: forward %.3g, gradients %.3g, Adam-step losses %.3g", w["forward"], w["grad"], worstAdam)
 }
+
+// BenchmarkMnistAEStep times one Adam step of the MNIST autoencoder on a
+// batch of 64 images, the train-ae default.
+func BenchmarkMnistAEStep(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m := NewMnistAE(rng)
+	opt, err := nn.NewAdam(nn.Parameters(m), nn.DefaultAdamOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := autograd.Const(tensor.Randn(rng, 64, 1, 28, 28))
+	b.ResetTimer()
+	for range b.N {
+		loss := m.ReconstructionLoss(x)
+		opt.ZeroGrad()
+		if err := loss.Backward(); err != nil {
+			b.Fatal(err)
+		}
+		opt.Step()
+	}
+	b.ReportMetric(float64(64*b.N)/b.Elapsed().Seconds(), "images/s")
+}
