@@ -475,7 +475,7 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 				if err := save(); err != nil {
 					return res, err
 				}
-				return res, fmt.Errorf("autoencoder training stopped during epoch %d: %w", e, ctx.Err())
+				return res, fmt.Errorf("autoencoder training stopped during epoch %d of %d: %w", e+1, cfg.MaxEpochs, ctx.Err())
 			}
 			b, ok := it.Next()
 			if !ok {

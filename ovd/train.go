@@ -265,7 +265,7 @@ func (t *trainer) run(ctx context.Context) (*TrainResult, error) {
 				res.LastCheckpoint = filepath.Join(t.dir, "last.safetensors")
 			}
 			res.Best = t.st.Best
-			return res, fmt.Errorf("training stopped during epoch %d: %w", e, ctx.Err())
+			return res, fmt.Errorf("training stopped during epoch %d of %d: %w", e+1, t.cfg.MaxEpochs, ctx.Err())
 		}
 		res.Epochs = append(res.Epochs, sum)
 		res.LastCheckpoint = filepath.Join(t.dir, "last.safetensors")
