@@ -3,6 +3,9 @@ package ovd
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/vmdls-go/vmdls/autograd"
@@ -101,5 +104,40 @@ func TestClassBalancedHead(t *testing.T) {
 	}
 	if classBalancedHead(m, 10) != data.Dataset(m) {
 		t.Error("a cap at the dataset's size copied it")
+	}
+}
+
+// TestBestThreeCheckpoints feeds validated epochs with known F1 scores and
+// checks that exactly the three best stay on disk, best first, beside
+// last.safetensors.
+func TestBestThreeCheckpoints(t *testing.T) {
+	cfg := mnistConfig("", t.TempDir(), 0, 0, 1)
+	m, err := buildModel(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &trainer{cfg: cfg, model: m, dir: t.TempDir(), st: trainState{NegMargin: InitialNegMargin,
+		gaussians: latentGaussians(NewMoments(cfg.ClassNum, cfg.LatentDim), nil), bounds: make([]float64, cfg.ClassNum)}}
+	if err := tr.buildOptimizer(); err != nil {
+		t.Fatal(err)
+	}
+	for i, f1 := range []float64{0.5, 0.7, 0.6, 0.8, 0.4} {
+		if err := tr.saveCheckpoints(EpochSummary{Epoch: i + 1, Validated: true, F1: f1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []int
+	for _, b := range tr.st.Best {
+		got = append(got, b.Epoch)
+		if _, err := os.Stat(b.Path); err != nil {
+			t.Errorf("best checkpoint of epoch %d: %v", b.Epoch, err)
+		}
+	}
+	if want := []int{4, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("best epochs %v, want %v", got, want)
+	}
+	files, _ := filepath.Glob(filepath.Join(tr.dir, "*.safetensors"))
+	if len(files) != 4 {
+		t.Errorf("files %v, want the three best and last.safetensors", files)
 	}
 }

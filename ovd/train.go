@@ -574,11 +574,9 @@ func (t *trainer) validate(ctx context.Context) (f1, knownAcc float64, err error
 // the best three so far, epoch-EEE-f1-F.safetensors (dropping the one that
 // falls out).
 func (t *trainer) saveCheckpoints(sum EpochSummary) error {
-	if err := t.saveState(filepath.Join(t.dir, "last.safetensors")); err != nil {
-		return err
-	}
+	last := filepath.Join(t.dir, "last.safetensors")
 	if !sum.Validated {
-		return nil
+		return t.saveState(last)
 	}
 	best := append(slices.Clone(t.st.Best), BestCheckpoint{Epoch: sum.Epoch, F1: sum.F1,
 		Path: filepath.Join(t.dir, fmt.Sprintf("epoch-%03d-f1-%.3f.safetensors", sum.Epoch, sum.F1))})
@@ -595,11 +593,10 @@ func (t *trainer) saveCheckpoints(sum EpochSummary) error {
 	if len(best) > keepBest {
 		best, drop = best[:keepBest], best[keepBest:]
 	}
-	kept := slices.ContainsFunc(best, func(b BestCheckpoint) bool { return b.Epoch == sum.Epoch })
 	t.st.Best = best
-	if kept {
+	if i := slices.IndexFunc(best, func(b BestCheckpoint) bool { return b.Epoch == sum.Epoch }); i >= 0 {
 		// Written after Best is updated so the file records itself.
-		if err := t.saveState(best[slices.IndexFunc(best, func(b BestCheckpoint) bool { return b.Epoch == sum.Epoch })].Path); err != nil {
+		if err := t.saveState(best[i].Path); err != nil {
 			return err
 		}
 	}
@@ -608,8 +605,8 @@ func (t *trainer) saveCheckpoints(sum EpochSummary) error {
 			os.Remove(d.Path)
 		}
 	}
-	// last.safetensors must list the same best set.
-	return t.saveState(filepath.Join(t.dir, "last.safetensors"))
+	// Written last, so that it lists the best set just updated.
+	return t.saveState(last)
 }
 
 // saveState writes the model, optimizer, schedule and trainState to path.
