@@ -62,19 +62,7 @@ func TestMnistAEMatchesPyTorch(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.check(t, "grad", "grad input", x.Grad(), goldenTensor(t, f, "ae.grad0"), abGradTol)
-	params := map[string]*autograd.Var{}
-	for _, p := range nn.NamedParameters(m) {
-		params[p.Name] = p.Value
-	}
-	for _, gk := range meta["grad_keys"].([]any) {
-		k := gk.(string)
-		p, ok := params[k]
-		if !ok {
-			t.Errorf("no parameter %s", k)
-			continue
-		}
-		w.check(t, "grad", "grad "+k, p.Grad(), goldenTensor(t, f, "ae.grad."+k), abGradTol)
-	}
+	w.checkParamGrads(t, f, m, meta, "ae", "")
 
 	opt, err := nn.NewAdam(nn.Parameters(m), nn.AdamOptions{LR: 1e-4, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8})
 	if err != nil {

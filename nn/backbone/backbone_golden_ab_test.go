@@ -87,6 +87,25 @@ func (w abWorst) check(t *testing.T, kind, what string, got, want *tensor.Tensor
 	}
 }
 
+// checkParamGrads compares the gradient of every parameter of m that the
+// golden case lists in meta["grad_keys"] with the stored "<prefix>.grad.<key>".
+func (w abWorst) checkParamGrads(t *testing.T, f *golden.File, m nn.Module, meta map[string]any, prefix, label string) {
+	t.Helper()
+	params := map[string]*autograd.Var{}
+	for _, p := range nn.NamedParameters(m) {
+		params[p.Name] = p.Value
+	}
+	for _, gk := range meta["grad_keys"].([]any) {
+		k := gk.(string)
+		p, ok := params[k]
+		if !ok {
+			t.Errorf("no parameter %s", k)
+			continue
+		}
+		w.check(t, "grad", label+"grad "+k, p.Grad(), goldenTensor(t, f, prefix+".grad."+k), abGradTol)
+	}
+}
+
 // tappedModule is what the golden test needs of a backbone.
 type tappedModule interface {
 	nn.Module
@@ -158,19 +177,7 @@ func checkBackboneGolden(t *testing.T, name string, m tappedModule) {
 		t.Fatal(err)
 	}
 	w.check(t, "grad", "grad input", x.Grad(), goldenTensor(t, f, name+".grad0"), abGradTol)
-	params := map[string]*autograd.Var{}
-	for _, p := range nn.NamedParameters(m) {
-		params[p.Name] = p.Value
-	}
-	for _, gk := range meta["grad_keys"].([]any) {
-		k := gk.(string)
-		p, ok := params[k]
-		if !ok {
-			t.Errorf("no parameter %s", k)
-			continue
-		}
-		w.check(t, "grad", "grad "+k, p.Grad(), goldenTensor(t, f, name+".grad."+k), abGradTol)
-	}
+	w.checkParamGrads(t, f, m, meta, name, "")
 	if training {
 		n := 0
 		for _, e := range nn.StateDict(m) {

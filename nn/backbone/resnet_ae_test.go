@@ -102,19 +102,7 @@ func aeResNetCase(t *testing.T, f *golden.File, name string, meta map[string]any
 		t.Fatal(err)
 	}
 	w.check(t, "grad", name+" grad input", x.Grad(), goldenTensor(t, f, name+".grad0"), abGradTol)
-	params := map[string]*autograd.Var{}
-	for _, p := range nn.NamedParameters(m) {
-		params[p.Name] = p.Value
-	}
-	for _, gk := range meta["grad_keys"].([]any) {
-		k := gk.(string)
-		p, ok := params[k]
-		if !ok {
-			t.Errorf("no parameter %s", k)
-			continue
-		}
-		w.check(t, "grad", name+" grad "+k, p.Grad(), goldenTensor(t, f, name+".grad."+k), abGradTol)
-	}
+	w.checkParamGrads(t, f, m, meta, name, name+" ")
 	if testing.Short() {
 		t.Log("Adam steps skipped in -short mode")
 		return false
