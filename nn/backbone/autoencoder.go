@@ -11,59 +11,71 @@ import (
 const MnistAECodeDim = 32
 
 // MnistAE is the MNIST autoencoder of METHOD.md section 5, whose
-// reconstruction error weights the known data. Its children are "encoder"
-// (the mnist-conv Sequential), "fc" (Linear(500, 32)) and "decoder" (a
-// Sequential), so its state_dict keys are those of the natural PyTorch
-// module written in testdata/gen_autoencoder.py: encoder.0.weight ...
-// encoder.14.bias, fc.weight, fc.bias, decoder.0 and decoder.1 (the two
-// linear layers), decoder.3, 5, 7, 9, 11, 13 (the transposed convolutions;
-// decoder.2 is the parameterless reshape, the even ones after it the ReLUs)
-// and decoder.15 (the final 1×1 convolution). The reference's own
-// checkpoint names are not available, so these are a choice, not a copy.
+// reconstruction error weights the known data. It mirrors the reference's
+// MNIST_AE module by module, so a state_dict saved by the reference code
+// (ae_mnist.ckpt, converted to safetensors) loads without renaming:
+// "encoder" is the reference's MnistConvEncoder (encoder.encoder.{0,2,5,7,10},
+// encoder.dec_layer), "decoder" its MnistConvDecoder (decoder.latent,
+// decoder.enc_layer, decoder.decoder.{0,2,...,12}) and "fc" the
+// Linear(500, 32) between them, in the reference's registration order.
 type MnistAE struct {
 	nn.Base
-	Encoder *nn.Sequential
+	Encoder *MnistConv
+	Decoder *MnistDecoder
 	FC      *nn.Linear
-	Decoder *nn.Sequential
 }
 
-// unflatten is torch.nn.Unflatten(1, shape): it splits the feature axis of
-// [N, prod(shape)] into shape. It has no state, so it only takes a place in
-// the decoder's numbering, as in PyTorch.
-type unflatten struct {
+// MnistDecoder is the reference's MnistConvDecoder: Linear(32, 500) as
+// "latent" and Linear(500, 900) as "enc_layer" (no activation between or
+// after them, as in the reference), the result viewed as 100×3×3, then the
+// Sequential "decoder": six kernel-2 transposed convolutions of strides 1,
+// 1, 1, 1, 2, 2, each followed by a ReLU, and a final 1×1 convolution to one
+// channel.
+type MnistDecoder struct {
 	nn.Base
-	shape []int
+	Latent   *nn.Linear
+	EncLayer *nn.Linear
+	Convs    *nn.Sequential
 }
 
-// Forward reshapes x [N, prod(shape)] to [N, shape...].
-func (u *unflatten) Forward(x *autograd.Var) *autograd.Var {
-	return autograd.Reshape(x, append([]int{x.Shape()[0]}, u.shape...)...)
+// newMnistDecoder builds the decoder, drawing PyTorch's default
+// initialization from rng in the reference's construction order. The
+// spatial sizes, (H-1)*s + 2 per transposed convolution: 3 -> 4 -> 5 -> 6
+// -> 7 -> 14 -> 28, so the output is [N, 1, 28, 28], the input's shape.
+func newMnistDecoder(rng *rand.Rand) *MnistDecoder {
+	c := mnistConvChannels
+	d := &MnistDecoder{
+		Latent:   nn.NewLinear(rng, MnistAECodeDim, MnistConvOutDim, true),
+		EncLayer: nn.NewLinear(rng, MnistConvOutDim, c*3*3, true),
+		Convs:    nn.NewSequential(),
+	}
+	for _, s := range []int{1, 1, 1, 1, 2, 2} {
+		d.Convs.Append(nn.NewConvTranspose2d(rng, c, c, 2, s, 0, true))
+		d.Convs.Append(nn.NewReLU())
+	}
+	d.Convs.Append(nn.NewConv2d(rng, c, 1, 1, 1, 0, true))
+	d.RegisterModule("latent", d.Latent)
+	d.RegisterModule("enc_layer", d.EncLayer)
+	d.RegisterModule("decoder", d.Convs)
+	return d
+}
+
+// Forward returns the image [N, 1, 28, 28] decoded from codes [N, 32].
+func (d *MnistDecoder) Forward(code *autograd.Var) *autograd.Var {
+	h := d.EncLayer.Forward(d.Latent.Forward(code))
+	return d.Convs.Forward(autograd.Reshape(h, h.Shape()[0], mnistConvChannels, 3, 3))
 }
 
 // NewMnistAE builds the MNIST autoencoder with PyTorch's default
-// initialization drawn from rng, in PyTorch's construction order (encoder,
-// fc, decoder). The decoder's spatial sizes: Linear(500, 900) reshaped to
-// 100×3×3, then kernel-2 transposed convolutions of strides 1, 1, 1, 1, 2, 2
-// give (H-1)*s + 2: 3 -> 4 -> 5 -> 6 -> 7 -> 14 -> 28, so the 1×1
-// convolution returns [N, 1, 28, 28], the input's shape.
+// initialization drawn from rng in the reference's construction order
+// (encoder, decoder, fc).
 func NewMnistAE(rng *rand.Rand) *MnistAE {
-	m := &MnistAE{}
-	m.Encoder = NewMnistConv(rng)
-	m.RegisterModule("encoder", m.Encoder)
+	m := &MnistAE{Encoder: NewMnistConvEncoder(rng)}
+	m.Decoder = newMnistDecoder(rng)
 	m.FC = nn.NewLinear(rng, MnistConvOutDim, MnistAECodeDim, true)
-	m.RegisterModule("fc", m.FC)
-	c := mnistConvChannels
-	m.Decoder = nn.NewSequential(
-		nn.NewLinear(rng, MnistAECodeDim, MnistConvOutDim, true),
-		nn.NewLinear(rng, MnistConvOutDim, c*3*3, true),
-		&unflatten{shape: []int{c, 3, 3}},
-	)
-	for _, s := range []int{1, 1, 1, 1, 2, 2} {
-		m.Decoder.Append(nn.NewConvTranspose2d(rng, c, c, 2, s, 0, true))
-		m.Decoder.Append(nn.NewReLU())
-	}
-	m.Decoder.Append(nn.NewConv2d(rng, c, 1, 1, 1, 0, true))
+	m.RegisterModule("encoder", m.Encoder)
 	m.RegisterModule("decoder", m.Decoder)
+	m.RegisterModule("fc", m.FC)
 	return m
 }
 

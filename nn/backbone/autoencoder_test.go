@@ -26,10 +26,20 @@ func TestMnistAEShapes(t *testing.T) {
 	if got := m.ReconstructionLoss(x).Shape(); len(got) != 0 {
 		t.Errorf("loss shape %v, want a scalar", got)
 	}
-	sd := nn.StateDict(m)
-	first, last := sd[0].Name, sd[len(sd)-1].Name
-	if first != "encoder.0.weight" || last != "decoder.15.bias" {
-		t.Errorf("state_dict runs %s ... %s, want encoder.0.weight ... decoder.15.bias", first, last)
+	// The reference's MNIST_AE state_dict keys, in its order.
+	var want []string
+	for _, mod := range []string{"encoder.encoder.0", "encoder.encoder.2", "encoder.encoder.5", "encoder.encoder.7",
+		"encoder.encoder.10", "encoder.dec_layer", "decoder.latent", "decoder.enc_layer", "decoder.decoder.0",
+		"decoder.decoder.2", "decoder.decoder.4", "decoder.decoder.6", "decoder.decoder.8", "decoder.decoder.10",
+		"decoder.decoder.12", "fc"} {
+		want = append(want, mod+".weight", mod+".bias")
+	}
+	var got []string
+	for _, e := range nn.StateDict(m) {
+		got = append(got, e.Name)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("state_dict keys\n%v\nwant the reference's\n%v", got, want)
 	}
 }
 

@@ -8,13 +8,16 @@ Run by hand from the repository root with Debian's interpreter and python3-torch
 It rewrites nn/backbone/testdata/autoencoder.safetensors, read by
 nn/backbone/autoencoder_test.go through bench/golden.
 
-The net is METHOD.md section 5's MNIST autoencoder, written as a natural PyTorch module
-(the reference's own checkpoint key names are not available here, so these are a
-choice): encoder = the mnist-conv Sequential (keys encoder.0 ... encoder.14), fc =
-Linear(500, 32), decoder = Sequential(Linear(32, 500), Linear(500, 900),
-Unflatten(1, (100, 3, 3)), six ConvTranspose2d(100, 100, 2) each followed by ReLU with
-strides 1, 1, 1, 1, 2, 2, Conv2d(100, 1, 1)), keys decoder.0, decoder.1,
-decoder.3, 5, 7, 9, 11, 13 (the transposed convolutions) and decoder.15.
+The net is METHOD.md section 5's MNIST autoencoder with the module layout of the
+reference's MNIST_AE (models/mnist_ae.py and models/decoders_encoders.py of
+BGU-CS-VIL/vmdls), written here from that layout so its state_dict keys are the
+reference's: encoder = MnistConvEncoder (encoder.encoder.{0,2,5,7,10}, the Sequential
+of five 3x3 convolutions with ReLUs and max pools, and encoder.dec_layer =
+Linear(900, 500)); decoder = MnistConvDecoder (decoder.latent = Linear(32, 500),
+decoder.enc_layer = Linear(500, 900), no activation between them, viewed as 100x3x3,
+then decoder.decoder = six ConvTranspose2d(100, 100, 2) of strides 1, 1, 1, 1, 2, 2 each
+followed by ReLU, keys decoder.decoder.{0,2,4,6,8,10}, and Conv2d(100, 1, 1) as
+decoder.decoder.12); fc = Linear(500, 32), registered last as in the reference.
 
 Its 1.5M parameters are not committed: they come from the counter-based hash of
 gen_backbones_ab.py (detfill, imported from there; detFill in the Go tests), value i of
@@ -55,26 +58,45 @@ F64 = torch.float64
 OUT = os.path.join(HERE, "autoencoder.safetensors")
 
 
-def mnist_conv():
-    """The mnist-conv encoder as nn/backbone/mnistconv.go builds it."""
-    c = 100
-    return nn.Sequential(
-        nn.Conv2d(1, c, 3, 1, 1), nn.ReLU(), nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(c * 3 * 3, 500))
+class MnistConvEncoder(nn.Module):
+    """The reference's MnistConvEncoder (mnist-conv), as nn/backbone/mnistconv.go builds it."""
+
+    def __init__(self):
+        super().__init__()
+        c = 100
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, c, 3, 1, 1), nn.ReLU(), nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2))
+        self.dec_layer = nn.Linear(c * 3 * 3, 500)
+
+    def forward(self, x):
+        return self.dec_layer(torch.flatten(self.encoder(x), 1))
+
+
+class MnistConvDecoder(nn.Module):
+    """The reference's MnistConvDecoder: 32 -> 500 -> 900, viewed 100x3x3, upsampled to 28x28."""
+
+    def __init__(self):
+        super().__init__()
+        self.latent = nn.Linear(32, 500)
+        self.enc_layer = nn.Linear(500, 900)
+        L = []
+        for s in (1, 1, 1, 1, 2, 2):  # 3 -> 4 -> 5 -> 6 -> 7 -> 14 -> 28
+            L += [nn.ConvTranspose2d(100, 100, 2, s), nn.ReLU()]
+        L.append(nn.Conv2d(100, 1, 1))
+        self.decoder = nn.Sequential(*L)
+
+    def forward(self, code):
+        return self.decoder(self.enc_layer(self.latent(code)).view(-1, 100, 3, 3))
 
 
 class MnistAE(nn.Module):
     def __init__(self):
         super().__init__()
-        self.encoder = mnist_conv()
+        self.encoder = MnistConvEncoder()
+        self.decoder = MnistConvDecoder()
         self.fc = nn.Linear(500, 32)
-        L = [nn.Linear(32, 500), nn.Linear(500, 900), nn.Unflatten(1, (100, 3, 3))]
-        for s in (1, 1, 1, 1, 2, 2):  # 3 -> 4 -> 5 -> 6 -> 7 -> 14 -> 28
-            L += [nn.ConvTranspose2d(100, 100, 2, s), nn.ReLU()]
-        L.append(nn.Conv2d(100, 1, 1))
-        self.decoder = nn.Sequential(*L)
 
     def encode(self, x):
         return self.fc(self.encoder(x))
@@ -112,7 +134,7 @@ def main():
     code = model.encode(x64)
     recon = model.decoder(code)
     loss = nn.functional.mse_loss(recon, x64)
-    grad_keys = ["encoder.0.weight", "fc.weight", "decoder.1.bias", "decoder.13.weight"]
+    grad_keys = ["encoder.encoder.0.weight", "fc.weight", "decoder.enc_layer.bias", "decoder.decoder.10.weight"]
     params = dict(model.named_parameters())
     grads = torch.autograd.grad(loss, [x64] + [params[k] for k in grad_keys])
     wr.add("ae.in0", x)
