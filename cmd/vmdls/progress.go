@@ -45,8 +45,12 @@ type progress struct {
 	lastDraw time.Time // last live redraw or plain line
 	lineOpen bool      // a live line is on screen without its newline
 	start    map[string]time.Time
-	phases   []string             // in the order they first appeared
-	final    map[string]ovd.Event // the last event of each phase
+	// startDone is the fraction of each phase already done at its first
+	// event: a resumed run starts part way, and the ETA must not credit
+	// this process with the epochs an earlier one trained.
+	startDone map[string]float64
+	phases    []string             // in the order they first appeared
+	final     map[string]ovd.Event // the last event of each phase
 
 	metrics *bufio.Writer
 	mfile   io.Closer
@@ -55,12 +59,14 @@ type progress struct {
 
 func newProgress(w io.Writer, tty bool) *progress {
 	return &progress{w: w, tty: tty, now: time.Now, plainEvery: 5 * time.Second,
-		redrawEvery: 100 * time.Millisecond, start: map[string]time.Time{}, final: map[string]ovd.Event{}}
+		redrawEvery: 100 * time.Millisecond, start: map[string]time.Time{}, startDone: map[string]float64{}, final: map[string]ovd.Event{}}
 }
 
-// openMetrics starts metrics.jsonl in dir.
+// openMetrics opens the metrics log at path for appending: a resumed run
+// writes into the output folder of the run it continues, and that run's
+// records (each stamped with its time) must survive.
 func (p *progress) openMetrics(path string) error {
-	f, err := os.Create(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -75,6 +81,9 @@ func (p *progress) observe(e ovd.Event) {
 	now := p.now()
 	if _, ok := p.start[e.Phase]; !ok {
 		p.start[e.Phase] = now.Add(-e.Elapsed)
+		if e.Epochs > 0 && e.Steps > 0 && e.Epoch > 1 {
+			p.startDone[e.Phase] = float64(e.Epoch-1) / float64(e.Epochs)
+		}
 		p.phases = append(p.phases, e.Phase)
 	}
 	p.writeMetric(now, e)
@@ -153,14 +162,15 @@ func (p *progress) eta(now time.Time, e ovd.Event) (time.Duration, bool) {
 		epochs, epoch = 1, 1
 	}
 	done := float64((epoch-1)*e.Steps+step) / float64(epochs*e.Steps)
-	if done <= 0 || done > 1 {
+	doneHere := done - p.startDone[e.Phase]
+	if doneHere <= 0 || done > 1 {
 		return 0, false
 	}
 	el := now.Sub(p.start[e.Phase])
 	if el <= 0 {
 		return 0, false
 	}
-	return time.Duration(float64(el) * (1 - done) / done), true
+	return time.Duration(float64(el) * (1 - done) / doneHere), true
 }
 
 // orderedKeys puts the loss parts first, in the order a reader expects,

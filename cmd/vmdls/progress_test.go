@@ -223,3 +223,44 @@ func TestShortDur(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsJSONLAppends checks that a second run into the same folder (a
+// resumed training) keeps the first run's records.
+func TestMetricsJSONLAppends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "metrics.jsonl")
+	ev := fakeEvents()
+	for run := 0; run < 2; run++ {
+		p := newProgress(&bytes.Buffer{}, false)
+		if err := p.openMetrics(path); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ev {
+			p.observe(e)
+		}
+		if err := p.close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte("\n")); n != 2*len(ev) {
+		t.Errorf("%d records after two runs of %d events, want %d", n, len(ev), 2*len(ev))
+	}
+}
+
+// TestETAResumed checks the ETA of a run resumed at epoch 6 of 10: it has
+// done 5 of this process's 50 steps in 5 s, so 45 steps remain at 1 s each;
+// counting the 50 steps of epochs 1-5 as done in those 5 s would say 4.5 s.
+func TestETAResumed(t *testing.T) {
+	p := newProgress(&bytes.Buffer{}, false)
+	t0 := time.Unix(1000, 0)
+	p.now = func() time.Time { return t0 }
+	p.observe(ovd.Event{Phase: "train", Epoch: 6, Epochs: 10, Step: 1, Steps: 10, Images: 10, Elapsed: time.Second})
+	now := t0.Add(4 * time.Second)
+	eta, ok := p.eta(now, ovd.Event{Phase: "train", Epoch: 6, Epochs: 10, Step: 5, Steps: 10, Images: 50, Elapsed: 5 * time.Second})
+	if d := eta - 45*time.Second; !ok || d < -time.Millisecond || d > time.Millisecond {
+		t.Errorf("ETA %v (ok %v), want 45s", eta, ok)
+	}
+}
