@@ -181,3 +181,72 @@ func TestConv2dReLUMatchesUnfused(t *testing.T) {
 		}
 	}
 }
+
+// The fused batch norm + ReLU and residual add + ReLU give exactly the
+// values, gradients and running statistics of the ops composed, in training
+// and evaluation and with a broadcast operand.
+func TestFusedReLUOpsMatchUnfused(t *testing.T) {
+	x, gamma, beta := randn(50, 4, 3, 5, 2), positive(51, 3), randn(52, 3)
+	g := randn(53, 4, 3, 5, 2)
+	for _, training := range []bool{true, false} {
+		run := func(fused bool) []*tensor.Tensor {
+			rm, rv := randn(54, 3), positive(55, 3)
+			xv, gv, bv := Param(x), Param(gamma), Param(beta)
+			var y *Var
+			if fused {
+				y = BatchNorm2dReLU(xv, gv, bv, rm, rv, training, 0.1, 1e-5)
+			} else {
+				y = Relu(BatchNorm2d(xv, gv, bv, rm, rv, training, 0.1, 1e-5))
+			}
+			if err := y.BackwardWith(g); err != nil {
+				t.Fatal(err)
+			}
+			return []*tensor.Tensor{y.Value(), xv.Grad(), gv.Grad(), bv.Grad(), rm, rv}
+		}
+		f, u := run(true), run(false)
+		for i, name := range []string{"output", "dx", "dgamma", "dbeta", "running mean", "running var"} {
+			if !tensor.AllClose(f[i], u[i], 0, 0) {
+				t.Errorf("BatchNorm2dReLU (training %v): %s differs from Relu(BatchNorm2d)", training, name)
+			}
+		}
+		if n := tensor.Sum(tensor.GtScalar(f[0], 0), false).Item(); n == 0 || n == float32(f[0].Numel()) {
+			t.Errorf("training %v: %v of %d outputs positive; the case must exercise both sides of the kink", training, n, f[0].Numel())
+		}
+	}
+
+	for _, bShape := range [][]int{{4, 3, 5, 2}, {3, 1, 1}} {
+		a, b := randn(56, 4, 3, 5, 2), randn(57, bShape...)
+		run := func(fused bool) []*tensor.Tensor {
+			av, bv := Param(a), Param(b)
+			var y *Var
+			if fused {
+				y = AddReLU(av, bv)
+			} else {
+				y = Relu(Add(av, bv))
+			}
+			if err := y.BackwardWith(g); err != nil {
+				t.Fatal(err)
+			}
+			return []*tensor.Tensor{y.Value(), av.Grad(), bv.Grad()}
+		}
+		f, u := run(true), run(false)
+		for i, name := range []string{"output", "da", "db"} {
+			if !tensor.AllClose(f[i], u[i], 0, 0) {
+				t.Errorf("AddReLU (b %v): %s differs from Relu(Add)", bShape, name)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name string
+		f    func(xs []*Var) *Var
+	}{
+		{"BatchNorm2dReLU", func(xs []*Var) *Var {
+			return BatchNorm2dReLU(xs[0], xs[1], xs[2], tensor.Zeros(3), tensor.Ones(3), true, 0.1, 1e-5)
+		}},
+		{"AddReLU", func(xs []*Var) *Var { return AddReLU(xs[0], Mul(xs[1], xs[2])) }},
+	} {
+		if err := CheckGrad(c.f, []*tensor.Tensor{randn(58, 3, 3, 2, 3), positive(59, 3), randn(60, 3)}, CheckOptions{}); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}

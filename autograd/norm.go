@@ -9,6 +9,19 @@ import "github.com/vmdls-go/vmdls/tensor"
 // statistics otherwise; then scales by gamma and shifts by beta (either may
 // be nil). In training the gradient flows through the batch statistics.
 func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, training bool, momentum, eps float32) *Var {
+	return batchNorm2d("BatchNorm2d", x, gamma, beta, runMean, runVar, training, momentum, eps, false)
+}
+
+// BatchNorm2dReLU returns Relu(BatchNorm2d(x, ...)) as one op. The
+// normalized tensor is rectified in place, so backward keeps only x and the
+// output, as PyTorch does with an in-place ReLU after batch norm: one
+// activation-sized tensor less per layer in training. Values and gradients
+// are those of the two ops composed (the gradient is 0 where the output is).
+func BatchNorm2dReLU(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, training bool, momentum, eps float32) *Var {
+	return batchNorm2d("BatchNorm2dReLU", x, gamma, beta, runMean, runVar, training, momentum, eps, true)
+}
+
+func batchNorm2d(op string, x, gamma, beta *Var, runMean, runVar *tensor.Tensor, training bool, momentum, eps float32, relu bool) *Var {
 	var gv, bv *tensor.Tensor
 	inputs := []*Var{x}
 	if gamma != nil {
@@ -20,8 +33,14 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, training b
 		inputs = append(inputs, beta)
 	}
 	y, mean, invstd := tensor.BatchNorm2d(x.value, gv, bv, runMean, runVar, training, momentum, eps)
+	if relu {
+		y.ReluInPlace()
+	}
 	batchStats := training || runMean == nil
-	return record("BatchNorm2d", y, func(g *tensor.Tensor) []*tensor.Tensor {
+	return record(op, y, func(g *tensor.Tensor) []*tensor.Tensor {
+		if relu {
+			g = tensor.ReluBackward(g, y)
+		}
 		wantG := gamma != nil && gamma.requiresGrad
 		wantB := beta != nil && beta.requiresGrad
 		dx, dg, db := tensor.BatchNorm2dBackward(g, x.value, mean, invstd, gv, batchStats, x.requiresGrad, wantG, wantB)

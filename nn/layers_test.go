@@ -154,3 +154,43 @@ func TestLayerShapeErrors(t *testing.T) {
 		}
 	}
 }
+
+// Sequential fuses Conv2d+ReLU and BatchNorm2d+ReLU; the result, the
+// gradients and the running statistics must be those of the layers run
+// one by one.
+func TestSequentialFusionMatchesLayerByLayer(t *testing.T) {
+	build := func() *Sequential {
+		rng := rand.New(rand.NewPCG(7, 8))
+		return NewSequential(NewConv2d(rng, 2, 4, 3, 1, 1, true), NewReLU(),
+			NewConv2d(rng, 4, 4, 3, 1, 1, false), NewBatchNorm2d(4, true), NewReLU(),
+			NewBatchNorm2d(4, true), NewReLU())
+	}
+	x := tensor.Randn(rand.New(rand.NewPCG(9, 10)), 3, 2, 5, 5)
+	w := tensor.Randn(rand.New(rand.NewPCG(11, 12)), 3, 4, 5, 5)
+	fused, plain := build(), build()
+	yf := fused.Forward(autograd.Const(x))
+	yp := autograd.Const(x)
+	for _, l := range plain.Layers {
+		yp = l.Forward(yp)
+	}
+	if !tensor.AllClose(yf.Value(), yp.Value(), 0, 0) {
+		t.Fatal("fused Sequential output differs from the layers run one by one")
+	}
+	for _, y := range []*autograd.Var{yf, yp} {
+		if err := autograd.Sum(autograd.Mul(y, autograd.Const(w)), false).Backward(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sf, sp := StateDict(fused), StateDict(plain)
+	pf, pp := Parameters(fused), Parameters(plain)
+	for i := range sf {
+		if !tensor.AllClose(sf[i].Value, sp[i].Value, 0, 0) {
+			t.Errorf("%s differs after the forward pass", sf[i].Name)
+		}
+	}
+	for i := range pf {
+		if !tensor.AllClose(pf[i].Grad(), pp[i].Grad(), 0, 0) {
+			t.Errorf("gradient %d differs", i)
+		}
+	}
+}

@@ -29,14 +29,15 @@ func (s *Sequential) Append(m Module) *Sequential {
 	return s
 }
 
-// Forward runs x through every child in order. A Conv2d directly followed
-// by a ReLU runs as one fused convolution-and-activation (same result, one
-// pass and one tensor less); the two modules stay as they are for naming.
+// Forward runs x through every child in order. A Conv2d or a BatchNorm2d
+// directly followed by a ReLU runs as one fused op with the activation
+// (same result, one pass and one tensor less); the two modules stay as they
+// are for naming.
 func (s *Sequential) Forward(x *autograd.Var) *autograd.Var {
 	for i := 0; i < len(s.Layers); i++ {
-		if c, ok := s.Layers[i].(*Conv2d); ok && i+1 < len(s.Layers) {
+		if f, ok := s.Layers[i].(reluFuser); ok && i+1 < len(s.Layers) {
 			if _, ok := s.Layers[i+1].(*ReLU); ok {
-				x = c.ForwardReLU(x)
+				x = f.ForwardReLU(x)
 				i++
 				continue
 			}
@@ -44,4 +45,9 @@ func (s *Sequential) Forward(x *autograd.Var) *autograd.Var {
 		x = s.Layers[i].Forward(x)
 	}
 	return x
+}
+
+// reluFuser is a layer that can apply a following ReLU itself.
+type reluFuser interface {
+	ForwardReLU(x *autograd.Var) *autograd.Var
 }

@@ -378,6 +378,15 @@ func (t *Tensor) AxpyInPlace(alpha float32, x *Tensor) *Tensor {
 	return t
 }
 
+// ReluInPlace sets t = max(t, 0) in place and returns t. Fused ops use it
+// on a result they have just made, so that no second tensor is allocated.
+func (t *Tensor) ReluInPlace() *Tensor {
+	if t.n > 0 {
+		t.backend().Unary(URelu, t.buf(), t.buf(), 0, 0)
+	}
+	return t
+}
+
 // ScaleInPlace multiplies t by alpha in place and returns t.
 func (t *Tensor) ScaleInPlace(alpha float32) *Tensor {
 	if t.n > 0 {

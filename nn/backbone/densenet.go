@@ -44,8 +44,8 @@ func newDenseBottleneck(rng *rand.Rand, cin, k int) *denseBottleneck {
 
 // Forward returns x with the layer's k new channels concatenated after it.
 func (b *denseBottleneck) Forward(x *autograd.Var) *autograd.Var {
-	y := b.conv1.Forward(relu(b.bn1.Forward(x)))
-	y = b.conv2.Forward(relu(b.bn2.Forward(y)))
+	y := b.conv1.Forward(bnRelu(b.bn1, x))
+	y = b.conv2.Forward(bnRelu(b.bn2, y))
 	return autograd.Concat(1, x, y)
 }
 
@@ -68,7 +68,7 @@ func newDenseTransition(rng *rand.Rand, cin, cout int) *denseTransition {
 
 // Forward halves the spatial size and compresses the channels.
 func (t *denseTransition) Forward(x *autograd.Var) *autograd.Var {
-	y := t.conv.Forward(relu(t.bn.Forward(x)))
+	y := t.conv.Forward(bnRelu(t.bn, x))
 	return autograd.AvgPool2d(y, [2]int{2, 2}, [2]int{2, 2}, [2]int{}, true)
 }
 
@@ -153,7 +153,7 @@ func (d *DenseNet) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.Var
 			taps[1] = dwPool(x)
 		}
 	}
-	x = relu(d.Net.Layers[d.final].Forward(x))
+	x = bnRelu(d.Net.Layers[d.final].(*nn.BatchNorm2d), x)
 	h := dwPool(x)
 	taps[2] = h
 	return h, taps

@@ -1,6 +1,9 @@
 package backbone
 
-import "github.com/vmdls-go/vmdls/autograd"
+import (
+	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/nn"
+)
 
 // Tapped is a backbone that yields, from one forward pass, its output h and
 // the three intermediate feature maps METHOD.md section 6 names (tap1, tap2,
@@ -21,3 +24,12 @@ type Tapped interface {
 // tests can replay the float64 reference's decisions at pre-activations
 // within rounding distance of zero (kinks_test.go); nothing else assigns it.
 var relu = autograd.Relu
+
+// bnRelu and addRelu are the fused batch norm + ReLU and residual add +
+// ReLU of the hand-written forwards: one activation tensor less kept for
+// backward per use. They are variables for the same reason as relu: the
+// golden tests replace them by relu over the unfused op.
+var (
+	bnRelu  = (*nn.BatchNorm2d).ForwardReLU
+	addRelu = autograd.AddReLU
+)

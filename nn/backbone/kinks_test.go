@@ -5,6 +5,7 @@ import (
 
 	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/bench/golden"
+	"github.com/vmdls-go/vmdls/nn"
 	"github.com/vmdls-go/vmdls/tensor"
 )
 
@@ -71,14 +72,17 @@ func (k *kinkReplay) relu(x *autograd.Var) *autograd.Var {
 	return autograd.Mul(x, autograd.Const(tensor.FromSlice(mask, x.Shape()...)))
 }
 
-// withKinks runs fn with the package's relu replaced by k's and, when fn
+// withKinks runs fn with the package's relu (and the fused ops that end in
+// one) replaced by k's and, when fn
 // reports that it ran the whole case (not a -short prefix of it), checks
 // that it made exactly as many ReLU calls as the reference.
 func withKinks(t *testing.T, k *kinkReplay, fn func() (whole bool)) {
 	t.Helper()
-	saved := relu
+	saved, savedBN, savedAdd := relu, bnRelu, addRelu
 	relu = k.relu
-	defer func() { relu = saved }()
+	bnRelu = func(b *nn.BatchNorm2d, x *autograd.Var) *autograd.Var { return k.relu(b.Forward(x)) }
+	addRelu = func(a, b *autograd.Var) *autograd.Var { return k.relu(autograd.Add(a, b)) }
+	defer func() { relu, bnRelu, addRelu = saved, savedBN, savedAdd }()
 	if whole := fn(); whole && k.next != len(k.calls) {
 		t.Errorf("%d ReLU calls, the reference logged %d", k.next, len(k.calls))
 	}

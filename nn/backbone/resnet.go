@@ -64,13 +64,13 @@ func plainConv(rng *rand.Rand, in, out, k, stride, pad int) *nn.Conv2d {
 
 // Forward returns relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
 func (b *BasicBlock) Forward(x *autograd.Var) *autograd.Var {
-	y := relu(b.BN1.Forward(b.Conv1.Forward(x)))
+	y := bnRelu(b.BN1, b.Conv1.Forward(x))
 	y = b.BN2.Forward(b.Conv2.Forward(y))
 	s := x
 	if b.Downsample != nil {
 		s = b.Downsample.Forward(x)
 	}
-	return relu(autograd.Add(y, s))
+	return addRelu(y, s)
 }
 
 // ResNet18 is the reference's CIFAR ResNet-18 encoder (nets.py
@@ -127,7 +127,7 @@ func (r *ResNet18) ForwardTaps(x *autograd.Var) (h *autograd.Var, taps [3]*autog
 
 func (r *ResNet18) forward(x *autograd.Var, withTaps bool) (*autograd.Var, [3]*autograd.Var) {
 	var taps [3]*autograd.Var
-	x = relu(r.BN1.Forward(r.Conv1.Forward(x)))
+	x = bnRelu(r.BN1, r.Conv1.Forward(x))
 	for i, l := range r.Layers {
 		x = l.Forward(x)
 		if withTaps && i < 3 {

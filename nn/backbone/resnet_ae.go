@@ -128,13 +128,13 @@ func newDecoderBlock(rng *rand.Rand, in, out, scale int) *DecoderBlock {
 
 // Forward returns relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
 func (b *DecoderBlock) Forward(x *autograd.Var) *autograd.Var {
-	y := relu(b.BN1.Forward(b.Conv1.Forward(x)))
+	y := bnRelu(b.BN1, b.Conv1.Forward(x))
 	y = b.BN2.Forward(b.Conv2.Forward(y))
 	s := x
 	if b.Upsample != nil {
 		s = b.Upsample.Forward(x)
 	}
-	return relu(autograd.Add(y, s))
+	return addRelu(y, s)
 }
 
 // ResNetDecoder is Bolts' resnet18_decoder for 32×32 inputs without the

@@ -46,8 +46,8 @@ func newWRNBlock(rng *rand.Rand, cin, cout, stride int, drop float64) *wrnBlock 
 // Forward applies the block. Dropout acts in training mode only: unlike the
 // reference (METHOD.md section 6), evaluation is deterministic.
 func (b *wrnBlock) Forward(x *autograd.Var) *autograd.Var {
-	o := relu(b.bn1.Forward(x))
-	y := relu(b.bn2.Forward(b.conv1.Forward(o)))
+	o := bnRelu(b.bn1, x)
+	y := bnRelu(b.bn2, b.conv1.Forward(o))
 	y = autograd.Dropout(y, b.drop, b.Training(), b.rng)
 	y = b.conv2.Forward(y)
 	if b.short == nil {
@@ -132,7 +132,7 @@ func (w *WideResNet) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.V
 			taps[1] = dwPool(x)
 		}
 	}
-	h := dwPool(relu(w.Net.Layers[w.final].Forward(x)))
+	h := dwPool(bnRelu(w.Net.Layers[w.final].(*nn.BatchNorm2d), x))
 	taps[2] = h
 	return h, taps
 }
