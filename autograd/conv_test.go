@@ -186,31 +186,38 @@ func TestConv2dReLUMatchesUnfused(t *testing.T) {
 // values, gradients and running statistics of the ops composed, in training
 // and evaluation and with a broadcast operand.
 func TestFusedReLUOpsMatchUnfused(t *testing.T) {
-	x, gamma, beta := randn(50, 4, 3, 5, 2), positive(51, 3), randn(52, 3)
+	x, gamma, beta, res := randn(50, 4, 3, 5, 2), positive(51, 3), randn(52, 3), randn(61, 4, 3, 5, 2)
 	g := randn(53, 4, 3, 5, 2)
-	for _, training := range []bool{true, false} {
-		run := func(fused bool) []*tensor.Tensor {
-			rm, rv := randn(54, 3), positive(55, 3)
-			xv, gv, bv := Param(x), Param(gamma), Param(beta)
-			var y *Var
-			if fused {
-				y = BatchNorm2dReLU(xv, gv, bv, rm, rv, training, 0.1, 1e-5)
-			} else {
-				y = Relu(BatchNorm2d(xv, gv, bv, rm, rv, training, 0.1, 1e-5))
+	for _, residual := range []bool{false, true} {
+		for _, training := range []bool{true, false} {
+			run := func(fused bool) []*tensor.Tensor {
+				rm, rv := randn(54, 3), positive(55, 3)
+				xv, gv, bv, r := Param(x), Param(gamma), Param(beta), Param(res)
+				var y *Var
+				switch {
+				case fused && residual:
+					y = BatchNorm2dAddReLU(xv, gv, bv, r, rm, rv, training, 0.1, 1e-5)
+				case fused:
+					y = BatchNorm2dReLU(xv, gv, bv, rm, rv, training, 0.1, 1e-5)
+				case residual:
+					y = Relu(Add(BatchNorm2d(xv, gv, bv, rm, rv, training, 0.1, 1e-5), r))
+				default:
+					y = Relu(BatchNorm2d(xv, gv, bv, rm, rv, training, 0.1, 1e-5))
+				}
+				if err := y.BackwardWith(g); err != nil {
+					t.Fatal(err)
+				}
+				return []*tensor.Tensor{y.Value(), xv.Grad(), gv.Grad(), bv.Grad(), rm, rv, r.Grad()}
 			}
-			if err := y.BackwardWith(g); err != nil {
-				t.Fatal(err)
+			f, u := run(true), run(false)
+			for i, name := range []string{"output", "dx", "dgamma", "dbeta", "running mean", "running var", "dresidual"} {
+				if (f[i] == nil) != (u[i] == nil) || f[i] != nil && !tensor.AllClose(f[i], u[i], 0, 0) {
+					t.Errorf("fused batch norm (residual %v, training %v): %s differs from the ops composed", residual, training, name)
+				}
 			}
-			return []*tensor.Tensor{y.Value(), xv.Grad(), gv.Grad(), bv.Grad(), rm, rv}
-		}
-		f, u := run(true), run(false)
-		for i, name := range []string{"output", "dx", "dgamma", "dbeta", "running mean", "running var"} {
-			if !tensor.AllClose(f[i], u[i], 0, 0) {
-				t.Errorf("BatchNorm2dReLU (training %v): %s differs from Relu(BatchNorm2d)", training, name)
+			if n := tensor.Sum(tensor.GtScalar(f[0], 0), false).Item(); n == 0 || n == float32(f[0].Numel()) {
+				t.Errorf("training %v: %v of %d outputs positive; the case must exercise both sides of the kink", training, n, f[0].Numel())
 			}
-		}
-		if n := tensor.Sum(tensor.GtScalar(f[0], 0), false).Item(); n == 0 || n == float32(f[0].Numel()) {
-			t.Errorf("training %v: %v of %d outputs positive; the case must exercise both sides of the kink", training, n, f[0].Numel())
 		}
 	}
 
@@ -244,6 +251,9 @@ func TestFusedReLUOpsMatchUnfused(t *testing.T) {
 			return BatchNorm2dReLU(xs[0], xs[1], xs[2], tensor.Zeros(3), tensor.Ones(3), true, 0.1, 1e-5)
 		}},
 		{"AddReLU", func(xs []*Var) *Var { return AddReLU(xs[0], Mul(xs[1], xs[2])) }},
+		{"BatchNorm2dAddReLU", func(xs []*Var) *Var {
+			return BatchNorm2dAddReLU(xs[0], xs[1], nil, Mul(xs[0], xs[2]), tensor.Zeros(3), tensor.Ones(3), true, 0.1, 1e-5)
+		}},
 	} {
 		if err := CheckGrad(c.f, []*tensor.Tensor{randn(58, 3, 3, 2, 3), positive(59, 3), randn(60, 3)}, CheckOptions{}); err != nil {
 			t.Errorf("%s: %v", c.name, err)

@@ -45,17 +45,23 @@ func NewBatchNorm2d(c int, affine bool) *BatchNorm2d {
 
 // Forward normalizes x [N, Features, H, W] (any trailing axes work).
 func (b *BatchNorm2d) Forward(x *autograd.Var) *autograd.Var {
-	return b.forward(x, false)
+	return b.forward(x, nil, false)
 }
 
 // ForwardReLU is ReLU(Forward(x)) as one fused op (autograd.BatchNorm2dReLU):
 // the same values and gradients, one activation tensor less kept for
 // backward.
 func (b *BatchNorm2d) ForwardReLU(x *autograd.Var) *autograd.Var {
-	return b.forward(x, true)
+	return b.forward(x, nil, true)
 }
 
-func (b *BatchNorm2d) forward(x *autograd.Var, relu bool) *autograd.Var {
+// ForwardAddReLU is ReLU(Forward(x) + residual) as one fused op
+// (autograd.BatchNorm2dAddReLU), the join of a residual block.
+func (b *BatchNorm2d) ForwardAddReLU(x, residual *autograd.Var) *autograd.Var {
+	return b.forward(x, residual, true)
+}
+
+func (b *BatchNorm2d) forward(x, residual *autograd.Var, relu bool) *autograd.Var {
 	if sh := x.Shape(); len(sh) < 2 || sh[1] != b.Features {
 		panic(&tensor.ShapeError{Op: "nn.BatchNorm2d", Shapes: [][]int{sh},
 			Detail: fmt.Sprintf("input must be [N, %d, ...]", b.Features)})
@@ -64,7 +70,10 @@ func (b *BatchNorm2d) forward(x *autograd.Var, relu bool) *autograd.Var {
 	if training {
 		b.NumBatchesTracked.Set(b.NumBatchesTracked.Item() + 1)
 	}
-	if relu {
+	switch {
+	case residual != nil:
+		return autograd.BatchNorm2dAddReLU(x, b.Weight, b.Bias, residual, b.RunningMean, b.RunningVar, training, b.Momentum, b.Eps)
+	case relu:
 		return autograd.BatchNorm2dReLU(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, training, b.Momentum, b.Eps)
 	}
 	return autograd.BatchNorm2d(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, training, b.Momentum, b.Eps)

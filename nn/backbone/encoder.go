@@ -25,11 +25,12 @@ type Tapped interface {
 // within rounding distance of zero (kinks_test.go); nothing else assigns it.
 var relu = autograd.Relu
 
-// bnRelu and addRelu are the fused batch norm + ReLU and residual add +
-// ReLU of the hand-written forwards: one activation tensor less kept for
-// backward per use. They are variables for the same reason as relu: the
-// golden tests replace them by relu over the unfused op.
+// bnRelu and bnAddRelu are the fused batch norm + ReLU and batch norm +
+// residual add + ReLU of the hand-written forwards: one or two activation
+// tensors less kept for backward per use. They are variables for the same
+// reason as relu: the golden tests replace them by relu over the unfused
+// ops.
 var (
-	bnRelu  = (*nn.BatchNorm2d).ForwardReLU
-	addRelu = autograd.AddReLU
+	bnRelu    = (*nn.BatchNorm2d).ForwardReLU
+	bnAddRelu = (*nn.BatchNorm2d).ForwardAddReLU
 )

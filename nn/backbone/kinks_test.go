@@ -78,11 +78,13 @@ func (k *kinkReplay) relu(x *autograd.Var) *autograd.Var {
 // that it made exactly as many ReLU calls as the reference.
 func withKinks(t *testing.T, k *kinkReplay, fn func() (whole bool)) {
 	t.Helper()
-	saved, savedBN, savedAdd := relu, bnRelu, addRelu
+	saved, savedBN, savedBNAdd := relu, bnRelu, bnAddRelu
 	relu = k.relu
 	bnRelu = func(b *nn.BatchNorm2d, x *autograd.Var) *autograd.Var { return k.relu(b.Forward(x)) }
-	addRelu = func(a, b *autograd.Var) *autograd.Var { return k.relu(autograd.Add(a, b)) }
-	defer func() { relu, bnRelu, addRelu = saved, savedBN, savedAdd }()
+	bnAddRelu = func(b *nn.BatchNorm2d, x, residual *autograd.Var) *autograd.Var {
+		return k.relu(autograd.Add(b.Forward(x), residual))
+	}
+	defer func() { relu, bnRelu, bnAddRelu = saved, savedBN, savedBNAdd }()
 	if whole := fn(); whole && k.next != len(k.calls) {
 		t.Errorf("%d ReLU calls, the reference logged %d", k.next, len(k.calls))
 	}

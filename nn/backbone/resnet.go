@@ -65,12 +65,12 @@ func plainConv(rng *rand.Rand, in, out, k, stride, pad int) *nn.Conv2d {
 // Forward returns relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
 func (b *BasicBlock) Forward(x *autograd.Var) *autograd.Var {
 	y := bnRelu(b.BN1, b.Conv1.Forward(x))
-	y = b.BN2.Forward(b.Conv2.Forward(y))
+	y = b.Conv2.Forward(y)
 	s := x
 	if b.Downsample != nil {
 		s = b.Downsample.Forward(x)
 	}
-	return addRelu(y, s)
+	return bnAddRelu(b.BN2, y, s)
 }
 
 // ResNet18 is the reference's CIFAR ResNet-18 encoder (nets.py

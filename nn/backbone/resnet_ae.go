@@ -129,12 +129,12 @@ func newDecoderBlock(rng *rand.Rand, in, out, scale int) *DecoderBlock {
 // Forward returns relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
 func (b *DecoderBlock) Forward(x *autograd.Var) *autograd.Var {
 	y := bnRelu(b.BN1, b.Conv1.Forward(x))
-	y = b.BN2.Forward(b.Conv2.Forward(y))
+	y = b.Conv2.Forward(y)
 	s := x
 	if b.Upsample != nil {
 		s = b.Upsample.Forward(x)
 	}
-	return addRelu(y, s)
+	return bnAddRelu(b.BN2, y, s)
 }
 
 // ResNetDecoder is Bolts' resnet18_decoder for 32×32 inputs without the
