@@ -3,15 +3,18 @@ package autograd
 import "github.com/vmdls-go/vmdls/tensor"
 
 // Broadcasting binary ops send back gradients of the broadcast shape;
-// reduce sums them down to each input's own shape.
-func reduce(g *tensor.Tensor, like *Var) *tensor.Tensor {
-	return g.SumTo(like.value.Shape()...)
+// reduce sums them down to each input's own shape. Backward closures
+// capture an input's shape rather than the input when its value is not
+// needed, so that the value can be freed before backward.
+func reduce(g *tensor.Tensor, shape []int) *tensor.Tensor {
+	return g.SumTo(shape...)
 }
 
 // Add returns a + b with broadcasting.
 func Add(a, b *Var) *Var {
+	as, bs := a.Shape(), b.Shape()
 	return record("Add", tensor.Add(a.value, b.value), func(g *tensor.Tensor) []*tensor.Tensor {
-		return []*tensor.Tensor{reduce(g, a), reduce(g, b)}
+		return []*tensor.Tensor{reduce(g, as), reduce(g, bs)}
 	}, a, b)
 }
 
@@ -21,37 +24,53 @@ func Add(a, b *Var) *Var {
 // two ops composed.
 func AddReLU(a, b *Var) *Var {
 	y := tensor.Add(a.value, b.value).ReluInPlace()
+	as, bs := a.Shape(), b.Shape()
 	return record("AddReLU", y, func(g *tensor.Tensor) []*tensor.Tensor {
 		g = tensor.ReluBackward(g, y)
-		return []*tensor.Tensor{reduce(g, a), reduce(g, b)}
+		return []*tensor.Tensor{reduce(g, as), reduce(g, bs)}
 	}, a, b)
 }
 
 // Sub returns a - b with broadcasting.
 func Sub(a, b *Var) *Var {
+	as, bs := a.Shape(), b.Shape()
 	return record("Sub", tensor.Sub(a.value, b.value), func(g *tensor.Tensor) []*tensor.Tensor {
-		return []*tensor.Tensor{reduce(g, a), reduce(tensor.Neg(g), b)}
+		return []*tensor.Tensor{reduce(g, as), reduce(tensor.Neg(g), bs)}
 	}, a, b)
 }
 
 // Mul returns a * b elementwise with broadcasting.
 func Mul(a, b *Var) *Var {
+	as, bs, needA, needB := a.Shape(), b.Shape(), a.requiresGrad, b.requiresGrad
+	// Each input's value is kept only if the other one needs it.
+	var av, bv *tensor.Tensor
+	if needB {
+		av = a.value
+	}
+	if needA {
+		bv = b.value
+	}
 	return record("Mul", tensor.Mul(a.value, b.value), func(g *tensor.Tensor) []*tensor.Tensor {
 		return []*tensor.Tensor{
-			ifNeeded(a, func() *tensor.Tensor { return reduce(tensor.Mul(g, b.value), a) }),
-			ifNeeded(b, func() *tensor.Tensor { return reduce(tensor.Mul(g, a.value), b) }),
+			ifNeeded(needA, func() *tensor.Tensor { return reduce(tensor.Mul(g, bv), as) }),
+			ifNeeded(needB, func() *tensor.Tensor { return reduce(tensor.Mul(g, av), bs) }),
 		}
 	}, a, b)
 }
 
 // Div returns a / b elementwise with broadcasting.
 func Div(a, b *Var) *Var {
-	out := tensor.Div(a.value, b.value)
-	return record("Div", out, func(g *tensor.Tensor) []*tensor.Tensor {
+	q, bv := tensor.Div(a.value, b.value), b.value
+	as, bs, needA, needB := a.Shape(), b.Shape(), a.requiresGrad, b.requiresGrad
+	out := q // only b's gradient reads the quotient
+	if !needB {
+		out = nil
+	}
+	return record("Div", q, func(g *tensor.Tensor) []*tensor.Tensor {
 		return []*tensor.Tensor{
-			ifNeeded(a, func() *tensor.Tensor { return reduce(tensor.Div(g, b.value), a) }),
+			ifNeeded(needA, func() *tensor.Tensor { return reduce(tensor.Div(g, bv), as) }),
 			// d(a/b)/db = -(a/b)/b
-			ifNeeded(b, func() *tensor.Tensor { return reduce(tensor.Neg(tensor.Div(tensor.Mul(g, out), b.value)), b) }),
+			ifNeeded(needB, func() *tensor.Tensor { return reduce(tensor.Neg(tensor.Div(tensor.Mul(g, out), bv)), bs) }),
 		}
 	}, a, b)
 }
@@ -60,14 +79,16 @@ func Div(a, b *Var) *Var {
 // respect to b uses log(a), so it is finite only for a > 0.
 func Pow(a, b *Var) *Var {
 	out := tensor.Pow(a.value, b.value)
+	av, bv, as, bs := a.value, b.value, a.Shape(), b.Shape()
+	needA, needB := a.requiresGrad, b.requiresGrad
 	return record("Pow", out, func(g *tensor.Tensor) []*tensor.Tensor {
 		return []*tensor.Tensor{
-			ifNeeded(a, func() *tensor.Tensor {
+			ifNeeded(needA, func() *tensor.Tensor {
 				// b * a^(b-1), written so that a == 0 with b >= 1 stays finite.
-				d := tensor.Mul(b.value, tensor.Pow(a.value, tensor.AddScalar(b.value, -1)))
-				return reduce(tensor.Mul(g, d), a)
+				d := tensor.Mul(bv, tensor.Pow(av, tensor.AddScalar(bv, -1)))
+				return reduce(tensor.Mul(g, d), as)
 			}),
-			ifNeeded(b, func() *tensor.Tensor { return reduce(tensor.Mul(g, tensor.Mul(out, tensor.Log(a.value))), b) }),
+			ifNeeded(needB, func() *tensor.Tensor { return reduce(tensor.Mul(g, tensor.Mul(out, tensor.Log(av))), bs) }),
 		}
 	}, a, b)
 }
@@ -93,11 +114,11 @@ func Minimum(a, b *Var) *Var {
 func splitByOrder(g *tensor.Tensor, a, b *Var, wins func(x, y *tensor.Tensor) *tensor.Tensor) []*tensor.Tensor {
 	half := tensor.MulScalar(tensor.Eq(a.value, b.value), 0.5)
 	return []*tensor.Tensor{
-		ifNeeded(a, func() *tensor.Tensor {
-			return reduce(tensor.Mul(g, tensor.Add(wins(a.value, b.value), half)), a)
+		ifNeeded(a.requiresGrad, func() *tensor.Tensor {
+			return reduce(tensor.Mul(g, tensor.Add(wins(a.value, b.value), half)), a.Shape())
 		}),
-		ifNeeded(b, func() *tensor.Tensor {
-			return reduce(tensor.Mul(g, tensor.Add(wins(b.value, a.value), half)), b)
+		ifNeeded(b.requiresGrad, func() *tensor.Tensor {
+			return reduce(tensor.Mul(g, tensor.Add(wins(b.value, a.value), half)), b.Shape())
 		}),
 	}
 }
@@ -172,9 +193,12 @@ func Abs(a *Var) *Var {
 }
 
 // Relu returns max(a, 0) elementwise; its gradient at 0 is 0.
+// Backward reads the output, not a (the same mask, as PyTorch saves the
+// result), so a can be freed.
 func Relu(a *Var) *Var {
-	return record("Relu", tensor.Relu(a.value), func(g *tensor.Tensor) []*tensor.Tensor {
-		return []*tensor.Tensor{tensor.ReluBackward(g, a.value)}
+	out := tensor.Relu(a.value)
+	return record("Relu", out, func(g *tensor.Tensor) []*tensor.Tensor {
+		return []*tensor.Tensor{tensor.ReluBackward(g, out)}
 	}, a)
 }
 
@@ -209,18 +233,20 @@ func Clamp(a *Var, lo, hi float32) *Var {
 // Where selects a where mask is non-zero and b elsewhere, with broadcasting.
 // The mask is a constant: no gradient flows into it.
 func Where(mask *tensor.Tensor, a, b *Var) *Var {
+	as, bs, needA, needB := a.Shape(), b.Shape(), a.requiresGrad, b.requiresGrad
 	return record("Where", tensor.Where(mask, a.value, b.value), func(g *tensor.Tensor) []*tensor.Tensor {
 		zero := tensor.ZerosLike(g)
 		return []*tensor.Tensor{
-			ifNeeded(a, func() *tensor.Tensor { return reduce(tensor.Where(mask, g, zero), a) }),
-			ifNeeded(b, func() *tensor.Tensor { return reduce(tensor.Where(mask, zero, g), b) }),
+			ifNeeded(needA, func() *tensor.Tensor { return reduce(tensor.Where(mask, g, zero), as) }),
+			ifNeeded(needB, func() *tensor.Tensor { return reduce(tensor.Where(mask, zero, g), bs) }),
 		}
 	}, a, b)
 }
 
-// ifNeeded computes an input's gradient only when that input wants one.
-func ifNeeded(v *Var, grad func() *tensor.Tensor) *tensor.Tensor {
-	if !v.requiresGrad {
+// ifNeeded computes an input's gradient only when that input wants one
+// (need: its requiresGrad when the op was recorded).
+func ifNeeded(need bool, grad func() *tensor.Tensor) *tensor.Tensor {
+	if !need {
 		return nil
 	}
 	return grad()

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"weak"
 
 	"github.com/vmdls-go/vmdls/tensor"
 )
@@ -287,5 +289,31 @@ func TestCustomOp(t *testing.T) {
 	}
 	if err := CheckGrad(cube(1.1), in, CheckOptions{}); err == nil {
 		t.Fatal("a custom op whose backward is 10% off passed the gradient check")
+	}
+}
+
+// The graph holds what backward reads and nothing else: an intermediate
+// result whose consumers need only its shape (here an Add) is freed once
+// its user drops it, before Backward runs, as in PyTorch.
+func TestGraphFreesUnneededValues(t *testing.T) {
+	x := Param(randn(70, 64, 64))
+	a := Mul(x, Const(randn(71, 64, 64))) // Mul keeps the constant, not a
+	freed := weak.Make(a.Value())
+	kept := Exp(a) // Exp keeps its output
+	keptOut := weak.Make(kept.Value())
+	loss := Sum(Add(kept, Const(randn(72, 64, 64))), false)
+	a, kept = nil, nil
+	runtime.GC()
+	if freed.Value() != nil {
+		t.Error("the graph keeps Mul's output alive though no backward reads it")
+	}
+	if keptOut.Value() == nil {
+		t.Fatal("Exp's output was freed though its backward reads it")
+	}
+	if err := loss.Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if x.Grad() == nil {
+		t.Fatal("no gradient reached x")
 	}
 }

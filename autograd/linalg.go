@@ -11,21 +11,30 @@ func MatMul(a, b *Var) *Var {
 // MatMulT returns op(a) @ op(b), where op transposes the last two axes when
 // the flag is set, without materializing the transposes.
 func MatMulT(a, b *Var, transA, transB bool) *Var {
+	as, bs, needA, needB := a.Shape(), b.Shape(), a.requiresGrad, b.requiresGrad
+	// Each operand's value is kept only if the other one needs it.
+	var av, bv *tensor.Tensor
+	if needB {
+		av = a.value
+	}
+	if needA {
+		bv = b.value
+	}
 	return record("MatMul", tensor.MatMulT(a.value, b.value, transA, transB), func(g *tensor.Tensor) []*tensor.Tensor {
 		// With C = op(A) op(B): dop(A) = G op(B)^T and dop(B) = op(A)^T G;
 		// transposing those back gives dA and dB without copies.
 		return []*tensor.Tensor{
-			ifNeeded(a, func() *tensor.Tensor {
+			ifNeeded(needA, func() *tensor.Tensor {
 				if transA {
-					return reduce(tensor.MatMulT(b.value, g, transB, true), a)
+					return reduce(tensor.MatMulT(bv, g, transB, true), as)
 				}
-				return reduce(tensor.MatMulT(g, b.value, false, !transB), a)
+				return reduce(tensor.MatMulT(g, bv, false, !transB), as)
 			}),
-			ifNeeded(b, func() *tensor.Tensor {
+			ifNeeded(needB, func() *tensor.Tensor {
 				if transB {
-					return reduce(tensor.MatMulT(g, a.value, true, transA), b)
+					return reduce(tensor.MatMulT(g, av, true, transA), bs)
 				}
-				return reduce(tensor.MatMulT(a.value, g, !transA, false), b)
+				return reduce(tensor.MatMulT(av, g, !transA, false), bs)
 			}),
 		}
 	}, a, b)
@@ -40,13 +49,19 @@ func Linear(x, w, bias *Var) *Var {
 		bv = bias.value
 		inputs = append(inputs, bias)
 	}
+	needX, needW, wv := x.requiresGrad, w.requiresGrad, w.value
+	hasBias, needBias := bias != nil, bias != nil && bias.requiresGrad
+	var xv *tensor.Tensor // kept only for the weight's gradient
+	if needW {
+		xv = x.value
+	}
 	return record("Linear", tensor.Linear(x.value, w.value, bv), func(g *tensor.Tensor) []*tensor.Tensor {
 		grads := []*tensor.Tensor{
-			ifNeeded(x, func() *tensor.Tensor { return tensor.MatMulT(g, w.value, false, false) }),
-			ifNeeded(w, func() *tensor.Tensor { return tensor.MatMulT(g, x.value, true, false) }),
+			ifNeeded(needX, func() *tensor.Tensor { return tensor.MatMulT(g, wv, false, false) }),
+			ifNeeded(needW, func() *tensor.Tensor { return tensor.MatMulT(g, xv, true, false) }),
 		}
-		if bias != nil {
-			grads = append(grads, ifNeeded(bias, func() *tensor.Tensor { return tensor.Sum(g, false, 0) }))
+		if hasBias {
+			grads = append(grads, ifNeeded(needBias, func() *tensor.Tensor { return tensor.Sum(g, false, 0) }))
 		}
 		return grads
 	}, inputs...)

@@ -55,24 +55,35 @@ func batchNorm2d(op string, x, gamma, beta, residual *Var, runMean, runVar *tens
 		y.ReluInPlace()
 	}
 	batchStats := training || runMean == nil
+	xv, needX := x.value, x.requiresGrad
+	hasG, hasB, hasR := gamma != nil, beta != nil, residual != nil
+	wantG := hasG && gamma.requiresGrad
+	wantB := hasB && beta.requiresGrad
+	wantR := hasR && residual.requiresGrad
+	var rs []int
+	if hasR {
+		rs = residual.Shape()
+	}
+	var rectified *tensor.Tensor // the output, kept for the ReLU's mask
+	if relu {
+		rectified = y
+	}
 	return record(op, y, func(g *tensor.Tensor) []*tensor.Tensor {
-		if relu {
-			g = tensor.ReluBackward(g, y)
+		if rectified != nil {
+			g = tensor.ReluBackward(g, rectified)
 		}
-		wantG := gamma != nil && gamma.requiresGrad
-		wantB := beta != nil && beta.requiresGrad
-		dx, dg, db := tensor.BatchNorm2dBackward(g, x.value, mean, invstd, gv, batchStats, x.requiresGrad, wantG, wantB)
+		dx, dg, db := tensor.BatchNorm2dBackward(g, xv, mean, invstd, gv, batchStats, needX, wantG, wantB)
 		grads := []*tensor.Tensor{dx}
-		if gamma != nil {
+		if hasG {
 			grads = append(grads, dg)
 		}
-		if beta != nil {
+		if hasB {
 			grads = append(grads, db)
 		}
-		if residual != nil {
+		if hasR {
 			var dr *tensor.Tensor
-			if residual.requiresGrad {
-				dr = reduce(g, residual)
+			if wantR {
+				dr = reduce(g, rs)
 			}
 			grads = append(grads, dr)
 		}

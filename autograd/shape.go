@@ -102,12 +102,15 @@ func Concat(axis int, vs ...*Var) *Var {
 	if axis < 0 {
 		axis += out.Dim()
 	}
+	sizes, need := make([]int, len(vs)), make([]bool, len(vs))
+	for i, v := range vs {
+		sizes[i], need[i] = v.value.Size(axis), v.requiresGrad
+	}
 	return record("Concat", out, func(g *tensor.Tensor) []*tensor.Tensor {
-		grads := make([]*tensor.Tensor, len(vs))
+		grads := make([]*tensor.Tensor, len(sizes))
 		at := 0
-		for i, v := range vs {
-			n := v.value.Size(axis)
-			if v.requiresGrad {
+		for i, n := range sizes {
+			if need[i] {
 				grads[i] = g.Narrow(axis, at, n)
 			}
 			at += n
@@ -126,11 +129,16 @@ func Stack(axis int, vs ...*Var) *Var {
 	if axis < 0 {
 		axis += out.Dim()
 	}
+	need := make([]bool, len(vs))
+	for i, v := range vs {
+		need[i] = v.requiresGrad
+	}
+	in := vs[0].Shape()
 	return record("Stack", out, func(g *tensor.Tensor) []*tensor.Tensor {
-		grads := make([]*tensor.Tensor, len(vs))
-		for i, v := range vs {
-			if v.requiresGrad {
-				grads[i] = g.Narrow(axis, i, 1).Reshape(v.value.Shape()...)
+		grads := make([]*tensor.Tensor, len(need))
+		for i := range need {
+			if need[i] {
+				grads[i] = g.Narrow(axis, i, 1).Reshape(in...)
 			}
 		}
 		return grads
@@ -139,7 +147,8 @@ func Stack(axis int, vs ...*Var) *Var {
 
 // Expand broadcasts a to shape (a copy), like torch.Tensor.expand.
 func Expand(a *Var, shape ...int) *Var {
+	in := a.Shape()
 	return record("Expand", a.value.Expand(shape...), func(g *tensor.Tensor) []*tensor.Tensor {
-		return []*tensor.Tensor{reduce(g, a)}
+		return []*tensor.Tensor{reduce(g, in)}
 	}, a)
 }

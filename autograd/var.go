@@ -16,16 +16,41 @@ type Var struct {
 	grad         *tensor.Tensor
 	requiresGrad bool
 	node         *node // nil for leaves
+	// accum is the graph's handle on a leaf that requires gradients, made
+	// the first time an op consumes the leaf.
+	accum *node
 }
 
-// node is the record one op leaves in the graph.
+// node is a vertex of the graph: the record one op leaves, or the
+// accumulator of a leaf. The graph links nodes, never Vars, so an op's
+// output value stays alive only while its user holds it or some op's
+// backward needs it, as in PyTorch: an intermediate result that no
+// backward reads is freed as soon as the forward pass is done with it.
 type node struct {
-	op     string
-	inputs []*Var
+	op string
+	// inputs has one entry per input of the op: its node, or nil where the
+	// input needs no gradient.
+	inputs []*node
 	// backward maps the gradient of the op's output to the gradients of its
 	// inputs, in order; it returns nil for an input that needs none.
 	backward func(g *tensor.Tensor) []*tensor.Tensor
+	// leaf is set on a leaf's accumulator, which receives its gradient.
+	leaf     *Var
 	released bool
+}
+
+// gradNode returns the node gradients for v flow into, or nil when v needs
+// none.
+func (v *Var) gradNode() *node {
+	switch {
+	case v.node != nil:
+		return v.node
+	case !v.requiresGrad:
+		return nil
+	case v.accum == nil:
+		v.accum = &node{op: "leaf", leaf: v}
+	}
+	return v.accum
 }
 
 // NewVar makes a leaf of the graph holding t. Gradients flow into a leaf
@@ -105,12 +130,18 @@ func record(op string, value *tensor.Tensor, backward func(g *tensor.Tensor) []*
 	if !GradEnabled() {
 		return out
 	}
-	for _, in := range inputs {
-		if in.requiresGrad {
-			out.requiresGrad = true
-			out.node = &node{op: op, inputs: inputs, backward: backward}
-			break
+	var edges []*node
+	for i, in := range inputs {
+		if n := in.gradNode(); n != nil {
+			if edges == nil {
+				edges = make([]*node, len(inputs))
+			}
+			edges[i] = n
 		}
+	}
+	if edges != nil {
+		out.requiresGrad = true
+		out.node = &node{op: op, inputs: edges, backward: backward}
 	}
 	return out
 }
@@ -139,31 +170,28 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) error {
 	if !sameShape(grad.Shape(), v.value.Shape()) {
 		return fmt.Errorf("autograd: BackwardWith: gradient shape %v does not match the Var's shape %v", grad.Shape(), v.value.Shape())
 	}
-	order, err := topoOrder(v)
+	order, err := topoOrder(v.gradNode())
 	if err != nil {
 		return err
 	}
-	grads := map[*Var]*tensor.Tensor{v: grad}
-	for _, u := range order {
-		g, ok := grads[u]
+	grads := map[*node]*tensor.Tensor{order[0]: grad}
+	for _, n := range order {
+		g, ok := grads[n]
 		if !ok {
 			continue
 		}
-		delete(grads, u)
-		if u.node == nil {
-			if u.requiresGrad {
-				if u.grad == nil {
-					u.grad = g.Clone()
-				} else {
-					u.grad.AddInPlace(g)
-				}
+		delete(grads, n)
+		if u := n.leaf; u != nil {
+			if u.grad == nil {
+				u.grad = g.Clone()
+			} else {
+				u.grad.AddInPlace(g)
 			}
 			continue
 		}
-		n := u.node
 		ins := n.backward(g)
 		for i, in := range n.inputs {
-			if !in.requiresGrad || ins[i] == nil {
+			if in == nil || ins[i] == nil {
 				continue
 			}
 			if prev, ok := grads[in]; ok {
@@ -178,33 +206,33 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) error {
 	return nil
 }
 
-// topoOrder lists the Vars that require gradients below root, each after
-// every Var that consumes it (reverse post-order of a depth-first walk,
+// topoOrder lists the nodes below root, root first and each after every
+// node that consumes it (reverse post-order of a depth-first walk,
 // iterative so that deep graphs do not exhaust the stack).
-func topoOrder(root *Var) ([]*Var, error) {
+func topoOrder(root *node) ([]*node, error) {
 	type frame struct {
-		v    *Var
+		n    *node
 		next int
 	}
-	visited := map[*Var]bool{root: true}
-	var post []*Var
-	stack := []frame{{v: root}}
+	visited := map[*node]bool{root: true}
+	var post []*node
+	stack := []frame{{n: root}}
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
-		n := top.v.node
-		if n != nil && n.released {
+		n := top.n
+		if n.released {
 			return nil, fmt.Errorf("%w (through op %s)", ErrReleased, n.op)
 		}
-		if n != nil && top.next < len(n.inputs) {
+		if top.next < len(n.inputs) {
 			in := n.inputs[top.next]
 			top.next++
-			if in.requiresGrad && !visited[in] {
+			if in != nil && !visited[in] {
 				visited[in] = true
-				stack = append(stack, frame{v: in})
+				stack = append(stack, frame{n: in})
 			}
 			continue
 		}
-		post = append(post, top.v)
+		post = append(post, n)
 		stack = stack[:len(stack)-1]
 	}
 	for i, j := 0, len(post)-1; i < j; i, j = i+1, j-1 {
