@@ -10,7 +10,8 @@ import (
 // by 1/(1-p), drawing the mask from rng in row-major order (the same source
 // state gives the same mask); the gradient passes through the same mask.
 // It returns x itself when not training or when p is 0, as PyTorch's
-// dropout does, and zeros when p is 1.
+// dropout does, and zeros when p is 1. On the CPU backward keeps only the
+// mask, one byte per element as PyTorch's boolean mask, not x.
 func Dropout(x *Var, p float64, training bool, rng *rand.Rand) *Var {
 	if p < 0 || p > 1 {
 		panic(&tensor.ShapeError{Op: "autograd.Dropout", Shapes: [][]int{x.value.Shape()}, Detail: "probability must be in [0, 1]"})
@@ -18,18 +19,37 @@ func Dropout(x *Var, p float64, training bool, rng *rand.Rand) *Var {
 	if !training || p == 0 {
 		return x
 	}
-	mask := make([]float32, x.value.Numel())
+	keep := make([]bool, x.value.Numel())
+	var scale float32
 	if p < 1 {
-		keep := float32(1 / (1 - p))
-		for i := range mask {
-			if rng.Float64() >= p {
-				mask[i] = keep
-			}
+		scale = float32(1 / (1 - p))
+		for i := range keep {
+			keep[i] = rng.Float64() >= p
 		}
 	}
-	m := tensor.FromSlice(mask, x.value.Shape()...)
-	if d := x.value.Device(); d != tensor.CPU {
-		m = m.To(d)
+	shape := x.value.Shape()
+	if x.value.Device() != tensor.CPU {
+		m := make([]float32, len(keep))
+		for i, k := range keep {
+			if k {
+				m[i] = scale
+			}
+		}
+		return Mul(x, Const(tensor.FromSlice(m, shape...).To(x.value.Device())))
 	}
-	return Mul(x, Const(m))
+	return record("Dropout", applyMask(x.value, keep, scale), func(g *tensor.Tensor) []*tensor.Tensor {
+		return []*tensor.Tensor{applyMask(g, keep, scale)}
+	}, x)
+}
+
+// applyMask returns t·scale where keep is set and 0 elsewhere (a CPU tensor).
+func applyMask(t *tensor.Tensor, keep []bool, scale float32) *tensor.Tensor {
+	src := t.Data()
+	out := make([]float32, len(src))
+	for i, k := range keep {
+		if k {
+			out[i] = src[i] * scale
+		}
+	}
+	return tensor.FromSlice(out, t.Shape()...)
 }
