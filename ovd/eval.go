@@ -239,7 +239,11 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 		"images":          map[string]int{"train": n, "known_test": s.test.Len(), "unknown": s.unknown.Len()},
 		"checkpoint":      cfg.CheckpointPath,
 	}
-	results, err := report.Write(cfg.OutputDir, runs, meta)
+	var columns []report.Column
+	if ae != nil {
+		columns = append(columns, report.Column{Name: "recon_distance", Values: r}, report.Column{Name: "recon_weight", Values: w})
+	}
+	results, err := report.Write(cfg.OutputDir, runs, meta, columns...)
 	if err != nil {
 		return nil, err
 	}

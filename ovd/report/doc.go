@@ -17,6 +17,9 @@
 //     evenly spaced rows plus the first, the last, the best-F1 and the
 //     TPR-95% rows; results.json always comes from the full sweep.
 //   - roc.csv: fpr, tpr, threshold (known positive), thinned the same way.
+//   - scores.csv: one row per image: index, label, value, pred, then (for
+//     the first run) the extra per-image columns given to Write; ovd.Test
+//     adds the reconstruction distance and weight.
 //   - roc.png (ROC and the chance diagonal, AUROC in the title), f1.png
 //     (macro-F1 against threshold, best threshold marked) and hist.png (the
 //     distribution of value for known and unknown images, each normalized to
@@ -25,7 +28,7 @@
 //     the largest value; smaller values are drawn at the left edge.
 //
 // The first run's tables and plots have the plain names above; a further run
-// named N writes thresholds-N.csv, roc-N.csv, roc-N.png, f1-N.png and
-// hist-N.png. Each file is written to a temporary file in dir, synced and
+// named N writes thresholds-N.csv, roc-N.csv, scores-N.csv, roc-N.png,
+// f1-N.png and hist-N.png. Each file is written to a temporary file in dir, synced and
 // renamed, so a crash leaves either the old file or the new one.
 package report

@@ -74,5 +74,5 @@ func ExampleWrite() {
 	// threshold_at_tpr95
 	// tnr_at_tpr95
 	// method: vmdls auroc: 0.9583333333333334
-	// f1-latent.png f1.png hist-latent.png hist.png results.json roc-latent.csv roc-latent.png roc.csv roc.png thresholds-latent.csv thresholds.csv
+	// f1-latent.png f1.png hist-latent.png hist.png results.json roc-latent.csv roc-latent.png roc.csv roc.png scores-latent.csv scores.csv thresholds-latent.csv thresholds.csv
 }

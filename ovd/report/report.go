@@ -29,6 +29,13 @@ type Run struct {
 	NumClasses int
 }
 
+// Column is a per-image quantity written beside the scores in scores.csv,
+// such as the reconstruction distance behind the method's weight.
+type Column struct {
+	Name   string // letters, digits, '_' or '-'
+	Values []float64
+}
+
 // MaxRows is the most sampled rows thresholds.csv and roc.csv keep.
 const MaxRows = 2000
 
@@ -54,8 +61,9 @@ var runName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 // the package doc into dir (created if missing). runs[0] is the full method.
 // It returns what results.json holds. meta keys must not collide with the
 // metric keys or "ablations", "conventions", "files"; a "method" in meta
-// replaces the default, runs[0].Name. Errors name the file or run at fault.
-func Write(dir string, runs []Run, meta map[string]any) (map[string]any, error) {
+// replaces the default, runs[0].Name. columns go into the first run's
+// scores.csv, one value per image of that run. Errors name the file, run or column at fault.
+func Write(dir string, runs []Run, meta map[string]any, columns ...Column) (map[string]any, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("report: no runs to write into %s", dir)
 	}
@@ -70,6 +78,14 @@ func Write(dir string, runs []Run, meta map[string]any) (map[string]any, error) 
 		seen[r.Name] = true
 		if err := metrics.Validate(r.Values, r.Pred, r.Labels, r.NumClasses); err != nil {
 			return nil, fmt.Errorf("report: run %q: %w", r.Name, err)
+		}
+	}
+	for _, c := range columns {
+		if !runName.MatchString(c.Name) {
+			return nil, fmt.Errorf("report: column name %q; want letters, digits, '_' or '-'", c.Name)
+		}
+		if len(c.Values) != len(runs[0].Values) {
+			return nil, fmt.Errorf("report: column %q has %d values for %d images", c.Name, len(c.Values), len(runs[0].Values))
 		}
 	}
 	reserved := metrics.Summary{}.Map()
@@ -105,6 +121,12 @@ func Write(dir string, runs []Run, meta map[string]any) (map[string]any, error) 
 		}{
 			{"thresholds" + suffix + ".csv", func() ([]byte, error) { return thresholdsCSV(pts, s), nil }},
 			{"roc" + suffix + ".csv", func() ([]byte, error) { return rocCSV(pts, s), nil }},
+			{"scores" + suffix + ".csv", func() ([]byte, error) {
+				if i == 0 {
+					return scoresCSV(r, columns), nil
+				}
+				return scoresCSV(r, nil), nil
+			}},
 			{"roc" + suffix + ".png", func() ([]byte, error) { return encodePNG(rocImage(r.Name, pts, s)) }},
 			{"f1" + suffix + ".png", func() ([]byte, error) { return encodePNG(f1Image(r, pts, s)) }},
 			{"hist" + suffix + ".png", func() ([]byte, error) { return encodePNG(histImage(r, s)) }},
@@ -200,6 +222,25 @@ func rocCSV(pts []metrics.Point, s metrics.Summary) []byte {
 	for _, i := range keptRows(len(pts), specialRows(pts, s)...) {
 		p := pts[i]
 		fmt.Fprintf(&b, "%s,%s,%s\n", fmtFloat(p.FPR), fmtFloat(p.TPR), fmtFloat(p.Threshold))
+	}
+	return b.Bytes()
+}
+
+// scoresCSV has one row per image of run r: its index, label, value and
+// predicted class, then the extra columns.
+func scoresCSV(r Run, columns []Column) []byte {
+	var b bytes.Buffer
+	b.WriteString("index,label,value,pred")
+	for _, c := range columns {
+		fmt.Fprintf(&b, ",%s", c.Name)
+	}
+	b.WriteByte('\n')
+	for i, label := range r.Labels {
+		fmt.Fprintf(&b, "%d,%d,%s,%d", i, label, fmtFloat(r.Values[i]), r.Pred[i])
+		for _, c := range columns {
+			fmt.Fprintf(&b, ",%s", fmtFloat(c.Values[i]))
+		}
+		b.WriteByte('\n')
 	}
 	return b.Bytes()
 }

@@ -97,7 +97,11 @@ func TestWrite(t *testing.T) {
 		synthRun("latent", 50, 10, 0.2, 3),
 	}
 	meta := map[string]any{"seed": 7, "enc_type": "mnist-conv", "timings": map[string]float64{"fit_s": 1.5}, "method": "vmdls (full)"}
-	res, err := Write(dir, runs, meta)
+	recon := make([]float64, len(runs[0].Values))
+	for i := range recon {
+		recon[i] = float64(i) / 8
+	}
+	res, err := Write(dir, runs, meta, Column{Name: "recon_distance", Values: recon})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,13 +163,38 @@ func TestWrite(t *testing.T) {
 	}
 	for _, f := range []string{"results.json", "thresholds.csv", "roc.csv", "roc.png", "f1.png", "hist.png",
 		"thresholds-vmdlsb.csv", "roc-vmdlsb.csv", "roc-vmdlsb.png", "f1-vmdlsb.png", "hist-vmdlsb.png",
-		"thresholds-latent.csv", "roc-latent.csv", "roc-latent.png", "f1-latent.png", "hist-latent.png"} {
+		"thresholds-latent.csv", "roc-latent.csv", "roc-latent.png", "f1-latent.png", "hist-latent.png",
+		"scores.csv", "scores-vmdlsb.csv", "scores-latent.csv"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("%s missing; have %v", f, names)
 		}
 	}
-	if len(names) != 16 {
-		t.Errorf("wrote %d files, want 16: %v", len(names), names)
+	if len(names) != 19 {
+		t.Errorf("wrote %d files, want 19: %v", len(names), names)
+	}
+
+	// Per-image scores: every image once, with the extra column on the
+	// first run's file only.
+	for i, r := range runs {
+		name, header := "scores-"+r.Name+".csv", "index,label,value,pred"
+		if i == 0 {
+			name, header = "scores.csv", header+",recon_distance"
+		}
+		rows := readCSV(t, filepath.Join(dir, name))
+		if strings.Join(rows[0], ",") != header || len(rows) != len(r.Values)+1 {
+			t.Fatalf("%s: header %v and %d rows; want %s and %d", name, rows[0], len(rows), header, len(r.Values)+1)
+		}
+		k := len(r.Values) - 1
+		want := []string{strconv.Itoa(k), strconv.Itoa(r.Labels[k]), strconv.FormatFloat(r.Values[k], 'g', -1, 64), strconv.Itoa(r.Pred[k])}
+		if i == 0 {
+			want = append(want, strconv.FormatFloat(recon[k], 'g', -1, 64))
+		}
+		if got := rows[len(rows)-1]; strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: last row %v, want %v", name, got, want)
+		}
+	}
+	if _, err := Write(t.TempDir(), runs, nil, Column{Name: "short", Values: recon[1:]}); err == nil || !strings.Contains(err.Error(), "short") {
+		t.Errorf("a column of the wrong length: error %v, want one naming it", err)
 	}
 
 	// Tables: the small run keeps every sweep point, the large one is thinned
