@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 )
 
 // version is the release of this command; set with -ldflags "-X main.version=..." for builds.
@@ -12,22 +11,13 @@ var version = "0.1.0-dev"
 
 func main() {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
+		tuneGC(nil) // for the life of the process
 	}
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "vmdls:", err)
 		os.Exit(exitCode(err))
 	}
 }
-
-// gcPercent is the collector's target heap growth when GOGC is not set.
-// Nearly all of this program's heap is tensor storage: large pointer-free
-// float32 buffers, which the collector never scans, so a cycle costs little
-// whatever their size, while every byte of heap growth is memory the kernel
-// must fault in and zero. Measured on a densenet training step (batch 128,
-// 1 thread, /usr/bin/time -v): GOGC=100 peaked at 7.5 GB resident with 37 s
-// user + 22 s system time; 25 at 5.5 GB, 33 + 13 s; 10 at 4.7 GB, 33 + 12 s.
-const gcPercent = 10
 
 // run dispatches a subcommand; it is main without the exit, for tests.
 func run(args []string, stdout, stderr io.Writer) error {
