@@ -13,8 +13,8 @@ func TestGCPercentFor(t *testing.T) {
 	}{
 		{0, 100},
 		{100 << 20, 100}, // small heaps keep Go's default
-		{512 << 20, 50},  // 256 MiB of slack
-		{1 << 30, 25},    //
+		{512 << 20, 25},  // 128 MiB of slack
+		{1 << 30, 12},    //
 		{4 << 30, 10},    // large heaps: 10%
 		{100 << 30, 10},  // never below 10
 	} {
