@@ -42,14 +42,7 @@ func Sub(a, b *Var) *Var {
 // Mul returns a * b elementwise with broadcasting.
 func Mul(a, b *Var) *Var {
 	as, bs, needA, needB := a.Shape(), b.Shape(), a.requiresGrad, b.requiresGrad
-	// Each input's value is kept only if the other one needs it.
-	var av, bv *tensor.Tensor
-	if needB {
-		av = a.value
-	}
-	if needA {
-		bv = b.value
-	}
+	av, bv := crossValues(a, b)
 	return record("Mul", tensor.Mul(a.value, b.value), func(g *tensor.Tensor) []*tensor.Tensor {
 		return []*tensor.Tensor{
 			ifNeeded(needA, func() *tensor.Tensor { return reduce(tensor.Mul(g, bv), as) }),
@@ -241,6 +234,18 @@ func Where(mask *tensor.Tensor, a, b *Var) *Var {
 			ifNeeded(needB, func() *tensor.Tensor { return reduce(tensor.Where(mask, zero, g), bs) }),
 		}
 	}, a, b)
+}
+
+// crossValues returns the values a bilinear op's backward keeps: a's only
+// if b needs a gradient (which reads it), and b's only if a does.
+func crossValues(a, b *Var) (av, bv *tensor.Tensor) {
+	if b.requiresGrad {
+		av = a.value
+	}
+	if a.requiresGrad {
+		bv = b.value
+	}
+	return av, bv
 }
 
 // ifNeeded computes an input's gradient only when that input wants one

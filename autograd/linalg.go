@@ -12,14 +12,7 @@ func MatMul(a, b *Var) *Var {
 // the flag is set, without materializing the transposes.
 func MatMulT(a, b *Var, transA, transB bool) *Var {
 	as, bs, needA, needB := a.Shape(), b.Shape(), a.requiresGrad, b.requiresGrad
-	// Each operand's value is kept only if the other one needs it.
-	var av, bv *tensor.Tensor
-	if needB {
-		av = a.value
-	}
-	if needA {
-		bv = b.value
-	}
+	av, bv := crossValues(a, b)
 	return record("MatMul", tensor.MatMulT(a.value, b.value, transA, transB), func(g *tensor.Tensor) []*tensor.Tensor {
 		// With C = op(A) op(B): dop(A) = G op(B)^T and dop(B) = op(A)^T G;
 		// transposing those back gives dA and dB without copies.
