@@ -42,12 +42,9 @@ func Linear(x, w, bias *Var) *Var {
 		bv = bias.value
 		inputs = append(inputs, bias)
 	}
-	needX, needW, wv := x.requiresGrad, w.requiresGrad, w.value
+	needX, needW := x.requiresGrad, w.requiresGrad
 	hasBias, needBias := bias != nil, bias != nil && bias.requiresGrad
-	var xv *tensor.Tensor // kept only for the weight's gradient
-	if needW {
-		xv = x.value
-	}
+	xv, wv := crossValues(x, w)
 	return record("Linear", tensor.Linear(x.value, w.value, bv), func(g *tensor.Tensor) []*tensor.Tensor {
 		grads := []*tensor.Tensor{
 			ifNeeded(needX, func() *tensor.Tensor { return tensor.MatMulT(g, wv, false, false) }),
