@@ -10,8 +10,9 @@ import (
 // The collector's pacing for this program, set when GOGC is not in the
 // environment. Nearly all of the heap is tensor storage: large pointer-free
 // float32 buffers, which a collection never scans, so what a cycle costs
-// is not its marking but a fixed price, mostly the wait for the kernel
-// workers to leave their assembly loops at the stop-the-world points.
+// is not its marking but a fixed price per cycle (measured below; where it
+// goes is not measured: likely the wait for the kernel workers to leave
+// their assembly loops at the stop-the-world points).
 // Peak memory wants a small growth allowance (GOGC), speed wants few
 // cycles per training step. Measured on `vmdls bench train-step` (2
 // threads, peak RSS): densenet at GOGC=100 peaked at 7.9 GB, at 10 at 4.6 GB
