@@ -18,19 +18,6 @@ func Add(a, b *Var) *Var {
 	}, a, b)
 }
 
-// AddReLU returns Relu(Add(a, b)) as one op: the sum is rectified in place,
-// so backward keeps only the output instead of the sum as well (the
-// residual join of a ResNet block). Values and gradients are those of the
-// two ops composed.
-func AddReLU(a, b *Var) *Var {
-	y := tensor.Add(a.value, b.value).ReluInPlace()
-	as, bs := a.Shape(), b.Shape()
-	return record("AddReLU", y, func(g *tensor.Tensor) []*tensor.Tensor {
-		g = tensor.ReluBackward(g, y)
-		return []*tensor.Tensor{reduce(g, as), reduce(g, bs)}
-	}, a, b)
-}
-
 // Sub returns a - b with broadcasting.
 func Sub(a, b *Var) *Var {
 	as, bs := a.Shape(), b.Shape()
