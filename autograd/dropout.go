@@ -44,12 +44,12 @@ func Dropout(x *Var, p float64, training bool, rng *rand.Rand) *Var {
 
 // applyMask returns t·scale where keep is set and 0 elsewhere (a CPU tensor).
 func applyMask(t *tensor.Tensor, keep []bool, scale float32) *tensor.Tensor {
-	src := t.Data()
-	out := make([]float32, len(src))
+	out := tensor.Zeros(t.Shape()...)
+	src, dst := t.Data(), out.Data()
 	for i, k := range keep {
 		if k {
-			out[i] = src[i] * scale
+			dst[i] = src[i] * scale
 		}
 	}
-	return tensor.FromSlice(out, t.Shape()...)
+	return out
 }

@@ -7,7 +7,7 @@ import (
 
 // convBenchShapes are the layers the issue races, at their training batch
 // sizes: the mnist-conv 100->100 3x3 layer at 28x28 (batch 160) and the 3x3
-// convolutions of ResNet-18's CIFAR stages (batch 128). The batch matters:
+// convolutions of ResNet-18's and WideResNet-28-10's CIFAR stages (batch 128). The batch matters:
 // it decides how many image groups there are and so which schedule runs.
 var convBenchShapes = []struct {
 	name string
@@ -18,6 +18,9 @@ var convBenchShapes = []struct {
 	{"resnet_128_16x16", ConvShape{N: 128, C: 128, H: 16, W: 16, K: 128, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
 	{"resnet_256_8x8", ConvShape{N: 128, C: 256, H: 8, W: 8, K: 256, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
 	{"resnet_512_4x4", ConvShape{N: 128, C: 512, H: 4, W: 4, K: 512, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"wresnet_160_32x32", ConvShape{N: 128, C: 160, H: 32, W: 32, K: 160, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"wresnet_320_16x16", ConvShape{N: 128, C: 320, H: 16, W: 16, K: 320, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"wresnet_640_8x8", ConvShape{N: 128, C: 640, H: 8, W: 8, K: 640, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
 }
 
 func convFlops(s ConvShape) float64 {

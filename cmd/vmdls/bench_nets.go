@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -32,6 +34,7 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Int("warmup", 3, "untimed steps first")
 	clean := fs.Float64("clean", 0.25, "keep only steps during which other processes used fewer cores than this, as nets.py does (0: time every step, nets.py's --no-gate)")
 	budget := fs.Duration("budget", 300*time.Second, "with --clean, stop collecting clean steps after this long")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the warm-up and timed steps to this file (go tool pprof reads it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,6 +55,17 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	// and n threads running Go code (the collector's included).
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
 	defer kernels.SetThreads(kernels.SetThreads(n))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench %s: --cpuprofile: %w", bench, err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench %s: --cpuprofile %s: %w", bench, *cpuProfile, err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := nets.Run(bench, *encType, *batch, n, nets.Options{Steps: *steps, Warmup: *warmup, Clean: *clean, Budget: *budget})
 	if err != nil {
 		return fmt.Errorf("bench %s: %w", bench, err)

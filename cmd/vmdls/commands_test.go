@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -308,6 +309,31 @@ func TestBinary(t *testing.T) {
 		}
 		if code != tc.code || !strings.Contains(out.String(), tc.inStdout) || !strings.Contains(errb.String(), tc.inStderr) {
 			t.Errorf("vmdls %v: status %d (want %d)\nstdout %s\nstderr %s", tc.args, code, tc.code, out.String(), errb.String())
+		}
+	}
+	if runtime.GOOS == "linux" {
+		// The binary starts itself again with MADV_FREE unless GODEBUG
+		// already chooses (lazyfree.go); info says which mode it runs in.
+		var env []string
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "GODEBUG=") {
+				env = append(env, kv)
+			}
+		}
+		for _, c := range []struct{ godebug, want string }{
+			{"", "freed pages returned lazily"},
+			{"GODEBUG=asyncpreemptoff=0", "freed pages returned lazily"},
+			{"GODEBUG=madvdontneed=1", "freed pages returned at once"},
+		} {
+			cmd := exec.Command(bin, "info")
+			cmd.Env = env
+			if c.godebug != "" {
+				cmd.Env = append(cmd.Env, c.godebug)
+			}
+			out, err := cmd.Output()
+			if err != nil || !strings.Contains(string(out), c.want) {
+				t.Errorf("vmdls info with %q: %v, output lacks %q:\n%s", c.godebug, err, c.want, out)
+			}
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	startWithLazyFree()
 	if os.Getenv("GOGC") == "" {
 		tuneGC(nil) // for the life of the process
 	}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package main
+
+// startWithLazyFree does nothing where the runtime does not return pages
+// with MADV_DONTNEED by default.
+func startWithLazyFree() {}
