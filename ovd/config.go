@@ -1,6 +1,10 @@
 package ovd
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/vmdls-go/vmdls/data"
+)
 
 // Config holds every setting of a VMDLS run. Field comments give the
 // reference's flag name; the command line maps its flags onto this struct
@@ -35,6 +39,12 @@ type Config struct {
 	KnownDataset   string // --known_dataset
 	UnknownDataset string // --unknown_dataset
 	DataTransforms string // --data_transforms: mnist, cifar, cifar_test, blob, ...
+	// AETransforms (--ae_transforms) is the pipeline the autoencoder
+	// trains on. The reference trains its autoencoders with pl_bolts' data
+	// modules, which do not normalize ("toy": ToTensor only, [0, 1]), and
+	// applies them to the test images of DataTransforms; docs/results.md
+	// measures that this mismatch is what makes the weighting work.
+	AETransforms string
 	InputHeight    int    // --input_height
 	BatchClasses   int    // --batch_classes
 	SampleCount    int    // --sample_count
@@ -67,7 +77,7 @@ func DefaultConfig() Config {
 		MaxEpochs: 1000, LR: 1e-4, Opt: "sgd", StepSize: 100, StepGamma: 0.1,
 		FinetuneLR: 0.001,
 		DataDir:    "./data", KnownDataset: "mnist", UnknownDataset: "omniglot",
-		DataTransforms: "mnist", InputHeight: 28,
+		DataTransforms: "mnist", AETransforms: "toy", InputHeight: 28,
 		BatchClasses: 10, SampleCount: 40, BatchSize: 32,
 		Seed: 42,
 	}
@@ -114,6 +124,9 @@ func (c *Config) ValidateAE() error {
 		return fmt.Errorf("--max_epochs %d: want at least 1", c.MaxEpochs)
 	case c.LR <= 0:
 		return fmt.Errorf("--lr %g: want a positive learning rate", c.LR)
+	}
+	if _, err := data.Pipeline(c.AETransforms, false); err != nil {
+		return fmt.Errorf("--ae_transforms: %w", err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vmdls-go/vmdls/nn"
@@ -278,5 +279,33 @@ func TestTrainAEContinues(t *testing.T) {
 	bad.OutputDir, bad.CheckpointPath = t.TempDir(), filepath.Join(dir, "mnist", "train-labels-idx1-ubyte.gz")
 	if _, err := TrainAE(context.Background(), bad, nil); err == nil {
 		t.Error("train-ae continued from a file that is not an autoencoder")
+	}
+}
+
+// TestTrainAEUsesAETransforms checks that the autoencoder trains on
+// AETransforms, not DataTransforms: with a negligible learning rate the
+// first loss is the untrained network's MSE against its input, and MNIST in
+// [0, 1] (mostly 0) sits far closer to a near-zero output than the
+// normalized images (mostly -1). A pipeline that does not exist is an error
+// naming the flag.
+func TestTrainAEUsesAETransforms(t *testing.T) {
+	dir := sharedData(t)
+	losses := map[string]float64{}
+	for _, p := range []string{"toy", "blob"} {
+		cfg := mnistConfig(dir, t.TempDir(), 128, 0, 1)
+		cfg.BatchSize, cfg.LR, cfg.DataTransforms, cfg.AETransforms = 32, 1e-12, "blob", p
+		res, err := TrainAE(context.Background(), cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses[p] = res.Losses[0]
+	}
+	if !(losses["toy"] < losses["blob"]/2) {
+		t.Errorf("first loss on [0, 1] images %v, on normalized ones %v: the autoencoder did not train on --ae_transforms", losses["toy"], losses["blob"])
+	}
+	cfg := mnistConfig(dir, t.TempDir(), 128, 0, 1)
+	cfg.AETransforms = "sepia"
+	if _, err := TrainAE(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "--ae_transforms") {
+		t.Errorf("--ae_transforms sepia: error %v, want one naming the flag", err)
 	}
 }

@@ -404,7 +404,7 @@ func LoadAutoencoder(path string) (backbone.Autoencoder, error) {
 
 // TrainAE trains the autoencoder of the known data (METHOD.md section 5):
 // MSE with Adam at cfg.LR, cfg.MaxEpochs epochs of shuffled batches of
-// cfg.BatchSize training images with the test-time transforms, saved to
+// cfg.BatchSize training images with cfg.AETransforms (its test-time variant), saved to
 // cfg.OutputDir/ae.safetensors after every epoch. With cfg.CheckpointPath
 // it continues from the weights of an autoencoder it wrote before.
 func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
@@ -429,7 +429,9 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 	if cfg.TrainLimit > 0 {
 		set.Dataset = classBalancedHead(set.Dataset, cfg.TrainLimit)
 	}
-	loader, err := newLoader(&cfg, set, false)
+	aeData := cfg
+	aeData.DataTransforms = cfg.AETransforms
+	loader, err := newLoader(&aeData, set, false)
 	if err != nil {
 		return nil, err
 	}

@@ -109,7 +109,7 @@ func (p *demoPlan) configs() {
 
 	ae := base
 	ae.LatentDim, ae.Opt, ae.LR, ae.MaxEpochs = refAELatentDim, "adam", 1e-4, p.aeEpochs
-	ae.DataTransforms, ae.BatchSize = "mnist", refBatchSize
+	ae.BatchSize = refBatchSize
 	ae.OutputDir = filepath.Join(p.outputDir, "ae")
 	p.aeCfg = ae
 
