@@ -45,10 +45,10 @@ type Config struct {
 	// applies them to the test images of DataTransforms; docs/results.md
 	// measures that this mismatch is what makes the weighting work.
 	AETransforms string
-	InputHeight    int    // --input_height
-	BatchClasses   int    // --batch_classes
-	SampleCount    int    // --sample_count
-	BatchSize      int    // --batch_size: evaluation batch size
+	InputHeight  int // --input_height
+	BatchClasses int // --batch_classes
+	SampleCount  int // --sample_count
+	BatchSize    int // --batch_size: evaluation batch size
 	// TrainLimit and UnknownLimit cap the training and unknown sets (0: all),
 	// for quick runs and tests; the first images are kept.
 	TrainLimit, UnknownLimit int
