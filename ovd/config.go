@@ -39,16 +39,16 @@ type Config struct {
 	KnownDataset   string // --known_dataset
 	UnknownDataset string // --unknown_dataset
 	DataTransforms string // --data_transforms: mnist, cifar, cifar_test, blob, ...
+	InputHeight    int    // --input_height
+	BatchClasses   int    // --batch_classes
+	SampleCount    int    // --sample_count
+	BatchSize      int    // --batch_size: evaluation batch size
 	// AETransforms (--ae_transforms) is the pipeline the autoencoder
 	// trains on. The reference trains its autoencoders with pl_bolts' data
 	// modules, which do not normalize ("toy": ToTensor only, [0, 1]), and
 	// applies them to the test images of DataTransforms; docs/results.md
-	// measures that this mismatch is what makes the weighting work.
+	// measures what this mismatch does to the weighted score.
 	AETransforms string
-	InputHeight  int // --input_height
-	BatchClasses int // --batch_classes
-	SampleCount  int // --sample_count
-	BatchSize    int // --batch_size: evaluation batch size
 	// TrainLimit and UnknownLimit cap the training and unknown sets (0: all),
 	// for quick runs and tests; the first images are kept.
 	TrainLimit, UnknownLimit int
