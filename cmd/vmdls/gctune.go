@@ -18,12 +18,18 @@ import (
 // threads, peak RSS): densenet at GOGC=100 peaked at 7.9 GB, at 10 at 4.6 GB
 // for about the same speed; mnist-conv, whose live heap is ~300 MB, ran at
 // 156 images/s with GOGC=100 and at 88 with 10 (a cycle every 30 MB). So
-// the allowance is 10% of the live heap but never less than gcMinSlack:
-// with 128 MiB mnist-conv ran at 157 images/s in 523 MB, vgg at 40 in 878
+// the allowance is 10% of the live heap but never less than gcMinSlack.
+// With 128 MiB mnist-conv ran at 157 images/s in 523 MB, vgg at 40 in 878
 // MB, resnet18 at 33 in 921 MB (256 MiB put vgg's peak above PyTorch's).
+// Once freed pages were returned lazily (lazyfree.go) a cycle cost less and
+// 64 MiB was measured against 128 (2 threads, same binary otherwise):
+// mnist-conv training 190 vs 193 images/s (medians of 3) in 444-508 vs
+// 548-561 MiB; vgg training peaked at 745 vs 861 MiB, wresnet inference
+// (batch 256) at 1,100 vs 1,236 MiB, within a few percent of PyTorch's
+// peaks at 128.
 const (
 	gcMinPercent = 10
-	gcMinSlack   = 128 << 20
+	gcMinSlack   = 64 << 20
 )
 
 // gcPercentFor is the GOGC that gives a live heap of live bytes a growth

@@ -12,11 +12,11 @@ func TestGCPercentFor(t *testing.T) {
 		want int
 	}{
 		{0, 100},
-		{100 << 20, 100}, // small heaps keep Go's default
-		{512 << 20, 25},  // 128 MiB of slack
-		{1 << 30, 12},    //
-		{4 << 30, 10},    // large heaps: 10%
-		{100 << 30, 10},  // never below 10
+		{50 << 20, 100}, // small heaps keep Go's default
+		{256 << 20, 25}, // 64 MiB of slack
+		{512 << 20, 12}, //
+		{4 << 30, 10},   // large heaps: 10%
+		{100 << 30, 10}, // never below 10
 	} {
 		if got := gcPercentFor(c.live); got != c.want {
 			t.Errorf("gcPercentFor(%d MiB) = %d, want %d", c.live>>20, got, c.want)
@@ -39,7 +39,7 @@ func TestTuneGCFollowsCollections(t *testing.T) {
 		runtime.GC()
 		select {
 		case p := <-got:
-			if p != 100 { // a test binary's live heap is far below 128 MiB
+			if p != 100 { // a test binary's live heap is far below 64 MiB
 				t.Errorf("collection %d: percent %d, want 100 for a small heap", i+1, p)
 			}
 		case <-time.After(5 * time.Second):
