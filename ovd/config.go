@@ -44,10 +44,10 @@ type Config struct {
 	SampleCount    int    // --sample_count
 	BatchSize      int    // --batch_size: evaluation batch size
 	// AETransforms (--ae_transforms) is the pipeline the autoencoder
-	// trains on. The reference trains its autoencoders with pl_bolts' data
-	// modules, which do not normalize ("toy": ToTensor only, [0, 1]), and
-	// applies them to the test images of DataTransforms; docs/results.md
-	// measures what this mismatch does to the weighted score.
+	// trains on. The reference trains its MNIST autoencoder on pl_bolts'
+	// MNISTDataModule, which does not normalize ("toy": ToTensor only,
+	// [0, 1]), and applies it to the test images of DataTransforms;
+	// docs/results.md measures what this mismatch does to the weighted score.
 	AETransforms string
 	// TrainLimit and UnknownLimit cap the training and unknown sets (0: all),
 	// for quick runs and tests; the first images are kept.
