@@ -40,10 +40,12 @@ func runInfo(args []string, w io.Writer) error {
 	fmt.Fprintf(w, "features: %s\n", strings.Join(ci.Features, " "))
 	fmt.Fprintf(w, "caches:   L1d %s, L2 %s, L3 %s\n", kb(ci.L1DBytes), kb(ci.L2Bytes), kb(ci.L3Bytes))
 	fmt.Fprintf(w, "kernels:  %s (set %s=generic to force pure Go)\n", ci.KernelPath, kernels.EnvKernels)
-	if pagesReturnedLazily(os.Getenv("GODEBUG")) {
-		fmt.Fprintln(w, "memory:   freed pages returned lazily (GODEBUG=madvdontneed=0)")
-	} else {
-		fmt.Fprintln(w, "memory:   freed pages returned at once (the runtime's default)")
+	if runtime.GOOS == "linux" {
+		if pagesReturnedLazily(os.Getenv("GODEBUG")) {
+			fmt.Fprintln(w, "memory:   freed pages returned lazily (GODEBUG=madvdontneed=0)")
+		} else {
+			fmt.Fprintln(w, "memory:   freed pages returned at once (the runtime's default)")
+		}
 	}
 	if err := cudaInfo(w); err != nil && *selfTest {
 		return err

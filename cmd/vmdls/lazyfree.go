@@ -3,9 +3,10 @@ package main
 import "strings"
 
 // Training allocates and drops gigabytes of activations every step. With
-// Go's default on Linux (GODEBUG=madvdontneed=1) the scavenger hands freed
-// pages back to the kernel at once (MADV_DONTNEED), and the next step's
-// forward pass faults them in again, 4 KiB at a time. With
+// Go's default on Linux (GODEBUG=madvdontneed=1) the scavenger hands the
+// freed pages above its small retention goal back to the kernel with
+// MADV_DONTNEED, and the next step's forward pass faults them in again,
+// 4 KiB at a time. With
 // madvdontneed=0 the runtime uses MADV_FREE: the kernel takes the pages
 // back only when it needs memory, and a page written again before that
 // costs no fault. Measured on wresnet's training step (`vmdls bench
