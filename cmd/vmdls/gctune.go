@@ -25,7 +25,7 @@ import (
 // 64 MiB was measured against 128 (2 threads, same binary otherwise):
 // mnist-conv training 190 vs 193 images/s (medians of 3) in 444-508 vs
 // 548-561 MiB; vgg training peaked at 745 vs 861 MiB, wresnet inference
-// (batch 256) at 1,100 vs 1,236 MiB, within a few percent of PyTorch's
+// (batch 256) at 1,100 vs 1,236 MiB (one run each), within a few percent of PyTorch's
 // peaks at 128.
 const (
 	gcMinPercent = 10
