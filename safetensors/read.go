@@ -1,26 +1,15 @@
 package safetensors
 
 import (
-	"bytes"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"sort"
-	"strings"
-	"unicode/utf8"
 )
-
-// MaxHeader bounds the JSON header (100 MiB, the bound of the reference
-// implementation): a larger length field is treated as corruption before
-// anything is allocated for it.
-const MaxHeader = 100 << 20
 
 // File is a parsed, validated safetensors file held in memory.
 type File struct {
-	// Name is the path (or the name given to Parse), used in error messages.
+	// Name is the path (or the name given to Parse or ReadFrom), used in
+	// error messages.
 	Name string
 	// Tensors lists the tensors in header order.
 	Tensors []Tensor
@@ -39,196 +28,86 @@ func (f *File) Get(name string) (Tensor, bool) {
 	return f.Tensors[i], true
 }
 
-// ReadFile reads and validates the safetensors file at path. The whole file
-// is read into memory (one allocation of the file's size, known from the
-// file system before reading); the returned tensors share it.
+// ReadFile reads and validates the safetensors file at path. Anything but
+// a regular file (a directory, a FIFO, a device, a socket) is refused
+// before it is opened, so a stray FIFO cannot block the read forever. The
+// header is read and validated first (see ReadHeader); then each tensor's
+// bytes are read into an allocation of its own size, so memory use is the
+// tensors' total size, never more than the file holds, and a file with
+// trailing bytes, holes or overlaps is refused without reading its data.
 func ReadFile(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, size, err := openRegular(path)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
+		return nil, err
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
+	return ReadFrom(path, fh, size)
+}
+
+// ReadFrom reads and validates the safetensors file of the given size that
+// r holds; name stands for its path in error messages. It reads the header,
+// then each tensor's span, as ReadFile does; the returned tensors do not
+// share memory with r.
+func ReadFrom(name string, r io.ReaderAt, size int64) (*File, error) {
+	h, err := ReadHeaderFrom(name, r, size)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
+		return nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("safetensors: %s: not a regular file", path)
-	}
-	size := st.Size()
-	if size < 0 || uint64(size) > uint64(math.MaxInt) {
-		return nil, fmt.Errorf("safetensors: %s: size %d cannot be held in memory", path, size)
-	}
-	b := make([]byte, size)
-	if _, err := io.ReadFull(fh, b); err != nil {
-		return nil, fmt.Errorf("safetensors: %s: reading %d bytes: %w", path, size, err)
-	}
-	return Parse(path, b)
-}
-
-// headerEntry is one tensor's description in the JSON header.
-type headerEntry struct {
-	DType       *string   `json:"dtype"`
-	Shape       *[]int64  `json:"shape"`
-	DataOffsets *[]uint64 `json:"data_offsets"`
-}
-
-// Parse validates a safetensors file already in memory; name stands for its
-// path in error messages. The returned tensors share b.
-func Parse(name string, b []byte) (*File, error) {
-	fail := func(format string, args ...any) (*File, error) {
-		return nil, fmt.Errorf("safetensors: %s: "+format, append([]any{name}, args...)...)
-	}
-	if len(b) < 8 {
-		return fail("%d bytes is too short to hold the 8-byte header length (truncated file?)", len(b))
-	}
-	n := binary.LittleEndian.Uint64(b[:8])
-	rest := uint64(len(b) - 8)
-	if n > MaxHeader {
-		return fail("header length %d is absurd (more than the %d-byte limit); not a safetensors file or corrupt", n, MaxHeader)
-	}
-	if n > rest {
-		return fail("header length %d exceeds the %d bytes that follow it (truncated file?)", n, rest)
-	}
-	header := b[8 : 8+n]
-	data := b[8+n:]
-	if !utf8.Valid(header) {
-		return fail("header is not valid UTF-8")
-	}
-	if t := bytes.TrimLeft(header, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-		return fail("header is not a JSON object")
-	}
-
-	dec := json.NewDecoder(bytes.NewReader(header))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil { // the opening brace, checked above
-		return fail("bad JSON header: %v", err)
-	}
-	f := &File{Name: name, Metadata: map[string]string{}, index: map[string]int{}}
-	seen := map[string]bool{}
-	type span struct {
-		begin, end uint64
-		name       string
-	}
-	var spans []span
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fail("bad JSON header: %v", err)
+	f := &File{Name: name, Metadata: h.Metadata, index: h.index, Tensors: make([]Tensor, len(h.Tensors))}
+	if h.DataSize > 0 {
+		// Probe the last byte before allocating anything: a reader shorter
+		// than the size claimed for it (a file truncated since it was
+		// stat'ed) fails here rather than after allocating its tensors.
+		var last [1]byte
+		if err := readFull(r, last[:], h.DataStart+h.DataSize-1); err != nil {
+			return nil, fmt.Errorf("safetensors: %s: the data section should end at byte %d: %w", name, h.DataStart+h.DataSize, err)
 		}
-		key, ok := tok.(string)
-		if !ok {
-			return fail("bad JSON header: key %v is not a string", tok)
-		}
-		if seen[key] {
-			return fail("header names %q twice", key)
-		}
-		seen[key] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return fail("bad JSON header at %q: %v", key, err)
-		}
-		if key == MetadataKey {
-			if err := json.Unmarshal(raw, &f.Metadata); err != nil || f.Metadata == nil {
-				return fail("%s must be an object of string values: %s", MetadataKey, clip(raw))
-			}
-			continue
-		}
-		var e headerEntry
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return fail("tensor %q: bad header entry %s: %v", key, clip(raw), err)
-		}
-		if e.DType == nil || e.Shape == nil || e.DataOffsets == nil {
-			return fail("tensor %q: header entry %s lacks dtype, shape or data_offsets", key, clip(raw))
-		}
-		dt := DType(*e.DType)
-		if dt.Size() == 0 {
-			return fail("tensor %q: unsupported dtype %q (supported: F32, F64, I64)", key, *e.DType)
-		}
-		offs := *e.DataOffsets
-		if len(offs) != 2 {
-			return fail("tensor %q: data_offsets %v must hold two numbers", key, offs)
-		}
-		begin, end := offs[0], offs[1]
-		if begin > end || end > uint64(len(data)) {
-			return fail("tensor %q: data_offsets [%d, %d] fall outside the %d data bytes (truncated file?)", key, begin, end, len(data))
-		}
-		// The byte span is now known to lie within the file, so the element
-		// count it implies is bounded; the shape must agree with it exactly,
-		// checked by division so that no product can overflow.
-		avail := (end - begin) / uint64(dt.Size())
-		if (end-begin)%uint64(dt.Size()) != 0 {
-			return fail("tensor %q: %d bytes is not a whole number of %s elements", key, end-begin, dt)
-		}
-		shape, msg := checkShape(*e.Shape, avail)
-		if msg != "" {
-			return fail("tensor %q: shape %v %s, but data_offsets [%d, %d] span %d bytes of %s", key, *e.Shape, msg, begin, end, end-begin, dt)
-		}
-		f.index[key] = len(f.Tensors)
-		f.Tensors = append(f.Tensors, Tensor{Name: key, DType: dt, Shape: shape, Data: data[begin:end:end]})
-		spans = append(spans, span{begin, end, key})
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return fail("bad JSON header: %v", err)
-	}
-	if rest := strings.TrimSpace(string(header[dec.InputOffset():])); rest != "" {
-		return fail("bad JSON header: %d bytes of trailing data after the object", len(rest))
-	}
-	sort.Slice(spans, func(i, j int) bool {
-		if spans[i].begin != spans[j].begin {
-			return spans[i].begin < spans[j].begin
+	for i, t := range h.Tensors {
+		n := t.Offsets[1] - t.Offsets[0]
+		if uint64(n) > math.MaxInt {
+			return nil, &formatError{name, fmt.Sprintf("tensor %q: %d bytes cannot be held in memory", t.Name, n)}
 		}
-		return spans[i].end < spans[j].end
-	})
-	for i := 1; i < len(spans); i++ {
-		p, q := spans[i-1], spans[i]
-		if q.begin < p.end {
-			return fail("tensors %q [%d, %d] and %q [%d, %d] overlap", p.name, p.begin, p.end, q.name, q.begin, q.end)
+		b := make([]byte, n)
+		if err := readFull(r, b, h.DataStart+t.Offsets[0]); err != nil {
+			return nil, fmt.Errorf("safetensors: %s: reading tensor %q (%d bytes at offset %d): %w", name, t.Name, n, h.DataStart+t.Offsets[0], err)
 		}
+		f.Tensors[i] = Tensor{Name: t.Name, DType: t.DType, Shape: t.Shape, Data: b}
 	}
 	return f, nil
 }
 
-// clip shortens a header fragment for an error message.
-func clip(b []byte) string {
-	const limit = 120
-	if len(b) <= limit {
-		return string(b)
+// Parse validates a safetensors file already in memory; name stands for its
+// path in error messages. The validation is ReadFile's; the returned
+// tensors share b.
+func Parse(name string, b []byte) (*File, error) {
+	h, err := ReadHeaderFrom(name, bytesReaderAt(b), int64(len(b)))
+	if err != nil {
+		return nil, err
 	}
-	return string(b[:limit]) + "..."
+	f := &File{Name: name, Metadata: h.Metadata, index: h.index, Tensors: make([]Tensor, len(h.Tensors))}
+	for i, t := range h.Tensors {
+		// The offsets were validated against len(b).
+		begin, end := h.DataStart+t.Offsets[0], h.DataStart+t.Offsets[1]
+		f.Tensors[i] = Tensor{Name: t.Name, DType: t.DType, Shape: t.Shape, Data: b[begin:end:end]}
+	}
+	return f, nil
 }
 
-// checkShape converts a header shape, checking that it holds exactly avail
-// elements. Products are formed by division against avail, so no dimension
-// from the file can overflow them. It returns what is wrong, or "".
-func checkShape(dims []int64, avail uint64) ([]int, string) {
-	shape := make([]int, len(dims))
-	hasZero := false
-	for _, d := range dims {
-		if d < 0 {
-			return nil, "has a negative dimension"
-		}
-		if d > math.MaxInt32 {
-			return nil, "has an absurd dimension"
-		}
-		hasZero = hasZero || d == 0
+// bytesReaderAt reads a byte slice in place; unlike bytes.Reader it needs no
+// allocation of its own.
+type bytesReaderAt []byte
+
+func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("negative offset %d", off)
 	}
-	count := uint64(1)
-	for i, d := range dims {
-		shape[i] = int(d)
-		if hasZero {
-			continue
-		}
-		if uint64(d) > avail/count {
-			return nil, "needs more elements than the data holds"
-		}
-		count *= uint64(d)
+	if off >= int64(len(b)) {
+		return 0, io.EOF
 	}
-	if hasZero {
-		count = 0
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
 	}
-	if count != avail {
-		return nil, fmt.Sprintf("holds %d elements, not %d", count, avail)
-	}
-	return shape, ""
+	return n, nil
 }

@@ -33,8 +33,8 @@ func (d DType) Size() int {
 const MetadataKey = "__metadata__"
 
 // Tensor is one named tensor: its element type, its shape and its raw
-// little-endian bytes. Tensors returned by the reader share the file's
-// bytes; treat Data as read-only.
+// little-endian bytes. Tensors returned by Parse share the bytes given to
+// it; treat Data as read-only.
 type Tensor struct {
 	Name  string
 	DType DType

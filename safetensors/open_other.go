@@ -1,0 +1,7 @@
+//go:build !unix
+
+package safetensors
+
+// openFlags is zero where open has no O_NONBLOCK; the stat before opening
+// still refuses FIFOs and devices.
+const openFlags = 0
