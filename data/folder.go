@@ -1,10 +1,19 @@
 package data
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"os"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/vmdls-go/vmdls/kernels"
 )
 
 // imageExtensions are the file endings torchvision's ImageFolder accepts;
@@ -22,6 +31,40 @@ func isImageName(name string) bool {
 	return false
 }
 
+// BadImages says what opening an image folder does about images that do
+// not decode. Whatever the policy, an image that still fails when the
+// loader decodes it is an error naming the archive and the member.
+type BadImages int
+
+const (
+	// BadImagesFail, the default, reads the header of every image when the
+	// folder opens (no pixels are decoded, so it is quick) and fails naming
+	// the first file whose header is bad: truncated, not PNG or JPEG, an
+	// empty or oversized picture. Corruption past the header is found when
+	// the image is first decoded.
+	BadImagesFail BadImages = iota
+	// BadImagesScan decodes every image when the folder opens and fails
+	// naming the first that does not decode, so that a run cannot stop
+	// hours in on a corrupt image.
+	BadImagesScan
+	// BadImagesSkip decodes every image when the folder opens and leaves out
+	// those that do not decode, with one warning saying how many and naming
+	// the first few (vmdls --skip_bad_images). Labels stay those of the class
+	// folders, so a skipped image never shifts another class's label.
+	BadImagesSkip
+)
+
+// String returns "fail", "scan" or "skip".
+func (b BadImages) String() string {
+	switch b {
+	case BadImagesScan:
+		return "scan"
+	case BadImagesSkip:
+		return "skip"
+	}
+	return "fail"
+}
+
 // FolderOptions says how to read an image folder.
 type FolderOptions struct {
 	// Sub is the folder inside the archive that holds the class folders
@@ -33,6 +76,12 @@ type FolderOptions struct {
 	// ClassDepth is how many folder levels name a class: 1 for ImageFolder,
 	// 2 for Omniglot's alphabet/character. 0 means 1.
 	ClassDepth int
+	// BadImages is the policy for images that do not decode.
+	BadImages BadImages
+	// Log receives the warning about images BadImagesSkip leaves out; nil
+	// means os.Stderr, since a silently smaller dataset is worse than an
+	// unexpected line.
+	Log io.Writer
 }
 
 // Folder is a Dataset of encoded images read into memory from a directory,
@@ -46,14 +95,21 @@ type Folder struct {
 	// Classes are the class folder names (paths of ClassDepth components).
 	Classes []string
 	// Files are the member paths, in dataset order.
-	Files    []string
+	Files []string
+	// Skipped are the images BadImagesSkip left out, each a *FormatError
+	// naming the member and the problem.
+	Skipped  []error
 	labels   []int
 	blobs    [][]byte
 	channels int
 	c, h, w  int
 }
 
-// OpenFolder reads the image folder in the archive or directory at p.
+// maxSkipNames is how many skipped images the warning names.
+const maxSkipNames = 5
+
+// OpenFolder reads the image folder in the archive or directory at p and
+// checks its images as opt.BadImages says.
 func OpenFolder(p string, opt FolderOptions) (*Folder, error) {
 	depth := opt.ClassDepth
 	if depth <= 0 {
@@ -123,12 +179,115 @@ func OpenFolder(p string, opt FolderOptions) (*Folder, error) {
 		f.Files = append(f.Files, prefix+it.dir+it.file)
 		f.blobs = append(f.blobs, it.data)
 	}
-	first, err := f.Image(0)
-	if err != nil {
+	if err := f.check(opt); err != nil {
 		return nil, err
 	}
-	f.c, f.h, f.w = first.C, first.H, first.W
 	return f, nil
+}
+
+// check applies the bad-image policy: every image's header (BadImagesFail)
+// or whole decode (the others) is checked, in parallel; the first failure
+// in dataset order is the error, or with BadImagesSkip every failing image
+// is left out. It sets the shape from the first image kept.
+func (f *Folder) check(opt FolderOptions) error {
+	n := len(f.blobs)
+	errs := make([]error, n)
+	dims := make([][2]int, n)
+	kernels.ParallelFor(n, 64, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if opt.BadImages == BadImagesFail {
+				dims[i][0], dims[i][1], errs[i] = imageHeader(f.blobs[i], f.ItemName(i))
+				continue
+			}
+			im, err := DecodeImage(f.blobs[i], f.ItemName(i), f.channels)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			dims[i] = [2]int{im.W, im.H}
+		}
+	})
+	first := -1
+	if opt.BadImages != BadImagesSkip {
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		first = 0
+	} else {
+		keep := 0
+		for i := range f.blobs {
+			if errs[i] != nil {
+				f.Skipped = append(f.Skipped, errs[i])
+				continue
+			}
+			if first < 0 {
+				first = keep
+			}
+			f.blobs[keep], f.Files[keep], f.labels[keep], dims[keep] = f.blobs[i], f.Files[i], f.labels[i], dims[i]
+			keep++
+		}
+		f.blobs, f.Files, f.labels = f.blobs[:keep:keep], f.Files[:keep:keep], f.labels[:keep:keep]
+		if len(f.Skipped) > 0 {
+			w := opt.Log
+			if w == nil {
+				w = os.Stderr
+			}
+			fmt.Fprintln(w, skipWarning(f.Name, f.Skipped, n))
+		}
+		if keep == 0 {
+			return formatErr(f.Name, "none of its %d images decodes (first: %v)", n, f.Skipped[0])
+		}
+	}
+	f.c, f.w, f.h = f.channels, dims[first][0], dims[first][1]
+	return nil
+}
+
+// skipWarning is the one line BadImagesSkip prints: how many images of the
+// archive were left out and the first few, with why.
+func skipWarning(archive string, skipped []error, total int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "data: warning: %s: skipped %d of %d images that do not decode:", archive, len(skipped), total)
+	for i, err := range skipped {
+		if i == maxSkipNames {
+			fmt.Fprintf(&b, " and %d more", len(skipped)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(";")
+		}
+		b.WriteString(" ")
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			// The member name and problem without the repeated "data: archive:".
+			fmt.Fprintf(&b, "%s (%s)", strings.TrimPrefix(fe.File, archive+":"), strings.TrimPrefix(err.Error(), "data: "+fe.File+": "))
+		} else {
+			b.WriteString(err.Error())
+		}
+	}
+	return b.String()
+}
+
+// imageHeader reads the width and height of a PNG or JPEG without decoding
+// its pixels, failing as DecodeImage would on the same header.
+func imageHeader(b []byte, name string) (w, h int, err error) {
+	var cfg image.Config
+	switch {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		cfg, err = png.DecodeConfig(bytes.NewReader(b))
+	case bytes.HasPrefix(b, []byte{0xff, 0xd8}):
+		cfg, err = jpeg.DecodeConfig(bytes.NewReader(b))
+	default:
+		return 0, 0, formatErr(name, "not a PNG or JPEG image")
+	}
+	if err != nil {
+		return 0, 0, wrapErr(name, "corrupt image header", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > MaxImagePixels {
+		return 0, 0, formatErr(name, "image size %dx%d is empty or over the %d-pixel limit", cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	return cfg.Width, cfg.Height, nil
 }
 
 // Len returns the number of images.
@@ -145,7 +304,16 @@ func (f *Folder) Image(i int) (*Image, error) {
 	if i < 0 || i >= len(f.blobs) {
 		return nil, fmt.Errorf("data: %s: index %d out of range [0,%d)", f.Name, i, len(f.blobs))
 	}
-	return DecodeImage(f.blobs[i], f.Name+":"+f.Files[i], f.channels)
+	return DecodeImage(f.blobs[i], f.ItemName(i), f.channels)
+}
+
+// ItemName returns "archive:member" of image i, the name its errors carry;
+// the loader names failing items with it.
+func (f *Folder) ItemName(i int) string {
+	if i < 0 || i >= len(f.Files) {
+		return ""
+	}
+	return f.Name + ":" + f.Files[i]
 }
 
 // Bytes returns the encoded bytes of image i (shared; do not modify).

@@ -45,12 +45,18 @@ type Options struct {
 	ClassNum int
 	// Download fetches missing files from their canonical URLs.
 	Download bool
-	// Client is used for downloads (nil: http.DefaultClient).
+	// Client is used for downloads (nil: a client with timeouts, see
+	// Fetcher).
 	Client *http.Client
-	// Log receives download progress lines.
+	// Log receives download progress lines and the warning about images
+	// BadImagesSkip leaves out (nil: no progress, the warning to os.Stderr).
 	Log io.Writer
 	// Seed fixes the noise set's images.
 	Seed uint64
+	// BadImages is the policy for images of folder datasets (the CIFAR-10
+	// JPEG copy, the ODIN sets, unpacked or zipped Omniglot) that do not
+	// decode; the zero value, BadImagesFail, checks every header at open.
+	BadImages BadImages
 }
 
 // DefaultDir returns $VMDLS_DATA, or "./data" (the reference's default
@@ -85,6 +91,11 @@ type Set struct {
 	Post []TensorTransform
 	// Source says which files the images came from.
 	Source string
+	// Files are the paths of the files (or folders) the split was read from.
+	Files []string
+	// Skipped are the images BadImagesSkip left out, each an error naming
+	// the archive member and the problem.
+	Skipped []error
 }
 
 // Open opens a named dataset's split. Labels are the dataset's own; use
@@ -120,13 +131,24 @@ func Open(name string, split Split, opt Options) (*Set, error) {
 		}
 		set, err = openNamed(name, split, opt)
 	}
-	if errors.Is(err, errNotFound) {
-		if r, ok := RemoteFor(name); ok {
-			return nil, &MissingError{Dataset: name, File: r.Files[0].Name, Folder: filepath.Join(opt.Dir, r.Folder), URL: r.Files[0].URLs[0]}
+	var nf *notFoundError
+	if errors.As(err, &nf) {
+		if me, ok := missingFor(name, opt.Dir, nf.file); ok {
+			return nil, me
 		}
 	}
 	return set, err
 }
+
+// notFoundError tells Open that none of a split's candidate locations
+// exists; file is the Remote file name the split needs first, which the
+// MissingError then names.
+type notFoundError struct{ file string }
+
+func (e *notFoundError) Error() string { return e.file + " not found" }
+
+// Is makes a notFoundError match errNotFound.
+func (e *notFoundError) Is(target error) bool { return target == errNotFound }
 
 // OpenUnknown opens a named dataset as the unknown set: every label becomes
 // opt.ClassNum, as the reference's KnownUnknownDataset does.
@@ -146,10 +168,11 @@ func OpenUnknown(name string, split Split, opt Options) (*Set, error) {
 func openNamed(name string, split Split, opt Options) (*Set, error) {
 	s := &Set{Name: name, Split: split}
 	var err error
+	fo := FolderOptions{BadImages: opt.BadImages, Log: opt.Log}
 	switch name {
 	case "mnist", "kmnist", "fashion_mnist", "mnist_noise":
 		key := remoteKey(name)
-		s.Dataset, s.Source, err = openIDXPair(opt.Dir, key, split)
+		s.Dataset, s.Files, err = openIDXPair(opt.Dir, key, split)
 		if name == "mnist_noise" {
 			s.Post = []TensorTransform{UniformNoise{Lo: 0, Hi: 1}}
 		}
@@ -161,7 +184,7 @@ func openNamed(name string, split Split, opt Options) (*Set, error) {
 		if name == "omniglot_evaluation" {
 			sub = "images_evaluation"
 		}
-		s.Dataset, s.Source, err = openOmniglotOOD(opt.Dir, sub, 10000)
+		s.Dataset, s.Files, s.Skipped, err = openOmniglotOOD(opt.Dir, sub, 10000, fo)
 	case "noise":
 		n := 10000
 		if split == Train {
@@ -170,20 +193,23 @@ func openNamed(name string, split Split, opt Options) (*Set, error) {
 		s.Dataset, s.Source = &Noise{N: n, C: 1, H: 28, W: 28, Seed: opt.Seed, LabelValue: opt.ClassNum}, "generated"
 	case "cifar10", "cifar_known", "cifar_unknown":
 		var ds Dataset
-		ds, s.Source, err = openCIFAR10(opt.Dir, split)
+		ds, s.Files, s.Skipped, err = openCIFAR10(opt.Dir, split, fo)
 		s.Classes = CIFAR10Classes
 		s.Dataset = selectKnown(ds, name, opt.ClassNum)
 	case "cifar100_known", "cifar100_unknown":
 		var ds Dataset
-		ds, s.Source, err = openCIFAR100(opt.Dir, split)
+		ds, s.Files, err = openCIFAR100(opt.Dir, split)
 		s.Dataset = selectKnown(ds, name, opt.ClassNum)
 	case "imagenet-crop", "imagenet-resize", "lsun-crop", "lsun-resize":
-		s.Dataset, s.Source, err = openODIN(opt.Dir, name)
+		s.Dataset, s.Files, s.Skipped, err = openODIN(opt.Dir, name, fo)
 	default:
 		return nil, fmt.Errorf("data: unknown dataset %q (known: %s)", name, strings.Join(Names, ", "))
 	}
 	if err != nil {
 		return nil, err
+	}
+	if s.Source == "" {
+		s.Source = strings.Join(s.Files, ", ")
 	}
 	return s, nil
 }
@@ -216,8 +242,9 @@ func firstExisting(paths ...string) (string, bool) {
 var torchFolders = map[string]string{"mnist": "MNIST", "kmnist": "KMNIST", "fashion_mnist": "FashionMNIST"}
 
 // openIDXPair opens the images and labels of an MNIST-style dataset from
-// dir/<key>/ or torchvision's dir/<Name>/raw/, gzipped or not.
-func openIDXPair(dir, key string, split Split) (*Memory, string, error) {
+// dir/<key>/ or torchvision's dir/<Name>/raw/, gzipped or not, and returns
+// the two paths.
+func openIDXPair(dir, key string, split Split) (*Memory, []string, error) {
 	prefix := "train"
 	if split == Test {
 		prefix = "t10k"
@@ -229,12 +256,16 @@ func openIDXPair(dir, key string, split Split) (*Memory, string, error) {
 		}
 		return firstExisting(c...)
 	}
-	ip, ok1 := find(prefix + "-images-idx3-ubyte")
-	lp, ok2 := find(prefix + "-labels-idx1-ubyte")
-	if !ok1 || !ok2 {
-		return nil, "", errNotFound
+	ip, ok := find(prefix + "-images-idx3-ubyte")
+	if !ok {
+		return nil, nil, &notFoundError{prefix + "-images-idx3-ubyte.gz"}
 	}
-	return ReadIDXDataset(ip, lp)
+	lp, ok := find(prefix + "-labels-idx1-ubyte")
+	if !ok {
+		return nil, nil, &notFoundError{prefix + "-labels-idx1-ubyte.gz"}
+	}
+	m, _, err := ReadIDXDataset(ip, lp)
+	return m, []string{ip, lp}, err
 }
 
 // ReadIDXDataset reads an IDX image file (N x H x W uint8) and its label
@@ -268,29 +299,32 @@ func ReadIDXDataset(imagesPath, labelsPath string) (*Memory, string, error) {
 // the reference's OmniglotWrapper makes them: loaded as PIL "L", inverted
 // (white strokes on black), resized to 28x28 with PIL's bilinear filter.
 // Labels are the character indices. It reads the npz conversion, the
-// original zip, or the unpacked folder.
-func openOmniglotOOD(dir, sub string, limit int) (*Memory, string, error) {
+// original zip, or the unpacked folder (the last two under fo's bad-image
+// policy).
+func openOmniglotOOD(dir, sub string, limit int, fo FolderOptions) (*Memory, []string, []error, error) {
 	npz, okNPZ := firstExisting(filepath.Join(dir, "omniglot", sub+".npz"), filepath.Join(dir, "omniglot-py", sub+".npz"))
 	var raw []*Image
 	var labels []int
 	var src string
+	var skipped []error
 	if okNPZ {
 		var err error
 		raw, labels, _, err = ReadOmniglotNPZ(npz, limit)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, nil, err
 		}
 		src = npz
 	} else {
 		p, ok := firstExisting(filepath.Join(dir, "omniglot", sub+".zip"), filepath.Join(dir, "omniglot-py", sub+".zip"),
 			filepath.Join(dir, "omniglot-py", sub), filepath.Join(dir, "omniglot", sub))
 		if !ok {
-			return nil, "", errNotFound
+			return nil, nil, nil, &notFoundError{sub + ".zip"}
 		}
-		f, err := OpenOmniglot(p, sub)
+		f, err := openOmniglot(p, sub, fo)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, nil, err
 		}
+		skipped = f.Skipped
 		n := min(limit, f.Len())
 		raw = make([]*Image, n)
 		labels = make([]int, n)
@@ -301,7 +335,7 @@ func openOmniglotOOD(dir, sub string, limit int) (*Memory, string, error) {
 			}
 		})
 		if err := errors.Join(errs...); err != nil {
-			return nil, "", err
+			return nil, nil, nil, err
 		}
 		for i := range labels {
 			labels[i] = f.Label(i)
@@ -314,7 +348,7 @@ func openOmniglotOOD(dir, sub string, limit int) (*Memory, string, error) {
 			copy(m.Pix[i*784:(i+1)*784], Resize(Invert(raw[i]), 28, 28).Pix)
 		}
 	})
-	return m, src, nil
+	return m, []string{src}, skipped, nil
 }
 
 // OpenOmniglot reads an original Omniglot set (images_background.zip or
@@ -323,15 +357,20 @@ func openOmniglotOOD(dir, sub string, limit int) (*Memory, string, error) {
 // alphabet/character, in sorted order (torchvision lists folders in
 // filesystem order; sorted is the reproducible order and the npz's).
 func OpenOmniglot(p, sub string) (*Folder, error) {
+	return openOmniglot(p, sub, FolderOptions{})
+}
+
+// openOmniglot is OpenOmniglot under fo's bad-image policy.
+func openOmniglot(p, sub string, fo FolderOptions) (*Folder, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return nil, err
 	}
-	opt := FolderOptions{Sub: sub, Channels: 1, ClassDepth: 2}
+	fo.Sub, fo.Channels, fo.ClassDepth = sub, 1, 2
 	if st.IsDir() && filepath.Base(p) == sub {
-		opt.Sub = ""
+		fo.Sub = ""
 	}
-	return OpenFolder(p, opt)
+	return OpenFolder(p, fo)
 }
 
 // ReadOmniglotNPZ reads the first limit images (limit <= 0: all) of the
@@ -389,39 +428,40 @@ func ReadOmniglotNPZ(path string, limit int) ([]*Image, []int, int, error) {
 }
 
 // openCIFAR10 prefers the original binary batches and falls back to the
-// JPEG tars of ../shared/data/cifar10-jpeg.
-func openCIFAR10(dir string, split Split) (Dataset, string, error) {
+// JPEG tars of ../shared/data/cifar10-jpeg (read under fo's bad-image
+// policy).
+func openCIFAR10(dir string, split Split, fo FolderOptions) (Dataset, []string, []error, error) {
 	if p, ok := firstExisting(filepath.Join(dir, "cifar10", "cifar-10-binary.tar.gz"), filepath.Join(dir, "cifar-10-binary.tar.gz"),
 		filepath.Join(dir, "cifar-10-batches-bin"), filepath.Join(dir, "cifar10", "cifar-10-batches-bin")); ok {
 		m, err := ReadCIFARArchive(p, false, split)
-		return m, p, err
+		return m, []string{p}, nil, err
 	}
 	p, ok := firstExisting(filepath.Join(dir, "cifar10-jpeg", split.String()+".tar"), filepath.Join(dir, "cifar10-jpeg", split.String()))
 	if !ok {
-		return nil, "", errNotFound
+		return nil, nil, nil, &notFoundError{"cifar-10-binary.tar.gz"}
 	}
-	sub := split.String()
+	fo.Sub, fo.Channels = split.String(), 3
 	if st, err := os.Stat(p); err == nil && st.IsDir() {
-		sub = ""
+		fo.Sub = ""
 	}
-	f, err := OpenFolder(p, FolderOptions{Sub: sub, Channels: 3})
+	f, err := OpenFolder(p, fo)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, nil, err
 	}
 	if strings.Join(f.Classes, ",") != strings.Join(CIFAR10Classes, ",") {
-		return nil, "", formatErr(p, "class folders %v are not CIFAR-10's %v", f.Classes, CIFAR10Classes)
+		return nil, nil, nil, formatErr(p, "class folders %v are not CIFAR-10's %v", f.Classes, CIFAR10Classes)
 	}
-	return f, p, nil
+	return f, []string{p}, f.Skipped, nil
 }
 
-func openCIFAR100(dir string, split Split) (Dataset, string, error) {
+func openCIFAR100(dir string, split Split) (Dataset, []string, error) {
 	p, ok := firstExisting(filepath.Join(dir, "cifar100", "cifar-100-binary.tar.gz"), filepath.Join(dir, "cifar-100-binary.tar.gz"),
 		filepath.Join(dir, "cifar-100-binary"), filepath.Join(dir, "cifar100", "cifar-100-binary"))
 	if !ok {
-		return nil, "", errNotFound
+		return nil, nil, &notFoundError{"cifar-100-binary.tar.gz"}
 	}
 	m, err := ReadCIFARArchive(p, true, split)
-	return m, p, err
+	return m, []string{p}, err
 }
 
 // ReadCIFARArchive reads the binary batches of a split from the CIFAR
@@ -468,17 +508,25 @@ var odinFolders = map[string]string{"imagenet-crop": "Imagenet", "imagenet-resiz
 
 // openODIN reads an ODIN OOD set as the reference's ImageFolder does (RGB,
 // class folders under the set's folder) from dir/openset/<Folder>, or
-// straight from its tarball.
-func openODIN(dir, name string) (Dataset, string, error) {
+// straight from its tarball, under fo's bad-image policy.
+func openODIN(dir, name string, fo FolderOptions) (Dataset, []string, []error, error) {
 	folder := odinFolders[name]
+	fo.Channels = 3
 	if p, ok := firstExisting(filepath.Join(dir, "openset", folder), filepath.Join(dir, folder)); ok {
-		f, err := OpenFolder(p, FolderOptions{Channels: 3})
-		return f, p, err
+		f, err := OpenFolder(p, fo)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return f, []string{p}, f.Skipped, nil
 	}
 	p, ok := firstExisting(filepath.Join(dir, "openset", folder+".tar.gz"), filepath.Join(dir, folder+".tar.gz"))
 	if !ok {
-		return nil, "", errNotFound
+		return nil, nil, nil, &notFoundError{folder + ".tar.gz"}
 	}
-	f, err := OpenFolder(p, FolderOptions{Sub: folder, Channels: 3})
-	return f, p, err
+	fo.Sub = folder
+	f, err := OpenFolder(p, fo)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return f, []string{p}, f.Skipped, nil
 }
