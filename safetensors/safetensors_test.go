@@ -3,6 +3,8 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -201,6 +203,12 @@ func TestBadFiles(t *testing.T) {
 		{"duplicate", file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)), "twice"},
 		{"metadata not strings", file(`{"__metadata__":{"epoch":3}}`, nil), "string values"},
 		{"metadata null", file(`{"__metadata__":null}`, nil), "string values"},
+		{"trailing bytes", file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 11)), "3 trailing bytes"},
+		{"data without tensors", file(`{}`, []byte("junk")), "4 trailing bytes"},
+		{"hole between", file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}`, make([]byte, 12)), `data bytes [4, 8) between tensors "a" and "b" belong to no tensor`},
+		{"hole before", file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)), `data bytes [0, 4) before tensor "a"`},
+		{"zero-size inside", file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"z":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}}`, make([]byte, 8)), "overlap"},
+		{"same span twice", file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 8)), "overlap"},
 	}
 	for _, c := range cases {
 		_, err := Parse("bad.safetensors", c.b)
@@ -210,6 +218,21 @@ func TestBadFiles(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), "bad.safetensors") || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %q should name the file and say %q", c.name, err, c.want)
+		}
+		if !errors.Is(err, ErrFormat) {
+			t.Errorf("%s: error %q does not match ErrFormat", c.name, err)
+		}
+		// The reader and the header-only reader see the same file.
+		for what, read := range map[string]func() error{
+			"ReadFrom": func() error { _, err := ReadFrom("bad.safetensors", bytes.NewReader(c.b), int64(len(c.b))); return err },
+			"ReadHeaderFrom": func() error {
+				_, err := ReadHeaderFrom("bad.safetensors", bytes.NewReader(c.b), int64(len(c.b)))
+				return err
+			},
+		} {
+			if e := read(); e == nil || e.Error() != err.Error() {
+				t.Errorf("%s: %s says %v, Parse says %v", c.name, what, e, err)
+			}
 		}
 	}
 }
@@ -255,13 +278,59 @@ func FuzzRead(f *testing.F) {
 	f.Add(file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 8)))
 	f.Add(file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"I64","shape":[1],"data_offsets":[8,16]}}`, make([]byte, 16)))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Add(file(`{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}`, make([]byte, 8)))
+	f.Add(file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}`, make([]byte, 12)))
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The three entry points share one validation: they must agree on
+		// every input, to the letter of the error.
 		parsed, err := Parse("fuzz", b)
+		read, rerr := ReadFrom("fuzz", bytes.NewReader(b), int64(len(b)))
+		hdr, herr := ReadHeaderFrom("fuzz", bytes.NewReader(b), int64(len(b)))
+		if fmt.Sprint(err) != fmt.Sprint(rerr) || fmt.Sprint(err) != fmt.Sprint(herr) {
+			t.Fatalf("Parse says %v, ReadFrom %v, ReadHeaderFrom %v", err, rerr, herr)
+		}
+		// ReadFile through the file system too, under a name that must show.
+		fh, ferr := os.CreateTemp(dir, "fuzz-*.safetensors")
+		if ferr != nil {
+			t.Fatal(ferr)
+		}
+		path := fh.Name()
+		defer os.Remove(path)
+		if _, ferr := fh.Write(b); ferr != nil {
+			t.Fatal(ferr)
+		}
+		fh.Close()
+		fromFile, ferr := ReadFile(path)
 		if err != nil {
 			if !strings.Contains(err.Error(), "fuzz") {
 				t.Errorf("error does not name the file: %v", err)
 			}
+			if !errors.Is(err, ErrFormat) {
+				t.Errorf("error on in-memory bytes is not a format error: %v", err)
+			}
+			if ferr == nil || strings.ReplaceAll(ferr.Error(), path, "fuzz") != err.Error() {
+				t.Errorf("ReadFile says %v, Parse %v", ferr, err)
+			}
 			return
+		}
+		if ferr != nil {
+			t.Fatalf("ReadFile fails where Parse succeeds: %v", ferr)
+		}
+		// Accepted: the spans cover the data section exactly, and every
+		// reader returns the same tensors.
+		var covered int64
+		for i, info := range hdr.Tensors {
+			covered += info.Offsets[1] - info.Offsets[0]
+			for _, x := range []Tensor{parsed.Tensors[i], read.Tensors[i], fromFile.Tensors[i]} {
+				if x.Name != info.Name || x.DType != info.DType || !reflect.DeepEqual(x.Shape, info.Shape) ||
+					int64(len(x.Data)) != info.Offsets[1]-info.Offsets[0] || !bytes.Equal(x.Data, parsed.Tensors[i].Data) {
+					t.Fatalf("tensor %d differs between the readers: %+v vs %+v", i, x, info)
+				}
+			}
+		}
+		if covered != hdr.DataSize || hdr.DataStart+hdr.DataSize != int64(len(b)) {
+			t.Fatalf("accepted a file whose tensors cover %d of %d data bytes (data at %d, file %d bytes)", covered, hdr.DataSize, hdr.DataStart, len(b))
 		}
 		var out bytes.Buffer
 		if err := Encode(&out, parsed.Tensors, parsed.Metadata); err != nil {
