@@ -16,6 +16,13 @@ type ImageTransform interface {
 	OutShape(c, h, w int) (int, int, int)
 }
 
+// InputChecker is implemented by image transforms that cannot take every
+// input shape (a crop larger than the padded image). Compose.Run calls
+// CheckInput before Apply and reports its error instead of applying.
+type InputChecker interface {
+	CheckInput(c, h, w int) error
+}
+
 // TensorTransform changes a float CHW sample in place, as torchvision's
 // tensor transforms (Normalize) do after ToTensor.
 type TensorTransform interface {
@@ -47,13 +54,23 @@ func (p *Compose) OutShape(c, h, w int) (int, int, int) {
 }
 
 // Run transforms img and writes the float result into dst, which must hold
-// exactly the output's C*H*W values. It returns the output shape.
+// exactly the output's C*H*W values. It returns the output shape. An image
+// a transform cannot take (see InputChecker), or one whose pixels do not
+// fill its shape, is an error.
 func (p *Compose) Run(img *Image, rng *rand.Rand, dst []float32) (c, h, w int, err error) {
 	for _, t := range p.Image {
+		if img.C <= 0 || img.H <= 0 || img.W <= 0 || len(img.Pix) != img.C*img.H*img.W {
+			return img.C, img.H, img.W, fmt.Errorf("image of shape %dx%dx%d holds %d bytes", img.C, img.H, img.W, len(img.Pix))
+		}
+		if ic, ok := t.(InputChecker); ok {
+			if err := ic.CheckInput(img.C, img.H, img.W); err != nil {
+				return img.C, img.H, img.W, err
+			}
+		}
 		img = t.Apply(img, rng)
 	}
 	if len(dst) != len(img.Pix) {
-		return img.C, img.H, img.W, fmt.Errorf("data: transformed image is %dx%dx%d (%d values), batch slot holds %d", img.C, img.H, img.W, len(img.Pix), len(dst))
+		return img.C, img.H, img.W, fmt.Errorf("transformed image is %dx%dx%d (%d values), batch slot holds %d", img.C, img.H, img.W, len(img.Pix), len(dst))
 	}
 	ToTensor(img, dst)
 	for _, t := range p.Tensor {
@@ -181,15 +198,32 @@ type RandomCrop struct {
 	Fill          uint8
 }
 
-// Apply crops at a random offset.
+// Apply crops at a random offset. Along an axis where the padded image is
+// smaller than the crop, which torchvision refuses and CheckInput reports,
+// it crops from offset 0 and fills the rest rather than panicking. (An
+// axis where they are equal still draws its offset, so valid inputs use
+// the random sequence they always did.)
 func (rc RandomCrop) Apply(img *Image, rng *rand.Rand) *Image {
 	ph, pw := img.H+2*rc.Padding, img.W+2*rc.Padding
 	i, j := 0, 0
 	if ph != rc.H || pw != rc.W {
-		i = rng.IntN(ph - rc.H + 1)
-		j = rng.IntN(pw - rc.W + 1)
+		if ph >= rc.H {
+			i = rng.IntN(ph - rc.H + 1)
+		}
+		if pw >= rc.W {
+			j = rng.IntN(pw - rc.W + 1)
+		}
 	}
 	return Crop(img, i-rc.Padding, j-rc.Padding, rc.H, rc.W, rc.Fill)
+}
+
+// CheckInput refuses an image that is smaller than the crop even after
+// padding, as torchvision's RandomCrop does.
+func (rc RandomCrop) CheckInput(_, h, w int) error {
+	if h+2*rc.Padding < rc.H || w+2*rc.Padding < rc.W {
+		return fmt.Errorf("image of %dx%d (padded by %d) is smaller than RandomCrop's %dx%d", w, h, rc.Padding, rc.W, rc.H)
+	}
+	return nil
 }
 
 // OutShape returns c, H, W.
