@@ -150,7 +150,12 @@ type Checkpoint struct {
 }
 
 // ReadCheckpoint reads and validates the checkpoint (or any safetensors
-// file, such as one the PyTorch converter wrote) at path.
+// file, such as one the PyTorch converter wrote) at path, with
+// safetensors.ReadFile: a path that is not a regular file (a FIFO, a
+// device, a directory) is refused without being opened, the header is
+// validated before any tensor data is read, and a file with bytes beyond
+// its last tensor is refused. To inspect a checkpoint's keys, shapes and
+// metadata without reading its tensors, use safetensors.ReadHeader.
 func ReadCheckpoint(path string) (*Checkpoint, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {

@@ -211,6 +211,9 @@ func TestCheckpointBadFiles(t *testing.T) {
 		"truncated": b[:len(b)-3],
 		"header":    b[:20],
 		"empty":     nil,
+		// Bytes appended to a checkpoint (a second file concatenated, a
+		// torn copy) are refused rather than silently ignored.
+		"appended": append(b[:len(b):len(b)], "junk"...),
 	} {
 		p := filepath.Join(dir, name+".safetensors")
 		if err := os.WriteFile(p, data, 0o644); err != nil {
@@ -219,6 +222,10 @@ func TestCheckpointBadFiles(t *testing.T) {
 		if _, _, err := LoadCheckpoint(p, ckNet(1, 3), false); err == nil || !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	// A directory is refused before it is opened, naming the path.
+	if _, err := ReadCheckpoint(dir); err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("directory: %v", err)
 	}
 }
 
