@@ -2,6 +2,7 @@ package ovd
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/vmdls-go/vmdls/data"
 )
@@ -85,6 +86,9 @@ func DefaultConfig() Config {
 
 // Validate reports the first setting that cannot work, naming its flag.
 func (c *Config) Validate() error {
+	if err := c.checkFinite(); err != nil {
+		return err
+	}
 	switch {
 	case c.LatentDim < 1:
 		return fmt.Errorf("--latent_dim %d: want at least 1", c.LatentDim)
@@ -108,6 +112,30 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--lower_bound %g: want a quantile in [0, 1]", c.LowerBound)
 	case c.Finetune && c.Weights == "":
 		return fmt.Errorf("--finetune needs --weights FILE (the encoder to start from)")
+	case c.MarginMaxDistance <= 0:
+		return fmt.Errorf("--margin_max_distance %g: want a positive distance", c.MarginMaxDistance)
+	case c.KLCoeff < 0:
+		return fmt.Errorf("--kl_coeff %g: want 0 or more", c.KLCoeff)
+	case c.LatentOnly && c.AEFeatures:
+		return fmt.Errorf("--latent_only scores mu alone; it does not combine with --ae_features")
+	}
+	return nil
+}
+
+// checkFinite refuses NaN and infinite settings. Every comparison with NaN
+// is false, so a NaN passes the range checks below unnoticed, trains to
+// NaN weights and then fails to be saved, an epoch later, as JSON.
+func (c *Config) checkFinite() error {
+	for _, f := range []struct {
+		flag string
+		v    float64
+	}{
+		{"kl_coeff", c.KLCoeff}, {"lower_bound", c.LowerBound}, {"margin_max_distance", c.MarginMaxDistance},
+		{"margin_jump", c.MarginJump}, {"lr", c.LR}, {"step_gamma", c.StepGamma}, {"finetune_lr", c.FinetuneLR},
+	} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return fmt.Errorf("--%s %g: want a finite number", f.flag, f.v)
+		}
 	}
 	return nil
 }
@@ -115,6 +143,9 @@ func (c *Config) Validate() error {
 // ValidateAE checks the settings the autoencoder trainer uses (it has no
 // latent space, sampler or schedules), naming the flag of the first bad one.
 func (c *Config) ValidateAE() error {
+	if err := c.checkFinite(); err != nil {
+		return err
+	}
 	switch {
 	case c.ClassNum < 1:
 		return fmt.Errorf("--class_num %d: want at least 1", c.ClassNum)

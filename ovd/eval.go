@@ -313,20 +313,28 @@ func rowMSE(a, b *tensor.Tensor) []float64 {
 // and buffer of the model must be in the file; extra keys of the reference's
 // module (its frozen "ae." autoencoder) are ignored.
 func loadModelWeights(m *backbone.Model, path string) error {
+	if err := checkRegularFile(path); err != nil {
+		return inputErrorf("--checkpoint_path: %w", err)
+	}
 	ck, err := nn.ReadCheckpoint(path)
 	if err != nil {
-		return fmt.Errorf("--checkpoint_path: %w", err)
+		return inputErrorf("--checkpoint_path: %w", err)
 	}
 	rep, err := ck.LoadModel(m, false)
 	if err != nil {
-		return fmt.Errorf("--checkpoint_path %s: %w", path, err)
+		return inputErrorf("--checkpoint_path %s: %w", path, err)
 	}
 	if len(rep.Missing) > 0 || len(rep.Mismatched) > 0 {
 		msg := fmt.Sprintf("%d keys missing (first: %v)", len(rep.Missing), rep.Missing[:min(3, len(rep.Missing))])
 		if len(rep.Mismatched) > 0 {
 			msg = rep.Mismatched[0].String()
 		}
-		return fmt.Errorf("--checkpoint_path %s does not hold a %s model with latent_dim %d: %s", path, encName(m), m.LatentDim, msg)
+		return inputErrorf("--checkpoint_path %s does not hold a %s model with latent_dim %d: %s", path, encName(m), m.LatentDim, msg)
+	}
+	// NaN weights would surface only after the fit pass, as a covariance
+	// that is not positive definite, naming neither cause nor file.
+	if err := nn.CheckFinite(m); err != nil {
+		return inputErrorf("--checkpoint_path %s: %w", path, err)
 	}
 	return nil
 }
@@ -341,8 +349,20 @@ type AEResult struct {
 	Path string
 	// Losses are the epochs' mean reconstruction losses.
 	Losses []float64
-	// Interrupted is set when ctx was cancelled (the weights so far are saved).
-	Interrupted bool
+	// Interrupted is set when ctx was cancelled. Path then still holds the
+	// last complete epoch (empty if none completed), and InterruptedPath
+	// the weights at the moment of the stop.
+	Interrupted     bool
+	InterruptedPath string
+}
+
+// lastAE says which autoencoder file holds good weights after a failure
+// during epoch e (0-based).
+func lastAE(path string, e int) string {
+	if e == 0 || path == "" {
+		return "no epoch was completed, so nothing was saved"
+	}
+	return fmt.Sprintf("%s holds epoch %d", path, e)
 }
 
 // aeMetaType is the checkpoint metadata key naming the autoencoder.
@@ -384,20 +404,26 @@ func aeKindFor(c, h, w int) (string, error) {
 
 // LoadAutoencoder reads an autoencoder checkpoint written by TrainAE.
 func LoadAutoencoder(path string) (backbone.Autoencoder, error) {
+	if err := checkRegularFile(path); err != nil {
+		return nil, inputErrorf("--ae_path: %w", err)
+	}
 	ck, err := nn.ReadCheckpoint(path)
 	if err != nil {
-		return nil, fmt.Errorf("--ae_path: %w", err)
+		return nil, inputErrorf("--ae_path: %w", err)
 	}
 	kind, ok := ck.Metadata[aeMetaType]
 	if !ok {
-		return nil, fmt.Errorf("--ae_path %s: not an autoencoder checkpoint of vmdls train-ae (no %s metadata)", path, aeMetaType)
+		return nil, inputErrorf("--ae_path %s: not an autoencoder checkpoint of vmdls train-ae (no %s metadata)", path, aeMetaType)
 	}
 	ae, err := newAutoencoder(kind, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
-		return nil, fmt.Errorf("--ae_path %s: %w", path, err)
+		return nil, inputErrorf("--ae_path %s: %w", path, err)
 	}
 	if _, err := ck.LoadModel(ae, true); err != nil {
-		return nil, fmt.Errorf("--ae_path %s: %w", path, err)
+		return nil, inputErrorf("--ae_path %s: %w", path, err)
+	}
+	if err := nn.CheckFinite(ae); err != nil {
+		return nil, inputErrorf("--ae_path %s: %w", path, err)
 	}
 	return ae, nil
 }
@@ -420,6 +446,7 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
 		return nil, fmt.Errorf("--output_dir: %w", err)
 	}
+	removeTempFiles(cfg.OutputDir)
 	opt := data.Options{Dir: cfg.DataDir, ClassNum: cfg.ClassNum, Seed: cfg.Seed}
 	set, err := data.Open(cfg.KnownDataset, data.Train, opt)
 	if err != nil {
@@ -445,10 +472,10 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 		// starts afresh).
 		prev, err := LoadAutoencoder(cfg.CheckpointPath)
 		if err != nil {
-			return nil, fmt.Errorf("--checkpoint_path: %w", err)
+			return nil, &InputError{fmt.Errorf("--checkpoint_path: %w", err)}
 		}
 		if got, _ := aeKindOf(prev); got != kind {
-			return nil, fmt.Errorf("--checkpoint_path %s holds the %s autoencoder, but %s needs the %s one", cfg.CheckpointPath, got, cfg.KnownDataset, kind)
+			return nil, inputErrorf("--checkpoint_path %s holds the %s autoencoder, but %s needs the %s one", cfg.CheckpointPath, got, cfg.KnownDataset, kind)
 		}
 		ae = prev
 	}
@@ -459,8 +486,9 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 		return nil, fmt.Errorf("--lr: %w", err)
 	}
 	res := &AEResult{Path: filepath.Join(cfg.OutputDir, "ae.safetensors")}
-	save := func() error {
-		return nn.SaveCheckpoint(res.Path, ae, &nn.SaveOptions{Metadata: map[string]string{aeMetaType: kind, "known_dataset": cfg.KnownDataset}})
+	save := func(path string, meta map[string]string) error {
+		meta[aeMetaType], meta["known_dataset"] = kind, cfg.KnownDataset
+		return nn.SaveCheckpoint(path, ae, &nn.SaveOptions{Metadata: meta})
 	}
 	n := set.Len()
 	shuffle := rand.New(rand.NewPCG(cfg.Seed, 0x5f))
@@ -476,9 +504,15 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 		sum, steps, images := 0.0, 0, 0
 		for {
 			if ctx.Err() != nil {
+				// ae.safetensors keeps the last complete epoch; the
+				// mid-epoch weights go beside it, as Train does.
 				it.Close()
 				res.Interrupted = true
-				if err := save(); err != nil {
+				res.InterruptedPath = filepath.Join(cfg.OutputDir, "interrupted.safetensors")
+				if e == 0 {
+					res.Path = ""
+				}
+				if err := save(res.InterruptedPath, map[string]string{metaInterrupted: fmt.Sprint(e)}); err != nil {
 					return res, err
 				}
 				return res, fmt.Errorf("autoencoder training stopped during epoch %d of %d: %w", e+1, cfg.MaxEpochs, ctx.Err())
@@ -495,6 +529,14 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 			}
 			adam.Step()
 			l := float64(loss.Value().Item())
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				it.Close()
+				if e == 0 {
+					res.Path = ""
+				}
+				return res, fmt.Errorf("epoch %d step %d: the reconstruction loss is %v: training diverged and stopped; %s",
+					e+1, steps+1, l, lastAE(res.Path, e))
+			}
 			sum += l
 			steps++
 			images += len(b.Labels)
@@ -506,7 +548,7 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 			return res, err
 		}
 		res.Losses = append(res.Losses, sum/float64(max(steps, 1)))
-		if err := save(); err != nil {
+		if err := save(res.Path, map[string]string{}); err != nil {
 			return res, err
 		}
 		obs.emit(Event{Phase: "train-ae", Epoch: e + 1, Epochs: cfg.MaxEpochs, Step: steps, Steps: len(batches), Images: images,

@@ -116,18 +116,19 @@ func TestBestThreeCheckpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &trainer{cfg: cfg, model: m, dir: t.TempDir(), st: trainState{NegMargin: InitialNegMargin,
+	tr := &trainer{cfg: cfg, model: m, dir: t.TempDir(), st: trainState{NegMargin: InitialNegMargin, RunID: newRunID(),
 		gaussians: latentGaussians(NewMoments(cfg.ClassNum, cfg.LatentDim), nil), bounds: make([]float64, cfg.ClassNum)}}
 	if err := tr.buildOptimizer(); err != nil {
 		t.Fatal(err)
 	}
 	for i, f1 := range []float64{0.5, 0.7, 0.6, 0.8, 0.4} {
+		tr.st.Epoch = i + 2 // as epoch() sets it before saving
 		if err := tr.saveCheckpoints(EpochSummary{Epoch: i + 1, Validated: true, F1: f1}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var got []int
-	for _, b := range tr.st.Best {
+	for _, b := range tr.bestList() {
 		got = append(got, b.Epoch)
 		if _, err := os.Stat(b.Path); err != nil {
 			t.Errorf("best checkpoint of epoch %d: %v", b.Epoch, err)

@@ -40,9 +40,17 @@ const (
 
 // BestCheckpoint is one of the kept best-F1 checkpoints.
 type BestCheckpoint struct {
-	Path  string  `json:"path"`
+	// Path is the file in the run's checkpoints folder, named from Epoch
+	// and F1 (bestName). It is never read from a checkpoint: a path taken
+	// from a file would let that file choose what a resumed run deletes.
+	Path  string  `json:"-"`
 	Epoch int     `json:"epoch"`
 	F1    float64 `json:"f1"`
+}
+
+// bestName is the file name of the best checkpoint of epoch e with F1 f1.
+func bestName(e int, f1 float64) string {
+	return fmt.Sprintf("epoch-%03d-f1-%.3f.safetensors", e, f1)
 }
 
 // EpochSummary is what one training epoch did.
@@ -89,6 +97,10 @@ type trainState struct {
 	Seed      uint64           `json:"seed"`
 	// Unfrozen records that fine-tuning has reached its second stage.
 	Unfrozen bool `json:"unfrozen"`
+	// RunID is drawn when a run starts and kept when it resumes. Every
+	// checkpoint records it, and a resumed run deletes only best
+	// checkpoints that carry its RunID: files this run wrote.
+	RunID string `json:"run_id"`
 
 	// The class statistics of the last completed epoch (not in JSON: they
 	// are saved as tensors).
@@ -96,7 +108,12 @@ type trainState struct {
 	bounds    []float64
 }
 
-const metaState = "vmdls_state"
+// Checkpoint metadata keys.
+const (
+	metaState       = "vmdls_state"
+	metaInterrupted = "interrupted_epoch"
+	metaRunID       = "run_id"
+)
 
 // trainer holds a training run.
 type trainer struct {
@@ -125,21 +142,27 @@ func Train(ctx context.Context, cfg Config, obs Observer) (*TrainResult, error) 
 	if cfg.Threads > 0 {
 		kernels.SetThreads(cfg.Threads)
 	}
-	t, err := newTrainer(&cfg, obs)
+	if cfg.OutputDir == "" {
+		return nil, errors.New("ovd.Train: Config.OutputDir is empty")
+	}
+	dir := filepath.Join(cfg.OutputDir, "checkpoints")
+	made, err := mkdirOwned(dir)
 	if err != nil {
+		return nil, fmt.Errorf("--output_dir: %w", err)
+	}
+	t, err := newTrainer(&cfg, obs, dir)
+	if err != nil {
+		// A run that failed before its first epoch leaves no empty
+		// folders behind (os.Remove keeps a folder that has files).
+		for _, d := range made {
+			os.Remove(d)
+		}
 		return nil, err
 	}
 	return t.run(ctx)
 }
 
-func newTrainer(cfg *Config, obs Observer) (*trainer, error) {
-	if cfg.OutputDir == "" {
-		return nil, errors.New("ovd.Train: Config.OutputDir is empty")
-	}
-	dir := filepath.Join(cfg.OutputDir, "checkpoints")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("--output_dir: %w", err)
-	}
+func newTrainer(cfg *Config, obs Observer, dir string) (*trainer, error) {
 	model, err := buildModel(cfg)
 	if err != nil {
 		return nil, err
@@ -156,9 +179,13 @@ func newTrainer(cfg *Config, obs Observer) (*trainer, error) {
 			return nil, err
 		}
 	}
+	if t.st.RunID == "" {
+		t.st.RunID = newRunID()
+	}
 	if t.sets, err = openSets(cfg); err != nil {
 		return nil, err
 	}
+	removeTempFiles(dir)
 	t.sampler, err = data.NewBalancedSampler(data.Labels(t.sets.train.Dataset), cfg.BatchClasses, cfg.SampleCount, cfg.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("--batch_classes/--sample_count: %w", err)
@@ -204,16 +231,22 @@ func buildModel(cfg *Config) (*backbone.Model, error) {
 // loadEncoderWeights loads --weights into the encoder, as the reference
 // does: the file's keys that the encoder has are loaded, the rest ignored.
 func loadEncoderWeights(m *backbone.Model, path string) error {
+	if err := checkRegularFile(path); err != nil {
+		return inputErrorf("--weights: %w", err)
+	}
 	ck, err := nn.ReadCheckpoint(path)
 	if err != nil {
-		return fmt.Errorf("--weights: %w", err)
+		return inputErrorf("--weights: %w", err)
 	}
 	rep, err := ck.LoadModel(m.Enc, false)
 	if err != nil {
-		return fmt.Errorf("--weights %s: %w", path, err)
+		return inputErrorf("--weights %s: %w", path, err)
 	}
 	if len(rep.Loaded) == 0 {
-		return fmt.Errorf("--weights %s: none of its keys is a parameter of the %T encoder", path, m.Enc)
+		return inputErrorf("--weights %s: none of its keys is a parameter of the %T encoder", path, m.Enc)
+	}
+	if err := nn.CheckFinite(m.Enc); err != nil {
+		return inputErrorf("--weights %s: %w", path, err)
 	}
 	return nil
 }
@@ -258,18 +291,23 @@ func (t *trainer) run(ctx context.Context) (*TrainResult, error) {
 			res.Interrupted = true
 			res.InterruptedCheckpoint = filepath.Join(t.dir, "interrupted.safetensors")
 			if err := nn.SaveCheckpoint(res.InterruptedCheckpoint, t.model, &nn.SaveOptions{
-				Metadata: map[string]string{"interrupted_epoch": fmt.Sprint(e)}}); err != nil {
+				Metadata: map[string]string{metaInterrupted: fmt.Sprint(e), metaRunID: t.st.RunID}}); err != nil {
 				return res, err
 			}
 			if t.st.Epoch > 0 {
 				res.LastCheckpoint = filepath.Join(t.dir, "last.safetensors")
 			}
-			res.Best = t.st.Best
+			res.Best = t.bestList()
 			return res, fmt.Errorf("training stopped during epoch %d of %d: %w", e+1, t.cfg.MaxEpochs, ctx.Err())
 		}
 		res.Epochs = append(res.Epochs, sum)
 		res.LastCheckpoint = filepath.Join(t.dir, "last.safetensors")
-		res.Best = t.st.Best
+		res.Best = t.bestList()
+		if len(res.Epochs) == 1 {
+			// The weights of an interruption this run resumed past are
+			// stale now that a later epoch is saved.
+			removeStaleInterrupted(t.dir, t.st.RunID, t.st.Epoch)
+		}
 	}
 	return res, nil
 }
@@ -304,6 +342,9 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochSummary, bool, error) 
 			break
 		}
 		parts, z := t.step(b, e, step, classMeans)
+		if math.IsNaN(parts[0]) || math.IsInf(parts[0], 0) {
+			return sum, false, t.divergedError(e, step, parts)
+		}
 		sum.Loss += parts[0]
 		sum.Triplet += parts[1]
 		sum.KL += parts[2]
@@ -373,6 +414,19 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochSummary, bool, error) 
 	t.obs.emit(Event{Phase: "train", Epoch: e + 1, Epochs: cfg.MaxEpochs, Step: steps, Steps: len(batches), Images: images,
 		Elapsed: time.Since(start), Values: vals, EpochEnd: true})
 	return sum, false, nil
+}
+
+// divergedError says that training stopped on a non-finite loss and which
+// checkpoint still holds good weights. Nothing is saved: the weights have
+// already taken the step that produced the loss, and the last completed
+// epoch's checkpoint is the one to resume from (with a lower --lr).
+func (t *trainer) divergedError(e, step int, parts [3]float64) error {
+	last := "no checkpoint was written yet"
+	if t.st.Epoch > 0 {
+		last = fmt.Sprintf("the last good checkpoint is %s (after epoch %d)", filepath.Join(t.dir, "last.safetensors"), t.st.Epoch)
+	}
+	return fmt.Errorf("epoch %d step %d: the loss is %v (triplet %v, KL %v): training diverged and stopped; %s",
+		e+1, step+1, parts[0], parts[1], parts[2], last)
 }
 
 // step runs one optimization step on batch b and returns the loss parts
@@ -578,8 +632,7 @@ func (t *trainer) saveCheckpoints(sum EpochSummary) error {
 	if !sum.Validated {
 		return t.saveState(last)
 	}
-	best := append(slices.Clone(t.st.Best), BestCheckpoint{Epoch: sum.Epoch, F1: sum.F1,
-		Path: filepath.Join(t.dir, fmt.Sprintf("epoch-%03d-f1-%.3f.safetensors", sum.Epoch, sum.F1))})
+	best := append(slices.Clone(t.st.Best), BestCheckpoint{Epoch: sum.Epoch, F1: sum.F1})
 	slices.SortStableFunc(best, func(a, b BestCheckpoint) int {
 		switch {
 		case a.F1 > b.F1:
@@ -594,19 +647,29 @@ func (t *trainer) saveCheckpoints(sum EpochSummary) error {
 		best, drop = best[:keepBest], best[keepBest:]
 	}
 	t.st.Best = best
-	if i := slices.IndexFunc(best, func(b BestCheckpoint) bool { return b.Epoch == sum.Epoch }); i >= 0 {
+	if slices.ContainsFunc(best, func(b BestCheckpoint) bool { return b.Epoch == sum.Epoch }) {
 		// Written after Best is updated so the file records itself.
-		if err := t.saveState(best[i].Path); err != nil {
+		if err := t.saveState(filepath.Join(t.dir, bestName(sum.Epoch, sum.F1))); err != nil {
 			return err
 		}
 	}
 	for _, d := range drop {
 		if d.Epoch != sum.Epoch {
-			os.Remove(d.Path)
+			removeOwned(t.dir, bestName(d.Epoch, d.F1), t.st.RunID, d.Epoch)
 		}
 	}
 	// Written last, so that it lists the best set just updated.
 	return t.saveState(last)
+}
+
+// bestList returns the kept best checkpoints with their paths in this
+// run's checkpoints folder.
+func (t *trainer) bestList() []BestCheckpoint {
+	out := slices.Clone(t.st.Best)
+	for i := range out {
+		out[i].Path = filepath.Join(t.dir, bestName(out[i].Epoch, out[i].F1))
+	}
+	return out
 }
 
 // saveState writes the model, optimizer, schedule and trainState to path.
@@ -636,24 +699,33 @@ func (t *trainer) saveState(path string) error {
 
 // loadState restores a checkpoint written by saveState into t.
 func (t *trainer) loadState(path string) (*nn.Checkpoint, error) {
+	if err := checkRegularFile(path); err != nil {
+		return nil, inputErrorf("--checkpoint_path: %w", err)
+	}
 	ck, err := nn.ReadCheckpoint(path)
 	if err != nil {
-		return nil, fmt.Errorf("--checkpoint_path: %w", err)
+		return nil, inputErrorf("--checkpoint_path: %w", err)
 	}
 	js, ok := ck.Metadata[metaState]
 	if !ok {
-		return nil, fmt.Errorf("--checkpoint_path %s: not a training checkpoint of vmdls train (no %s metadata); to start from weights use --weights", path, metaState)
+		return nil, inputErrorf("--checkpoint_path %s: not a training checkpoint of vmdls train (no %s metadata); to start from weights use --weights", path, metaState)
 	}
 	var st trainState
 	if err := json.Unmarshal([]byte(js), &st); err != nil {
-		return nil, fmt.Errorf("--checkpoint_path %s: %s metadata: %w", path, metaState, err)
+		return nil, inputErrorf("--checkpoint_path %s: %s metadata: %w", path, metaState, err)
 	}
 	if st.EncType != t.cfg.EncType || st.LatentDim != t.cfg.LatentDim || st.ClassNum != t.cfg.ClassNum {
-		return nil, fmt.Errorf("--checkpoint_path %s holds a %s model with latent_dim %d and class_num %d, but the flags ask for %s, %d and %d",
+		return nil, inputErrorf("--checkpoint_path %s holds a %s model with latent_dim %d and class_num %d, but the flags ask for %s, %d and %d",
 			path, st.EncType, st.LatentDim, st.ClassNum, t.cfg.EncType, t.cfg.LatentDim, t.cfg.ClassNum)
 	}
+	if err := st.check(); err != nil {
+		return nil, inputErrorf("--checkpoint_path %s: %s metadata: %w", path, metaState, err)
+	}
 	if _, err := ck.LoadModel(t.model, true); err != nil {
-		return nil, fmt.Errorf("--checkpoint_path %s: %w", path, err)
+		return nil, inputErrorf("--checkpoint_path %s: %w", path, err)
+	}
+	if err := nn.CheckFinite(t.model); err != nil {
+		return nil, inputErrorf("--checkpoint_path %s: %w; resume from an earlier checkpoint", path, err)
 	}
 	if st.Epoch > 0 {
 		c, d := st.ClassNum, st.LatentDim
@@ -661,19 +733,41 @@ func (t *trainer) loadState(path string) (*nn.Checkpoint, error) {
 		covs, err2 := extraF64(ck, "class_covs", c*d*d)
 		bounds, err3 := extraF64(ck, "class_bounds", c)
 		if err := errors.Join(err1, err2, err3); err != nil {
-			return nil, fmt.Errorf("--checkpoint_path %s: %w", path, err)
+			return nil, inputErrorf("--checkpoint_path %s: %w", path, err)
 		}
 		st.bounds = bounds
 		for k := range c {
 			g, err := NewGaussian(means[k*d:(k+1)*d], symFrom(d, covs[k*d*d:(k+1)*d*d]))
 			if err != nil {
-				return nil, fmt.Errorf("--checkpoint_path %s: class %d Gaussian: %w", path, k, err)
+				return nil, inputErrorf("--checkpoint_path %s: class %d Gaussian: %w", path, k, err)
 			}
 			st.gaussians = append(st.gaussians, g)
 		}
 	}
 	t.st = st
 	return ck, nil
+}
+
+// check refuses a training state that no run of Train writes: a damaged
+// or crafted checkpoint must fail here, not steer the resumed run.
+func (st *trainState) check() error {
+	if st.Epoch < 0 {
+		return fmt.Errorf("epoch %d", st.Epoch)
+	}
+	if math.IsNaN(st.NegMargin) || math.IsInf(st.NegMargin, 0) {
+		return fmt.Errorf("neg_margin %v is not finite", st.NegMargin)
+	}
+	if len(st.Best) > keepBest {
+		return fmt.Errorf("%d best checkpoints listed; a run keeps %d", len(st.Best), keepBest)
+	}
+	seen := map[int]bool{}
+	for _, b := range st.Best {
+		if b.Epoch < 0 || b.Epoch >= st.Epoch || seen[b.Epoch] || !(b.F1 >= 0 && b.F1 <= 1) {
+			return fmt.Errorf("best checkpoint of epoch %d with F1 %v: not a completed epoch of this run", b.Epoch, b.F1)
+		}
+		seen[b.Epoch] = true
+	}
+	return nil
 }
 
 // extraF64 reads the float64 extra tensor name of n values from ck.
@@ -688,6 +782,11 @@ func extraF64(ck *nn.Checkpoint, name string, n int) ([]float64, error) {
 	}
 	if len(v) != n {
 		return nil, fmt.Errorf("%q has %d values, want %d", name, len(v), n)
+	}
+	for i, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%q holds %v at index %d: the class statistics are not finite", name, x, i)
+		}
 	}
 	return v, nil
 }

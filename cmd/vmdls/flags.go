@@ -479,23 +479,12 @@ func (o *runOptions) validate() error {
 	if c.AEFeatures && cmd == "test" && c.AEPath == "" && !o.dryRun {
 		return usageErrorf("test: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes")
 	}
-	if cmd != "train-ae" && c.LatentOnly && c.AEFeatures {
-		return usageErrorf("%s: --latent_only scores mu alone; it does not combine with --ae_features", cmd)
-	}
 	validate := c.Validate
 	if cmd == "train-ae" {
 		validate = c.ValidateAE
 	}
 	if err := validate(); err != nil {
 		return usageErrorf("%s: %v", cmd, err)
-	}
-	if cmd != "train-ae" {
-		if c.MarginMaxDistance <= 0 {
-			return usageErrorf("%s: --margin_max_distance %g: want a positive distance", cmd, c.MarginMaxDistance)
-		}
-		if c.KLCoeff < 0 {
-			return usageErrorf("%s: --kl_coeff %g: want 0 or more", cmd, c.KLCoeff)
-		}
 	}
 	return nil
 }
@@ -525,6 +514,10 @@ func (o *runOptions) checkFiles() error {
 		}
 		if st.IsDir() {
 			return usageErrorf("%s: --%s %s is a directory; want a file", o.cmd, f.flag, f.path)
+		}
+		if !st.Mode().IsRegular() {
+			// Reading a FIFO blocks until a writer comes, which may be never.
+			return usageErrorf("%s: --%s %s is not a regular file (%v); want a file", o.cmd, f.flag, f.path, st.Mode().Type())
 		}
 	}
 	if c.CheckpointPath != "" {

@@ -130,6 +130,13 @@ func TestValidationMessages(t *testing.T) {
 		{append([]string{"test", "--checkpoint_path", notST}, mnistArgs...), []string{"model.ckpt", "not a safetensors checkpoint"}},
 		{append([]string{"test", "--checkpoint_path", wrongCkpt, "--ae_features"}, mnistArgs...), []string{"--ae_features needs --ae_path"}},
 		{[]string{"demo", "--max_epochs", "0"}, []string{"--max_epochs 0"}},
+		// NaN passes every range check; it must be refused as such.
+		{append([]string{"train", "--kl_coeff", "NaN"}, mnistArgs...), []string{"--kl_coeff NaN", "finite"}},
+		{append([]string{"train", "--margin_jump", "nan"}, mnistArgs...), []string{"--margin_jump NaN", "finite"}},
+		{append([]string{"train", "--lower_bound", "NaN"}, mnistArgs...), []string{"--lower_bound NaN", "finite"}},
+		{append([]string{"train", "--margin_max_distance", "+Inf"}, mnistArgs...), []string{"--margin_max_distance +Inf", "finite"}},
+		{append([]string{"test", "--step_gamma", "-Inf", "--checkpoint_path", stateCkpt}, mnistArgs...), []string{"--step_gamma -Inf", "finite"}},
+		{[]string{"train-ae", "--lr", "NaN"}, []string{"--lr NaN", "finite"}},
 	} {
 		var out, errb bytes.Buffer
 		err := run(tc.args, &out, &errb)

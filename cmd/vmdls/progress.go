@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -52,8 +52,10 @@ type progress struct {
 	phases    []string             // in the order they first appeared
 	final     map[string]ovd.Event // the last event of each phase
 
-	metrics *bufio.Writer
-	mfile   io.Closer
+	// metrics is metrics.jsonl, written one whole record per write
+	// call: a buffer flushed in the middle of a record is what a kill -9
+	// would leave torn.
+	metrics *os.File
 	merr    error
 }
 
@@ -65,13 +67,51 @@ func newProgress(w io.Writer, tty bool) *progress {
 // openMetrics opens the metrics log at path for appending: a resumed run
 // writes into the output folder of the run it continues, and that run's
 // records (each stamped with its time) must survive.
+//
+// A process killed in the middle of a write leaves a partial last line;
+// it is cut off here, so that the next record starts on a line of its own
+// and every line parses.
 func (p *progress) openMetrics(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%v)", path, st.Mode().Type())
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	p.metrics, p.mfile = bufio.NewWriter(f), f
+	if err := cutTornLine(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	p.metrics = f
 	return nil
+}
+
+// cutTornLine truncates f after its last newline when it does not end
+// with one.
+func cutTornLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	const chunk = 4096
+	buf := make([]byte, chunk)
+	for end := st.Size(); end > 0; {
+		start := max(end-chunk, 0)
+		b := buf[:end-start]
+		if _, err := f.ReadAt(b, start); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			keep := start + int64(i) + 1
+			if keep == st.Size() {
+				return nil
+			}
+			return f.Truncate(keep)
+		}
+		end = start
+	}
+	return f.Truncate(0)
 }
 
 // observe is the ovd.Observer. ovd may call it from its worker goroutine.
@@ -253,9 +293,6 @@ func (p *progress) writeMetric(now time.Time, e ovd.Event) {
 		b = append(b, '\n')
 		_, err = p.metrics.Write(b)
 	}
-	if err == nil && e.EpochEnd {
-		err = p.metrics.Flush()
-	}
 	p.merr = err
 }
 
@@ -271,10 +308,7 @@ func (p *progress) close() error {
 		return nil
 	}
 	err := p.merr
-	if ferr := p.metrics.Flush(); err == nil {
-		err = ferr
-	}
-	if cerr := p.mfile.Close(); err == nil {
+	if cerr := p.metrics.Close(); err == nil {
 		err = cerr
 	}
 	p.metrics = nil

@@ -80,11 +80,16 @@ type session struct {
 	prog *progress
 	ctx  context.Context
 	stop func()
+	// madeDir records that start created the output folder, which a run
+	// that fails before writing anything then removes again.
+	madeDir bool
 }
 
 // start creates the output folder and metrics.jsonl and installs the
 // interrupt handler; what says what an interrupt will do.
 func start(o *runOptions, stderr io.Writer, what string) (*session, error) {
+	_, statErr := os.Stat(o.cfg.OutputDir)
+	madeDir := errors.Is(statErr, os.ErrNotExist)
 	if err := os.MkdirAll(o.cfg.OutputDir, 0o755); err != nil {
 		return nil, &exitError{1, fmt.Errorf("%s: --output_dir: %w", o.cmd, err)}
 	}
@@ -100,7 +105,7 @@ func start(o *runOptions, stderr io.Writer, what string) (*session, error) {
 		kernels.SetThreads(o.cfg.Threads)
 	}
 	ctx, stop := interruptible(context.Background(), stderr, what)
-	return &session{o: o, prog: p, ctx: ctx, stop: stop}, nil
+	return &session{o: o, prog: p, ctx: ctx, stop: stop, madeDir: madeDir}, nil
 }
 
 // finish prints the summary and the output folder and turns err into the
@@ -111,15 +116,33 @@ func (s *session) finish(stdout io.Writer, err error) error {
 		err = cerr
 	}
 	s.prog.summary(stdout)
-	fmt.Fprintf(stdout, "outputs: %s\n", s.o.cfg.OutputDir)
+	if err != nil && s.madeDir && removeIfUnused(s.o.cfg.OutputDir) {
+		fmt.Fprintf(stdout, "outputs: none (%s removed: the run wrote nothing)\n", s.o.cfg.OutputDir)
+	} else {
+		fmt.Fprintf(stdout, "outputs: %s\n", s.o.cfg.OutputDir)
+	}
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, context.Canceled):
 		return &exitError{130, fmt.Errorf("%s: interrupted: %w", s.o.cmd, err)}
+	case ovd.IsInputError(err):
+		// A checkpoint or data file that cannot be used is a bad input,
+		// as a bad flag is.
+		return &exitError{2, fmt.Errorf("%s: %w", s.o.cmd, err)}
 	default:
 		return &exitError{1, fmt.Errorf("%s: %w", s.o.cmd, err)}
 	}
+}
+
+// removeIfUnused removes the output folder dir of a failed run when the run
+// left nothing in it but an empty metrics.jsonl, and reports whether it did.
+func removeIfUnused(dir string) bool {
+	m := filepath.Join(dir, "metrics.jsonl")
+	if st, err := os.Lstat(m); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
+		os.Remove(m)
+	}
+	return os.Remove(dir) == nil
 }
 
 // runTrainCmd is `vmdls train`, the reference's main.py.
