@@ -41,3 +41,30 @@ func ExampleWriteFile() {
 	// bn.num_batches_tracked I64 []
 	// [1 2 3 4] <nil> pt
 }
+
+// Inspect a file's tensors and metadata without reading their data, for
+// example to check a checkpoint against command-line flags before loading
+// it.
+func ExampleReadHeader() {
+	dir, err := os.MkdirTemp("", "safetensors-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "ck.safetensors")
+	err = safetensors.WriteFile(path, []safetensors.Tensor{
+		safetensors.FromFloat32("fc_mu.weight", []int{2, 3}, make([]float32, 6)),
+	}, map[string]string{"enc_type": "resnet18"})
+	if err != nil {
+		panic(err)
+	}
+
+	h, err := safetensors.ReadHeader(path)
+	if err != nil {
+		panic(err)
+	}
+	mu, _ := h.Get("fc_mu.weight")
+	fmt.Println(h.Metadata["enc_type"], mu.DType, mu.Shape, mu.Offsets)
+	// Output:
+	// resnet18 F32 [2 3] [0 24]
+}
