@@ -247,17 +247,22 @@ func (f *Folder) check(opt FolderOptions) error {
 // skipWarning is the one line BadImagesSkip prints: how many images of the
 // archive were left out and the first few, with why.
 func skipWarning(archive string, skipped []error, total int) string {
+	return fmt.Sprintf("data: warning: %s: skipped %d of %d images that do not decode: %s",
+		archive, len(skipped), total, badList(archive, skipped))
+}
+
+// badList names the first maxSkipNames bad images of archive, each with its
+// problem, and how many more there are.
+func badList(archive string, bad []error) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "data: warning: %s: skipped %d of %d images that do not decode:", archive, len(skipped), total)
-	for i, err := range skipped {
+	for i, err := range bad {
 		if i == maxSkipNames {
-			fmt.Fprintf(&b, " and %d more", len(skipped)-i)
+			fmt.Fprintf(&b, " and %d more", len(bad)-i)
 			break
 		}
 		if i > 0 {
-			b.WriteString(";")
+			b.WriteString("; ")
 		}
-		b.WriteString(" ")
 		var fe *FormatError
 		if errors.As(err, &fe) {
 			// The member name and problem without the repeated "data: archive:".

@@ -1,7 +1,9 @@
 package data
 
 import (
+	"archive/zip"
 	"bufio"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -529,4 +531,170 @@ func openODIN(dir, name string, fo FolderOptions) (Dataset, []string, []error, e
 		return nil, nil, nil, err
 	}
 	return f, []string{p}, f.Skipped, nil
+}
+
+// Verification is what VerifyDataset checked of one split.
+type Verification struct {
+	Name  string
+	Split Split
+	// Items counts the split's images, or for an Omniglot npz all those it
+	// holds (the OOD set keeps 10,000 of the evaluation set's 13,180).
+	// Every image of the files read was decoded.
+	Items int
+	// Files are the files the split is read from, with the sums checked.
+	Files []FileCheck
+}
+
+// FileCheck is one file VerifyDataset read.
+type FileCheck struct {
+	Path string
+	// Sums lists the known values the file matched ("size, md5, sha256");
+	// empty when none is known for it (an unpacked or uncompressed copy).
+	Sums string
+}
+
+// VerifyDataset checks the files the loader reads for both splits of
+// dataset name (a name Open takes, or cifar100) under opt.Dir, without
+// downloading: each file's size and sums where Remotes or KnownFiles know
+// them, then a full decode of every image and array, with compressed
+// streams and zip members read to their end so that their CRCs are
+// checked. A file that fails is an error naming it: a *ChecksumError, a
+// *MissingError, or a *FormatError (for a folder dataset, naming its bad
+// images, which are all decoded whatever opt.BadImages).
+func VerifyDataset(name string, opt Options) ([]Verification, error) {
+	if opt.Dir == "" {
+		opt.Dir = DefaultDir()
+	}
+	if opt.ClassNum == 0 {
+		opt.ClassNum = 10
+	}
+	openName := name
+	if name == "cifar100" {
+		// All 100 classes: the files are those of cifar100_known.
+		openName, opt.ClassNum = "cifar100_known", 100
+	}
+	opt.Download = false
+	opt.BadImages, opt.Log = BadImagesSkip, io.Discard
+	var out []Verification
+	for _, split := range []Split{Train, Test} {
+		set, err := openNamed(openName, split, opt)
+		var nf *notFoundError
+		if errors.As(err, &nf) {
+			if me, ok := missingFor(name, opt.Dir, nf.file); ok {
+				return out, me
+			}
+		}
+		if err != nil {
+			return out, err
+		}
+		v := Verification{Name: name, Split: split, Items: set.Len()}
+		if len(set.Skipped) > 0 {
+			archive := set.Files[0]
+			return out, formatErr(archive, "%d of %d images do not decode: %s", len(set.Skipped), set.Len()+len(set.Skipped), badList(archive, set.Skipped))
+		}
+		for _, p := range set.Files {
+			fc := FileCheck{Path: p}
+			if rf, ok := knownFile(name, p); ok {
+				if err := checkSums(p, rf); err != nil {
+					return out, err
+				}
+				fc.Sums = sumNames(rf)
+			}
+			if err := readToEnd(p); err != nil {
+				return out, err
+			}
+			if strings.HasSuffix(p, ".npz") {
+				// The OOD set reads only the first images; decode them all.
+				_, _, total, err := ReadOmniglotNPZ(p, 0)
+				if err != nil {
+					return out, err
+				}
+				v.Items = total
+			}
+			v.Files = append(v.Files, fc)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// knownFile returns the known size and sums of file p of dataset name: a
+// Remote file of the same name, or a KnownFiles entry.
+func knownFile(name, p string) (RemoteFile, bool) {
+	base := filepath.Base(p)
+	if r, ok := RemoteFor(name); ok {
+		for _, rf := range r.Files {
+			if rf.Name == base {
+				return rf, rf.MD5 != "" || rf.SHA256 != "" || rf.Size > 0
+			}
+		}
+	}
+	rf, ok := KnownFiles[base]
+	return rf, ok
+}
+
+// sumNames lists the checks rf allows.
+func sumNames(rf RemoteFile) string {
+	var s []string
+	if rf.Size > 0 {
+		s = append(s, "size")
+	}
+	if rf.MD5 != "" {
+		s = append(s, "md5")
+	}
+	if rf.SHA256 != "" {
+		s = append(s, "sha256")
+	}
+	return strings.Join(s, ", ")
+}
+
+// readToEnd reads a gzip stream or every zip member of p to its end, so
+// that the CRCs the readers may stop short of are checked. Directories and
+// uncompressed files are left to the readers, which read them whole.
+func readToEnd(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var magic [4]byte
+	n, _ := io.ReadFull(f, magic[:])
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	switch {
+	case n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
+		if err != nil {
+			return wrapErr(p, "bad gzip header", err)
+		}
+		if _, err := io.Copy(io.Discard, zr); err != nil {
+			return wrapErr(p, "corrupt gzip stream", err)
+		}
+		return nil
+	case n == 4 && string(magic[:]) == "PK\x03\x04":
+		zr, err := zip.NewReader(f, st.Size())
+		if err != nil {
+			return wrapErr(p, "not a readable zip archive", err)
+		}
+		for _, m := range zr.File {
+			rc, err := m.Open()
+			if err != nil {
+				return wrapErr(p+":"+m.Name, "cannot open zip member", err)
+			}
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+			if err != nil {
+				return wrapErr(p+":"+m.Name, "corrupt zip member", err)
+			}
+		}
+	}
+	return nil
 }
