@@ -186,7 +186,7 @@ func TestReadHeader(t *testing.T) {
 // is valid and read in a few hundred bytes; the data is never touched.
 func TestReadHeaderOfHugeFile(t *testing.T) {
 	const size = 64 << 30
-	b := file(fmt.Sprintf(`{"__metadata__":{"ae_type":"resnet"},"w":{"dtype":"F32","shape":[%d,1024],"data_offsets":[0,%d]}}`, size/4096, size), nil)
+	b := file(fmt.Sprintf(`{"__metadata__":{"ae_type":"resnet"},"w":{"dtype":"F32","shape":[%d,1024],"data_offsets":[0,%d]}}`, size/4096, int64(size)), nil)
 	path := filepath.Join(t.TempDir(), "huge.safetensors")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func (r shortReader) ReadAt(p []byte, off int64) (int, error) {
 // allocated, not after allocating the declared sizes.
 func TestShortReaderFailsBeforeAllocating(t *testing.T) {
 	const size = 1 << 40
-	b := file(fmt.Sprintf(`{"w":{"dtype":"I64","shape":[%d,1024],"data_offsets":[0,%d]}}`, size/8/1024, size), make([]byte, 64))
+	b := file(fmt.Sprintf(`{"w":{"dtype":"I64","shape":[%d,1024],"data_offsets":[0,%d]}}`, size/8/1024, int64(size)), make([]byte, 64))
 	r := shortReader{b, int64(len(b)) - 64 + size}
 	var err error
 	if n := allocated(func() { _, err = ReadFrom("short", r, r.size) }); n > 1<<20 {
