@@ -15,6 +15,7 @@ import (
 	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/ovd"
+	"github.com/vmdls-go/vmdls/safetensors"
 )
 
 // exitError carries the process exit status an error should end with:
@@ -526,12 +527,11 @@ func (o *runOptions) checkFiles() error {
 		}
 	}
 	if c.AEPath != "" {
-		hdr, err := readSafetensorsHeader(c.AEPath)
+		hdr, err := readCheckpointHeader(c.AEPath)
 		if err != nil {
 			return usageErrorf("%s: --ae_path %s: %v", o.cmd, c.AEPath, err)
 		}
-		meta, _ := hdr["__metadata__"].(map[string]any)
-		if _, ok := meta["ae_type"].(string); !ok {
+		if _, ok := hdr.Metadata["ae_type"]; !ok {
 			return usageErrorf("%s: --ae_path %s is not an autoencoder written by vmdls train-ae (no ae_type in its metadata)", o.cmd, c.AEPath)
 		}
 	}
@@ -542,80 +542,62 @@ func (o *runOptions) checkFiles() error {
 // the latent heads' shape (and the recorded enc_type, when the file has
 // one) with the flags, so a checkpoint of another backbone fails here.
 func (o *runOptions) checkCheckpoint(path string) error {
-	hdr, err := readSafetensorsHeader(path)
+	hdr, err := readCheckpointHeader(path)
 	if err != nil {
 		return usageErrorf("%s: --checkpoint_path %s: %v", o.cmd, path, err)
 	}
 	c := &o.cfg
-	if meta, ok := hdr["__metadata__"].(map[string]any); ok {
-		// ovd.Train records its settings as JSON under "vmdls_state";
-		// other writers may put enc_type at the top level.
-		rec := map[string]any{}
-		if js, ok := meta["vmdls_state"].(string); ok {
-			json.Unmarshal([]byte(js), &rec)
-		}
-		if et, ok := meta["enc_type"].(string); ok {
-			rec["enc_type"] = et
-		}
-		if et, ok := rec["enc_type"].(string); ok && et != c.EncType {
-			return usageErrorf("%s: --checkpoint_path %s holds a %s model but --enc_type is %s; want --enc_type %s or a %s checkpoint", o.cmd, path, et, c.EncType, et, c.EncType)
-		}
-		if ld, ok := rec["latent_dim"].(float64); ok && int(ld) != c.LatentDim {
-			return usageErrorf("%s: --checkpoint_path %s has --latent_dim %d, not %d", o.cmd, path, int(ld), c.LatentDim)
-		}
-		if cn, ok := rec["class_num"].(float64); ok && int(cn) != c.ClassNum {
-			return usageErrorf("%s: --checkpoint_path %s was trained with --class_num %d, not %d", o.cmd, path, int(cn), c.ClassNum)
-		}
+	// ovd.Train records its settings as JSON under "vmdls_state"; other
+	// writers may put enc_type at the top level.
+	var rec struct {
+		EncType   string `json:"enc_type"`
+		LatentDim *int   `json:"latent_dim"`
+		ClassNum  *int   `json:"class_num"`
 	}
-	for name, v := range hdr {
+	if js, ok := hdr.Metadata["vmdls_state"]; ok {
+		json.Unmarshal([]byte(js), &rec)
+	}
+	if et, ok := hdr.Metadata["enc_type"]; ok {
+		rec.EncType = et
+	}
+	if rec.EncType != "" && rec.EncType != c.EncType {
+		return usageErrorf("%s: --checkpoint_path %s holds a %s model but --enc_type is %s; want --enc_type %s or a %s checkpoint", o.cmd, path, rec.EncType, c.EncType, rec.EncType, c.EncType)
+	}
+	if rec.LatentDim != nil && *rec.LatentDim != c.LatentDim {
+		return usageErrorf("%s: --checkpoint_path %s has --latent_dim %d, not %d", o.cmd, path, *rec.LatentDim, c.LatentDim)
+	}
+	if rec.ClassNum != nil && *rec.ClassNum != c.ClassNum {
+		return usageErrorf("%s: --checkpoint_path %s was trained with --class_num %d, not %d", o.cmd, path, *rec.ClassNum, c.ClassNum)
+	}
+	for _, ti := range hdr.Tensors {
 		// The mean head: "fc_mu" in ovd's model (the reference's name),
 		// "mu" in nn/backbone.Model.
+		name := ti.Name
 		if name != "mu.weight" && name != "fc_mu.weight" && !strings.HasSuffix(name, ".mu.weight") && !strings.HasSuffix(name, ".fc_mu.weight") {
 			continue
 		}
-		ent, _ := v.(map[string]any)
-		shape, _ := ent["shape"].([]any)
-		if len(shape) != 2 {
+		if len(ti.Shape) != 2 {
 			continue
 		}
-		lat, _ := shape[0].(float64)
-		in, _ := shape[1].(float64)
-		if int(in) != c.EncOutDim {
-			return usageErrorf("%s: --checkpoint_path %s was made for an encoder of width %d, not --enc_type %s (--enc_out_dim %d)", o.cmd, path, int(in), c.EncType, c.EncOutDim)
+		lat, in := ti.Shape[0], ti.Shape[1]
+		if in != c.EncOutDim {
+			return usageErrorf("%s: --checkpoint_path %s was made for an encoder of width %d, not --enc_type %s (--enc_out_dim %d)", o.cmd, path, in, c.EncType, c.EncOutDim)
 		}
-		if int(lat) != c.LatentDim {
-			return usageErrorf("%s: --checkpoint_path %s has --latent_dim %d, not %d", o.cmd, path, int(lat), c.LatentDim)
+		if lat != c.LatentDim {
+			return usageErrorf("%s: --checkpoint_path %s has --latent_dim %d, not %d", o.cmd, path, lat, c.LatentDim)
 		}
 	}
 	return nil
 }
 
-// readSafetensorsHeader reads the JSON header of a safetensors file
-// without its tensor data.
-func readSafetensorsHeader(path string) (map[string]any, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// readCheckpointHeader reads the safetensors header of path without its
+// tensor data, saying what to do with a file of another format.
+func readCheckpointHeader(path string) (*safetensors.Header, error) {
+	h, err := safetensors.ReadHeader(path)
+	if errors.Is(err, safetensors.ErrFormat) {
+		return nil, fmt.Errorf("not a safetensors checkpoint (%v); PyTorch .ckpt/.pth files need converting first (see nn/convert)", err)
 	}
-	defer f.Close()
-	var lb [8]byte
-	if _, err := io.ReadFull(f, lb[:]); err != nil {
-		return nil, fmt.Errorf("not a safetensors checkpoint (too short: %v)", err)
-	}
-	n := uint64(lb[0]) | uint64(lb[1])<<8 | uint64(lb[2])<<16 | uint64(lb[3])<<24 |
-		uint64(lb[4])<<32 | uint64(lb[5])<<40 | uint64(lb[6])<<48 | uint64(lb[7])<<56
-	if n == 0 || n > 100<<20 {
-		return nil, fmt.Errorf("not a safetensors checkpoint (header length %d); PyTorch .ckpt/.pth files need converting first (see nn/convert)", n)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, fmt.Errorf("not a safetensors checkpoint (header cut short: %v)", err)
-	}
-	var hdr map[string]any
-	if err := json.Unmarshal(b, &hdr); err != nil {
-		return nil, fmt.Errorf("not a safetensors checkpoint (header is not JSON: %v)", err)
-	}
-	return hdr, nil
+	return h, err
 }
 
 // gpuRequest is a parsed --gpus value.
