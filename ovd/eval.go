@@ -121,6 +121,7 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 	if cfg.AEFeatures && cfg.AEPath == "" {
 		return nil, errors.New("--ae_features needs --ae_path, the autoencoder that vmdls train-ae wrote")
 	}
+	removeTempFiles(cfg.OutputDir) // a killed run's half-written results
 	if cfg.Threads > 0 {
 		kernels.SetThreads(cfg.Threads)
 	}
