@@ -4,12 +4,13 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bufio"
-	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -18,12 +19,176 @@ import (
 
 // Limits on what an archive may make this package read: a member larger
 // than MaxEntryBytes, or archives whose members add up to more than
-// MaxArchiveBytes, are errors (a compressed member that expands absurdly is
-// stopped when it passes the limit, before it is all in memory).
+// MaxArchiveBytes, are errors. Zip and tar members declare their sizes, so
+// both limits are checked against the declarations before anything is read
+// (and archive/zip and archive/tar hold a member to its declared size while
+// it is read).
 var (
 	MaxEntryBytes   int64 = 256 << 20
 	MaxArchiveBytes int64 = 8 << 30
 )
+
+// maxDeflateRatio is the most deflate (zip's and gzip's compression) can
+// expand: a 258-byte match in 2 bits is 1032 output bytes per input byte.
+// A compressed stream of n bytes announcing more than maxDeflateRatio*n
+// (plus deflateSlack for the bits of the last byte) is lying, which lets a
+// reader refuse it before reading, let alone allocating.
+const (
+	maxDeflateRatio = 1032
+	deflateSlack    = 1 << 12
+)
+
+// maxInflated returns the most a deflate stream of n compressed bytes can
+// expand to, saturating instead of overflowing.
+func maxInflated(n int64) int64 {
+	if n < 0 {
+		return 0
+	}
+	if n > (math.MaxInt64-deflateSlack)/maxDeflateRatio {
+		return math.MaxInt64
+	}
+	return n*maxDeflateRatio + deflateSlack
+}
+
+// openRegular opens path for reading if it is a regular file, returning it
+// with its stat. The path is stat'ed before it is opened because opening a
+// FIFO for reading blocks until a writer appears (forever, for a data path
+// nobody writes to), and opening a device can have side effects; the open
+// file is stat'ed again so that a path swapped for something else in
+// between is refused too. (A FIFO swapped in between the two can still
+// block the open: closing that gap needs O_NONBLOCK, which not every
+// platform this package builds on has.)
+func openRegular(path string) (*os.File, fs.FileInfo, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, nil, notRegular(path, st.Mode())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	again, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !again.Mode().IsRegular() || !os.SameFile(st, again) {
+		f.Close()
+		return nil, nil, formatErr(path, "replaced while being opened (now %s)", fileKind(again.Mode()))
+	}
+	return f, again, nil
+}
+
+// notRegular is the error for a data path that is not a regular file.
+func notRegular(path string, m fs.FileMode) error {
+	return formatErr(path, "not a regular file (%s); want a data file", fileKind(m))
+}
+
+// fileKind describes a file mode's type for an error message.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeIrregular != 0:
+		return "an irregular file"
+	}
+	return "mode " + m.String()
+}
+
+// readSized reads exactly size bytes of r into a slice of that length and
+// capacity. The slice grows as data arrives, doubling from 1 MiB and going
+// straight to size once an eighth of it has arrived, so a header that
+// announces more than r holds costs at most about eight times what r does
+// hold, and a true one costs at most 1.25 times size at the last copy
+// (bytes.Buffer's doubling costs up to 2 times, plus the slack it keeps).
+// A shorter slice with a nil error means r ended early. After size bytes it
+// reads one more, so more reports data past the announced end, and a
+// checksumming reader (gzip, a zip member) verifies its trailer.
+func readSized(r io.Reader, size int64) (b []byte, more bool, err error) {
+	if size < 0 || size > math.MaxInt {
+		return nil, false, fmt.Errorf("size %d is out of range", size)
+	}
+	const first = 1 << 20
+	buf := make([]byte, 0, min(size, first))
+	for int64(len(buf)) < size {
+		if len(buf) == cap(buf) {
+			next := min(2*int64(cap(buf)), size)
+			if int64(cap(buf)) >= size/8 {
+				next = size
+			}
+			grown := make([]byte, len(buf), next)
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, false, nil
+		}
+		if err != nil {
+			return buf, false, err
+		}
+	}
+	var one [1]byte
+	for {
+		n, err := r.Read(one[:])
+		if n > 0 {
+			return buf, true, nil
+		}
+		if err == io.EOF {
+			return buf, false, nil
+		}
+		if err != nil {
+			return buf, false, err
+		}
+	}
+}
+
+// isCorruptStream reports whether err is what a truncated or damaged
+// compressed stream (gzip or a zip member) gives.
+func isCorruptStream(err error) bool {
+	var ce flate.CorruptInputError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) ||
+		errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrFormat) || errors.As(err, &ce)
+}
+
+// checkZipSizes refuses a zip entry whose declared sizes cannot be true of
+// an archive of archiveSize bytes: compressed data larger than the archive,
+// a stored entry whose two sizes differ, or a deflated one announcing more
+// than deflate can expand to. What passes is what archive/zip then holds
+// the entry to while reading it, so a reader may trust the declared
+// uncompressed size as a bound on what it will get.
+func checkZipSizes(f *zip.File, archiveSize int64, member string) error {
+	if f.CompressedSize64 > uint64(max(archiveSize, 0)) {
+		return formatErr(member, "entry declares %d compressed bytes in a %d-byte archive", f.CompressedSize64, archiveSize)
+	}
+	switch f.Method {
+	case zip.Store:
+		if f.UncompressedSize64 != f.CompressedSize64 {
+			return formatErr(member, "stored (uncompressed) entry declares %d bytes but occupies %d", f.UncompressedSize64, f.CompressedSize64)
+		}
+	case zip.Deflate:
+		if f.UncompressedSize64 > uint64(maxInflated(int64(f.CompressedSize64))) {
+			return formatErr(member, "entry declares %d bytes, more than its %d compressed bytes can expand to", f.UncompressedSize64, f.CompressedSize64)
+		}
+	}
+	return nil
+}
 
 // cleanEntryName turns an archive member name into a clean slash path
 // relative to the archive root, or reports one that would climb out of it.
@@ -51,6 +216,11 @@ func cleanEntryName(name string) (string, error) {
 // nil, selects by name the files whose contents are read; the others are
 // skipped without reading. A member name that climbs out of the root, or one
 // past the size limits, is an error naming the archive and the member.
+// Members are read one at a time: the data passed to fn is a new slice of
+// exactly the member's size that fn may keep, and nothing else of the
+// archive is held while fn runs. A p, or a selected file of a folder, that
+// is not a regular file (a FIFO, a device, a socket) is an error naming it,
+// not a read that blocks; symbolic links inside a folder are skipped.
 func WalkArchive(p string, keep func(name string) bool, fn func(name string, data []byte) error) error {
 	st, err := os.Stat(p)
 	if err != nil {
@@ -59,7 +229,7 @@ func WalkArchive(p string, keep func(name string) bool, fn func(name string, dat
 	if st.IsDir() {
 		return walkDir(p, keep, fn)
 	}
-	f, err := os.Open(p)
+	f, st, err := openRegular(p)
 	if err != nil {
 		return err
 	}
@@ -72,7 +242,7 @@ func WalkArchive(p string, keep func(name string) bool, fn func(name string, dat
 	if n == 4 && string(magic[:]) == "PK\x03\x04" || n == 4 && string(magic[:]) == "PK\x05\x06" {
 		return walkZip(f, st.Size(), p, keep, fn)
 	}
-	return walkTarStream(f, p, keep, fn)
+	return walkTarStream(f, st.Size(), p, keep, fn)
 }
 
 // WalkZip walks a zip archive held in r (size bytes) like WalkArchive.
@@ -80,9 +250,11 @@ func WalkZip(r io.ReaderAt, size int64, name string, keep func(string) bool, fn 
 	return walkZip(r, size, name, keep, fn)
 }
 
-// WalkTar walks a tar stream, gzipped or not, like WalkArchive.
+// WalkTar walks a tar stream, gzipped or not, like WalkArchive. The stream's
+// length is not known here, so member sizes are checked against the limits
+// only (WalkArchive also checks them against the file's size).
 func WalkTar(r io.Reader, name string, keep func(string) bool, fn func(string, []byte) error) error {
-	return walkTarStream(r, name, keep, fn)
+	return walkTarStream(r, -1, name, keep, fn)
 }
 
 func walkDir(root string, keep func(string) bool, fn func(string, []byte) error) error {
@@ -91,7 +263,7 @@ func walkDir(root string, keep func(string) bool, fn func(string, []byte) error)
 		if err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() {
+		if d.IsDir() || d.Type()&fs.ModeSymlink != 0 {
 			return nil
 		}
 		rel, err := filepath.Rel(root, p)
@@ -102,19 +274,29 @@ func walkDir(root string, keep func(string) bool, fn func(string, []byte) error)
 		if keep != nil && !keep(rel) {
 			return nil
 		}
-		info, err := d.Info()
+		// A FIFO or device with a data file's name is refused by name
+		// rather than skipped: skipping would make a missing-file error
+		// elsewhere, and reading it would block or never end.
+		if !d.Type().IsRegular() {
+			return notRegular(p, d.Type())
+		}
+		f, info, err := openRegular(p)
 		if err != nil {
 			return err
 		}
+		defer f.Close()
 		if info.Size() > MaxEntryBytes {
 			return formatErr(p, "file of %d bytes is over the %d-byte limit", info.Size(), MaxEntryBytes)
 		}
 		if total += info.Size(); total > MaxArchiveBytes {
 			return formatErr(root, "folder holds more than %d bytes", MaxArchiveBytes)
 		}
-		b, err := os.ReadFile(p)
+		b, more, err := readSized(f, info.Size())
 		if err != nil {
-			return err
+			return wrapErr(p, "reading file", err)
+		}
+		if more || int64(len(b)) != info.Size() {
+			return formatErr(p, "file changed size while being read")
 		}
 		return fn(rel, b)
 	})
@@ -125,7 +307,14 @@ func walkZip(r io.ReaderAt, size int64, name string, keep func(string) bool, fn 
 	if err != nil {
 		return wrapErr(name, "not a readable zip archive", err)
 	}
-	var total int64
+	// The central directory declares every size up front: check them all
+	// before reading any entry, so an archive past the limits costs nothing.
+	type entry struct {
+		f     *zip.File
+		clean string
+	}
+	var selected []entry
+	var total uint64
 	for _, f := range zr.File {
 		if f.FileInfo().IsDir() || !f.Mode().IsRegular() {
 			continue
@@ -138,31 +327,45 @@ func walkZip(r io.ReaderAt, size int64, name string, keep func(string) bool, fn 
 			continue
 		}
 		member := name + ":" + clean
-		if f.UncompressedSize64 > uint64(MaxEntryBytes) {
+		if f.UncompressedSize64 > uint64(max(MaxEntryBytes, 0)) {
 			return formatErr(member, "entry expands to %d bytes, over the %d-byte limit", f.UncompressedSize64, MaxEntryBytes)
 		}
-		rc, err := f.Open()
+		if err := checkZipSizes(f, size, member); err != nil {
+			return err
+		}
+		if total += f.UncompressedSize64; total > uint64(max(MaxArchiveBytes, 0)) {
+			return formatErr(name, "archive expands to more than %d bytes", MaxArchiveBytes)
+		}
+		selected = append(selected, entry{f, clean})
+	}
+	for _, e := range selected {
+		member := name + ":" + e.clean
+		rc, err := e.f.Open()
 		if err != nil {
 			return wrapErr(member, "cannot open zip entry", err)
 		}
-		b, err := readLimited(rc, member, MaxEntryBytes)
+		b, err := readEntry(rc, member, int64(e.f.UncompressedSize64))
 		rc.Close()
 		if err != nil {
 			return err
 		}
-		if total += int64(len(b)); total > MaxArchiveBytes {
-			return formatErr(name, "archive expands to more than %d bytes", MaxArchiveBytes)
-		}
-		if err := fn(clean, b); err != nil {
+		if err := fn(e.clean, b); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func walkTarStream(r io.Reader, name string, keep func(string) bool, fn func(string, []byte) error) error {
+// walkTarStream walks a tar stream of srcSize bytes (-1: unknown), which
+// bounds what its members can hold: srcSize itself, or what deflate can
+// expand srcSize bytes to when the stream is gzipped.
+func walkTarStream(r io.Reader, srcSize int64, name string, keep func(string) bool, fn func(string, []byte) error) error {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var src io.Reader = br
+	bound, what := int64(math.MaxInt64), ""
+	if srcSize >= 0 {
+		bound, what = srcSize, fmt.Sprintf("truncated tar: more than the %d-byte file holds", srcSize)
+	}
 	if m, err := br.Peek(2); err == nil && m[0] == 0x1f && m[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -170,6 +373,9 @@ func walkTarStream(r io.Reader, name string, keep func(string) bool, fn func(str
 		}
 		defer zr.Close()
 		src = zr
+		if srcSize >= 0 {
+			bound, what = maxInflated(srcSize), fmt.Sprintf("more than a %d-byte tar.gz can expand to", srcSize)
+		}
 	}
 	tr := tar.NewReader(src)
 	var total int64
@@ -198,12 +404,17 @@ func walkTarStream(r io.Reader, name string, keep func(string) bool, fn func(str
 		if hdr.Size > MaxEntryBytes {
 			return formatErr(member, "entry of %d bytes is over the %d-byte limit", hdr.Size, MaxEntryBytes)
 		}
-		b, err := readLimited(tr, member, MaxEntryBytes)
+		// The members selected so far and this one must all fit in what
+		// the stream can hold.
+		if hdr.Size > bound-total {
+			return formatErr(member, "entry declares %d bytes, %s", hdr.Size, what)
+		}
+		if total += hdr.Size; total > MaxArchiveBytes {
+			return formatErr(name, "archive expands to more than %d bytes", MaxArchiveBytes)
+		}
+		b, err := readEntry(tr, member, hdr.Size)
 		if err != nil {
 			return err
-		}
-		if total += int64(len(b)); total > MaxArchiveBytes {
-			return formatErr(name, "archive expands to more than %d bytes", MaxArchiveBytes)
 		}
 		if err := fn(clean, b); err != nil {
 			return err
@@ -211,18 +422,19 @@ func walkTarStream(r io.Reader, name string, keep func(string) bool, fn func(str
 	}
 }
 
-// readLimited reads all of r, failing once more than limit bytes arrive.
-func readLimited(r io.Reader, name string, limit int64) ([]byte, error) {
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(r, limit+1))
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, wrapErr(name, "truncated archive entry", err)
-		}
-		return nil, wrapErr(name, "corrupt archive entry", err)
+// readEntry reads an archive member that declares size bytes (the archive
+// reader holds it to that size), into a slice of exactly that size.
+func readEntry(r io.Reader, member string, size int64) ([]byte, error) {
+	b, more, err := readSized(r, size)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, wrapErr(member, "truncated archive entry", err)
+	case err != nil:
+		return nil, wrapErr(member, "corrupt archive entry", err)
+	case int64(len(b)) < size:
+		return nil, formatErr(member, "truncated archive entry: %d of its %d bytes", len(b), size)
+	case more:
+		return nil, formatErr(member, "archive entry runs past its declared %d bytes", size)
 	}
-	if n > limit {
-		return nil, formatErr(name, "entry expands past the %d-byte limit", limit)
-	}
-	return buf.Bytes(), nil
+	return b, nil
 }

@@ -38,17 +38,62 @@ func Labels(ds Dataset) []int {
 	return out
 }
 
+// MaxClasses bounds the labels ClassCounts counts, and those
+// ClassCountsChecked accepts when it is given no class count. It is far
+// above any dataset read here (Omniglot's background set has 964 classes,
+// ImageNet-21k 21,841), and it keeps a corrupt label file from making the
+// counts, whose length is the largest label, take gigabytes.
+var MaxClasses = 1 << 16
+
 // ClassCounts returns the number of items of each label 0..max label.
+// Labels a file can hold but a class cannot be, negative or at least
+// MaxClasses, are not counted, so the counts never take more memory than
+// MaxClasses ints and a bad label never panics; use ClassCountsChecked to
+// have such labels reported.
 func ClassCounts(ds Dataset) []int {
 	var counts []int
 	for i := 0; i < ds.Len(); i++ {
 		l := ds.Label(i)
-		for len(counts) <= l {
-			counts = append(counts, 0)
+		if l < 0 || l >= MaxClasses {
+			continue
+		}
+		if l >= len(counts) {
+			counts = append(counts, make([]int, l+1-len(counts))...)
 		}
 		counts[l]++
 	}
 	return counts
+}
+
+// ClassCountsChecked returns the number of items of each label, checking
+// every label against the class count: with classNum > 0 each label must
+// be in [0, classNum) and the counts have length classNum; with classNum
+// <= 0 (class count unknown) each must be in [0, MaxClasses) and the counts
+// run to the largest label. The first label out of range is an error naming
+// it and its item index.
+func ClassCountsChecked(ds Dataset, classNum int) ([]int, error) {
+	limit := classNum
+	if classNum <= 0 {
+		limit = MaxClasses
+	}
+	var counts []int
+	if classNum > 0 {
+		counts = make([]int, classNum)
+	}
+	for i := 0; i < ds.Len(); i++ {
+		l := ds.Label(i)
+		if l < 0 || l >= limit {
+			if classNum > 0 {
+				return nil, fmt.Errorf("data: item %d has label %d, want 0 <= label < %d (the class count)", i, l, classNum)
+			}
+			return nil, fmt.Errorf("data: item %d has label %d, want 0 <= label < %d (MaxClasses)", i, l, MaxClasses)
+		}
+		if l >= len(counts) {
+			counts = append(counts, make([]int, l+1-len(counts))...)
+		}
+		counts[l]++
+	}
+	return counts, nil
 }
 
 // Memory is a Dataset of same-sized 8-bit images held in one slice (the

@@ -2,15 +2,13 @@ package data
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"encoding/binary"
-	"errors"
 	"io"
-	"os"
 )
 
-// MaxIDXBytes bounds the payload an IDX header may announce. The largest
+// MaxIDXBytes bounds the payload an IDX header may announce (the element
+// size times the product of the non-zero dimensions). The largest
 // distributed IDX file (EMNIST by_class training images) holds about 550 MB.
 var MaxIDXBytes int64 = 1 << 31
 
@@ -40,28 +38,39 @@ func idxElemSize(t byte) int {
 }
 
 // ReadIDXFile reads an IDX file, gunzipping it when it starts with the gzip
-// magic.
+// magic. The header's size is checked against the file's before the data
+// is read: a raw file must be exactly as long as its header says, and a
+// gzipped one short enough for deflate to expand to it. A path that is not
+// a regular file (a FIFO, a device) is an error naming it.
 func ReadIDXFile(path string) (*IDX, error) {
-	f, err := os.Open(path)
+	f, st, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return ReadIDX(f, path)
+	return readIDX(f, path, st.Size())
 }
 
 // ReadIDX reads an IDX array from r, gzipped or raw; name is the file name
 // used in errors. The payload must be exactly as long as the header says.
+// The buffer grows as data arrives (see readSized), so a header announcing
+// more than r holds costs a bounded multiple of what r holds.
 func ReadIDX(r io.Reader, name string) (*IDX, error) {
+	return readIDX(r, name, -1)
+}
+
+// readIDX is ReadIDX for a stream of fileSize bytes (-1: unknown).
+func readIDX(r io.Reader, name string, fileSize int64) (*IDX, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
+	gzipped := false
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, wrapErr(name, "bad gzip header", err)
 		}
 		defer zr.Close()
-		src = zr
+		src, gzipped = zr, true
 	}
 	var hdr [4]byte
 	if _, err := io.ReadFull(src, hdr[:]); err != nil {
@@ -83,39 +92,46 @@ func ReadIDX(r io.Reader, name string) (*IDX, error) {
 		return nil, wrapErr(name, "IDX dimensions truncated", err)
 	}
 	dims := make([]int, nd)
-	size := int64(esz)
 	for i := range dims {
 		d := binary.BigEndian.Uint32(dimBytes[4*i:])
 		if d > 1<<31-1 {
 			return nil, formatErr(name, "IDX dimension %d is %d", i, d)
 		}
 		dims[i] = int(d)
-		size *= int64(d)
-		if size > MaxIDXBytes {
-			return nil, formatErr(name, "IDX header announces more than %d bytes of data (dims %v...)", MaxIDXBytes, dims[:i+1])
+	}
+	// Products are checked without overflow, over the non-zero dimensions
+	// (see shapeBytes), so Count, ItemSize and products of dims are safe.
+	size, ok := shapeBytes(int64(esz), dims, MaxIDXBytes)
+	if !ok {
+		return nil, formatErr(name, "IDX header announces more than %d bytes of data (dims %v)%s", MaxIDXBytes, dims, zeroDimNote(dims))
+	}
+	// Refuse a size the file cannot hold before allocating for it.
+	if hdrLen := int64(4 + 4*nd); fileSize >= 0 {
+		switch {
+		case !gzipped && fileSize-hdrLen < size:
+			return nil, formatErr(name, "IDX dims %v need %d bytes of data, file has %d", dims, size, fileSize-hdrLen)
+		case !gzipped && fileSize-hdrLen > size:
+			return nil, formatErr(name, "IDX dims %v need %d bytes of data, file has more", dims, size)
+		case gzipped && hdrLen+size > maxInflated(fileSize):
+			return nil, formatErr(name, "IDX dims %v need %d bytes of data, more than a %d-byte gzip file can expand to", dims, size, fileSize)
 		}
 	}
-	// Read at most one byte past the announced size, growing the buffer as
-	// data arrives, so a header that lies costs only what the file holds.
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(src, size+1))
+	// Reading on past the payload (readSized's check for more) also makes
+	// gzip verify its trailer (CRC, length).
+	b, more, err := readSized(src, size)
 	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) {
+		if gzipped && isCorruptStream(err) {
 			return nil, wrapErr(name, "truncated or corrupt compressed data", err)
 		}
 		return nil, wrapErr(name, "reading IDX data", err)
 	}
-	if n < size {
-		return nil, formatErr(name, "IDX dims %v need %d bytes of data, file has %d", dims, size, n)
+	if int64(len(b)) < size {
+		return nil, formatErr(name, "IDX dims %v need %d bytes of data, file has %d", dims, size, len(b))
 	}
-	if n > size {
+	if more {
 		return nil, formatErr(name, "IDX dims %v need %d bytes of data, file has more", dims, size)
 	}
-	// Drain to the end so the gzip trailer (CRC, length) is verified.
-	if _, err := io.Copy(io.Discard, src); err != nil {
-		return nil, wrapErr(name, "corrupt compressed data after the IDX payload", err)
-	}
-	return &IDX{Type: hdr[2], Dims: dims, Data: buf.Bytes()}, nil
+	return &IDX{Type: hdr[2], Dims: dims, Data: b}, nil
 }
 
 // Count returns the first dimension: the number of items.

@@ -3,16 +3,18 @@ package data
 import (
 	"archive/zip"
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
+	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 )
 
-// MaxNPYBytes bounds the payload an .npy header may announce.
+// MaxNPYBytes bounds the payload an .npy header may announce (the element
+// size times the product of the shape's non-zero dimensions). The largest
+// array this package reads, Omniglot's background images, is 212 MB.
 var MaxNPYBytes int64 = 1 << 32
 
 // maxNPYHeader bounds the header dictionary; NumPy itself writes a few
@@ -30,13 +32,58 @@ type NPYHeader struct {
 // ElemSize returns the byte width of one element.
 func (h *NPYHeader) ElemSize() int { return npyElemSize(h.Descr) }
 
-// Numel returns the number of elements.
+// Numel returns the number of elements, or -1 when a dimension is negative
+// or their product overflows an int64 (never so for a header ReadNPYHeader
+// returned).
 func (h *NPYHeader) Numel() int64 {
-	n := int64(1)
-	for _, d := range h.Shape {
-		n *= int64(d)
+	n, ok := shapeBytes(1, h.Shape, math.MaxInt64)
+	if !ok {
+		return -1
 	}
 	return n
+}
+
+// dataBytes returns the payload size, or -1 as Numel does.
+func (h *NPYHeader) dataBytes() int64 {
+	n, ok := shapeBytes(int64(h.ElemSize()), h.Shape, math.MaxInt64)
+	if !ok {
+		return -1
+	}
+	return n
+}
+
+// shapeBytes returns elem times the product of dims and whether elem times
+// the product of the non-zero dims is at most limit, multiplying without
+// overflow (math/bits). Bounding the non-zero dims, not the product, means
+// a zero dimension cannot make absurd others pass; every partial product of
+// an accepted shape then fits in an int64 too, so callers may multiply
+// sub-shapes (e.g. Shape[0]*Shape[1]) safely. Negative dims fail.
+func shapeBytes(elem int64, dims []int, limit int64) (size int64, ok bool) {
+	if elem < 0 || limit < 0 {
+		return 0, false
+	}
+	p, zero := uint64(elem), false
+	for _, d := range dims {
+		switch {
+		case d < 0:
+			return 0, false
+		case d == 0:
+			zero = true
+			continue
+		}
+		hi, lo := bits.Mul64(p, uint64(d))
+		if hi != 0 || lo > uint64(limit) {
+			return 0, false
+		}
+		p = lo
+	}
+	if p > uint64(limit) {
+		return 0, false
+	}
+	if zero {
+		return 0, true
+	}
+	return int64(p), true
 }
 
 // npyElemSize gives the width of the little-endian or byte dtypes this
@@ -61,8 +108,12 @@ type NPY struct {
 	Data []byte
 }
 
-// Int64s returns the payload of an integer array as int64 values.
+// Int64s returns the payload of an integer array as int64 values. An NPY
+// whose Data does not match its shape and dtype is an error.
 func (a *NPY) Int64s() ([]int64, error) {
+	if npyElemSize(a.Descr) == 0 || a.dataBytes() < 0 || int64(len(a.Data)) != a.dataBytes() {
+		return nil, fmt.Errorf("data: npy shape %v dtype %s does not match its %d data bytes", a.Shape, a.Descr, len(a.Data))
+	}
 	n := int(a.Numel())
 	out := make([]int64, n)
 	switch a.Descr {
@@ -90,54 +141,71 @@ func (a *NPY) Int64s() ([]int64, error) {
 
 // ReadNPYHeader parses the header of an .npy stream and leaves r at the first
 // data byte. name is used in errors. Only C-order arrays of the dtypes
-// npyElemSize knows are accepted.
+// npyElemSize knows are accepted, with a shape whose size (see MaxNPYBytes)
+// is checked without overflow, so Numel and products of its dimensions are
+// safe to compute.
 func ReadNPYHeader(r io.Reader, name string) (*NPYHeader, error) {
+	h, _, err := readNPYHeader(r, name)
+	return h, err
+}
+
+// readNPYHeader is ReadNPYHeader that also returns the header's length in
+// bytes (magic and length fields included), i.e. where the data starts.
+func readNPYHeader(r io.Reader, name string) (*NPYHeader, int64, error) {
 	var pre [10]byte
 	if _, err := io.ReadFull(r, pre[:8]); err != nil {
-		return nil, wrapErr(name, "npy header truncated", err)
+		return nil, 0, wrapErr(name, "npy header truncated", err)
 	}
 	if string(pre[:6]) != "\x93NUMPY" {
-		return nil, formatErr(name, "not an npy file (magic %q)", pre[:6])
+		return nil, 0, formatErr(name, "not an npy file (magic %q)", pre[:6])
 	}
-	var hlen int
+	var hlen, fixed int
 	switch pre[6] {
 	case 1:
 		if _, err := io.ReadFull(r, pre[8:10]); err != nil {
-			return nil, wrapErr(name, "npy header truncated", err)
+			return nil, 0, wrapErr(name, "npy header truncated", err)
 		}
-		hlen = int(binary.LittleEndian.Uint16(pre[8:10]))
+		hlen, fixed = int(binary.LittleEndian.Uint16(pre[8:10])), 10
 	case 2, 3:
 		var l [4]byte
 		if _, err := io.ReadFull(r, l[:]); err != nil {
-			return nil, wrapErr(name, "npy header truncated", err)
+			return nil, 0, wrapErr(name, "npy header truncated", err)
 		}
 		v := binary.LittleEndian.Uint32(l[:])
 		if v > maxNPYHeader {
-			return nil, formatErr(name, "npy header of %d bytes is too long", v)
+			return nil, 0, formatErr(name, "npy header of %d bytes is too long", v)
 		}
-		hlen = int(v)
+		hlen, fixed = int(v), 12
 	default:
-		return nil, formatErr(name, "unsupported npy version %d.%d", pre[6], pre[7])
+		return nil, 0, formatErr(name, "unsupported npy version %d.%d", pre[6], pre[7])
 	}
 	hb := make([]byte, hlen)
 	if _, err := io.ReadFull(r, hb); err != nil {
-		return nil, wrapErr(name, "npy header truncated", err)
+		return nil, 0, wrapErr(name, "npy header truncated", err)
 	}
 	h, err := parseNPYDict(string(hb))
 	if err != nil {
-		return nil, wrapErr(name, "bad npy header", err)
+		return nil, 0, wrapErr(name, "bad npy header", err)
 	}
 	if npyElemSize(h.Descr) == 0 {
-		return nil, formatErr(name, "unsupported npy dtype %q", h.Descr)
+		return nil, 0, formatErr(name, "unsupported npy dtype %q", h.Descr)
 	}
-	size := int64(npyElemSize(h.Descr))
-	for _, d := range h.Shape {
-		size *= int64(d)
-		if size > MaxNPYBytes {
-			return nil, formatErr(name, "npy shape %v announces more than %d bytes", h.Shape, MaxNPYBytes)
+	// The old check multiplied first and compared after, so (2^32, 2^31)
+	// wrapped to a negative size and passed.
+	if _, ok := shapeBytes(int64(npyElemSize(h.Descr)), h.Shape, MaxNPYBytes); !ok {
+		return nil, 0, formatErr(name, "npy shape %v announces more than %d bytes%s", h.Shape, MaxNPYBytes, zeroDimNote(h.Shape))
+	}
+	return h, int64(fixed + hlen), nil
+}
+
+// zeroDimNote explains a refused shape whose product is zero.
+func zeroDimNote(shape []int) string {
+	for _, d := range shape {
+		if d == 0 {
+			return " (counting only its non-zero dimensions)"
 		}
 	}
-	return h, nil
+	return ""
 }
 
 // parseNPYDict parses the Python dict literal of an npy header:
@@ -230,48 +298,75 @@ func pyString(s string) (string, string, error) {
 }
 
 // ReadNPY reads a whole .npy array from r; name is used in errors. The data
-// must be exactly as long as the header says.
+// must be exactly as long as the header says. The buffer grows as data
+// arrives (see readSized), so a header announcing more than r holds costs
+// a bounded multiple of what r holds, not what the header says.
 func ReadNPY(r io.Reader, name string) (*NPY, error) {
-	h, err := ReadNPYHeader(r, name)
+	h, _, err := readNPYHeader(r, name)
 	if err != nil {
 		return nil, err
 	}
-	size := h.Numel() * int64(h.ElemSize())
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(r, size+1))
+	return readNPYData(r, h, name)
+}
+
+// readNPYData reads the payload of an array whose header was read from r.
+func readNPYData(r io.Reader, h *NPYHeader, name string) (*NPY, error) {
+	size := h.dataBytes()
+	b, more, err := readSized(r, size)
 	if err != nil {
 		return nil, wrapErr(name, "reading npy data", err)
 	}
-	if n != size {
-		return nil, formatErr(name, "npy shape %v dtype %s needs %d data bytes, file has %d", h.Shape, h.Descr, size, min(n, size+1))
+	if int64(len(b)) < size {
+		return nil, formatErr(name, "npy shape %v dtype %s needs %d data bytes, file has %d", h.Shape, h.Descr, size, len(b))
 	}
-	return &NPY{NPYHeader: *h, Data: buf.Bytes()}, nil
+	if more {
+		return nil, formatErr(name, "npy shape %v dtype %s needs %d data bytes, file has more", h.Shape, h.Descr, size)
+	}
+	return &NPY{NPYHeader: *h, Data: b}, nil
 }
 
-// ReadNPYFile reads an .npy file.
+// ReadNPYFile reads an .npy file. Its size must be exactly what the header
+// announces, which is checked before the data is read. A path that is not a
+// regular file (a FIFO, a device) is an error naming it.
 func ReadNPYFile(path string) (*NPY, error) {
-	f, err := os.Open(path)
+	f, st, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return ReadNPY(bufio.NewReader(f), path)
+	br := bufio.NewReader(f)
+	h, hlen, err := readNPYHeader(br, path)
+	if err != nil {
+		return nil, err
+	}
+	if have, size := st.Size()-hlen, h.dataBytes(); have != size {
+		return nil, formatErr(path, "npy shape %v dtype %s needs %d data bytes, file has %d", h.Shape, h.Descr, size, have)
+	}
+	return readNPYData(br, h, path)
 }
 
 // NPZ is an opened .npz archive (a zip of .npy members).
 type NPZ struct {
 	name string
 	zr   *zip.Reader
+	// size is the archive's length, which bounds what a member can hold.
+	size int64
 	c    io.Closer
 }
 
-// OpenNPZ opens an .npz file; Close releases it.
+// OpenNPZ opens an .npz file; Close releases it. A path that is not a
+// regular file (a FIFO, a device) is an error naming it.
 func OpenNPZ(path string) (*NPZ, error) {
-	zr, err := zip.OpenReader(path)
+	f, st, err := openRegular(path)
 	if err != nil {
+		return nil, err
+	}
+	zr, err := zip.NewReader(f, st.Size())
+	if err != nil {
+		f.Close()
 		return nil, wrapErr(path, "not a readable npz (zip) archive", err)
 	}
-	return &NPZ{name: path, zr: &zr.Reader, c: zr}, nil
+	return &NPZ{name: path, zr: zr, size: st.Size(), c: f}, nil
 }
 
 // NewNPZ reads an .npz archive from r (size bytes); name is used in errors.
@@ -280,7 +375,7 @@ func NewNPZ(r io.ReaderAt, size int64, name string) (*NPZ, error) {
 	if err != nil {
 		return nil, wrapErr(name, "not a readable npz (zip) archive", err)
 	}
-	return &NPZ{name: name, zr: zr}, nil
+	return &NPZ{name: name, zr: zr, size: size}, nil
 }
 
 // Close releases the file behind an NPZ opened with OpenNPZ.
@@ -301,9 +396,12 @@ func (z *NPZ) Names() []string {
 }
 
 // Open opens array key (with or without ".npy") and returns its header and
-// a reader positioned at its data, which the caller closes. The reader never
-// yields more than the header's size, so a member that expands past its
-// header is an error, not a memory bomb.
+// a reader positioned at its data, which the caller closes. Before it
+// returns, the header's size is checked against the zip entry's declared
+// size, and that against what the archive can hold (see checkZipSizes), so
+// a header that lies is an error here, before any data is read. The reader
+// never yields more than the header's size, so a member that expands past
+// its header is an error, not a memory bomb.
 func (z *NPZ) Open(key string) (*NPYHeader, io.ReadCloser, error) {
 	want := strings.TrimSuffix(key, ".npy") + ".npy"
 	for _, f := range z.zr.File {
@@ -311,23 +409,49 @@ func (z *NPZ) Open(key string) (*NPYHeader, io.ReadCloser, error) {
 			continue
 		}
 		member := z.name + ":" + want
+		if err := checkZipSizes(f, z.size, member); err != nil {
+			return nil, nil, err
+		}
 		rc, err := f.Open()
 		if err != nil {
 			return nil, nil, wrapErr(member, "cannot open npz member", err)
 		}
 		br := bufio.NewReaderSize(rc, 1<<16)
-		h, err := ReadNPYHeader(br, member)
+		h, hlen, err := readNPYHeader(br, member)
 		if err != nil {
 			rc.Close()
 			return nil, nil, err
 		}
-		size := h.Numel() * int64(h.ElemSize())
+		size := h.dataBytes()
+		switch entry, need := f.UncompressedSize64, uint64(hlen)+uint64(size); {
+		case entry < need:
+			rc.Close()
+			return nil, nil, formatErr(member, "npz member is shorter than its header's shape: %s %v needs %d data bytes, the zip entry holds %d", h.Descr, h.Shape, size, entry-uint64(hlen))
+		case entry > need:
+			rc.Close()
+			return nil, nil, formatErr(member, "npz member has more data than its header's shape: %s %v needs %d data bytes, the zip entry holds %d", h.Descr, h.Shape, size, entry-uint64(hlen))
+		}
 		return h, &npzData{r: br, c: rc, left: size, name: member}, nil
 	}
 	return nil, nil, formatErr(z.name, "npz has no array %q (has %v)", key, z.Names())
 }
 
-// Read reads a whole array from the archive.
+// Header returns the header of array key without reading its data, so a
+// caller can check shapes against each other (and what the dataset can
+// be) before reading any array.
+func (z *NPZ) Header(key string) (*NPYHeader, error) {
+	h, rc, err := z.Open(key)
+	if err != nil {
+		return nil, err
+	}
+	rc.Close()
+	return h, nil
+}
+
+// Read reads a whole array from the archive into a buffer of exactly its
+// size. Read trusts the shape as far as Open checks it: an array that
+// cannot be part of the dataset (labels for more images than there are)
+// should be refused from its Header before Read is called.
 func (z *NPZ) Read(key string) (*NPY, error) {
 	h, rc, err := z.Open(key)
 	if err != nil {
@@ -335,16 +459,15 @@ func (z *NPZ) Read(key string) (*NPY, error) {
 	}
 	defer rc.Close()
 	name := z.name + ":" + strings.TrimSuffix(key, ".npy") + ".npy"
-	size := h.Numel() * int64(h.ElemSize())
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, rc)
+	size := h.dataBytes()
+	b, more, err := readSized(rc, size)
 	if err != nil {
 		return nil, err
 	}
-	if n != size {
-		return nil, formatErr(name, "npy shape %v needs %d data bytes, member has %d", h.Shape, size, n)
+	if int64(len(b)) != size || more {
+		return nil, formatErr(name, "npy shape %v needs %d data bytes, member has %d", h.Shape, size, len(b))
 	}
-	return &NPY{NPYHeader: *h, Data: buf.Bytes()}, nil
+	return &NPY{NPYHeader: *h, Data: b}, nil
 }
 
 // npzData yields exactly the announced payload of one member and reports a
@@ -359,10 +482,15 @@ type npzData struct {
 // Read yields the member's data, failing if it ends early or runs long.
 func (d *npzData) Read(p []byte) (int, error) {
 	if d.left == 0 {
-		// The member must end here.
+		// The member must end here; reading on to its end also makes
+		// archive/zip verify the member's CRC.
 		var one [1]byte
-		if n, _ := d.r.Read(one[:]); n > 0 {
+		n, err := io.ReadFull(d.r, one[:])
+		switch {
+		case n > 0:
 			return 0, formatErr(d.name, "npz member has more data than its header's shape")
+		case err != nil && err != io.EOF:
+			return 0, wrapErr(d.name, "corrupt npz member", err)
 		}
 		return 0, io.EOF
 	}
