@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // flakyServer serves content at /f. The first response sends only cut
@@ -195,5 +196,137 @@ func TestKnownSums(t *testing.T) {
 	dir := sharedDataDir(t, "mnist")
 	if err := Verify(dir, "mnist"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFetchStalled: a server that never answers, or stops sending midway,
+// is abandoned after StallTimeout instead of hanging the download.
+func TestFetchStalled(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/midway" {
+			w.Header().Set("Content-Length", "1000")
+			w.Write(make([]byte, 100))
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs first: unblock the handlers
+	for _, path := range []string{"/silent", "/midway"} {
+		dir := t.TempDir()
+		rf := RemoteFile{Name: "f.bin", URLs: []string{srv.URL + path}}
+		start := time.Now()
+		err := (&Fetcher{StallTimeout: 200 * time.Millisecond}).FetchFile(context.Background(), rf, dir)
+		if err == nil || !strings.Contains(err.Error(), "no data for 200ms") {
+			t.Fatalf("%s: got %v, want a stall error", path, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("%s: stall noticed after %v", path, d)
+		}
+		if path == "/midway" {
+			// What arrived is kept to resume from.
+			if st, err := os.Stat(filepath.Join(dir, "f.bin.part")); err != nil || st.Size() != 100 {
+				t.Fatalf("midway: .part %v %v", st, err)
+			}
+		}
+	}
+}
+
+// endlessServer sends zeros until the client goes away, announcing
+// announce as Content-Length when it is not empty.
+func endlessServer(t *testing.T, announce string) (*httptest.Server, *atomic.Int64) {
+	var sent atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if announce != "" {
+			w.Header().Set("Content-Length", announce)
+		}
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := w.Write(buf)
+			sent.Add(int64(n))
+			if err != nil || sent.Load() > 64<<20 {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &sent
+}
+
+// TestFetchSizeLimit: a body longer than the known size, or than
+// MaxDownloadBytes when the size is unknown, is refused as soon as it runs
+// past, and its .part is removed.
+func TestFetchSizeLimit(t *testing.T) {
+	srv, _ := endlessServer(t, "")
+	dir := t.TempDir()
+	rf := RemoteFile{Name: "known.bin", URLs: []string{srv.URL + "/f"}, Size: 100000, MD5: "00112233445566778899aabbccddeeff"}
+	err := (&Fetcher{}).FetchFile(context.Background(), rf, dir)
+	if err == nil || !strings.Contains(err.Error(), "runs past the file's known size of 100000 bytes") {
+		t.Fatalf("endless body, known size: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "known.bin.part")); err == nil {
+		t.Fatal(".part of an oversized body kept")
+	}
+	saved := MaxDownloadBytes
+	MaxDownloadBytes = 1 << 20
+	defer func() { MaxDownloadBytes = saved }()
+	rf = RemoteFile{Name: "unknown.bin", URLs: []string{srv.URL + "/f"}}
+	err = (&Fetcher{}).FetchFile(context.Background(), rf, dir)
+	if err == nil || !strings.Contains(err.Error(), "MaxDownloadBytes") {
+		t.Fatalf("endless body, unknown size: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "unknown.bin.part")); err == nil {
+		t.Fatal(".part of an oversized body kept")
+	}
+	// A Content-Length over the size is refused before any byte is written.
+	liar, sent := endlessServer(t, strconv.Itoa(1<<30))
+	rf = RemoteFile{Name: "liar.bin", URLs: []string{liar.URL + "/f"}, Size: 5000}
+	err = (&Fetcher{}).FetchFile(context.Background(), rf, dir)
+	if err == nil || !strings.Contains(err.Error(), "server announces") {
+		t.Fatalf("announced size over the limit: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "liar.bin.part")); err == nil {
+		t.Fatal("wrote a body whose announced size is over the limit")
+	}
+	t.Logf("the lying server got %d bytes out before the client hung up", sent.Load())
+	// A stored file of the wrong size fails verification without hashing.
+	os.WriteFile(filepath.Join(dir, "known.bin"), []byte("short"), 0o644)
+	var ce *ChecksumError
+	if err := (&Fetcher{}).FetchFile(context.Background(), RemoteFile{Name: "known.bin", URLs: []string{srv.URL}, Size: 100000}, dir); !errors.As(err, &ce) || ce.Algo != "size" {
+		t.Fatalf("short stored file: %v", err)
+	}
+}
+
+// TestRemotesHTTPS: every download URL is HTTPS except the one host that
+// cannot serve it (an S3 website endpoint), kept only as a later mirror;
+// the default client refuses redirects from HTTPS to HTTP.
+func TestRemotesHTTPS(t *testing.T) {
+	for name, r := range Remotes {
+		for _, rf := range r.Files {
+			for i, u := range rf.URLs {
+				if strings.HasPrefix(u, "https://") {
+					continue
+				}
+				if i == 0 || !strings.HasPrefix(u, "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/") {
+					t.Errorf("%s %s: insecure URL %s", name, rf.Name, u)
+				}
+			}
+		}
+	}
+	from, _ := http.NewRequest("GET", "https://example.org/a", nil)
+	to, _ := http.NewRequest("GET", "http://example.org/b", nil)
+	if err := refuseDowngrade(to, []*http.Request{from}); err == nil {
+		t.Fatal("https to http redirect allowed")
+	}
+	up, _ := http.NewRequest("GET", "https://example.org/b", nil)
+	if err := refuseDowngrade(up, []*http.Request{from}); err != nil {
+		t.Fatal(err)
+	}
+	if defaultClient.Transport.(*http.Transport).ResponseHeaderTimeout == 0 || defaultClient.Transport.(*http.Transport).TLSHandshakeTimeout == 0 {
+		t.Fatal("default client without timeouts")
 	}
 }

@@ -585,6 +585,23 @@ func VerifyDataset(name string, opt Options) ([]Verification, error) {
 			}
 		}
 		if err != nil {
+			// A file that is not the published one is the cause to report,
+			// rather than the decoding trouble it led to.
+			var fe *FormatError
+			if errors.As(err, &fe) {
+				p := fe.File
+				if _, err := os.Stat(p); err != nil {
+					// "archive:member": the archive is the file.
+					if i := strings.LastIndex(p, ":"); i > 0 {
+						p = p[:i]
+					}
+				}
+				if rf, ok := knownFile(name, p); ok {
+					if serr := checkSums(p, rf); serr != nil {
+						return out, serr
+					}
+				}
+			}
 			return out, err
 		}
 		v := Verification{Name: name, Split: split, Items: set.Len()}
