@@ -113,9 +113,10 @@ func fileKind(m fs.FileMode) string {
 // readSized reads exactly size bytes of r into a slice of that length and
 // capacity. The slice grows as data arrives, doubling from 1 MiB and going
 // straight to size once an eighth of it has arrived, so a header that
-// announces more than r holds costs at most about eight times what r does
-// hold, and a true one costs at most 1.25 times size at the last copy
-// (bytes.Buffer's doubling costs up to 2 times, plus the slack it keeps).
+// announces more than r holds costs at most about ten times what r does
+// hold (never the announced size), and a true one has at most 1.25 times
+// size live, at the last copy, and 1.5 times allocated in all
+// (bytes.Buffer's doubling has up to 3 times live and keeps the slack).
 // A shorter slice with a nil error means r ended early. After size bytes it
 // reads one more, so more reports data past the announced end, and a
 // checksumming reader (gzip, a zip member) verifies its trailer.
