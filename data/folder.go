@@ -275,7 +275,8 @@ func badList(archive string, bad []error) string {
 }
 
 // imageHeader reads the width and height of a PNG or JPEG without decoding
-// its pixels, failing as DecodeImage would on the same header.
+// its pixels, failing as DecodeImage would on the same header (keep the two
+// checks alike).
 func imageHeader(b []byte, name string) (w, h int, err error) {
 	var cfg image.Config
 	switch {
@@ -289,7 +290,7 @@ func imageHeader(b []byte, name string) (w, h int, err error) {
 	if err != nil {
 		return 0, 0, wrapErr(name, "corrupt image header", err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > MaxImagePixels {
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > int64(MaxImagePixels) {
 		return 0, 0, formatErr(name, "image size %dx%d is empty or over the %d-pixel limit", cfg.Width, cfg.Height, MaxImagePixels)
 	}
 	return cfg.Width, cfg.Height, nil

@@ -99,9 +99,12 @@ func settleGoroutines(want int, within time.Duration) int {
 // TestIterAbandoned: an iterator dropped mid-epoch without Close stops its
 // producer and workers once collected.
 func TestIterAbandoned(t *testing.T) {
-	before := settleGoroutines(0, 0)
 	ds := synthetic(2000, 1, 28, 28)
 	l := NewLoader(ds, nil, LoaderOptions{Workers: 4, Prefetch: 1})
+	// One whole epoch first, so that goroutines started once per process
+	// (a worker pool) are in the baseline.
+	collect(t, l, 0, SequentialSampler{N: 30, BatchSize: 10}.Epoch())
+	before := settleGoroutines(0, 0)
 	func() {
 		it := l.Epoch(0, SequentialSampler{N: 2000, BatchSize: 10}.Epoch())
 		if _, ok := it.Next(); !ok {
@@ -121,8 +124,9 @@ func TestIterAbandoned(t *testing.T) {
 // TestIterNextAfterClose: Next after Close (at any point of the epoch)
 // reports false at once, and Close is idempotent.
 func TestIterNextAfterClose(t *testing.T) {
-	before := settleGoroutines(0, 0)
 	ds := synthetic(500, 1, 28, 28)
+	collect(t, NewLoader(ds, nil, LoaderOptions{Workers: 3}), 0, SequentialSampler{N: 14, BatchSize: 7}.Epoch())
+	before := settleGoroutines(0, 0)
 	for _, take := range []int{0, 1, 3} {
 		l := NewLoader(ds, nil, LoaderOptions{Workers: 3, Prefetch: 2})
 		it := l.Epoch(0, SequentialSampler{N: 500, BatchSize: 7}.Epoch())
