@@ -70,8 +70,11 @@ func ClassCounts(ds Dataset) []int {
 // be in [0, classNum) and the counts have length classNum; with classNum
 // <= 0 (class count unknown) each must be in [0, MaxClasses) and the counts
 // run to the largest label. The first label out of range is an error naming
-// it and its item index.
+// it and its item index; so is a classNum over MaxClasses.
 func ClassCountsChecked(ds Dataset, classNum int) ([]int, error) {
+	if classNum > MaxClasses {
+		return nil, fmt.Errorf("data: class count %d is over MaxClasses (%d)", classNum, MaxClasses)
+	}
 	limit := classNum
 	if classNum <= 0 {
 		limit = MaxClasses
