@@ -65,6 +65,30 @@ func (b BadImages) String() string {
 	return "fail"
 }
 
+// ParseBadImages reads a policy name: "fail", "scan" or "skip".
+func ParseBadImages(name string) (BadImages, error) {
+	for _, b := range []BadImages{BadImagesFail, BadImagesScan, BadImagesSkip} {
+		if b.String() == name {
+			return b, nil
+		}
+	}
+	return 0, fmt.Errorf("bad-image policy %q: want fail, scan or skip", name)
+}
+
+// MarshalText writes the policy's name, so that configurations saved as
+// JSON say "skip" rather than 2.
+func (b BadImages) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
+
+// UnmarshalText reads a policy name written by MarshalText.
+func (b *BadImages) UnmarshalText(text []byte) error {
+	v, err := ParseBadImages(string(text))
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
 // FolderOptions says how to read an image folder.
 type FolderOptions struct {
 	// Sub is the folder inside the archive that holds the class folders

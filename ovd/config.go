@@ -55,6 +55,11 @@ type Config struct {
 	TrainLimit, UnknownLimit int
 	// TestLimit caps the known test set (0: all).
 	TestLimit int
+	// BadImages (--bad_images, --skip_bad_images) is what opening an image
+	// folder dataset does about images that do not decode: check every
+	// header and fail (the default), decode every image and fail, or
+	// decode every image and leave the bad ones out with a warning.
+	BadImages data.BadImages
 
 	// Evaluation.
 	CheckpointPath string // --checkpoint_path: resume training from it, or the model to test

@@ -17,7 +17,7 @@ type sets struct {
 // openSets opens cfg's datasets, applies the subset caps and checks that
 // the known set has the classes class_num promises.
 func openSets(cfg *Config) (*sets, error) {
-	opt := data.Options{Dir: cfg.DataDir, ClassNum: cfg.ClassNum, Seed: cfg.Seed}
+	opt := data.Options{Dir: cfg.DataDir, ClassNum: cfg.ClassNum, Seed: cfg.Seed, BadImages: cfg.BadImages}
 	train, err := data.Open(cfg.KnownDataset, data.Train, opt)
 	if err != nil {
 		return nil, fmt.Errorf("--known_dataset %s: %w", cfg.KnownDataset, err)

@@ -448,7 +448,7 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 		return nil, fmt.Errorf("--output_dir: %w", err)
 	}
 	removeTempFiles(cfg.OutputDir)
-	opt := data.Options{Dir: cfg.DataDir, ClassNum: cfg.ClassNum, Seed: cfg.Seed}
+	opt := data.Options{Dir: cfg.DataDir, ClassNum: cfg.ClassNum, Seed: cfg.Seed, BadImages: cfg.BadImages}
 	set, err := data.Open(cfg.KnownDataset, data.Train, opt)
 	if err != nil {
 		return nil, fmt.Errorf("--known_dataset %s: %w", cfg.KnownDataset, err)

@@ -160,6 +160,8 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 	bol(&o.dryRun, "dry_run", "check the flags, print the resolved configuration as one JSON object and exit")
 	num(&c.TrainLimit, "train_limit", "use only the first N training images (0: all)")
 	num(&c.TestLimit, "test_limit", "use only the first N known test images (0: all)")
+	fs.TextVar(&c.BadImages, "bad_images", c.BadImages, "images of folder datasets that do not decode: fail (check every header at open), scan (decode every image at open) or skip (decode all, leave out the bad ones with a warning)")
+	fs.Var(skipBadImages{&c.BadImages}, "skip_bad_images", "leave out images that do not decode, with a warning (same as --bad_images skip)")
 	opt(&c.CheckpointPath, "checkpoint_path", "checkpoint to resume training from, or the model to test")
 	str(&c.EncType, "enc_type", "encoder: "+strings.Join(backbone.EncTypes(), ", "))
 	num(&c.EncOutDim, "enc_out_dim", "the encoder's output width (must match --enc_type)")
@@ -200,6 +202,34 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 	bol(&o.logTSNE, "log_tsne", "reference model argument; no effect (no t-SNE plots)")
 	return fs
 }
+
+// skipBadImages is --skip_bad_images, the switch for --bad_images skip.
+type skipBadImages struct{ p *data.BadImages }
+
+func (s skipBadImages) IsBoolFlag() bool { return true }
+
+func (s skipBadImages) String() string {
+	if s.p == nil {
+		return "false"
+	}
+	return strconv.FormatBool(*s.p == data.BadImagesSkip)
+}
+
+func (s skipBadImages) Set(v string) error {
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("parse error")
+	}
+	if on {
+		*s.p = data.BadImagesSkip
+	} else if *s.p == data.BadImagesSkip {
+		*s.p = data.BadImagesFail
+	}
+	return nil
+}
+
+// Get returns the switch's state for the dry-run JSON.
+func (s skipBadImages) Get() any { return *s.p == data.BadImagesSkip }
 
 // floatAlias is a float64 flag for two names sharing one setting.
 type floatAlias float64
@@ -271,6 +301,8 @@ func flagError(cmd string, fs *flag.FlagSet, err error) error {
 					want = "a non-negative integer"
 				case float64:
 					want = "a number"
+				case *data.BadImages:
+					want = "fail, scan or skip"
 				}
 			}
 		}

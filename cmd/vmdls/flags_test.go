@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/safetensors"
 )
 
@@ -137,6 +138,7 @@ func TestValidationMessages(t *testing.T) {
 		{append([]string{"train", "--margin_max_distance", "+Inf"}, mnistArgs...), []string{"--margin_max_distance +Inf", "finite"}},
 		{append([]string{"test", "--step_gamma", "-Inf", "--checkpoint_path", stateCkpt}, mnistArgs...), []string{"--step_gamma -Inf", "finite"}},
 		{[]string{"train-ae", "--lr", "NaN"}, []string{"--lr NaN", "finite"}},
+		{append([]string{"train", "--bad_images", "sc"}, mnistArgs...), []string{"--bad_images", `"sc"`, "fail, scan or skip"}},
 	} {
 		var out, errb bytes.Buffer
 		err := run(tc.args, &out, &errb)
@@ -196,5 +198,27 @@ func TestResumeArgs(t *testing.T) {
 	want := `--enc_type mnist-conv --gpus 0, --data_dir 'my data' --checkpoint_path 'runs/a b/last.safetensors'`
 	if got != want {
 		t.Errorf("resumeArgs:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestBadImagesFlags checks that --skip_bad_images and --bad_images set
+// the data policy the datasets open with.
+func TestBadImagesFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want data.BadImages
+	}{
+		{nil, data.BadImagesFail},
+		{[]string{"--skip_bad_images"}, data.BadImagesSkip},
+		{[]string{"--bad_images", "scan"}, data.BadImagesScan},
+		{[]string{"--bad_images", "skip", "--skip_bad_images=false"}, data.BadImagesFail},
+	} {
+		o, err := parseRunFlags("train", append(tc.args, mnistArgs...), &bytes.Buffer{}, &bytes.Buffer{})
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if o.cfg.BadImages != tc.want {
+			t.Errorf("%v: policy %v, want %v", tc.args, o.cfg.BadImages, tc.want)
+		}
 	}
 }
