@@ -17,6 +17,9 @@
 // train, test, train-ae and demo take --dry_run, which prints the resolved
 // configuration as one JSON object and exits without reading anything.
 //
-// Exit status: 0 success, 2 a bad command line (before any work), 1 a
-// failure during the work, 130 an interrupted run.
+// Exit status: 0 success; 2 a bad input: a flag, a combination of flags, or
+// a file that cannot be used (a checkpoint of another network or with
+// weights that are not finite, a corrupt dataset file; data verify also
+// exits 2 for bad or missing data); 1 a failure during the work (a full
+// disk, a training run that diverged); 130 an interrupted run.
 package main

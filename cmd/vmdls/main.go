@@ -58,7 +58,8 @@ commands:
   bench gemm   measure SGEMM (flags: --m --n --k --threads --reps); prints one JSON line
   bench train-step, bench infer
                time a network (flags: --enc_type --batch_size --threads); one JSON line
-  data         datasets: fetch NAME (download, verify), info --dataset NAME --data_dir DIR
+  data         datasets: fetch NAME (download, verify), verify NAME (checksums, decode every
+               image), info --dataset NAME --data_dir DIR
   train        train an OOD model; the reference main.py's flags (--enc_type, --latent_dim, ...)
   test         evaluate a trained model; the reference test.py's flags (--checkpoint_path, ...)
   train-ae     train the autoencoder that --ae_features uses (--known_dataset mnist|cifar_known)
