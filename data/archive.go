@@ -110,54 +110,86 @@ func fileKind(m fs.FileMode) string {
 	return "mode " + m.String()
 }
 
-// readSized reads exactly size bytes of r into a slice of that length and
-// capacity. The slice grows as data arrives, doubling from 1 MiB and going
-// straight to size once an eighth of it has arrived, so a header that
-// announces more than r holds costs at most about ten times what r does
-// hold (never the announced size), and a true one has at most 1.25 times
-// size live, at the last copy, and 1.5 times allocated in all
-// (bytes.Buffer's doubling has up to 3 times live and keeps the slack).
-// A shorter slice with a nil error means r ended early. After size bytes it
-// reads one more, so more reports data past the announced end, and a
+// readSized reads exactly size bytes of r into a new slice of that length
+// and capacity, returning it with n = size, or a nil slice and the number
+// of bytes r held when it ended early. Until an eighth of size has arrived
+// the data is collected in 1 MiB chunks; only then is the exact buffer
+// allocated and the rest read straight into it. So a header announcing
+// more than r holds costs at most nine times what r does hold (the chunks,
+// then a buffer at most eight times as large), never the announced size,
+// and a true one costs 1.125 times size in all (the chunks
+// are the only garbage), where bytes.Buffer's doubling has up to 3 times
+// size live at its last copy and keeps up to twice size. After size bytes
+// it reads one more: more reports data past the announced end, and a
 // checksumming reader (gzip, a zip member) verifies its trailer.
-func readSized(r io.Reader, size int64) (b []byte, more bool, err error) {
+func readSized(r io.Reader, size int64) (b []byte, n int64, more bool, err error) {
 	if size < 0 || size > math.MaxInt {
-		return nil, false, fmt.Errorf("size %d is out of range", size)
+		return nil, 0, false, fmt.Errorf("size %d is out of range", size)
 	}
-	const first = 1 << 20
-	buf := make([]byte, 0, min(size, first))
-	for int64(len(buf)) < size {
-		if len(buf) == cap(buf) {
-			next := min(2*int64(cap(buf)), size)
-			if int64(cap(buf)) >= size/8 {
-				next = size
+	const chunk = 1 << 20
+	var chunks [][]byte
+	if size > chunk {
+		for n < size/8 {
+			c := make([]byte, min(chunk, size/8-n))
+			k, err := fill(r, c)
+			n += int64(k)
+			if err == io.EOF {
+				return nil, n, false, nil
 			}
-			grown := make([]byte, len(buf), next)
-			copy(grown, buf)
-			buf = grown
+			if err != nil {
+				return nil, n, false, err
+			}
+			chunks = append(chunks, c)
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, false, nil
-		}
-		if err != nil {
-			return buf, false, err
-		}
+	}
+	b = make([]byte, size)
+	off := 0
+	for _, c := range chunks {
+		off += copy(b[off:], c)
+	}
+	chunks = nil
+	k, err := fill(r, b[off:])
+	n += int64(k)
+	if err == io.EOF {
+		return nil, n, false, nil
+	}
+	if err != nil {
+		return nil, n, false, err
 	}
 	var one [1]byte
 	for {
-		n, err := r.Read(one[:])
-		if n > 0 {
-			return buf, true, nil
+		k, err := r.Read(one[:])
+		if k > 0 {
+			return b, n, true, nil
 		}
 		if err == io.EOF {
-			return buf, false, nil
+			return b, n, false, nil
 		}
 		if err != nil {
-			return buf, false, err
+			return b, n, false, err
 		}
 	}
+}
+
+// fill reads r into all of p. Unlike io.ReadFull it passes r's own errors
+// through unchanged (a truncated gzip stream's io.ErrUnexpectedEOF stays
+// distinguishable) and reports a clean end of r as io.EOF with the count.
+func fill(r io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k, err := r.Read(p[n:])
+		n += k
+		if err == io.EOF {
+			if n == len(p) {
+				return n, nil
+			}
+			return n, io.EOF
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // isCorruptStream reports whether err is what a truncated or damaged
@@ -292,11 +324,11 @@ func walkDir(root string, keep func(string) bool, fn func(string, []byte) error)
 		if total += info.Size(); total > MaxArchiveBytes {
 			return formatErr(root, "folder holds more than %d bytes", MaxArchiveBytes)
 		}
-		b, more, err := readSized(f, info.Size())
+		b, n, more, err := readSized(f, info.Size())
 		if err != nil {
 			return wrapErr(p, "reading file", err)
 		}
-		if more || int64(len(b)) != info.Size() {
+		if more || n != info.Size() {
 			return formatErr(p, "file changed size while being read")
 		}
 		return fn(rel, b)
@@ -426,14 +458,14 @@ func walkTarStream(r io.Reader, srcSize int64, name string, keep func(string) bo
 // readEntry reads an archive member that declares size bytes (the archive
 // reader holds it to that size), into a slice of exactly that size.
 func readEntry(r io.Reader, member string, size int64) ([]byte, error) {
-	b, more, err := readSized(r, size)
+	b, n, more, err := readSized(r, size)
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return nil, wrapErr(member, "truncated archive entry", err)
 	case err != nil:
 		return nil, wrapErr(member, "corrupt archive entry", err)
-	case int64(len(b)) < size:
-		return nil, formatErr(member, "truncated archive entry: %d of its %d bytes", len(b), size)
+	case n < size:
+		return nil, formatErr(member, "truncated archive entry: %d of its %d bytes", n, size)
 	case more:
 		return nil, formatErr(member, "archive entry runs past its declared %d bytes", size)
 	}

@@ -385,25 +385,30 @@ func TestHardenReadSized(t *testing.T) {
 	for _, c := range []struct {
 		have, size int
 		more       bool
-	}{{0, 0, false}, {5, 5, false}, {6, 5, true}, {3, 5, false}, {3 << 20, 3 << 20, false}, {1 << 20, 1 << 30, false}, {10<<20 + 1, 10 << 20, true}} {
+	}{{0, 0, false}, {5, 5, false}, {6, 5, true}, {3, 5, false}, {3 << 20, 3 << 20, false}, {1 << 20, 1 << 30, false}, {10<<20 + 1, 10 << 20, true}, {5 << 20, 33 << 20, false}, {5 << 20, 40 << 20, false}, {100, 3 << 20, false}} {
 		var b []byte
+		var got int64
 		var more bool
 		var err error
-		n := allocated(func() { b, more, err = readSized(bytes.NewReader(make([]byte, c.have)), int64(c.size)) })
-		if err != nil || len(b) != min(c.have, c.size) || more != c.more {
-			t.Errorf("have %d size %d: got %d bytes, more %v, %v", c.have, c.size, len(b), more, err)
+		in := make([]byte, c.have)
+		n := allocated(func() { b, got, more, err = readSized(bytes.NewReader(in), int64(c.size)) })
+		if err != nil || got != int64(min(c.have, c.size)) || more != c.more || (c.have >= c.size) != (b != nil) {
+			t.Errorf("have %d size %d: got %d bytes (slice %v), more %v, %v", c.have, c.size, got, b != nil, more, err)
 		}
-		// A lie costs at most about ten times what arrives, the truth 1.5
-		// times its size in all (plus, here, the input made inside f).
-		bound := int64(c.have) + int64(c.size)*3/2 + 1<<20
+		if b != nil && (len(b) != c.size || cap(b) != c.size) {
+			t.Errorf("have %d size %d: %d bytes in a %d-byte slice", c.have, c.size, len(b), cap(b))
+		}
+		// A lie costs at most nine times what arrives (1 MiB at least),
+		// the truth 1.125 times its size in all.
+		bound := int64(c.size)*9/8 + 1<<16
 		if c.have < c.size {
-			bound = int64(c.have) + 10*int64(c.have) + 2<<20
+			bound = max(9*int64(c.have), 1<<20) + 1<<20 + 1<<16
 		}
 		if n > bound {
 			t.Errorf("have %d size %d: allocated %d, want at most %d", c.have, c.size, n, bound)
 		}
 	}
-	if _, _, err := readSized(bytes.NewReader(nil), -1); err == nil {
+	if _, _, _, err := readSized(bytes.NewReader(nil), -1); err == nil {
 		t.Error("negative size accepted")
 	}
 }

@@ -53,8 +53,9 @@ func ReadIDXFile(path string) (*IDX, error) {
 
 // ReadIDX reads an IDX array from r, gzipped or raw; name is the file name
 // used in errors. The payload must be exactly as long as the header says.
-// The buffer grows as data arrives (see readSized), so a header announcing
-// more than r holds costs a bounded multiple of what r holds.
+// The buffer is allocated once enough data has arrived (see readSized), so
+// a header announcing more than r holds costs a bounded multiple of what r
+// holds.
 func ReadIDX(r io.Reader, name string) (*IDX, error) {
 	return readIDX(r, name, -1)
 }
@@ -118,15 +119,15 @@ func readIDX(r io.Reader, name string, fileSize int64) (*IDX, error) {
 	}
 	// Reading on past the payload (readSized's check for more) also makes
 	// gzip verify its trailer (CRC, length).
-	b, more, err := readSized(src, size)
+	b, n, more, err := readSized(src, size)
 	if err != nil {
 		if gzipped && isCorruptStream(err) {
 			return nil, wrapErr(name, "truncated or corrupt compressed data", err)
 		}
 		return nil, wrapErr(name, "reading IDX data", err)
 	}
-	if int64(len(b)) < size {
-		return nil, formatErr(name, "IDX dims %v need %d bytes of data, file has %d", dims, size, len(b))
+	if n < size {
+		return nil, formatErr(name, "IDX dims %v need %d bytes of data, file has %d", dims, size, n)
 	}
 	if more {
 		return nil, formatErr(name, "IDX dims %v need %d bytes of data, file has more", dims, size)

@@ -298,9 +298,9 @@ func pyString(s string) (string, string, error) {
 }
 
 // ReadNPY reads a whole .npy array from r; name is used in errors. The data
-// must be exactly as long as the header says. The buffer grows as data
-// arrives (see readSized), so a header announcing more than r holds costs
-// a bounded multiple of what r holds, not what the header says.
+// must be exactly as long as the header says. The buffer is allocated once
+// enough data has arrived (see readSized), so a header announcing more than
+// r holds costs a bounded multiple of what r holds, not what it says.
 func ReadNPY(r io.Reader, name string) (*NPY, error) {
 	h, _, err := readNPYHeader(r, name)
 	if err != nil {
@@ -312,12 +312,12 @@ func ReadNPY(r io.Reader, name string) (*NPY, error) {
 // readNPYData reads the payload of an array whose header was read from r.
 func readNPYData(r io.Reader, h *NPYHeader, name string) (*NPY, error) {
 	size := h.dataBytes()
-	b, more, err := readSized(r, size)
+	b, n, more, err := readSized(r, size)
 	if err != nil {
 		return nil, wrapErr(name, "reading npy data", err)
 	}
-	if int64(len(b)) < size {
-		return nil, formatErr(name, "npy shape %v dtype %s needs %d data bytes, file has %d", h.Shape, h.Descr, size, len(b))
+	if n < size {
+		return nil, formatErr(name, "npy shape %v dtype %s needs %d data bytes, file has %d", h.Shape, h.Descr, size, n)
 	}
 	if more {
 		return nil, formatErr(name, "npy shape %v dtype %s needs %d data bytes, file has more", h.Shape, h.Descr, size)
@@ -460,12 +460,12 @@ func (z *NPZ) Read(key string) (*NPY, error) {
 	defer rc.Close()
 	name := z.name + ":" + strings.TrimSuffix(key, ".npy") + ".npy"
 	size := h.dataBytes()
-	b, more, err := readSized(rc, size)
+	b, n, more, err := readSized(rc, size)
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(b)) != size || more {
-		return nil, formatErr(name, "npy shape %v needs %d data bytes, member has %d", h.Shape, size, len(b))
+	if n != size || more {
+		return nil, formatErr(name, "npy shape %v needs %d data bytes, member has %d", h.Shape, size, n)
 	}
 	return &NPY{NPYHeader: *h, Data: b}, nil
 }
