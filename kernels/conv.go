@@ -126,6 +126,10 @@ func Conv2d(s ConvShape, y, x, w, bias []float32) {
 		}
 		return
 	}
+	if t := winoFor(&s, false); t != nil {
+		winoForward(t, s, y, x, w, bias)
+		return
+	}
 	g := s.group(kdim, hw)
 	direct := s.isPointwise()
 	if convPerWorker && (s.N+g-1)/g >= 2*Threads() {
@@ -220,6 +224,14 @@ func Conv2dBackward(s ConvShape, dx, dw, db, dy, x, w []float32) {
 		clear(dx)
 		clear(dw)
 		return
+	}
+	if dx != nil {
+		if t := winoFor(&s, true); t != nil {
+			winoInputGrad(t, s, dx, dy, w)
+			if dx = nil; dw == nil {
+				return
+			}
+		}
 	}
 	g := s.group(kdim, hw)
 	direct := s.isPointwise()

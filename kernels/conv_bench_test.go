@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -147,4 +148,47 @@ func BenchmarkMaxPool2dGeneralLoop(b *testing.B) {
 	defer func() { maxPoolPairs = true }()
 	maxPoolPairs = false
 	BenchmarkMaxPool2d(b)
+}
+
+// BenchmarkConv2dPaths compares im2col with each Winograd tile size on the
+// backbone shapes, forward and input gradient, on one worker and on all
+// of them: the measurements behind winoModel.
+func BenchmarkConv2dPaths(b *testing.B) {
+	defer func(v *winoTile) { winoForceTile = v }(winoForceTile)
+	defer func(p int) { convPath = p }(convPath)
+	for _, c := range convBenchShapes {
+		s := c.s
+		r := rand.New(rand.NewPCG(1, 1))
+		x := randSlice(r, s.N*s.C*s.H*s.W)
+		w := randSlice(r, s.K*s.C*s.KH*s.KW)
+		bias := randSlice(r, s.K)
+		dy := randSlice(r, s.N*s.K*s.OutH()*s.OutW())
+		y := make([]float32, len(dy))
+		dx := make([]float32, len(x))
+		paths := []struct {
+			name string
+			path int
+			t    *winoTile
+		}{{"im2col", convIm2col, nil}, {"F2", convWinograd, winoF2}, {"F4", convWinograd, winoF4}, {"F6", convWinograd, winoF6}}
+		for _, threads := range []int{1, 2} {
+			for _, pth := range paths {
+				run := func(b *testing.B, f func()) {
+					prev := SetThreads(threads)
+					defer SetThreads(prev)
+					convPath, winoForceTile = pth.path, pth.t
+					f()
+					for b.Loop() {
+						f()
+					}
+					b.ReportMetric(convFlops(s)/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
+				}
+				b.Run(fmt.Sprintf("forward/%s/t%d/%s", c.name, threads, pth.name), func(b *testing.B) {
+					run(b, func() { Conv2d(s, y, x, w, bias) })
+				})
+				b.Run(fmt.Sprintf("dx/%s/t%d/%s", c.name, threads, pth.name), func(b *testing.B) {
+					run(b, func() { Conv2dBackward(s, dx, nil, nil, dy, nil, w) })
+				})
+			}
+		}
+	}
 }

@@ -1,0 +1,512 @@
+package kernels
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+)
+
+// Winograd convolution for 3×3 stride-1 filters, F(m×m, 3×3): each m×m
+// tile of the output is computed from an α×α (α = m+2) tile of the input as
+//
+//	Y = Aᵀ [ Σ_c (G g_kc Gᵀ) ⊙ (Bᵀ d_c B) ] A
+//
+// so the C·K·9 multiply-adds per output pixel of the direct form become
+// C·K·α²/m² in the transformed domain (2.25× fewer for m = 2, 4× for m = 4)
+// plus transforms that cost O(C+K) per tile. For every one of the α²
+// transformed positions ξ the sum over channels is a matrix product
+// M[ξ] (K×T) = U[ξ] (K×C) · V[ξ] (C×T) over a block of T tiles, run on
+// the SGEMM micro-kernel.
+//
+// Layout. U is packed once per call in the micro-kernel's A-panel format
+// (mr filters × C, element (k, c) at c*mr + k%mr) and V is written by the
+// input transform directly in its B-panel format (C × nr tiles), so the
+// products need no packing at all: U[ξ] and V[ξ] are read as they are, and
+// M comes out as rows of tiles. The transforms therefore work on "lanes" of
+// consecutive tiles of one panel, each tile found through a per-lane offset
+// into a zero-padded copy (staging) of the input rows the block needs; the
+// output transform writes each lane's m×m pixels through a second table of
+// offsets, fusing the bias and the ReLU.
+//
+// Blocks. Tiles are numbered image by image, row by row. A block is either
+// several whole images (small maps) or a run of tile rows of one image
+// (large maps), sized so that its V and M stay within winoBlockFloats; the
+// blocks are spread over the worker pool, and each block's α² products run
+// single-threaded on the worker that transformed its input, whose caches
+// still hold V. U is shared read-only.
+//
+// The input gradient of a stride-1 3×3 convolution is itself one (of dy,
+// with the filters rotated by 180°, input and output channels swapped and
+// padding 2-P), so it runs on the same code. The weight gradient stays on
+// the im2col GEMM path: a Winograd dW needs a different transform pair
+// (F(3×3, m×m), dy tiles as the filters) and is left for later.
+//
+// Accuracy (TestWinogradError, normwise max|err|/max|ref| against a
+// float64 direct convolution, random normal data, C = 64..256): see
+// winoTiles for the measured figures per tile size.
+
+// EnvConv names the environment variable that forces the convolution
+// algorithm for the 3×3 stride-1 layers Winograd applies to: "im2col" or
+// "winograd" ("auto", or unset, lets the per-shape cost model choose).
+// Other layers always use im2col.
+const EnvConv = "VMDLS_CONV"
+
+// convPath is the algorithm choice in force: convAuto, convIm2col or
+// convWinograd. It is read at start-up from EnvConv and changed only by
+// SetConvPath.
+var convPath = parseConvPath(os.Getenv(EnvConv))
+
+const (
+	convAuto = iota
+	convIm2col
+	convWinograd
+)
+
+func parseConvPath(v string) int {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "im2col":
+		return convIm2col
+	case "winograd":
+		return convWinograd
+	}
+	return convAuto
+}
+
+// ConvPath names the convolution algorithm choice in force: "auto" (the
+// per-shape cost model), "im2col" or "winograd" (forced, for the 3×3
+// stride-1 layers where Winograd applies).
+func ConvPath() string {
+	switch convPath {
+	case convIm2col:
+		return "im2col"
+	case convWinograd:
+		return "winograd"
+	}
+	return "auto"
+}
+
+// SetConvPath forces the convolution algorithm, for tests and comparisons:
+// "auto", "im2col" or "winograd", as EnvConv. It returns the previous
+// ConvPath and fails, changing nothing, for an unknown name. It is not safe
+// to call while convolutions run on other goroutines.
+func SetConvPath(name string) (prev string, err error) {
+	prev = ConvPath()
+	switch strings.ToLower(name) {
+	case "auto", "im2col", "winograd":
+		convPath = parseConvPath(name)
+		return prev, nil
+	}
+	return prev, fmt.Errorf("kernels: unknown convolution path %q (want auto, im2col or winograd)", name)
+}
+
+// winoTile is one tile size F(m×m, 3×3) with its transforms. The input
+// and output transforms work on one panel of lanes (tiles) of one channel:
+// they are the pure-Go twins, or the assembly where the path has it.
+type winoTile struct {
+	m, alpha int
+	// filter sets u[ξ*us] = (G g Gᵀ)[ξ] for the 3×3 filter g (row-major),
+	// computed in float64.
+	filter func(u []float32, us int, g *[9]float64)
+	// in sets v[ξ*vs+j] = (Bᵀ d_j B)[ξ] for each lane j < len(offs), where
+	// d_j is the α×α tile of x starting at offs[j] with row stride ldx.
+	in func(v []float32, vs int, x []float32, offs []int32, ldx int)
+	// out sets the m×m pixels y[offs[j] + r*ldy + c] of lane j to
+	// (Aᵀ M_j A)[r][c] + bias (then max(·, 0) if relu), where M_j's
+	// element ξ is mm[ξ*ms+j].
+	out func(y []float32, ldy int, offs []int32, mm []float32, ms int, bias float32, relu bool)
+}
+
+// winoBlockFloats bounds a block's transformed input and output (V and M),
+// in floats (4 MiB): small enough to stay in the outer caches between the
+// transforms and the products, large enough that the products reuse each
+// panel of U over many tiles.
+var winoBlockFloats = 1 << 20
+
+// winoMaxTiles caps the tiles of a block; past this, U (streamed once per
+// block) is already well amortised.
+var winoMaxTiles = 512
+
+// winoStride returns the distance to put between the α² matrices (or the
+// rows) of n floats that a transform or the micro-kernel touches in step:
+// at least n, a whole number of 64-byte lines, and an odd one, so that no
+// two of up to 64 streams fall into the same set of a 4 KiB-indexed L1 (a
+// stride of a multiple of 4 KiB would put all 36 of F(4×4)'s in one set
+// of 12 ways, and every store would miss).
+func winoStride(n int) int {
+	q := (n + 15) / 16
+	return (q | 1) * 16
+}
+
+// winoShape is the convolution a Winograd call computes: x N×C×H×W with
+// zero padding PH, PW into y N×K×OH×OW, 3×3 filters, stride 1.
+type winoShape struct {
+	N, C, H, W, K, PH, PW int
+	OH, OW                int
+}
+
+// winoPlan is the blocking of one call.
+type winoPlan struct {
+	winoShape
+	t              *winoTile
+	kern           *microKernel
+	tilesY, tilesX int
+	rp             int // panels of mr filters
+	kc             int // depth of the products' channel blocks
+	// Blocks: imgs whole images at a time, or (imgs == 1) rows tile rows.
+	imgs, rows, perImg, nblocks int
+	maxT, maxTpad               int
+	direct                      bool // output tiles fit y exactly: no output staging
+	ustride                     int  // floats per ξ in U
+}
+
+func newWinoPlan(s winoShape, t *winoTile, threads int) *winoPlan {
+	p := &winoPlan{winoShape: s, t: t, kern: sgemmKernel()}
+	m, a2 := t.m, t.alpha*t.alpha
+	mr, nr := p.kern.mr, p.kern.nr
+	p.tilesY, p.tilesX = (s.OH+m-1)/m, (s.OW+m-1)/m
+	p.rp = (s.K + mr - 1) / mr
+	p.ustride = winoStride(p.rp * mr * s.C)
+	p.kc = evenBlock(s.C, p.kern.blk.kc, 8)
+	p.direct = s.OH%m == 0 && s.OW%m == 0
+	tpi := p.tilesY * p.tilesX
+	limit := winoBlockFloats / (a2 * (s.C + p.rp*mr))
+	limit = max(nr, min(limit, winoMaxTiles))
+	// Enough blocks for every worker when the batch allows.
+	if total := s.N * tpi; threads > 1 && total/threads < limit {
+		limit = max(nr, (total+threads-1)/threads)
+	}
+	if tpi <= limit {
+		p.imgs = max(1, min(s.N, limit/tpi))
+		ng := (s.N + p.imgs - 1) / p.imgs
+		p.imgs = (s.N + ng - 1) / ng
+		p.rows, p.perImg, p.nblocks = p.tilesY, 1, ng
+	} else {
+		p.imgs = 1
+		p.rows = max(1, limit/p.tilesX)
+		p.perImg = (p.tilesY + p.rows - 1) / p.rows
+		p.rows = (p.tilesY + p.perImg - 1) / p.perImg
+		p.nblocks = s.N * p.perImg
+	}
+	p.maxT = p.imgs * p.rows * p.tilesX
+	p.maxTpad = (p.maxT + nr - 1) / nr * nr
+	return p
+}
+
+// block returns the images [n0, n0+gn) and tile rows [ty0, ty1) of block b.
+func (p *winoPlan) block(b int) (n0, gn, ty0, ty1 int) {
+	if p.perImg == 1 {
+		n0 = b * p.imgs
+		return n0, min(p.imgs, p.N-n0), 0, p.tilesY
+	}
+	n0 = b / p.perImg
+	ty0 = (b % p.perImg) * p.rows
+	return n0, 1, ty0, min(p.tilesY, ty0+p.rows)
+}
+
+// stagedRows and stagedCols are the size of a block's staged input plane.
+func (p *winoPlan) stagedRows(ty0, ty1 int) int { return (ty1-ty0)*p.t.m + 2 }
+func (p *winoPlan) stagedCols() int             { return p.tilesX*p.t.m + 2 }
+
+// packFilters transforms the filters into U (α² × rp panels × C × mr).
+// With flip, filter (k, c) is w's filter (c, k) rotated by 180° (w then
+// holds C filters of K channels): the filters of the input gradient.
+func (p *winoPlan) packFilters(u, w []float32, flip bool) {
+	mr := p.kern.mr
+	a2 := p.t.alpha * p.t.alpha
+	C, K := p.C, p.K
+	ParallelFor(p.rp, max(1, planeGrain/(mr*C*a2)), func(lo, hi int) {
+		var g [9]float64
+		for r := lo; r < hi; r++ {
+			for i := 0; i < mr; i++ {
+				k := r*mr + i
+				for c := 0; c < C; c++ {
+					base := r*C*mr + c*mr + i
+					if k >= K {
+						for x := 0; x < a2; x++ {
+							u[x*p.ustride+base] = 0
+						}
+						continue
+					}
+					if flip {
+						src := w[(c*K+k)*9 : (c*K+k)*9+9]
+						for x := range g {
+							g[x] = float64(src[8-x])
+						}
+					} else {
+						src := w[(k*C+c)*9 : (k*C+c)*9+9]
+						for x := range g {
+							g[x] = float64(src[x])
+						}
+					}
+					p.t.filter(u[base:], p.ustride, &g)
+				}
+			}
+		}
+	})
+}
+
+// winoScratch is a worker's buffers, sized for the largest block.
+type winoScratch struct {
+	stage, v, mm, ystage []float32
+	offs, yoffs          []int32
+}
+
+func (p *winoPlan) getScratch() *winoScratch {
+	a2 := p.t.alpha * p.t.alpha
+	mr := p.kern.mr
+	sc := &winoScratch{
+		stage: getScratch(p.imgs * p.C * p.stagedRows(0, p.rows) * p.stagedCols()),
+		v:     getScratch(a2 * winoStride(p.C*p.maxTpad)),
+		mm:    getScratch(a2 * winoStride(p.rp*mr*winoStride(p.maxTpad))),
+		offs:  make([]int32, p.maxTpad),
+		yoffs: make([]int32, p.maxTpad),
+	}
+	if !p.direct {
+		sc.ystage = getScratch(p.imgs * p.K * p.rows * p.t.m * p.tilesX * p.t.m)
+	}
+	return sc
+}
+
+func (p *winoPlan) putScratch(sc *winoScratch) {
+	putScratch(sc.stage)
+	putScratch(sc.v)
+	putScratch(sc.mm)
+	if sc.ystage != nil {
+		putScratch(sc.ystage)
+	}
+}
+
+// run computes y from x with the packed filters u, over the worker pool.
+func (p *winoPlan) run(y, x, u, bias []float32, relu bool) {
+	ParallelFor(p.nblocks, 1, func(lo, hi int) {
+		sc := p.getScratch()
+		defer p.putScratch(sc)
+		for b := lo; b < hi; b++ {
+			p.runBlock(sc, b, y, x, u, bias, relu)
+		}
+	})
+}
+
+// runBlock computes the output tiles of block b.
+func (p *winoPlan) runBlock(sc *winoScratch, b int, y, x, u, bias []float32, relu bool) {
+	m, a2 := p.t.m, p.t.alpha*p.t.alpha
+	mr, nr := p.kern.mr, p.kern.nr
+	C, K := p.C, p.K
+	n0, gn, ty0, ty1 := p.block(b)
+	rows, cols := p.stagedRows(ty0, ty1), p.stagedCols()
+	plane := rows * cols
+	T := gn * (ty1 - ty0) * p.tilesX
+	tpad := (T + nr - 1) / nr * nr
+	npan := tpad / nr
+
+	// Stage the padded input rows the block reads: staged row r of image
+	// bi is input row ty0*m + r - PH.
+	stage := sc.stage[:gn*C*plane]
+	for bi := 0; bi < gn; bi++ {
+		for c := 0; c < C; c++ {
+			src := x[((n0+bi)*C+c)*p.H*p.W:][:p.H*p.W]
+			dst := stage[(bi*C+c)*plane:][:plane]
+			for r := 0; r < rows; r++ {
+				drow := dst[r*cols : (r+1)*cols]
+				iy := ty0*m + r - p.PH
+				if iy < 0 || iy >= p.H {
+					clear(drow)
+					continue
+				}
+				clear(drow[:p.PW])
+				copy(drow[p.PW:], src[iy*p.W:(iy+1)*p.W])
+				clear(drow[p.PW+p.W:])
+			}
+		}
+	}
+
+	// Lane offsets: tile t of the block reads the staging at offs[t] and
+	// writes y (or the output staging) at yoffs[t]. Padding lanes of the
+	// last panel repeat tile 0; their products are never written out.
+	ohw := p.OH * p.OW
+	yrows, ycols := (ty1-ty0)*m, p.tilesX*m
+	offs, yoffs := sc.offs[:tpad], sc.yoffs[:tpad]
+	t := 0
+	for bi := 0; bi < gn; bi++ {
+		for ty := ty0; ty < ty1; ty++ {
+			for tx := 0; tx < p.tilesX; tx++ {
+				offs[t] = int32(bi*C*plane + (ty-ty0)*m*cols + tx*m)
+				if p.direct {
+					yoffs[t] = int32(bi*K*ohw + ty*m*p.OW + tx*m)
+				} else {
+					yoffs[t] = int32(bi*K*yrows*ycols + (ty-ty0)*m*ycols + tx*m)
+				}
+				t++
+			}
+		}
+	}
+	for ; t < tpad; t++ {
+		offs[t], yoffs[t] = offs[0], yoffs[0]
+	}
+
+	// V[ξ] in B-panel format: panel q, channel c, lane j at
+	// ξ*vs + q*C*nr + c*nr + j.
+	vs := winoStride(npan * C * nr)
+	v := sc.v[:a2*vs]
+	for q := 0; q < npan; q++ {
+		o := offs[q*nr : (q+1)*nr]
+		for c := 0; c < C; c++ {
+			p.t.in(v[q*C*nr+c*nr:], vs, stage[c*plane:], o, cols)
+		}
+	}
+
+	// M[ξ] = U[ξ]·V[ξ]: rp*mr rows (filters) of tpad columns (tiles).
+	ldm := winoStride(tpad)
+	ms := winoStride(p.rp * mr * ldm)
+	mm := sc.mm[:a2*ms]
+	fn := p.kern.fn
+	for xi := 0; xi < a2; xi++ {
+		uu := u[xi*p.ustride : (xi+1)*p.ustride]
+		vv := v[xi*vs : (xi+1)*vs]
+		mx := mm[xi*ms : (xi+1)*ms]
+		for pc := 0; pc < C; pc += p.kc {
+			kc := min(p.kc, C-pc)
+			var beta float32
+			if pc > 0 {
+				beta = 1
+			}
+			for q := 0; q < npan; q++ {
+				bp := &vv[q*C*nr+pc*nr]
+				for r := 0; r < p.rp; r++ {
+					fn(kc, &uu[r*C*mr+pc*mr], bp, &mx[r*mr*ldm+q*nr], ldm, 1, beta)
+				}
+			}
+		}
+	}
+
+	// Output transform, lane by lane of valid tiles.
+	yd, ldy, kstride := y[n0*K*ohw:], p.OW, ohw
+	if !p.direct {
+		yd, ldy, kstride = sc.ystage, ycols, yrows*ycols
+	}
+	for k := 0; k < K; k++ {
+		var bk float32
+		if bias != nil {
+			bk = bias[k]
+		}
+		for q := 0; q < npan; q++ {
+			nl := min(nr, T-q*nr)
+			p.t.out(yd[k*kstride:], ldy, yoffs[q*nr:q*nr+nl], mm[k*ldm+q*nr:], ms, bk, relu)
+		}
+	}
+	if p.direct {
+		return
+	}
+	// Copy the valid part of the output staging into y.
+	for bi := 0; bi < gn; bi++ {
+		for k := 0; k < K; k++ {
+			src := sc.ystage[(bi*K+k)*yrows*ycols:]
+			dst := y[((n0+bi)*K+k)*ohw:]
+			for r := 0; r < yrows; r++ {
+				oy := ty0*m + r
+				if oy >= p.OH {
+					break
+				}
+				copy(dst[oy*p.OW:(oy+1)*p.OW], src[r*ycols:r*ycols+p.OW])
+			}
+		}
+	}
+}
+
+// winoForward computes the Winograd convolution s (which winoApplies to)
+// of x with w into y, adding bias and applying the ReLU as Conv2d does.
+func winoForward(t *winoTile, s ConvShape, y, x, w, bias []float32) {
+	ws := winoShape{N: s.N, C: s.C, H: s.H, W: s.W, K: s.K, PH: s.PH, PW: s.PW, OH: s.OutH(), OW: s.OutW()}
+	p := newWinoPlan(ws, t, Threads())
+	u := getScratch(t.alpha * t.alpha * p.ustride)
+	defer putScratch(u)
+	p.packFilters(u, w, false)
+	p.run(y, x, u, bias, s.ReLU)
+}
+
+// winoInputGrad computes dx for the convolution s from dy as the Winograd
+// convolution of dy with the rotated, transposed filters.
+func winoInputGrad(t *winoTile, s ConvShape, dx, dy, w []float32) {
+	ws := winoShape{N: s.N, C: s.K, H: s.OutH(), W: s.OutW(), K: s.C, PH: s.KH - 1 - s.PH, PW: s.KW - 1 - s.PW, OH: s.H, OW: s.W}
+	p := newWinoPlan(ws, t, Threads())
+	u := getScratch(t.alpha * t.alpha * p.ustride)
+	defer putScratch(u)
+	p.packFilters(u, w, true)
+	p.run(dx, dy, u, nil, false)
+}
+
+// winoApplies reports whether the convolution is one Winograd computes:
+// 3×3 filters, stride 1, padding at most 2 (so that the input gradient's
+// padding 2-P is not negative), at least one channel each way.
+func winoApplies(s *ConvShape) bool {
+	return s.KH == 3 && s.KW == 3 && s.SH == 1 && s.SW == 1 && s.PH <= 2 && s.PW <= 2 &&
+		s.C > 0 && s.K > 0 && s.N > 0 && s.OutH() > 0 && s.OutW() > 0
+}
+
+// winoChoice caches the per-shape decisions of the cost model.
+var winoChoice sync.Map // winoKey -> *winoTile (nil: im2col)
+
+type winoKey struct {
+	s    ConvShape
+	grad bool
+	path string
+}
+
+// winoFor returns the tile size to compute s (its input gradient with
+// grad) with, or nil for im2col, honouring EnvConv/SetConvPath.
+func winoFor(s *ConvShape, grad bool) *winoTile {
+	if convPath == convIm2col || !winoApplies(s) {
+		return nil
+	}
+	key := winoKey{*s, grad, Path()}
+	key.s.ReLU = false
+	if convPath == convAuto {
+		if v, ok := winoChoice.Load(key); ok {
+			return v.(*winoTile)
+		}
+	}
+	t := winoModel(s, grad, convPath == convWinograd)
+	if convPath == convAuto {
+		winoChoice.Store(key, t)
+	}
+	return t
+}
+
+// winoModel chooses the tile size for s, or nil for im2col unless forced.
+func winoModel(s *ConvShape, grad bool, forced bool) *winoTile {
+	oh, ow := s.OutH(), s.OutW()
+	if grad {
+		oh, ow = s.H, s.W
+	}
+	if winoForceTile != nil {
+		return winoForceTile
+	}
+	if !forced {
+		return nil // TODO: cost model
+	}
+	t := winoF4
+	if min(oh, ow) < 4 {
+		t = winoF2
+	}
+	return t
+}
+
+// winoForceTile, when set (by tests), is the tile size winoModel returns.
+var winoForceTile *winoTile
+
+func winoIn2(v []float32, vs int, x []float32, offs []int32, ldx int) {
+	winoIn2Generic(v, vs, x, offs, ldx)
+}
+
+func winoIn4(v []float32, vs int, x []float32, offs []int32, ldx int) {
+	winoIn4Generic(v, vs, x, offs, ldx)
+}
+
+func winoOut2(y []float32, ldy int, offs []int32, mm []float32, ms int, bias float32, relu bool) {
+	winoOut2Generic(y, ldy, offs, mm, ms, bias, relu)
+}
+
+func winoOut4(y []float32, ldy int, offs []int32, mm []float32, ms int, bias float32, relu bool) {
+	winoOut4Generic(y, ldy, offs, mm, ms, bias, relu)
+}

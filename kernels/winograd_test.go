@@ -1,0 +1,168 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// withConvPath runs f with the convolution path forced to name, restoring
+// the previous one after.
+func withConvPath(t testing.TB, name string, f func()) {
+	t.Helper()
+	prev, err := SetConvPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer SetConvPath(prev)
+	f()
+}
+
+// withWinoTile runs f with Winograd forced at tile size wt.
+func withWinoTile(t testing.TB, wt *winoTile, f func()) {
+	t.Helper()
+	defer func(v *winoTile) { winoForceTile = v }(winoForceTile)
+	winoForceTile = wt
+	withConvPath(t, "winograd", f)
+}
+
+var winoTiles = []*winoTile{winoF2, winoF4, winoF6}
+
+// winoTol is the normwise bound each tile size is held to against the
+// float64 direct convolution in the randomized tests (data N(0, 1), up to
+// 67 channels): a few times the largest error measured (TestWinogradError).
+func winoTol(t *winoTile) float64 {
+	switch t.m {
+	case 2:
+		return 2e-6
+	case 4:
+		return 1e-5
+	}
+	return 1e-4
+}
+
+// canaryBuf returns a slice of n floats inside a larger buffer whose
+// margins are NaN, the slice itself filled with NaN too (every element must
+// be written), and a check that the margins were not touched.
+func canaryBuf(n int) ([]float32, func() bool) {
+	const margin = 37
+	buf := make([]float32, n+2*margin)
+	nan := float32(math.NaN())
+	for i := range buf {
+		buf[i] = nan
+	}
+	return buf[margin : margin+n], func() bool {
+		for i := 0; i < margin; i++ {
+			if !math.IsNaN(float64(buf[i])) || !math.IsNaN(float64(buf[margin+n+i])) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// winoRandomShapes draws the shapes of the randomized tests: H and W from
+// 1 to 9, a few large maps, channels 1..67, batch 1..5, padding 0 and 1
+// (2 too, which the input gradient of padding 0 uses).
+func winoRandomShapes(r *rand.Rand, n int) []ConvShape {
+	var out []ConvShape
+	large := [][2]int{{32, 32}, {28, 28}, {17, 23}, {16, 16}}
+	for len(out) < n {
+		s := ConvShape{N: 1 + r.IntN(5), C: 1 + r.IntN(67), K: 1 + r.IntN(67), KH: 3, KW: 3, SH: 1, SW: 1}
+		s.H, s.W = 1+r.IntN(9), 1+r.IntN(9)
+		if len(out)%8 == 7 {
+			hw := large[r.IntN(len(large))]
+			s.H, s.W = hw[0], hw[1]
+			s.C, s.K = 1+r.IntN(24), 1+r.IntN(24)
+		}
+		s.PH = r.IntN(2)
+		if len(out)%5 == 4 {
+			s.PH = 2
+		}
+		s.PW = s.PH
+		if len(out)%6 == 5 {
+			s.PW = 1 - min(s.PH, 1)
+		}
+		if s.OutH() < 1 || s.OutW() < 1 {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestWinogradMatchesDirect(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 1))
+	shapes := winoRandomShapes(r, 40)
+	for _, wt := range winoTiles {
+		for _, s := range shapes {
+			t.Run(fmt.Sprintf("F%d/%dx%dx%dx%d_k%d_p%d%d", wt.m, s.N, s.C, s.H, s.W, s.K, s.PH, s.PW), func(t *testing.T) {
+				checkWinoShape(t, wt, s, r)
+			})
+		}
+	}
+}
+
+// checkWinoShape compares forward (with and without bias, with the fused
+// ReLU) and the input gradient on tile size wt with the float64 direct
+// convolution, with NaN canaries around every output.
+func checkWinoShape(t *testing.T, wt *winoTile, s ConvShape, r *rand.Rand) {
+	oh, ow := s.OutH(), s.OutW()
+	x := randSlice(r, s.N*s.C*s.H*s.W)
+	w := randSlice(r, s.K*s.C*9)
+	bias := randSlice(r, s.K)
+	dy := randSlice(r, s.N*s.K*oh*ow)
+	tol := winoTol(wt)
+	withWinoTile(t, wt, func() {
+		for _, b := range [][]float32{nil, bias} {
+			y, ok := canaryBuf(s.N * s.K * oh * ow)
+			Conv2d(s, y, x, w, b)
+			if !ok() {
+				t.Fatalf("forward wrote outside y")
+			}
+			if e := normErr(y, naiveConv(s, x, w, b)); !(e <= tol) || testing.Verbose() {
+				t.Errorf("forward (bias %v): error %.3g > %.0e", b != nil, e, tol)
+			}
+			sr := s
+			sr.ReLU = true
+			yr, ok := canaryBuf(len(y))
+			Conv2d(sr, yr, x, w, b)
+			if !ok() {
+				t.Fatalf("forward with ReLU wrote outside y")
+			}
+			for i := range yr {
+				if yr[i] != max(y[i], 0) {
+					t.Fatalf("fused relu %v at %d, want max(%v, 0)", yr[i], i, y[i])
+				}
+			}
+		}
+		dx, ok := canaryBuf(len(x))
+		dw := make([]float32, len(w))
+		db := make([]float32, s.K)
+		Conv2dBackward(s, dx, dw, db, dy, x, w)
+		if !ok() {
+			t.Fatalf("backward wrote outside dx")
+		}
+		rx, rw, rb := naiveConvBackward(s, dy, x, w)
+		if e := normErr(dx, rx); !(e <= tol) {
+			t.Errorf("dx: error %.3g > %.0e", e, tol)
+		}
+		if e := normErr(dw, rw); !(e <= 1e-6) {
+			t.Errorf("dw: error %.3g", e)
+		}
+		if e := normErr(db, rb); !(e <= 1e-6) {
+			t.Errorf("db: error %.3g", e)
+		}
+		dx2, ok := canaryBuf(len(x))
+		Conv2dBackward(s, dx2, nil, nil, dy, nil, w)
+		if !ok() {
+			t.Fatalf("backward (dx alone) wrote outside dx")
+		}
+		for i := range dx2 {
+			if dx2[i] != dx[i] {
+				t.Fatalf("dx alone differs at %d", i)
+			}
+		}
+	})
+}
