@@ -349,6 +349,8 @@ func TestHardenIDXDeclaredSizes(t *testing.T) {
 		t.Errorf("raw IDX with a lying header allocated %d bytes", n)
 	}
 	wantFormatErr(t, err, raw, "need 822083584 bytes of data, file has 100")
+	_, err = ReadIDXFileHeader(raw)
+	wantFormatErr(t, err, raw, "need 822083584 bytes of data, file has 100")
 	long := writeFile(t, dir, "long-idx1-ubyte", idxBytes(0x08, []int{2}, make([]byte, 3)))
 	_, err = ReadIDXFile(long)
 	wantFormatErr(t, err, long, "file has more")
@@ -377,6 +379,10 @@ func TestHardenIDXDeclaredSizes(t *testing.T) {
 	}
 	if len(x.Data) != cap(x.Data) || len(x.Data) != payload/784*784 {
 		t.Errorf("payload of %d bytes in a %d-byte buffer", len(x.Data), cap(x.Data))
+	}
+	// Its header alone, for checking against the labels before reading.
+	if n := allocated(func() { x, err = ReadIDXFileHeader(okp) }); err != nil || n > 1<<20 || x.Data != nil || x.Count() != payload/784 || x.ItemSize() != 784 {
+		t.Errorf("ReadIDXFileHeader: %v, %d bytes allocated", err, n)
 	}
 }
 

@@ -48,7 +48,21 @@ func ReadIDXFile(path string) (*IDX, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readIDX(f, path, st.Size())
+	return readIDX(f, path, st.Size(), false)
+}
+
+// ReadIDXFileHeader reads only the header of an IDX file, checked as
+// ReadIDXFile checks it (against the file's size too), and returns it as an
+// IDX with Type and Dims set and Data nil. It lets a caller check two files
+// against each other, e.g. that a label file has as many labels as the
+// image file has images, before reading either one's data.
+func ReadIDXFileHeader(path string) (*IDX, error) {
+	f, st, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readIDX(f, path, st.Size(), true)
 }
 
 // ReadIDX reads an IDX array from r, gzipped or raw; name is the file name
@@ -57,11 +71,12 @@ func ReadIDXFile(path string) (*IDX, error) {
 // a header announcing more than r holds costs a bounded multiple of what r
 // holds.
 func ReadIDX(r io.Reader, name string) (*IDX, error) {
-	return readIDX(r, name, -1)
+	return readIDX(r, name, -1, false)
 }
 
-// readIDX is ReadIDX for a stream of fileSize bytes (-1: unknown).
-func readIDX(r io.Reader, name string, fileSize int64) (*IDX, error) {
+// readIDX is ReadIDX for a stream of fileSize bytes (-1: unknown); with
+// headerOnly it stops after the header's checks.
+func readIDX(r io.Reader, name string, fileSize int64, headerOnly bool) (*IDX, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
 	gzipped := false
@@ -116,6 +131,9 @@ func readIDX(r io.Reader, name string, fileSize int64) (*IDX, error) {
 		case gzipped && hdrLen+size > maxInflated(fileSize):
 			return nil, formatErr(name, "IDX dims %v need %d bytes of data, more than a %d-byte gzip file can expand to", dims, size, fileSize)
 		}
+	}
+	if headerOnly {
+		return &IDX{Type: hdr[2], Dims: dims}, nil
 	}
 	// Reading on past the payload (readSized's check for more) also makes
 	// gzip verify its trailer (CRC, length).
