@@ -113,14 +113,14 @@ func fileKind(m fs.FileMode) string {
 // readSized reads exactly size bytes of r into a new slice of that length
 // and capacity, returning it with n = size, or a nil slice and the number
 // of bytes r held when it ended early. Until an eighth of size has arrived
-// the data is collected in 1 MiB chunks; only then is the exact buffer
-// allocated and the rest read straight into it. So a header announcing
-// more than r holds costs at most nine times what r does hold (the chunks,
-// then a buffer at most eight times as large), never the announced size,
-// and a true one costs 1.125 times size in all (the chunks
-// are the only garbage), where bytes.Buffer's doubling has up to 3 times
-// size live at its last copy and keeps up to twice size. After size bytes
-// it reads one more: more reports data past the announced end, and a
+// the data is collected in chunks of at most 1 MiB; only then is the exact
+// buffer allocated and the rest read straight into it. So a header
+// announcing more than r holds costs at most nine times what r does hold
+// (the chunks, then a buffer at most eight times as large), never the
+// announced size, and a true one costs 1.125 times size in all, the chunks
+// being the only garbage (bytes.Buffer's doubling has up to 3 times size
+// live at its last copy and keeps up to twice size). After size bytes it
+// reads one more: more reports data past the announced end, and a
 // checksumming reader (gzip, a zip member) verifies its trailer.
 func readSized(r io.Reader, size int64) (b []byte, n int64, more bool, err error) {
 	if size < 0 || size > math.MaxInt {

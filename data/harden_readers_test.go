@@ -483,3 +483,26 @@ func TestHardenCIFARFile(t *testing.T) {
 		t.Errorf("a failed batch left %d labels, %d pixel bytes (want the 3 images before)", b.Len(), len(b.Pix))
 	}
 }
+
+// TestHardenNPYFile: an .npy file whose header announces more (or less)
+// than the file holds is refused from the file's size, before reading.
+func TestHardenNPYFile(t *testing.T) {
+	dir := t.TempDir()
+	data := make([]byte, 48)
+	good := writeFile(t, dir, "good.npy", npyBytes(npyDict("<i8", "(2, 3)"), data))
+	if a, err := ReadNPYFile(good); err != nil || a.Numel() != 6 || len(a.Data) != 48 {
+		t.Fatalf("ReadNPYFile: %v", err)
+	}
+	lie := writeFile(t, dir, "lie.npy", npyBytes(npyDict("<f4", "(16384, 16384)"), data))
+	var err error
+	if n := allocated(func() { _, err = ReadNPYFile(lie) }); n > 1<<20 {
+		t.Errorf("a 1 GiB npy header over 48 bytes allocated %d bytes", n)
+	}
+	wantFormatErr(t, err, lie, "needs 1073741824 data bytes, file has 48")
+	long := writeFile(t, dir, "long.npy", npyBytes(npyDict("<i8", "(5,)"), data))
+	_, err = ReadNPYFile(long)
+	wantFormatErr(t, err, long, "needs 40 data bytes, file has 48")
+	notzip := writeFile(t, dir, "x.npz", data)
+	_, err = OpenNPZ(notzip)
+	wantFormatErr(t, err, notzip, "not a readable npz")
+}

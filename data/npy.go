@@ -190,8 +190,8 @@ func readNPYHeader(r io.Reader, name string) (*NPYHeader, int64, error) {
 	if npyElemSize(h.Descr) == 0 {
 		return nil, 0, formatErr(name, "unsupported npy dtype %q", h.Descr)
 	}
-	// The old check multiplied first and compared after, so (2^32, 2^31)
-	// wrapped to a negative size and passed.
+	// Multiplying first and comparing after would let (2^32, 2^31) of |u1
+	// wrap to a negative size and pass.
 	if _, ok := shapeBytes(int64(npyElemSize(h.Descr)), h.Shape, MaxNPYBytes); !ok {
 		return nil, 0, formatErr(name, "npy shape %v announces more than %d bytes%s", h.Shape, MaxNPYBytes, zeroDimNote(h.Shape))
 	}
