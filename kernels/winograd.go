@@ -495,18 +495,103 @@ func winoModel(s *ConvShape, grad bool, forced bool) *winoTile {
 // winoForceTile, when set (by tests), is the tile size winoModel returns.
 var winoForceTile *winoTile
 
+// winoLanes is the lanes of one vector register of the assembly
+// transforms on the current path (0 on the generic path).
+func winoLanes() int {
+	switch {
+	case useAVX512:
+		return 16
+	case useAVX2:
+		return 8
+	}
+	return 0
+}
+
+// winoInAsm reports whether the assembly input transform of a tile of
+// side alpha may run on these arguments: whole registers of lanes, and
+// every tile and every output inside its slice.
+func winoInAsm(alpha int, v []float32, vs int, x []float32, offs []int32, ldx int) bool {
+	n, l := len(offs), winoLanes()
+	if l == 0 || n == 0 || n%l != 0 || len(v) < (alpha*alpha-1)*vs+n {
+		return false
+	}
+	return offsIn(offs, len(x)-(alpha-1)*ldx-(alpha-1))
+}
+
+// winoOutAsm is winoInAsm for the output transform of side m: it also
+// reads M up to a whole register past the n lanes.
+func winoOutAsm(m int, y []float32, ldy int, offs []int32, mm []float32, ms int) bool {
+	n, l := len(offs), winoLanes()
+	if l == 0 || n == 0 || len(mm) < ((m+2)*(m+2)-1)*ms+(n+l-1)/l*l {
+		return false
+	}
+	return offsIn(offs, len(y)-(m-1)*ldy-(m-1))
+}
+
+// offsIn reports whether every offset lies in [0, lim).
+func offsIn(offs []int32, lim int) bool {
+	lo, hi := offs[0], offs[0]
+	for _, o := range offs {
+		lo, hi = min(lo, o), max(hi, o)
+	}
+	return lo >= 0 && int(hi) < lim
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func winoIn2(v []float32, vs int, x []float32, offs []int32, ldx int) {
+	if winoInAsm(4, v, vs, x, offs, ldx) {
+		var tmp [16 * 16]float32
+		if useAVX512 {
+			winoIn2AVX512(&v[0], vs, &x[0], &offs[0], len(offs), ldx, &tmp[0])
+		} else {
+			winoIn2AVX2(&v[0], vs, &x[0], &offs[0], len(offs), ldx, &tmp[0])
+		}
+		return
+	}
 	winoIn2Generic(v, vs, x, offs, ldx)
 }
 
 func winoIn4(v []float32, vs int, x []float32, offs []int32, ldx int) {
+	if winoInAsm(6, v, vs, x, offs, ldx) {
+		var tmp [36 * 16]float32
+		if useAVX512 {
+			winoIn4AVX512(&v[0], vs, &x[0], &offs[0], len(offs), ldx, &tmp[0])
+		} else {
+			winoIn4AVX2(&v[0], vs, &x[0], &offs[0], len(offs), ldx, &tmp[0])
+		}
+		return
+	}
 	winoIn4Generic(v, vs, x, offs, ldx)
 }
 
 func winoOut2(y []float32, ldy int, offs []int32, mm []float32, ms int, bias float32, relu bool) {
+	if winoOutAsm(2, y, ldy, offs, mm, ms) {
+		var tmp [8 * 16]float32
+		if useAVX512 {
+			winoOut2AVX512(&y[0], ldy, &offs[0], len(offs), &mm[0], ms, bias, b2i(relu), &tmp[0])
+		} else {
+			winoOut2AVX2(&y[0], ldy, &offs[0], len(offs), &mm[0], ms, bias, b2i(relu), &tmp[0])
+		}
+		return
+	}
 	winoOut2Generic(y, ldy, offs, mm, ms, bias, relu)
 }
 
 func winoOut4(y []float32, ldy int, offs []int32, mm []float32, ms int, bias float32, relu bool) {
+	if winoOutAsm(4, y, ldy, offs, mm, ms) {
+		var tmp [24 * 16]float32
+		if useAVX512 {
+			winoOut4AVX512(&y[0], ldy, &offs[0], len(offs), &mm[0], ms, bias, b2i(relu), &tmp[0])
+		} else {
+			winoOut4AVX2(&y[0], ldy, &offs[0], len(offs), &mm[0], ms, bias, b2i(relu), &tmp[0])
+		}
+		return
+	}
 	winoOut4Generic(y, ldy, offs, mm, ms, bias, relu)
 }

@@ -1,0 +1,420 @@
+//go:build ignore
+
+// This program writes winograd_amd64.s, the Winograd input and output
+// transforms for AVX2+FMA and AVX-512 (F(2×2, 3×3) and F(4×4, 3×3)). They
+// are unrolled over the whole tile, which is tedious and error-prone by
+// hand, so they are generated; run
+//
+//	go run winograd_asmgen.go
+//
+// in this directory after changing it. Their specification is the pure-Go
+// twins in winograd_generic.go (winoIn*Generic, winoOut*Generic), which
+// they follow operation for operation, in the same order, so that they
+// round alike: where the twin multiplies by a power of two and adds, the
+// assembly may fuse the two (the product is exact, so the result is the
+// same); any other product is rounded separately, as in Go.
+//
+// Lanes are consecutive tiles of one panel, one per vector element. The
+// input transform gathers each tile element through the lane offsets; the
+// output transform transposes each row of m outputs of 4 lanes inside a
+// 128-bit chunk and stores m floats per lane.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+)
+
+var out bytes.Buffer
+
+func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
+func label(l string)               { fmt.Fprintf(&out, "%s:\n", l) }
+
+// isa is a vector instruction set: register prefix, lanes per register.
+type isa struct {
+	name  string
+	reg   string
+	lanes int
+}
+
+var (
+	avx2   = isa{"AVX2", "Y", 8}
+	avx512 = isa{"AVX512", "Z", 16}
+)
+
+func (s isa) r(n int) string { return fmt.Sprintf("%s%d", s.reg, n) }
+func (s isa) x(n int) string { return fmt.Sprintf("X%d", n) }
+func (s isa) vb() int        { return s.lanes * 4 }
+
+// Register plan (both ISAs fit in Y0-Y15):
+//
+//	0-7   tile values of one column or row (α ≤ 6) and transform outputs
+//	8-11  temporaries
+//	12    constant 2 (output) / unused
+//	13    constant 4
+//	14    constant 5 (input) / 8 (output)
+//	15    gather index (input), lower bound of the ReLU (output)
+const (
+	rT0 = 8
+	rC2 = 12
+	rC4 = 13
+	rC5 = 14
+	rC8 = 14
+	rIx = 15
+	rLo = 15
+)
+
+// sink receives output i of a 1-D transform in register reg, which it must
+// consume before the transform emits its next instruction.
+type sink func(i int, reg string)
+
+// bt emits Bᵀ·d for d in registers d[0..α-1], following bt2/bt4.
+func bt(s isa, m int, d []string, out sink) {
+	t0, t1, t2 := s.r(rT0), s.r(rT0+1), s.r(rT0+2)
+	switch m {
+	case 2:
+		// d0 - d2, d1 + d2, d2 - d1, d1 - d3
+		p("VSUBPS %s, %s, %s", d[2], d[0], t0)
+		out(0, t0)
+		p("VADDPS %s, %s, %s", d[2], d[1], t0)
+		out(1, t0)
+		p("VSUBPS %s, %s, %s", d[1], d[2], t0)
+		out(2, t0)
+		p("VSUBPS %s, %s, %s", d[3], d[1], t0)
+		out(3, t0)
+	case 4:
+		c4, c5 := s.r(rC4), s.r(rC5)
+		// a = d4 - 4*d2, b = d3 - 4*d1 (exact products: fusing is safe)
+		p("VMOVAPS %s, %s", d[4], t0)
+		p("VFNMADD231PS %s, %s, %s", c4, d[2], t0)
+		p("VMOVAPS %s, %s", d[3], t1)
+		p("VFNMADD231PS %s, %s, %s", c4, d[1], t1)
+		p("VADDPS %s, %s, %s", t1, t0, t2)
+		out(1, t2)
+		p("VSUBPS %s, %s, %s", t1, t0, t2)
+		out(2, t2)
+		// c = d4 - d2, e = 2*(d3 - d1)
+		p("VSUBPS %s, %s, %s", d[2], d[4], t0)
+		p("VSUBPS %s, %s, %s", d[1], d[3], t1)
+		p("VADDPS %s, %s, %s", t1, t1, t1)
+		p("VADDPS %s, %s, %s", t1, t0, t2)
+		out(3, t2)
+		p("VSUBPS %s, %s, %s", t1, t0, t2)
+		out(4, t2)
+		// (4*d0 - 5*d2) + d4 and (4*d1 - 5*d3) + d5, 5*d rounded alone
+		p("VMULPS %s, %s, %s", c4, d[0], t0)
+		p("VMULPS %s, %s, %s", c5, d[2], t1)
+		p("VSUBPS %s, %s, %s", t1, t0, t0)
+		p("VADDPS %s, %s, %s", d[4], t0, t0)
+		out(0, t0)
+		p("VMULPS %s, %s, %s", c4, d[1], t0)
+		p("VMULPS %s, %s, %s", c5, d[3], t1)
+		p("VSUBPS %s, %s, %s", t1, t0, t0)
+		p("VADDPS %s, %s, %s", d[5], t0, t0)
+		out(5, t0)
+	}
+}
+
+// at emits Aᵀ·v for v in registers v[0..α-1], following at2/at4; it may
+// overwrite v.
+func at(s isa, m int, v []string, out sink) {
+	t0, t1, t2, t3 := s.r(rT0), s.r(rT0+1), s.r(rT0+2), s.r(rT0+3)
+	switch m {
+	case 2:
+		// (m0 + m1) + m2, (m1 - m2) - m3
+		p("VADDPS %s, %s, %s", v[1], v[0], t0)
+		p("VADDPS %s, %s, %s", v[2], t0, t0)
+		out(0, t0)
+		p("VSUBPS %s, %s, %s", v[2], v[1], t0)
+		p("VSUBPS %s, %s, %s", v[3], t0, t0)
+		out(1, t0)
+	case 4:
+		c2, c4, c8 := s.r(rC2), s.r(rC4), s.r(rC8)
+		p("VADDPS %s, %s, %s", v[2], v[1], t0) // a
+		p("VSUBPS %s, %s, %s", v[2], v[1], t1) // b
+		p("VADDPS %s, %s, %s", v[4], v[3], t2) // c
+		p("VSUBPS %s, %s, %s", v[4], v[3], t3) // d
+		// (m0 + a) + c
+		p("VADDPS %s, %s, %s", t0, v[0], v[0])
+		p("VADDPS %s, %s, %s", t2, v[0], v[0])
+		out(0, v[0])
+		// b + 2*d, a + 4*c, (b + 8*d) + m5: exact products, fused
+		p("VMOVAPS %s, %s", t1, v[1])
+		p("VFMADD231PS %s, %s, %s", c2, t3, v[1])
+		out(1, v[1])
+		p("VFMADD231PS %s, %s, %s", c4, t2, t0)
+		out(2, t0)
+		p("VFMADD231PS %s, %s, %s", c8, t3, t1)
+		p("VADDPS %s, %s, %s", v[5], t1, t1)
+		out(3, t1)
+	}
+}
+
+// broadcast sets register r of s to the float32 constant with bits bits.
+func broadcast(s isa, r int, bits uint32) {
+	p("MOVL $0x%08x, AX", bits)
+	p("MOVL AX, X%d", r)
+	p("VBROADCASTSS X%d, %s", r, s.r(r))
+}
+
+// genIn writes winoIn{m}{ISA}(v *float32, vs int, x *float32, offs *int32,
+// n int, ldx int, tmp *float32): the input transform of n lanes (n a
+// positive multiple of the lanes of a register), tmp α²·lanes floats.
+//
+//	DI v (advancing a register of lanes per group), BX vs*4, SI x,
+//	DX offs, CX lanes left, R8 ldx*4, R13 tmp; R9-R12 and AX the tile's
+//	rows 1-5 in the column pass, output pointers in the row pass.
+func genIn(s isa, m int) {
+	a := m + 2
+	name := fmt.Sprintf("winoIn%d%s", m, s.name)
+	fmt.Fprintf(&out, "// func %s(v *float32, vs int, x *float32, offs *int32, n int, ldx int, tmp *float32)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	if m == 4 {
+		broadcast(s, rC4, 0x40800000) // 4
+		broadcast(s, rC5, 0x40a00000) // 5
+	}
+	p("MOVQ v+0(FP), DI")
+	p("MOVQ vs+8(FP), BX")
+	p("SHLQ $2, BX")
+	p("MOVQ x+16(FP), SI")
+	p("MOVQ offs+24(FP), DX")
+	p("MOVQ n+32(FP), CX")
+	p("MOVQ ldx+40(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ tmp+48(FP), R13")
+	label(name + "_group")
+	if s.reg == "Z" {
+		p("VMOVDQU32 (DX), %s", s.r(rIx))
+	} else {
+		p("VMOVDQU (DX), %s", s.r(rIx))
+	}
+	// Row i of every tile is at rows[i] plus the lane's offset.
+	rows := []string{"SI", "R9", "R10", "R11", "R12", "AX"}
+	p("LEAQ (SI)(R8*1), R9")
+	p("LEAQ (SI)(R8*2), R10")
+	p("LEAQ (R9)(R8*2), R11")
+	p("LEAQ (SI)(R8*4), R12")
+	p("LEAQ (R12)(R8*1), AX")
+	d := make([]string, a)
+	for i := range d {
+		d[i] = s.r(i)
+	}
+	// Column pass: t[r][c] = (Bᵀ d)[r][c], into tmp.
+	for c := 0; c < a; c++ {
+		for i := 0; i < a; i++ {
+			if s.reg == "Z" {
+				p("KXNORW K0, K0, K1")
+				p("VPXORD %s, %s, %s", d[i], d[i], d[i])
+				p("VGATHERDPS %d(%s)(%s*4), K1, %s", c*4, rows[i], s.r(rIx), d[i])
+			} else {
+				p("VPCMPEQD Y11, Y11, Y11")
+				p("VPXOR %s, %s, %s", d[i], d[i], d[i])
+				p("VGATHERDPS Y11, %d(%s)(%s*4), %s", c*4, rows[i], s.r(rIx), d[i])
+			}
+		}
+		bt(s, m, d, func(r int, reg string) {
+			p("VMOVUPS %s, %d(R13)", reg, (r*a+c)*s.vb())
+		})
+	}
+	// Row pass: v[(r*α + c)*vs] = (t B)[r][c]; R9 is the row's first
+	// output, R10 = R9 + 3*vs, R11 = 3*vs, R12 = α*vs (all in bytes).
+	p("MOVQ DI, R9")
+	p("LEAQ (BX)(BX*2), R11")
+	p("IMUL3Q $%d, BX, R12", a)
+	for r := 0; r < a; r++ {
+		for j := 0; j < a; j++ {
+			p("VMOVUPS %d(R13), %s", (r*a+j)*s.vb(), d[j])
+		}
+		p("LEAQ (R9)(R11*1), R10")
+		bt(s, m, d, func(c int, reg string) {
+			addr := []string{"(R9)", "(R9)(BX*1)", "(R9)(BX*2)", "(R10)", "(R9)(BX*4)", "(R10)(BX*2)"}[c]
+			p("VMOVUPS %s, %s", reg, addr)
+		})
+		if r < a-1 {
+			p("ADDQ R12, R9")
+		}
+	}
+	p("ADDQ $%d, DI", s.vb())
+	p("ADDQ $%d, DX", s.lanes*4)
+	p("SUBQ $%d, CX", s.lanes)
+	p("JG %s_group", name)
+	p("VZEROUPPER")
+	p("RET")
+	out.WriteString("\n")
+}
+
+// genOut writes winoOut{m}{ISA}(y *float32, ldy int, offs *int32, n int,
+// mm *float32, ms int, bias float32, relu int, tmp *float32): the output
+// transform of n ≥ 1 lanes; it reads whole registers of M (n rounded up
+// to the lanes of one) and writes only the n lanes' pixels.
+//
+//	DI y, R8 ldy*4, DX offs, CX lanes left, SI mm (advancing), BX ms*4,
+//	R11 α*ms*4, R13 tmp; R9/R10 M pointers, R12 the output row, AX a
+//	lane's address.
+func genOut(s isa, m int) {
+	a := m + 2
+	name := fmt.Sprintf("winoOut%d%s", m, s.name)
+	fmt.Fprintf(&out, "// func %s(y *float32, ldy int, offs *int32, n int, mm *float32, ms int, bias float32, relu int, tmp *float32)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	if m == 4 {
+		broadcast(s, rC2, 0x40000000) // 2
+		broadcast(s, rC4, 0x40800000) // 4
+		broadcast(s, rC8, 0x41000000) // 8
+	}
+	// Lower bound of the ReLU: 0, or -Inf (a no-op) without it. VMAXPS
+	// with the bound as its first source returns the value when it is NaN
+	// or both are zero, so NaN and -0 pass as reluF lets them.
+	p("MOVL $0xff800000, AX")
+	p("MOVQ relu+56(FP), R9")
+	p("TESTQ R9, R9")
+	p("JZ %s_norelu", name)
+	p("XORL AX, AX")
+	label(name + "_norelu")
+	p("VMOVD AX, X%d", rLo)
+	p("VBROADCASTSS X%d, %s", rLo, s.r(rLo))
+	bias := s.r(7)
+	p("VBROADCASTSS bias+48(FP), %s", bias)
+	p("MOVQ y+0(FP), DI")
+	p("MOVQ ldy+8(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ offs+16(FP), DX")
+	p("MOVQ n+24(FP), CX")
+	p("MOVQ mm+32(FP), SI")
+	p("MOVQ ms+40(FP), BX")
+	p("SHLQ $2, BX")
+	p("MOVQ tmp+64(FP), R13")
+	p("IMUL3Q $%d, BX, R11", a)
+	label(name + "_group")
+	v := make([]string, a)
+	for i := range v {
+		v[i] = s.r(i)
+	}
+	// Column pass: t[r][c] = (Aᵀ M)[r][c], M[i][c] at SI + (i*α + c)*ms.
+	p("MOVQ SI, R9")
+	for c := 0; c < a; c++ {
+		p("LEAQ (R9)(R11*2), R10")
+		p("ADDQ R11, R10")
+		for i := 0; i < a; i++ {
+			addr := []string{"(R9)", "(R9)(R11*1)", "(R9)(R11*2)", "(R10)", "(R10)(R11*1)", "(R10)(R11*2)"}[i]
+			p("VMOVUPS %s, %s", addr, v[i])
+		}
+		at(s, m, v, func(r int, reg string) {
+			p("VMOVUPS %s, %d(R13)", reg, (r*a+c)*s.vb())
+		})
+		if c < a-1 {
+			p("ADDQ BX, R9")
+		}
+	}
+	// Row pass: pixels (r, 0..m-1) of every lane, bias added and clamped
+	// into the hold registers (free by the time each output appears),
+	// transposed within each 128-bit chunk and stored lane by lane.
+	hold := []int{0, 1, 2, 3}
+	if m == 2 {
+		hold = []int{4, 5}
+	}
+	for r := 0; r < m; r++ {
+		for j := 0; j < a; j++ {
+			p("VMOVUPS %d(R13), %s", (r*a+j)*s.vb(), v[j])
+		}
+		at(s, m, v, func(c int, reg string) {
+			h := s.r(hold[c])
+			p("VADDPS %s, %s, %s", bias, reg, h)
+			p("VMAXPS %s, %s, %s", h, s.r(rLo), h)
+		})
+		if r == 0 {
+			p("MOVQ DI, R12")
+		} else {
+			p("ADDQ R8, R12")
+		}
+		done := fmt.Sprintf("%s_row%d", name, r)
+		lane := func(l int) {
+			if l > 0 {
+				p("CMPQ CX, $%d", l)
+				p("JLE %s", done)
+			}
+			p("MOVLQSX %d(DX), AX", l*4)
+			p("LEAQ (R12)(AX*4), AX")
+		}
+		extract := func(k, src, dst int) {
+			if s.reg == "Z" {
+				p("VEXTRACTF32X4 $%d, Z%d, X%d", k, src, dst)
+			} else {
+				p("VEXTRACTF128 $%d, Y%d, X%d", k, src, dst)
+			}
+		}
+		if m == 4 {
+			h := hold
+			p("VUNPCKLPS %s, %s, %s", s.r(h[1]), s.r(h[0]), s.r(8))
+			p("VUNPCKHPS %s, %s, %s", s.r(h[1]), s.r(h[0]), s.r(9))
+			p("VUNPCKLPS %s, %s, %s", s.r(h[3]), s.r(h[2]), s.r(10))
+			p("VUNPCKHPS %s, %s, %s", s.r(h[3]), s.r(h[2]), s.r(11))
+			p("VSHUFPS $0x44, %s, %s, %s", s.r(10), s.r(8), s.r(0))
+			p("VSHUFPS $0xee, %s, %s, %s", s.r(10), s.r(8), s.r(1))
+			p("VSHUFPS $0x44, %s, %s, %s", s.r(11), s.r(9), s.r(2))
+			p("VSHUFPS $0xee, %s, %s, %s", s.r(11), s.r(9), s.r(3))
+			// Lane l is chunk l/4 of register l%4.
+			for l := 0; l < s.lanes; l++ {
+				lane(l)
+				if k := l / 4; k == 0 {
+					p("VMOVUPS X%d, (AX)", l%4)
+				} else if s.reg == "Z" {
+					p("VEXTRACTF32X4 $%d, Z%d, (AX)", k, l%4)
+				} else {
+					p("VEXTRACTF128 $%d, Y%d, (AX)", k, l%4)
+				}
+			}
+		} else {
+			h := hold
+			p("VUNPCKLPS %s, %s, %s", s.r(h[1]), s.r(h[0]), s.r(8))
+			p("VUNPCKHPS %s, %s, %s", s.r(h[1]), s.r(h[0]), s.r(9))
+			// Lanes 4k, 4k+1: low and high halves of chunk k of 8; 4k+2,
+			// 4k+3: of 9.
+			for l := 0; l < s.lanes; l++ {
+				k := l / 4
+				x8, x9 := 8, 9
+				if k > 0 {
+					x8, x9 = 10, 11
+					if l%4 == 0 {
+						extract(k, 8, 10)
+						extract(k, 9, 11)
+					}
+				}
+				lane(l)
+				switch l % 4 {
+				case 0:
+					p("VMOVLPS X%d, (AX)", x8)
+				case 1:
+					p("VMOVHPS X%d, (AX)", x8)
+				case 2:
+					p("VMOVLPS X%d, (AX)", x9)
+				case 3:
+					p("VMOVHPS X%d, (AX)", x9)
+				}
+			}
+		}
+		label(done)
+	}
+	p("ADDQ $%d, SI", s.vb())
+	p("ADDQ $%d, DX", s.lanes*4)
+	p("SUBQ $%d, CX", s.lanes)
+	p("JG %s_group", name)
+	p("VZEROUPPER")
+	p("RET")
+	out.WriteString("\n")
+}
+
+func main() {
+	out.WriteString("// Code generated by winograd_asmgen.go; DO NOT EDIT.\n\n")
+	out.WriteString("//go:build amd64\n\n#include \"textflag.h\"\n\n")
+	for _, s := range []isa{avx2, avx512} {
+		for _, m := range []int{2, 4} {
+			genIn(s, m)
+			genOut(s, m)
+		}
+	}
+	if err := os.WriteFile("winograd_amd64.s", out.Bytes(), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
