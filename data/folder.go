@@ -163,6 +163,13 @@ func OpenFolder(p string, opt FolderOptions) (*Folder, error) {
 		parts := strings.Split(rest, "/")
 		class := strings.Join(parts[:depth], "/")
 		dir, file := path.Split(rest)
+		if opt.BadImages != BadImagesSkip {
+			// A bad header ends the walk at once, before the rest of a
+			// large archive is read and held.
+			if _, _, err := imageHeader(b, p+":"+name); err != nil {
+				return err
+			}
+		}
 		items = append(items, item{class: class, dir: dir, file: file, data: b})
 		return nil
 	})

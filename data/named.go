@@ -3,6 +3,7 @@ package data
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -273,11 +274,13 @@ func openIDXPair(dir, key string, split Split) (*Memory, []string, error) {
 // ReadIDXDataset reads an IDX image file (N x H x W uint8) and its label
 // file (N uint8) into a Memory dataset.
 func ReadIDXDataset(imagesPath, labelsPath string) (*Memory, string, error) {
-	im, err := ReadIDXFile(imagesPath)
+	// The headers are compared before either payload is read, so a file
+	// that declares far more than its partner costs nothing.
+	im, err := ReadIDXFileHeader(imagesPath)
 	if err != nil {
 		return nil, "", err
 	}
-	lb, err := ReadIDXFile(labelsPath)
+	lb, err := ReadIDXFileHeader(labelsPath)
 	if err != nil {
 		return nil, "", err
 	}
@@ -289,6 +292,12 @@ func ReadIDXDataset(imagesPath, labelsPath string) (*Memory, string, error) {
 	}
 	if lb.Dims[0] != im.Dims[0] {
 		return nil, "", formatErr(labelsPath, "%d labels for %d images in %s", lb.Dims[0], im.Dims[0], imagesPath)
+	}
+	if im, err = ReadIDXFile(imagesPath); err != nil {
+		return nil, "", err
+	}
+	if lb, err = ReadIDXFile(labelsPath); err != nil {
+		return nil, "", err
 	}
 	labels := make([]int, len(lb.Data))
 	for i, v := range lb.Data {
@@ -386,26 +395,36 @@ func ReadOmniglotNPZ(path string, limit int) ([]*Image, []int, int, error) {
 		return nil, nil, 0, err
 	}
 	defer z.Close()
-	lab, err := z.Read("labels")
+	// Both headers are checked against each other before the labels are
+	// read: labels declaring far more than the images cost nothing.
+	h, err := z.Header("images")
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	h, rc, err := z.Open("images")
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	defer rc.Close()
 	if len(h.Shape) != 4 || h.ElemSize() != 1 || h.Shape[2] != 105 || h.Shape[3] != 105 {
 		return nil, nil, 0, formatErr(path+":images.npy", "want a 1-byte C x 20 x 105 x 105 array, have %s %v", h.Descr, h.Shape)
 	}
 	total := h.Shape[0] * h.Shape[1]
-	if len(lab.Shape) != 2 || lab.Shape[0]*lab.Shape[1] != total {
-		return nil, nil, 0, formatErr(path+":labels.npy", "shape %v does not match images %v", lab.Shape, h.Shape)
+	lh, err := z.Header("labels")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if len(lh.Shape) != 2 || lh.Shape[0]*lh.Shape[1] != total {
+		return nil, nil, 0, formatErr(path+":labels.npy", "shape %v does not match images %v", lh.Shape, h.Shape)
+	}
+	lab, err := z.Read("labels")
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	lv, err := lab.Int64s()
 	if err != nil {
 		return nil, nil, 0, wrapErr(path+":labels.npy", "bad labels", err)
 	}
+	_, rc, err := z.Open("images")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer rc.Close()
 	n := total
 	if limit > 0 {
 		n = min(limit, total)
@@ -498,7 +517,7 @@ func ReadCIFARArchive(p string, cifar100 bool, split Split) (*Memory, error) {
 	sort.Strings(names)
 	batch := &CIFARBatch{}
 	for _, n := range names {
-		if _, err := ReadCIFARBatch(strings.NewReader(string(files[n])), p+":"+n, cifar100, batch); err != nil {
+		if _, err := ReadCIFARBatch(bytes.NewReader(files[n]), p+":"+n, cifar100, batch); err != nil {
 			return nil, err
 		}
 	}

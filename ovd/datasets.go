@@ -43,8 +43,12 @@ func openSets(cfg *Config) (*sets, error) {
 			c.s.Dataset = classBalancedHead(c.s.Dataset, c.n)
 		}
 	}
+	counts, err := data.ClassCountsChecked(train.Dataset, cfg.ClassNum)
+	if err != nil {
+		return nil, inputErrorf("--known_dataset %s (%s): %w", cfg.KnownDataset, train.Source, err)
+	}
 	present := 0
-	for _, n := range data.ClassCounts(train.Dataset) {
+	for _, n := range counts {
 		if n > 0 {
 			present++
 		}

@@ -132,7 +132,14 @@ func runDataInfo(args []string, stdout, stderr io.Writer) error {
 		}
 		c, h, w := set.Shape()
 		fmt.Fprintf(stdout, "%s %s: %d images, %dx%dx%d, from %s\n", *name, split, set.Len(), c, h, w, set.Source)
-		for label, n := range data.ClassCounts(set) {
+		// Labels are checked against the class names where the dataset has
+		// them: a label of -1 or 2^27 in a crafted file is an error, not a
+		// panic or an allocation by label value.
+		counts, err := data.ClassCountsChecked(set, len(set.Classes))
+		if err != nil {
+			return usageErrorf("data info: %s %s (%s): %v", *name, split, set.Source, err)
+		}
+		for label, n := range counts {
 			if n == 0 {
 				continue
 			}
