@@ -263,6 +263,8 @@ type Result struct {
 	Used       string  `json:"used"`
 	Params     int     `json:"params"`
 	Loss       float64 `json:"loss,omitempty"` // training: the last step's loss
+	// Profile is the per-step time by category, with Options.Profile.
+	Profile []ProfileEntry `json:"profile,omitempty"`
 }
 
 // Options say how many steps Run times and how it copes with other
@@ -276,6 +278,34 @@ type Options struct {
 	// stop after Budget even with fewer than Steps clean steps.
 	Clean  float64
 	Budget time.Duration
+	// Profile times the backend primitives of the timed steps by category
+	// (tensor.StartProfile) and reports them per step in Result.Profile.
+	Profile bool
+}
+
+// ProfileEntry is one category of a profiled run: the mean time per step
+// and its share of the mean step.
+type ProfileEntry struct {
+	Op        string  `json:"op"`
+	MsPerStep float64 `json:"ms_per_step"`
+	Share     float64 `json:"share"`
+	Calls     int     `json:"calls_per_step"`
+}
+
+// profileEntries turns the profile of steps steps that took stepSec
+// seconds in all into per-step entries, with what the backend primitives
+// do not account for (the autograd bookkeeping, Go code between the ops,
+// the collector) as the last one.
+func profileEntries(p *tensor.OpProfile, steps int, stepSec float64) []ProfileEntry {
+	var out []ProfileEntry
+	var timed float64
+	for _, t := range p.Times() {
+		sec := t.Time.Seconds() / float64(steps)
+		timed += sec
+		out = append(out, ProfileEntry{Op: t.Op, MsPerStep: sec * 1e3, Share: sec / (stepSec / float64(steps)), Calls: t.Calls / steps})
+	}
+	rest := stepSec/float64(steps) - timed
+	return append(out, ProfileEntry{Op: "outside the backend", MsPerStep: rest * 1e3, Share: rest / (stepSec / float64(steps))})
 }
 
 // Run builds the net, runs the warm-up steps and then timed ones, and
@@ -308,6 +338,14 @@ func Run(bench, encType string, batch, threads int, o Options) (*Result, error) 
 	for range o.Warmup {
 		step()
 	}
+	var prof *tensor.OpProfile
+	var profSec float64
+	profSteps := 0
+	if o.Profile {
+		var stop func()
+		prof, stop = tensor.StartProfile(tensor.CPU)
+		defer stop()
+	}
 	var times, noisy []float64
 	var foreignMax float64
 	used := "ungated"
@@ -324,6 +362,8 @@ func Run(bench, encType string, batch, threads int, o Options) (*Result, error) 
 		s0 := time.Now()
 		step()
 		dt := time.Since(s0).Seconds()
+		profSec += dt
+		profSteps++
 		if f := m.cores(); o.Clean > 0 && f >= o.Clean {
 			noisy = append(noisy, dt)
 			continue
@@ -347,12 +387,16 @@ func Run(bench, encType string, batch, threads int, o Options) (*Result, error) 
 	}
 	flop *= float64(batch)
 	total, _ := nn.NumParams(n.Timed)
+	var profile []ProfileEntry
+	if prof != nil {
+		profile = profileEntries(prof, profSteps, profSec)
+	}
 	return &Result{
 		Bench: bench, EncType: encType, BatchSize: batch, Threads: threads,
 		ImagesPS: float64(batch) / med, GFLOPS: flop / med / 1e9, PeakRSSMB: PeakRSSMB(),
 		SecMedian: med, SecMin: times[0], SecMax: times[len(times)-1], GFLOPStep: flop / 1e9,
 		Steps: len(times), Warmup: o.Warmup, Dirty: len(noisy), ForeignMax: foreignMax, Used: used,
-		Params: total, Loss: float64(loss),
+		Params: total, Loss: float64(loss), Profile: profile,
 	}, nil
 }
 

@@ -35,6 +35,7 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	clean := fs.Float64("clean", 0.25, "keep only steps during which other processes used fewer cores than this, as nets.py does (0: time every step, nets.py's --no-gate)")
 	budget := fs.Duration("budget", 300*time.Second, "with --clean, stop collecting clean steps after this long")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the warm-up and timed steps to this file (go tool pprof reads it)")
+	opProfile := fs.Bool("profile", false, "time the timed steps' primitives by category (conv forward, input and weight gradients, batch norm, ...) and add the per-step table to the JSON line, as nets.py --profile lists PyTorch's ops")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := nets.Run(bench, *encType, *batch, n, nets.Options{Steps: *steps, Warmup: *warmup, Clean: *clean, Budget: *budget})
+	res, err := nets.Run(bench, *encType, *batch, n, nets.Options{Steps: *steps, Warmup: *warmup, Clean: *clean, Budget: *budget, Profile: *opProfile})
 	if err != nil {
 		return fmt.Errorf("bench %s: %w", bench, err)
 	}
