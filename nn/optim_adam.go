@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/tensor"
 )
 
@@ -150,21 +151,8 @@ func (a *Adam) Step() {
 			if o.AMSGrad {
 				vmax = st.max.Data()
 			}
-			for j := range pv {
-				g := gv[j]
-				if o.WeightDecay != 0 {
-					g = fma32(pv[j], wd, g)
-				}
-				m[j] = fma32(g, c1, float32(m[j]*b1))
-				v[j] = fma32(float32(c2*g), g, float32(v[j]*b2))
-				vv := v[j]
-				if vmax != nil {
-					vmax[j] = max(vmax[j], vv)
-					vv = vmax[j]
-				}
-				denom := float32(float32(math.Sqrt(float64(vv)))/bc2s) + eps
-				pv[j] = pv[j] + float32(float32(negStep*m[j])/denom)
-			}
+			kernels.AdamStep(pv, gv, m, v, vmax, kernels.AdamOptions{WeightDecay: wd, Beta1: b1, Beta2: b2,
+				OneMinusBeta1: c1, OneMinusBeta2: c2, NegStep: negStep, SqrtBiasCorr2: bc2s, Eps: eps})
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/tensor"
 )
 
@@ -122,25 +123,8 @@ func (s *SGD) Step() {
 				}
 				buf = s.bufs[gi][pi].Data()
 			}
-			for j := range pv {
-				d := gv[j]
-				if o.WeightDecay != 0 {
-					d = fma32(pv[j], wd, d)
-				}
-				if o.Momentum != 0 {
-					if first {
-						buf[j] = d
-					} else {
-						buf[j] = fma32(d, damp, float32(buf[j]*mom))
-					}
-					if o.Nesterov {
-						d = fma32(buf[j], mom, d)
-					} else {
-						d = buf[j]
-					}
-				}
-				pv[j] = fma32(d, negLR, pv[j])
-			}
+			kernels.SGDStep(pv, gv, buf, kernels.SGDOptions{WeightDecay: wd, Momentum: mom, OneMinusDampening: damp,
+				NegLR: negLR, Nesterov: o.Nesterov, First: first})
 		}
 	}
 }
