@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"math/bits"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/vmdls-go/vmdls/safetensors"
@@ -715,9 +716,12 @@ func (p *parsed) header(opt *Options) (*Header, []view, error) {
 			converted[d+" to "+string(v.out)]++
 		}
 	}
+	var conv []string
 	for c, n := range converted {
-		h.Notes = append(h.Notes, fmt.Sprintf("converted %d %s tensor(s)", n, c))
+		conv = append(conv, fmt.Sprintf("converted %d %s tensor(s)", n, c))
 	}
+	sort.Strings(conv)
+	h.Notes = append(h.Notes, conv...)
 	return h, views, nil
 }
 
