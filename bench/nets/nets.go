@@ -169,8 +169,9 @@ func countFLOPs(m nn.Module, in []int) (fwd, train float64, err error) {
 
 // shortcutNames are the children of a residual block that take the block's
 // input (or its pre-activation, of the same shape) rather than the previous
-// child's output: torchvision's "downsample", nets.py's WRNBlock "short".
-var shortcutNames = map[string]bool{"downsample": true, "short": true}
+// child's output: torchvision's "downsample", the reference's WideResNet
+// BasicBlock "convShortcut".
+var shortcutNames = map[string]bool{"downsample": true, "convShortcut": true}
 
 // flopWalk records the Conv2d and Linear FLOPs of mod applied to x and
 // returns its output. Sequentials run child by child. Another container
@@ -223,6 +224,11 @@ func flopWalk(mod nn.Module, x *autograd.Var, recs *[]float64) (*autograd.Var, e
 	}
 	y := x
 	for _, c := range kids {
+		if d, ok := mod.(*backbone.DenseNet); ok && c.Value == nn.Module(d.FC) {
+			// The reference's classifier, in the state_dict but not in
+			// h's forward (nets.py's DenseNetBC has none).
+			continue
+		}
 		in := y
 		if shortcutNames[c.Name] {
 			in = x

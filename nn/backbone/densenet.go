@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 
 	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/nn"
@@ -13,31 +14,26 @@ import (
 // growth 12): 150 channels entering the third block plus 16 layers of 12.
 const DenseNetOutDim = 342
 
-// denseConvStd is the standard deviation the reference draws every
-// DenseNet convolution weight from, sqrt(2/16) whatever the layer's fan
-// (METHOD.md section 6 lists it among the reference's quirks; the issue
-// asks for the reference's custom initializations).
-var denseConvStd = math.Sqrt(2.0 / 16)
-
-// denseBottleneck is one bottleneck layer of a dense block: BN-ReLU-1×1
-// conv to 4k channels, BN-ReLU-3×3 conv to k, and the k new channels
-// appended to the input. Children "bn1", "conv1", "bn2", "conv2" as in the
-// reference's Bottleneck.
+// denseBottleneck is the reference's BottleneckBlock: BN-ReLU-1×1 conv to
+// 4k channels, BN-ReLU-3×3 conv to k, and the k new channels appended to
+// the input. Children "bn1", "conv1", "bn2", "conv2", the reference's names.
+// The reference's dropRate is 0 for the densenet encoder, so there is no
+// dropout.
 type denseBottleneck struct {
 	nn.Base
 	bn1, bn2     *nn.BatchNorm2d
 	conv1, conv2 *nn.Conv2d
 }
 
-func newDenseBottleneck(rng *rand.Rand, cin, k int) *denseBottleneck {
+func newDenseBottleneck(rng *rand.Rand, cin, k int, std float64) *denseBottleneck {
 	b := &denseBottleneck{}
 	b.bn1 = nn.NewBatchNorm2d(cin, true)
 	b.RegisterModule("bn1", b.bn1)
-	b.conv1 = denseConv(rng, cin, 4*k, 1, 0)
+	b.conv1 = denseConv(rng, cin, 4*k, 1, 0, std)
 	b.RegisterModule("conv1", b.conv1)
 	b.bn2 = nn.NewBatchNorm2d(4*k, true)
 	b.RegisterModule("bn2", b.bn2)
-	b.conv2 = denseConv(rng, 4*k, k, 3, 1)
+	b.conv2 = denseConv(rng, 4*k, k, 3, 1, std)
 	b.RegisterModule("conv2", b.conv2)
 	return b
 }
@@ -49,87 +45,114 @@ func (b *denseBottleneck) Forward(x *autograd.Var) *autograd.Var {
 	return autograd.Concat(1, x, y)
 }
 
-// denseTransition is BN-ReLU-1×1 conv-2×2 average pool between dense
-// blocks; children "bn", "conv" as in the reference's Transition.
+// denseTransition is the reference's TransitionBlock, BN-ReLU-1×1
+// conv-2×2 average pool between dense blocks; children "bn1", "conv1".
 type denseTransition struct {
 	nn.Base
-	bn   *nn.BatchNorm2d
-	conv *nn.Conv2d
+	bn1   *nn.BatchNorm2d
+	conv1 *nn.Conv2d
 }
 
-func newDenseTransition(rng *rand.Rand, cin, cout int) *denseTransition {
+func newDenseTransition(rng *rand.Rand, cin, cout int, std float64) *denseTransition {
 	t := &denseTransition{}
-	t.bn = nn.NewBatchNorm2d(cin, true)
-	t.RegisterModule("bn", t.bn)
-	t.conv = denseConv(rng, cin, cout, 1, 0)
-	t.RegisterModule("conv", t.conv)
+	t.bn1 = nn.NewBatchNorm2d(cin, true)
+	t.RegisterModule("bn1", t.bn1)
+	t.conv1 = denseConv(rng, cin, cout, 1, 0, std)
+	t.RegisterModule("conv1", t.conv1)
 	return t
 }
 
 // Forward halves the spatial size and compresses the channels.
 func (t *denseTransition) Forward(x *autograd.Var) *autograd.Var {
-	y := t.conv.Forward(bnRelu(t.bn, x))
+	y := t.conv1.Forward(bnRelu(t.bn1, x))
 	return autograd.AvgPool2d(y, [2]int{2, 2}, [2]int{2, 2}, [2]int{}, true)
 }
 
 // denseConv is a bias-free convolution initialized as the reference's
-// DenseNet does (normal, std sqrt(2/16)).
-func denseConv(rng *rand.Rand, in, out, k, pad int) *nn.Conv2d {
+// DenseNet3 does: normal with standard deviation std = sqrt(2/n), n the
+// number of layers per dense block, whatever the layer's fan (METHOD.md
+// section 6 lists it among the reference's quirks).
+func denseConv(rng *rand.Rand, in, out, k, pad int, std float64) *nn.Conv2d {
 	c := nn.NewConv2d(rng, in, out, k, 1, pad, false)
-	nn.Normal(c.Weight.Value(), rng, 0, denseConvStd)
+	nn.Normal(c.Weight.Value(), rng, 0, std)
 	return c
 }
 
-// DenseNet is the CIFAR DenseNet-BC encoder: a 3×3 stem of 2k channels,
+// DenseNet is the CIFAR DenseNet-BC encoder, the reference's DenseNet3
+// (models/densenet.py) with bottleneck layers: a 3×3 stem of 2k channels,
 // three dense blocks of bottleneck layers with compressing transitions
-// between them, a final BN+ReLU and global average pooling. Its one child
-// "net" is a Sequential laid out as the reference's DenseNetBC.net, so the
-// state_dict keys are "net.0.weight", "net.1.bn1.weight", ...
+// between them, a final BN+ReLU and global average pooling. Its children
+// are the reference's, in its order: "conv1", "block1", "trans1",
+// "block2", "trans2", "block3", "bn1", "fc", each block's layers under
+// "layer", so the state_dict keys are the reference's ("conv1.weight",
+// "block1.layer.0.bn1.weight", "trans1.conv1.weight", ..., "fc.bias") and a
+// state_dict saved by the reference loads strictly.
 type DenseNet struct {
 	nn.Base
-	Net     *nn.Sequential
+	// FC is the reference's classifier, Linear(OutDim(), classes). h does
+	// not use it (neither does the reference's forward: only its unused
+	// penultimate_forward does), so it never gets a gradient and optimizers
+	// leave it alone; it is here because it is in the reference's
+	// state_dict, so that a checkpoint loads strictly and saves back whole.
+	FC      *nn.Linear
+	conv1   *nn.Conv2d
+	blocks  [3]*stage
+	trans   [2]*denseTransition
+	bn1     *nn.BatchNorm2d
 	outDim  int
 	tapDims [3]int
-	trans   [2]int // indices in Net of the two transitions (taps 1 and 2)
-	final   int    // index in Net of the final BatchNorm2d
 }
 
 // NewDenseNet builds the densenet encoder of METHOD.md section 6:
-// DenseNet-BC-100, growth 12, compression 0.5, output width 342.
+// DenseNet-BC-100, growth 12, compression 0.5, output width 342, with the
+// reference's classifier for DefaultClassNum classes.
 func NewDenseNet(rng *rand.Rand) *DenseNet { return NewDenseNetBC(rng, 100, 12, 0.5) }
 
 // NewDenseNetBC builds a DenseNet-BC of the given depth (4 + 6n: three
 // blocks of n bottleneck layers), growth rate k and transition compression
-// (reduction); smaller ones serve tests.
+// (reduction), with the classifier for DefaultClassNum classes; smaller ones
+// serve tests.
 func NewDenseNetBC(rng *rand.Rand, depth, k int, reduction float64) *DenseNet {
-	if depth < 10 || (depth-4)%6 != 0 || k < 1 || reduction <= 0 || reduction > 1 {
-		panic(fmt.Sprintf("backbone.NewDenseNetBC: invalid depth=%d growth=%d reduction=%v", depth, k, reduction))
+	return NewDenseNet3(rng, depth, DefaultClassNum, k, reduction)
+}
+
+// NewDenseNet3 builds the reference's DenseNet3(depth, classNum,
+// growth_rate=k, reduction, bottleneck=True) with its initialization: conv
+// weights normal with standard deviation sqrt(2/n) (n = (depth-4)/6 layers
+// per block), batch norms ones and zeros, the classifier's weight PyTorch's
+// default and its bias zero. classNum sizes only the classifier that h does
+// not use (DenseNet.FC); a checkpoint's must match it.
+func NewDenseNet3(rng *rand.Rand, depth, classNum, k int, reduction float64) *DenseNet {
+	if depth < 10 || (depth-4)%6 != 0 || classNum < 1 || k < 1 || reduction <= 0 || reduction > 1 {
+		panic(fmt.Sprintf("backbone.NewDenseNet3: invalid depth=%d classes=%d growth=%d reduction=%v", depth, classNum, k, reduction))
 	}
 	n := (depth - 4) / 6
+	std := math.Sqrt(2 / float64(n))
 	c := 2 * k
-	d := &DenseNet{}
-	net := nn.NewSequential(denseConv(rng, 3, c, 3, 1))
+	d := &DenseNet{conv1: denseConv(rng, 3, c, 3, 1, std)}
+	d.RegisterModule("conv1", d.conv1)
 	for b := 0; b < 3; b++ {
-		for i := 0; i < n; i++ {
-			net.Append(newDenseBottleneck(rng, c, k))
+		layers := make([]nn.Module, n)
+		for i := range layers {
+			layers[i] = newDenseBottleneck(rng, c, k, std)
 			c += k
 		}
+		d.blocks[b] = newStage(layers...)
+		d.RegisterModule("block"+strconv.Itoa(b+1), d.blocks[b])
 		if b < 2 {
-			// int(c * reduction) in the reference truncates toward zero.
+			// int(math.floor(c * reduction)) in the reference.
 			co := int(float64(c) * reduction)
-			net.Append(newDenseTransition(rng, c, co))
-			d.trans[b] = len(net.Layers) - 1
+			d.trans[b] = newDenseTransition(rng, c, co, std)
+			d.RegisterModule("trans"+strconv.Itoa(b+1), d.trans[b])
 			d.tapDims[b] = co
 			c = co
 		}
 	}
-	d.final = len(net.Layers)
-	net.Append(nn.NewBatchNorm2d(c, true))
-	net.Append(nn.NewReLU())
-	net.Append(nn.NewAdaptiveAvgPool2d(1, 1))
-	net.Append(nn.NewFlatten())
-	d.Net = net
-	d.RegisterModule("net", net)
+	d.bn1 = nn.NewBatchNorm2d(c, true)
+	d.RegisterModule("bn1", d.bn1)
+	d.FC = nn.NewLinear(rng, c, classNum, true)
+	d.FC.Bias.Value().Fill(0)
+	d.RegisterModule("fc", d.FC)
 	d.outDim = c
 	d.tapDims[2] = c
 	return d
@@ -142,19 +165,19 @@ func (d *DenseNet) Forward(x *autograd.Var) *autograd.Var {
 }
 
 // ForwardTaps returns h and the pooled outputs of the two transitions and
-// of the final BN+ReLU (which, pooled, is h itself), from one pass.
+// of the final BN+ReLU (which, pooled, is h itself), from one pass: the
+// reference's get_layer_output(x, 1..3).
 func (d *DenseNet) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.Var) {
 	var taps [3]*autograd.Var
-	for i := 0; i < d.final; i++ {
-		x = d.Net.Layers[i].Forward(x)
-		if i == d.trans[0] {
-			taps[0] = dwPool(x)
-		} else if i == d.trans[1] {
-			taps[1] = dwPool(x)
+	x = d.conv1.Forward(x)
+	for b, blk := range d.blocks {
+		x = blk.Forward(x)
+		if b < 2 {
+			x = d.trans[b].Forward(x)
+			taps[b] = dwPool(x)
 		}
 	}
-	x = bnRelu(d.Net.Layers[d.final].(*nn.BatchNorm2d), x)
-	h := dwPool(x)
+	h := dwPool(bnRelu(d.bn1, x))
 	taps[2] = h
 	return h, taps
 }

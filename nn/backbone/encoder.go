@@ -34,3 +34,21 @@ var (
 	bnRelu    = (*nn.BatchNorm2d).ForwardReLU
 	bnAddRelu = (*nn.BatchNorm2d).ForwardAddReLU
 )
+
+// stage is the reference's DenseBlock (densenet) and NetworkBlock
+// (wresnet): a module whose one child, "layer", is the Sequential of its
+// blocks, applied in order. It holds nothing itself; it exists so that the
+// keys are the reference's ("block1.layer.0.bn1.weight").
+type stage struct {
+	nn.Base
+	layer *nn.Sequential
+}
+
+func newStage(blocks ...nn.Module) *stage {
+	s := &stage{layer: nn.NewSequential(blocks...)}
+	s.RegisterModule("layer", s.layer)
+	return s
+}
+
+// Forward runs x through the blocks.
+func (s *stage) Forward(x *autograd.Var) *autograd.Var { return s.layer.Forward(x) }

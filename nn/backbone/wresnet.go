@@ -3,6 +3,7 @@ package backbone
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 
 	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/nn"
@@ -11,12 +12,13 @@ import (
 // WideResNetOutDim is enc_out_dim of the wresnet encoder (WideResNet-28-10).
 const WideResNetOutDim = 640
 
-// wrnBlock is a pre-activation wide basic block: BN-ReLU-3×3 conv (with
-// the stride), BN-ReLU, dropout, 3×3 conv, plus the identity or, when the
-// width or stride changes, a 1×1 convolution of the first activation.
-// Children "bn1", "conv1", "bn2", "conv2" and, when present, "short", as
-// in the reference's WRNBlock. The dropout holds no state and is not a
-// child (the reference calls F.dropout).
+// wrnBlock is the reference's BasicBlock (models/wide_resnet.py), a
+// pre-activation wide block: BN-ReLU-3×3 conv (with the stride), BN-ReLU,
+// dropout, 3×3 conv, plus the identity or, when the width changes, a 1×1
+// convolution of the first activation. Children "bn1", "conv1", "bn2",
+// "conv2" and, when present, "convShortcut", the reference's names. The
+// dropout holds no state and is not a child (the reference calls
+// F.dropout).
 type wrnBlock struct {
 	nn.Base
 	bn1, bn2     *nn.BatchNorm2d
@@ -38,7 +40,7 @@ func newWRNBlock(rng *rand.Rand, cin, cout, stride int, drop float64) *wrnBlock 
 	b.RegisterModule("conv2", b.conv2)
 	if cin != cout {
 		b.short = nn.NewConv2d(rng, cin, cout, 1, stride, 0, false)
-		b.RegisterModule("short", b.short)
+		b.RegisterModule("convShortcut", b.short)
 	}
 	return b
 }
@@ -56,18 +58,23 @@ func (b *wrnBlock) Forward(x *autograd.Var) *autograd.Var {
 	return autograd.Add(y, b.short.Forward(o))
 }
 
-// WideResNet is the CIFAR pre-activation WideResNet encoder: a 3×3 stem of
-// 16 channels, three groups of wide blocks (16k, 32k, 64k channels, strides
-// 1, 2, 2), a final BN+ReLU and global average pooling. Its one child "net"
-// is a Sequential laid out as the reference's WideResNet.net, so the
-// state_dict keys are "net.0.weight", "net.1.bn1.weight", ...
+// WideResNet is the CIFAR pre-activation WideResNet encoder, the
+// reference's WideResNet (models/wide_resnet.py): a 3×3 stem of 16
+// channels, three groups of wide blocks (16k, 32k, 64k channels, strides 1,
+// 2, 2), a final BN+ReLU and global average pooling. Its children are the
+// reference's, in its order: "conv1", "block1", "block2", "block3", "bn1",
+// each group's blocks under "layer", so the state_dict keys are the
+// reference's ("conv1.weight", "block1.layer.0.bn1.weight",
+// "block1.layer.0.convShortcut.weight", ..., "bn1.num_batches_tracked").
+// The reference's WideResNet has no classifier (it takes num_classes and
+// ignores it), so neither has this.
 type WideResNet struct {
 	nn.Base
-	Net     *nn.Sequential
+	conv1   *nn.Conv2d
+	blocks  [3]*stage
+	bn1     *nn.BatchNorm2d
 	outDim  int
 	tapDims [3]int
-	groups  [2]int // indices in Net of the last block of groups 1 and 2
-	final   int    // index in Net of the final BatchNorm2d
 }
 
 // NewWideResNet builds the wresnet encoder of METHOD.md section 6:
@@ -77,38 +84,33 @@ type WideResNet struct {
 func NewWideResNet(rng *rand.Rand) *WideResNet { return NewWideResNetWith(rng, 28, 10, 0.1) }
 
 // NewWideResNetWith builds a WideResNet of the given depth (4 + 6n: three
-// groups of n blocks), widen factor and dropout probability; narrow ones
-// serve tests.
+// groups of n blocks), widen factor and dropout probability, the
+// reference's WideResNet(depth, _, widen, drop); narrow ones serve tests.
 func NewWideResNetWith(rng *rand.Rand, depth, widen int, drop float64) *WideResNet {
 	if depth < 10 || (depth-4)%6 != 0 || widen < 1 || drop < 0 || drop >= 1 {
 		panic(fmt.Sprintf("backbone.NewWideResNetWith: invalid depth=%d widen=%d drop=%v", depth, widen, drop))
 	}
 	n := (depth - 4) / 6
 	ch := [4]int{16, 16 * widen, 32 * widen, 64 * widen}
-	w := &WideResNet{}
-	net := nn.NewSequential(nn.NewConv2d(rng, 3, ch[0], 3, 1, 1, false))
+	w := &WideResNet{conv1: nn.NewConv2d(rng, 3, ch[0], 3, 1, 1, false)}
+	w.RegisterModule("conv1", w.conv1)
 	cin := ch[0]
 	for g, s := range [3]int{1, 2, 2} {
-		for j := 0; j < n; j++ {
+		blocks := make([]nn.Module, n)
+		for j := range blocks {
 			stride := 1
 			if j == 0 {
 				stride = s
 			}
-			net.Append(newWRNBlock(rng, cin, ch[g+1], stride, drop))
+			blocks[j] = newWRNBlock(rng, cin, ch[g+1], stride, drop)
 			cin = ch[g+1]
 		}
-		if g < 2 {
-			w.groups[g] = len(net.Layers) - 1
-		}
+		w.blocks[g] = newStage(blocks...)
+		w.RegisterModule("block"+strconv.Itoa(g+1), w.blocks[g])
 		w.tapDims[g] = ch[g+1]
 	}
-	w.final = len(net.Layers)
-	net.Append(nn.NewBatchNorm2d(cin, true))
-	net.Append(nn.NewReLU())
-	net.Append(nn.NewAdaptiveAvgPool2d(1, 1))
-	net.Append(nn.NewFlatten())
-	w.Net = net
-	w.RegisterModule("net", net)
+	w.bn1 = nn.NewBatchNorm2d(cin, true)
+	w.RegisterModule("bn1", w.bn1)
 	w.outDim = cin
 	return w
 }
@@ -120,19 +122,18 @@ func (w *WideResNet) Forward(x *autograd.Var) *autograd.Var {
 }
 
 // ForwardTaps returns h and the pooled outputs of block groups 1 and 2 and
-// h again (METHOD.md's third wresnet tap is the encoder output), from one
-// pass.
+// h again (METHOD.md's third wresnet tap is the encoder output: the
+// reference's get_layer_output(x, 3) returns forward(x)), from one pass.
 func (w *WideResNet) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.Var) {
 	var taps [3]*autograd.Var
-	for i := 0; i < w.final; i++ {
-		x = w.Net.Layers[i].Forward(x)
-		if i == w.groups[0] {
-			taps[0] = dwPool(x)
-		} else if i == w.groups[1] {
-			taps[1] = dwPool(x)
+	x = w.conv1.Forward(x)
+	for g, blk := range w.blocks {
+		x = blk.Forward(x)
+		if g < 2 {
+			taps[g] = dwPool(x)
 		}
 	}
-	h := dwPool(bnRelu(w.Net.Layers[w.final].(*nn.BatchNorm2d), x))
+	h := dwPool(bnRelu(w.bn1, x))
 	taps[2] = h
 	return h, taps
 }

@@ -7,7 +7,11 @@ Run by hand from the repository root with an interpreter that has torch 1.13:
 
 It rewrites nn/backbone/testdata/backbones_dw.safetensors; tests read it with bench/golden.
 The networks mirror ../shared/anchors/nets.py (DenseNetBC, WRNBlock, WideResNet: same module
-structure and names, so the state_dict keys are the reference's).
+structure and names, "net.0.weight", "net.1.short.weight", ...). The Go networks carry the
+names of the authors' code instead (DenseNet3's conv1, block1.layer.0..., trans1, bn1, fc;
+WideResNet's block1.layer.0.convShortcut...; gen_reference_golden.py checks those), and
+backbone_golden_dw_test.go maps them onto these (dwMirrorNames) to fill, compare keys and
+name gradients; the computation is the same.
 
 Weights are not stored: DenseNet-BC-100 (0.8M parameters) and WideResNet-28-10 (36.5M) are
 too large to commit. Instead every state_dict tensor (parameters and running statistics) is
