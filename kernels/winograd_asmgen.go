@@ -23,6 +23,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 )
 
@@ -47,20 +48,14 @@ func (s isa) r(n int) string { return fmt.Sprintf("%s%d", s.reg, n) }
 func (s isa) x(n int) string { return fmt.Sprintf("X%d", n) }
 func (s isa) vb() int        { return s.lanes * 4 }
 
-// Register plan (both ISAs fit in Y0-Y15):
+// Register plan (both ISAs fit in Y0-Y15; F(4×4)'s coefficients are
+// memory operands, rows of the table winoK4):
 //
-//	0-7   tile values of one column or row (α ≤ 6) and transform outputs
-//	8-11  temporaries
-//	12    constant 2 (output) / unused
-//	13    constant 4
-//	14    constant 5 (input) / 8 (output)
+//	0-7   tile values of one column or row (α ≤ 6), outputs; 7 the bias
+//	8-11  temporaries (11 the AVX2 gather mask in the input transform)
 //	15    gather index (input), lower bound of the ReLU (output)
 const (
 	rT0 = 8
-	rC2 = 12
-	rC4 = 13
-	rC5 = 14
-	rC8 = 14
 	rIx = 15
 	rLo = 15
 )
@@ -84,32 +79,34 @@ func bt(s isa, m int, d []string, out sink) {
 		p("VSUBPS %s, %s, %s", d[3], d[1], t0)
 		out(3, t0)
 	case 4:
-		c4, c5 := s.r(rC4), s.r(rC5)
-		// a = d4 - 4*d2, b = d3 - 4*d1 (exact products: fusing is safe)
-		p("VMOVAPS %s, %s", d[4], t0)
-		p("VFNMADD231PS %s, %s, %s", c4, d[2], t0)
-		p("VMOVAPS %s, %s", d[3], t1)
-		p("VFNMADD231PS %s, %s, %s", c4, d[1], t1)
+		// Products rounded alone, then added in the twin's order.
+		mul := func(k, src, dst string) { p("VMULPS %s, %s, %s", k4(k), src, dst) }
+		mul("16_9", d[2], t0)
+		p("VSUBPS %s, %s, %s", t0, d[4], t0) // a = d4 - 16/9 d2
+		mul("2_3", d[3], t1)
+		mul("32_27", d[1], t2)
+		p("VSUBPS %s, %s, %s", t2, t1, t1) // b = 2/3 d3 - 32/27 d1
 		p("VADDPS %s, %s, %s", t1, t0, t2)
 		out(1, t2)
 		p("VSUBPS %s, %s, %s", t1, t0, t2)
 		out(2, t2)
-		// c = d4 - d2, e = 2*(d3 - d1)
-		p("VSUBPS %s, %s, %s", d[2], d[4], t0)
-		p("VSUBPS %s, %s, %s", d[1], d[3], t1)
-		p("VADDPS %s, %s, %s", t1, t1, t1)
+		mul("4_9", d[2], t0)
+		p("VSUBPS %s, %s, %s", t0, d[4], t0) // c = d4 - 4/9 d2
+		mul("4_3", d[3], t1)
+		mul("16_27", d[1], t2)
+		p("VSUBPS %s, %s, %s", t2, t1, t1) // e = 4/3 d3 - 16/27 d1
 		p("VADDPS %s, %s, %s", t1, t0, t2)
 		out(3, t2)
 		p("VSUBPS %s, %s, %s", t1, t0, t2)
 		out(4, t2)
-		// (4*d0 - 5*d2) + d4 and (4*d1 - 5*d3) + d5, 5*d rounded alone
-		p("VMULPS %s, %s, %s", c4, d[0], t0)
-		p("VMULPS %s, %s, %s", c5, d[2], t1)
+		// (64/81 d0 - 20/9 d2) + d4 and (64/81 d1 - 20/9 d3) + d5
+		mul("64_81", d[0], t0)
+		mul("20_9", d[2], t1)
 		p("VSUBPS %s, %s, %s", t1, t0, t0)
 		p("VADDPS %s, %s, %s", d[4], t0, t0)
 		out(0, t0)
-		p("VMULPS %s, %s, %s", c4, d[1], t0)
-		p("VMULPS %s, %s, %s", c5, d[3], t1)
+		mul("64_81", d[1], t0)
+		mul("20_9", d[3], t1)
 		p("VSUBPS %s, %s, %s", t1, t0, t0)
 		p("VADDPS %s, %s, %s", d[5], t0, t0)
 		out(5, t0)
@@ -130,7 +127,7 @@ func at(s isa, m int, v []string, out sink) {
 		p("VSUBPS %s, %s, %s", v[3], t0, t0)
 		out(1, t0)
 	case 4:
-		c2, c4, c8 := s.r(rC2), s.r(rC4), s.r(rC8)
+		mul := func(k, src, dst string) { p("VMULPS %s, %s, %s", k4(k), src, dst) }
 		p("VADDPS %s, %s, %s", v[2], v[1], t0) // a
 		p("VSUBPS %s, %s, %s", v[2], v[1], t1) // b
 		p("VADDPS %s, %s, %s", v[4], v[3], t2) // c
@@ -139,23 +136,54 @@ func at(s isa, m int, v []string, out sink) {
 		p("VADDPS %s, %s, %s", t0, v[0], v[0])
 		p("VADDPS %s, %s, %s", t2, v[0], v[0])
 		out(0, v[0])
-		// b + 2*d, a + 4*c, (b + 8*d) + m5: exact products, fused
-		p("VMOVAPS %s, %s", t1, v[1])
-		p("VFMADD231PS %s, %s, %s", c2, t3, v[1])
+		// 2/3 b + 4/3 d, 4/9 a + 16/9 c, (8/27 b + 64/27 d) + m5, in
+		// registers 1-4, free once a-d are formed.
+		mul("2_3", t1, v[1])
+		mul("4_3", t3, v[2])
+		p("VADDPS %s, %s, %s", v[2], v[1], v[1])
 		out(1, v[1])
-		p("VFMADD231PS %s, %s, %s", c4, t2, t0)
-		out(2, t0)
-		p("VFMADD231PS %s, %s, %s", c8, t3, t1)
-		p("VADDPS %s, %s, %s", v[5], t1, t1)
-		out(3, t1)
+		mul("4_9", t0, v[2])
+		mul("16_9", t2, v[3])
+		p("VADDPS %s, %s, %s", v[3], v[2], v[2])
+		out(2, v[2])
+		mul("8_27", t1, v[3])
+		mul("64_27", t3, v[4])
+		p("VADDPS %s, %s, %s", v[4], v[3], v[3])
+		p("VADDPS %s, %s, %s", v[5], v[3], v[3])
+		out(3, v[3])
 	}
 }
 
-// broadcast sets register r of s to the float32 constant with bits bits.
-func broadcast(s isa, r int, bits uint32) {
-	p("MOVL $0x%08x, AX", bits)
-	p("MOVL AX, X%d", r)
-	p("VBROADCASTSS X%d, %s", r, s.r(r))
+// winoK4 names the rows of the constant table of F(4×4, 3×3): each is
+// 16 copies of one coefficient, rounded to float32 as the Go constants
+// k64_81, ... are.
+var winoK4 = []struct {
+	name string
+	v    float32
+}{
+	{"64_81", 64. / 81}, {"20_9", 20. / 9}, {"16_9", 16. / 9}, {"32_27", 32. / 27},
+	{"2_3", 2. / 3}, {"4_9", 4. / 9}, {"16_27", 16. / 27}, {"4_3", 4. / 3},
+	{"8_27", 8. / 27}, {"64_27", 64. / 27},
+}
+
+// k4 is the memory operand of coefficient name (a whole register's worth).
+func k4(name string) string {
+	for i, k := range winoK4 {
+		if k.name == name {
+			return fmt.Sprintf("·winoK4+%d(SB)", i*64)
+		}
+	}
+	panic(name)
+}
+
+// writeK4 emits the table winoK4.
+func writeK4() {
+	for i, k := range winoK4 {
+		for j := 0; j < 16; j++ {
+			fmt.Fprintf(&out, "DATA ·winoK4+%d(SB)/4, $0x%08x // %s\n", i*64+j*4, math.Float32bits(k.v), k.name)
+		}
+	}
+	fmt.Fprintf(&out, "GLOBL ·winoK4(SB), RODATA|NOPTR, $%d\n\n", len(winoK4)*64)
 }
 
 // genIn writes winoIn{m}{ISA}(v *float32, vs int, x *float32, offs *int32,
@@ -170,10 +198,6 @@ func genIn(s isa, m int) {
 	name := fmt.Sprintf("winoIn%d%s", m, s.name)
 	fmt.Fprintf(&out, "// func %s(v *float32, vs int, x *float32, offs *int32, n int, ldx int, tmp *float32)\n", name)
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
-	if m == 4 {
-		broadcast(s, rC4, 0x40800000) // 4
-		broadcast(s, rC5, 0x40a00000) // 5
-	}
 	p("MOVQ v+0(FP), DI")
 	p("MOVQ vs+8(FP), BX")
 	p("SHLQ $2, BX")
@@ -257,11 +281,6 @@ func genOut(s isa, m int) {
 	name := fmt.Sprintf("winoOut%d%s", m, s.name)
 	fmt.Fprintf(&out, "// func %s(y *float32, ldy int, offs *int32, n int, mm *float32, ms int, bias float32, relu int, tmp *float32)\n", name)
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
-	if m == 4 {
-		broadcast(s, rC2, 0x40000000) // 2
-		broadcast(s, rC4, 0x40800000) // 4
-		broadcast(s, rC8, 0x41000000) // 8
-	}
 	// Lower bound of the ReLU: 0, or -Inf (a no-op) without it. VMAXPS
 	// with the bound as its first source returns the value when it is NaN
 	// or both are zero, so NaN and -0 pass as reluF lets them.
@@ -407,6 +426,7 @@ func genOut(s isa, m int) {
 func main() {
 	out.WriteString("// Code generated by winograd_asmgen.go; DO NOT EDIT.\n\n")
 	out.WriteString("//go:build amd64\n\n#include \"textflag.h\"\n\n")
+	writeK4()
 	for _, s := range []isa{avx2, avx512} {
 		for _, m := range []int{2, 4} {
 			genIn(s, m)
