@@ -8,7 +8,12 @@
 // NewModel(encType, latentDim, rng) is the usual entry point: it builds the
 // encoder named by the reference's --enc_type (EncTypes lists them:
 // "mnist-conv" for 1×28×28 images, "vgg", "resnet18", "densenet" and
-// "wresnet" for 3×32×32 ones) and the heads fc_mu and fc_var. Model.Encode
+// "wresnet" for 3×32×32 ones) and the heads fc_mu and fc_var; NewModelClasses
+// also takes the run's --class_num, which sizes the one classifier the
+// reference's encoders hold (densenet's fc, unused by h but in its
+// state_dict, so that its checkpoints load strictly). The module layouts and
+// keys are checked against the authors' own classes (BGU-CS-VIL/vmdls;
+// testdata/gen_reference_golden.py). Model.Encode
 // gives mu and logvar for training, Model.Forward gives mu alone. Every
 // encoder also implements Tapped, whose ForwardTaps yields the output h and
 // three global-average-pooled intermediate feature maps from one pass, which

@@ -234,3 +234,27 @@ func TestDenseNetClassifierUnused(t *testing.T) {
 		}
 	}
 }
+
+// A run with another --class_num (the reference's CIFAR-100 densenet has
+// class_num 100) gets a classifier of that width, so its checkpoint loads
+// strictly; only densenet holds one.
+func TestNewModelClasses(t *testing.T) {
+	m, err := NewModelClasses("densenet", 64, 100, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh := m.Enc.(*DenseNet).FC.Weight.Shape(); !slices.Equal(sh, []int{100, DenseNetOutDim}) {
+		t.Errorf("encoder.fc.weight %v, want [100 %d]", sh, DenseNetOutDim)
+	}
+	for _, enc := range EncTypes() {
+		a, _ := NewModelClasses(enc, 8, 3, rand.New(rand.NewPCG(1, 2)))
+		b, _ := NewModel(enc, 8, rand.New(rand.NewPCG(1, 2)))
+		na, nb := len(nn.StateDict(a)), len(nn.StateDict(b))
+		if na != nb {
+			t.Errorf("%s: %d state_dict entries with 3 classes, %d with %d", enc, na, nb, DefaultClassNum)
+		}
+	}
+	if _, err := NewModelClasses("densenet", 32, 0, rand.New(rand.NewPCG(1, 2))); err == nil {
+		t.Error("class_num 0 accepted")
+	}
+}
