@@ -180,9 +180,17 @@ func (u *unpickler) errorf(at int, format string, args ...any) error {
 	return &FormatError{Name: u.where, Msg: fmt.Sprintf("byte %d: ", at) + fmt.Sprintf(format, args...)}
 }
 
+// eofErrorf is errorf for data that ends too early: a reader that holds
+// only a prefix of the file reads more and tries again.
+func (u *unpickler) eofErrorf(at int, format string, args ...any) error {
+	err := u.errorf(at, format, args...).(*FormatError)
+	err.eof = true
+	return err
+}
+
 func (u *unpickler) need(at, n int) error {
 	if n < 0 || n > len(u.data)-u.pos {
-		return u.errorf(at, "the pickle ends %d bytes into a %d-byte field (truncated file?)", len(u.data)-u.pos, max(n, 0))
+		return u.eofErrorf(at, "the pickle ends %d bytes into a %d-byte field (truncated file?)", len(u.data)-u.pos, max(n, 0))
 	}
 	return nil
 }
@@ -213,7 +221,7 @@ func (u *unpickler) readLen(at, size int) ([]byte, error) {
 		n = binary.LittleEndian.Uint64(b)
 	}
 	if n > uint64(len(u.data)-u.pos) {
-		return nil, u.errorf(at, "a field declares %d bytes but only %d remain (truncated or corrupt file)", n, len(u.data)-u.pos)
+		return nil, u.eofErrorf(at, "a field declares %d bytes but only %d remain (truncated or corrupt file)", n, len(u.data)-u.pos)
 	}
 	return u.read(at, int(n))
 }
@@ -223,7 +231,7 @@ func (u *unpickler) readLen(at, size int) ([]byte, error) {
 func (u *unpickler) readLine(at int) (string, error) {
 	i := strings.IndexByte(string(u.data[u.pos:]), '\n')
 	if i < 0 {
-		return "", u.errorf(at, "the pickle ends inside a text field (truncated file?)")
+		return "", u.eofErrorf(at, "the pickle ends inside a text field (truncated file?)")
 	}
 	s := string(u.data[u.pos : u.pos+i])
 	u.pos += i + 1
@@ -285,7 +293,7 @@ func (u *unpickler) run() (any, error) {
 	for {
 		at := u.pos
 		if u.pos >= len(u.data) {
-			return nil, u.errorf(at, "the pickle ends without a STOP opcode (truncated file?)")
+			return nil, u.eofErrorf(at, "the pickle ends without a STOP opcode (truncated file?)")
 		}
 		op := u.data[u.pos]
 		u.pos++
@@ -326,7 +334,7 @@ func (u *unpickler) step(at int, op byte) error {
 			return err
 		}
 		if n := binary.LittleEndian.Uint64(b); n > uint64(len(u.data)-u.pos) {
-			return u.errorf(at, "a frame declares %d bytes but only %d remain (truncated file?)", n, len(u.data)-u.pos)
+			return u.eofErrorf(at, "a frame declares %d bytes but only %d remain (truncated file?)", n, len(u.data)-u.pos)
 		}
 	case opStop:
 		return errStop

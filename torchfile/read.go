@@ -262,6 +262,23 @@ func parseZip(name string, r io.ReaderAt, size int64) (*parsed, error) {
 		return nil, formatErrorf(name, "a zip archive without a DIR/data.pkl record: not a torch.save checkpoint")
 	}
 	dir := strings.TrimSuffix(pkl[0].Name, "data.pkl")
+	// The records of a genuine archive do not overlap, so their sizes add
+	// up to less than the file's. Overlapping ones (a zip bomb's trick)
+	// could make a small file stand for any number of large storages.
+	var total uint64
+	var storageBytes int64
+	for n, f := range entries {
+		if f.Method != zip.Store {
+			return nil, formatErrorf(name, "record %s is compressed (method %d); torch.save stores records uncompressed, and a compressed one could expand beyond the file", clip(n), f.Method)
+		}
+		total += min(f.UncompressedSize64, uint64(size)+1)
+		if total > uint64(size) {
+			return nil, formatErrorf(name, "the archive's records declare more bytes than the %d-byte file holds (record %s; overlapping or corrupt records)", size, clip(n))
+		}
+		if strings.HasPrefix(n, dir+"data/") {
+			storageBytes += int64(f.UncompressedSize64)
+		}
+	}
 	if f, ok := entries[dir+"byteorder"]; ok {
 		b, err := readEntry(name, r, size, f, 16)
 		if err != nil {
@@ -271,7 +288,7 @@ func parseZip(name string, r io.ReaderAt, size int64) (*parsed, error) {
 			return nil, formatErrorf(name, "byteorder %q: only little-endian checkpoints are supported", clip(string(b)))
 		}
 	}
-	p := &parsed{name: name, format: Zip}
+	p := &parsed{name: name, format: Zip, storageBytes: storageBytes}
 	data, err := readEntry(name, r, size, pkl[0], -1)
 	if err != nil {
 		return nil, err
@@ -310,16 +327,6 @@ func parseZip(name string, r io.ReaderAt, size int64) (*parsed, error) {
 	p.root, _, err = unpickle(name+": "+pkl[0].Name, data, load)
 	if err != nil {
 		return nil, err
-	}
-	for n, f := range entries {
-		if strings.HasPrefix(n, dir+"data/") {
-			// Records were checked against the file's size by readEntry's
-			// rules when they are read; here only their declared sizes add
-			// up to the bound on the tensors.
-			if f.UncompressedSize64 <= uint64(size) {
-				p.storageBytes += int64(f.UncompressedSize64)
-			}
-		}
 	}
 	p.readStorage = func(s *storageRef) ([]byte, error) {
 		return readEntry(name, r, size, entries[dir+"data/"+s.key], -1)
