@@ -215,7 +215,7 @@ func newTrainer(cfg *Config, obs Observer, dir string) (*trainer, error) {
 // buildModel makes the model of cfg with weights drawn from the seed, and
 // checks enc_out_dim against the backbone.
 func buildModel(cfg *Config) (*backbone.Model, error) {
-	m, err := backbone.NewModel(cfg.EncType, cfg.LatentDim, rand.New(rand.NewPCG(cfg.Seed, 0x6d6f64656c)))
+	m, err := backbone.NewModelClasses(cfg.EncType, cfg.LatentDim, cfg.ClassNum, rand.New(rand.NewPCG(cfg.Seed, 0x6d6f64656c)))
 	if err != nil {
 		return nil, fmt.Errorf("--enc_type: %w", err)
 	}
