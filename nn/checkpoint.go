@@ -2,12 +2,14 @@ package nn
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
 
 	"github.com/vmdls-go/vmdls/safetensors"
 	"github.com/vmdls-go/vmdls/tensor"
+	"github.com/vmdls-go/vmdls/torchfile"
 )
 
 // Checkpoint files are safetensors files laid out so that PyTorch reads the
@@ -156,8 +158,21 @@ type Checkpoint struct {
 // validated before any tensor data is read, and a file with bytes beyond
 // its last tensor is refused. To inspect a checkpoint's keys, shapes and
 // metadata without reading its tensors, use safetensors.ReadHeader.
+//
+// A file that is not safetensors but a PyTorch checkpoint (torch.save's
+// zip or legacy format: a state_dict, a Lightning .ckpt, a .pth.tar
+// snapshot) is read with torchfile.ReadFile, as the format is told by
+// content, not by name: its state_dict becomes the model tensors (F32,
+// I64 for integers, a DataParallel "module." prefix stripped) and its other
+// entries the metadata (epoch, hyper_parameters as JSON, ...). Such a
+// Checkpoint holds no optimizer or scheduler state.
 func ReadCheckpoint(path string) (*Checkpoint, error) {
 	f, err := safetensors.ReadFile(path)
+	if errors.Is(err, safetensors.ErrFormat) {
+		if format, derr := torchfile.DetectFile(path); derr == nil && format != torchfile.Unknown {
+			f, err = readTorchCheckpoint(path)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +183,19 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 		}
 	}
 	return c, nil
+}
+
+// readTorchCheckpoint reads a PyTorch checkpoint as the safetensors file
+// it would convert to.
+func readTorchCheckpoint(path string) (*safetensors.File, error) {
+	tf, err := torchfile.ReadFile(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	// A top-level "optimizer" or "scheduler" entry is another trainer's
+	// state in another layout; torchfile leaves both out as training
+	// state, so they cannot pass for ours.
+	return safetensors.NewFile(path, tf.Tensors, tf.Metadata)
 }
 
 // LoadCheckpoint reads the checkpoint at path and loads its model state

@@ -391,3 +391,107 @@ func TestConvertedPyTorchModel(t *testing.T) {
 	}
 	t.Logf("worst difference from PyTorch's output: %.3g of the output scale", worst)
 }
+
+// torchFixture is a file written by PyTorch 1.13 for package torchfile
+// (torchfile/testdata/gen_fixtures.py).
+func torchFixture(name string) string { return filepath.Join("..", "torchfile", "testdata", name) }
+
+// TestReadPyTorchCheckpoint reads PyTorch files directly: a legacy-format
+// .pth.tar snapshot whose keys DataParallel prefixed with "module.", loaded
+// strictly into a model with PyTorch's names, and a Lightning .ckpt whose
+// state_dict also holds keys the model lacks. The values must be the
+// golden's, bit for bit.
+func TestReadPyTorchCheckpoint(t *testing.T) {
+	golden, err := safetensors.ReadFile(torchFixture("golden.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := func(params map[string][]int, buffers ...string) *ckMod {
+		m := &ckMod{}
+		for _, n := range []string{"weight", "bias"} {
+			if s, ok := params[n]; ok {
+				m.RegisterParam(n, autograd.Param(tensor.Zeros(s...)))
+			}
+		}
+		for _, b := range buffers {
+			shape := []int{2}
+			if b == "num_batches_tracked" {
+				shape = nil
+			}
+			m.RegisterBuffer(b, tensor.Zeros(shape...))
+		}
+		return m
+	}
+	snap := &ckMod{}
+	snap.RegisterModule("0", mod(map[string][]int{"weight": {2, 3, 1, 1}, "bias": {2}}))
+	snap.RegisterModule("1", mod(map[string][]int{"weight": {2}, "bias": {2}}, "running_mean", "running_var", "num_batches_tracked"))
+	c, r, err := LoadCheckpoint(torchFixture("snapshot.pth.tar"), snap, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Loaded) != 7 || c.Metadata["epoch"] != "90" || c.Metadata["torch_stripped_prefix"] != "module." || c.HasOptimizer() {
+		t.Errorf("report %+v, metadata %v", r, c.Metadata)
+	}
+	check := func(file string, m Module) {
+		t.Helper()
+		for _, e := range StateDict(m) {
+			g, ok := golden.Get(file + "/" + e.Name)
+			if !ok {
+				t.Fatalf("golden lacks %s/%s", file, e.Name)
+			}
+			var want []float32
+			if g.DType == safetensors.I64 {
+				iv, _ := g.Int64s()
+				for _, v := range iv {
+					want = append(want, float32(v))
+				}
+			} else {
+				want, _ = g.Float32s()
+			}
+			got := e.Value.Data()
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s %s[%d] = %v, want %v", file, e.Name, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	check("snapshot.pth.tar", snap)
+
+	vm := &ckMod{}
+	enc := &ckMod{}
+	enc.RegisterModule("0", mod(map[string][]int{"weight": {2, 1, 3, 3}, "bias": {2}}))
+	enc.RegisterModule("3", mod(map[string][]int{"weight": {6, 8}, "bias": {6}}))
+	vm.RegisterModule("encoder", enc)
+	vm.RegisterModule("fc_mu", mod(map[string][]int{"weight": {4, 6}, "bias": {4}}))
+	vm.RegisterModule("fc_var", mod(map[string][]int{"weight": {4, 6}, "bias": {4}}))
+	c, r, err = LoadCheckpoint(torchFixture("lightning.ckpt"), vm, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Loaded) != 8 || strings.Join(r.Unexpected, ",") != "ae.weight,ae.bias" || len(r.Missing) != 0 {
+		t.Errorf("report %+v", r)
+	}
+	if c.Metadata["global_step"] != "120" || !strings.Contains(c.Metadata["hyper_parameters"], `"enc_type":"mnist-conv"`) || c.HasOptimizer() {
+		t.Errorf("metadata %v", c.Metadata)
+	}
+	check("lightning.ckpt", vm)
+	if _, _, err := LoadCheckpoint(torchFixture("lightning.ckpt"), vm, true); err == nil || !strings.Contains(err.Error(), "unexpected key ae.weight") {
+		t.Errorf("strict load of extra keys: %v", err)
+	}
+
+	// A damaged PyTorch file fails with torchfile's error, naming it; a
+	// file of neither format with safetensors'.
+	dir := t.TempDir()
+	b, _ := os.ReadFile(torchFixture("plain_zip.pt"))
+	cut := filepath.Join(dir, "cut.pt")
+	os.WriteFile(cut, b[:len(b)-100], 0o644)
+	if _, err := ReadCheckpoint(cut); err == nil || !strings.Contains(err.Error(), "torchfile: "+cut) || !strings.Contains(err.Error(), "not a valid zip archive") {
+		t.Errorf("cut zip: %v", err)
+	}
+	junk := filepath.Join(dir, "junk.pt")
+	os.WriteFile(junk, []byte("junk junk junk"), 0o644)
+	if _, err := ReadCheckpoint(junk); err == nil || !strings.Contains(err.Error(), "safetensors: "+junk) {
+		t.Errorf("junk: %v", err)
+	}
+}
