@@ -564,7 +564,7 @@ func (o *runOptions) checkFiles() error {
 			return usageErrorf("%s: --ae_path %s: %v", o.cmd, c.AEPath, err)
 		}
 		if _, ok := hdr.Metadata["ae_type"]; !ok {
-			return usageErrorf("%s: --ae_path %s is not an autoencoder written by vmdls train-ae (no ae_type in its metadata)", o.cmd, c.AEPath)
+			return usageErrorf("%s: --ae_path %s is not an autoencoder written by vmdls train-ae (no ae_type in its metadata); a PyTorch one needs vmdls convert --ae_type mnist|resnet18 first", o.cmd, c.AEPath)
 		}
 	}
 	return nil
@@ -623,11 +623,14 @@ func (o *runOptions) checkCheckpoint(path string) error {
 }
 
 // readCheckpointHeader reads the safetensors header of path without its
-// tensor data, saying what to do with a file of another format.
+// tensor data, or a PyTorch checkpoint's (readTorchHeader).
 func readCheckpointHeader(path string) (*safetensors.Header, error) {
 	h, err := safetensors.ReadHeader(path)
 	if errors.Is(err, safetensors.ErrFormat) {
-		return nil, fmt.Errorf("not a safetensors checkpoint (%v); PyTorch .ckpt/.pth files need converting first (see nn/convert)", err)
+		if th, ok, terr := readTorchHeader(path); ok {
+			return th, terr
+		}
+		return nil, fmt.Errorf("not a safetensors checkpoint nor a PyTorch one (%v)", err)
 	}
 	return h, err
 }

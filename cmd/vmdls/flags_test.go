@@ -128,7 +128,7 @@ func TestValidationMessages(t *testing.T) {
 			[]string{"--latent_dim 32, not 64"}},
 		{append([]string{"test", "--checkpoint_path", stateCkpt, "--class_num", "5", "--batch_classes", "5"}, mnistArgs...),
 			[]string{"--class_num 10, not 5"}},
-		{append([]string{"test", "--checkpoint_path", notST}, mnistArgs...), []string{"model.ckpt", "not a safetensors checkpoint"}},
+		{append([]string{"test", "--checkpoint_path", notST}, mnistArgs...), []string{"model.ckpt", "not a valid zip archive"}},
 		{append([]string{"test", "--checkpoint_path", wrongCkpt, "--ae_features"}, mnistArgs...), []string{"--ae_features needs --ae_path"}},
 		{[]string{"demo", "--max_epochs", "0"}, []string{"--max_epochs 0"}},
 		// NaN passes every range check; it must be refused as such.

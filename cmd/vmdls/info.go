@@ -17,8 +17,12 @@ func runInfo(args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	selfTest := fs.Bool("selftest", false, "run every GPU op against the CPU backend (a cuda build) and print PASS or the first mismatch")
+	checkpoint := fs.String("checkpoint", "", "describe this checkpoint (safetensors or PyTorch) instead: keys, epoch, the settings it was trained with, hyper_parameters")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *checkpoint != "" {
+		return runInfoCheckpoint(*checkpoint, *asJSON, w)
 	}
 	ci := kernels.Info()
 	if *asJSON {

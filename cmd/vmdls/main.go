@@ -41,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runTrainAECmd(args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(args[1:], stdout, stderr)
+	case "convert":
+		return runConvert(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -54,7 +56,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: vmdls <command> [flags]
 
 commands:
-  info         print the version, the CPU features found and the kernel path chosen
+  info         print the version, the CPU features found and the kernel path chosen;
+               info --checkpoint FILE describes a checkpoint (safetensors or PyTorch)
   bench gemm   measure SGEMM (flags: --m --n --k --threads --reps); prints one JSON line
   bench train-step, bench infer
                time a network (flags: --enc_type --batch_size --threads); one JSON line
@@ -64,6 +67,9 @@ commands:
   test         evaluate a trained model; the reference test.py's flags (--checkpoint_path, ...)
   train-ae     train the autoencoder that --ae_features uses (--known_dataset mnist|cifar_known)
   demo         mnist-conv on MNIST vs Omniglot, end to end, in minutes (downloads missing data)
+  convert IN OUT.safetensors
+               a PyTorch checkpoint (state_dict, Lightning .ckpt, .pth.tar) as safetensors, without
+               Python; --checkpoint_path, --weights and --ae_path also read PyTorch files directly
 
   vmdls <command> -h lists a command's flags; --dry_run prints the resolved settings as JSON.
 `)
