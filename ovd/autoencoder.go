@@ -1,0 +1,281 @@
+package ovd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vmdls-go/vmdls/autograd"
+	"github.com/vmdls-go/vmdls/data"
+	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/nn"
+	"github.com/vmdls-go/vmdls/nn/backbone"
+	"github.com/vmdls-go/vmdls/tensor"
+)
+
+// ReconstructionWeights turns the per-image reconstruction distances r(x)
+// into weights w(x) = r(x) / max r over the evaluation set.
+func ReconstructionWeights(r []float64) []float64 {
+	mx := 0.0
+	for _, v := range r {
+		mx = max(mx, v)
+	}
+	w := make([]float64, len(r))
+	for i, v := range r {
+		if mx > 0 {
+			w[i] = v / mx
+		} else {
+			w[i] = 1
+		}
+	}
+	return w
+}
+
+// reconstruct runs the autoencoder over x in chunks (the reference splits
+// its batches in four), without a graph.
+func reconstruct(ae backbone.Autoencoder, x *tensor.Tensor) *tensor.Tensor {
+	n := x.Size(0)
+	var parts []*tensor.Tensor
+	autograd.NoGrad(func() {
+		for lo := 0; lo < n; lo += backbone.DefaultInferChunk {
+			hi := min(n, lo+backbone.DefaultInferChunk)
+			parts = append(parts, ae.Reconstruct(autograd.Const(x.Slice(lo, hi))).Value())
+		}
+	})
+	return tensor.Concat(0, parts...)
+}
+
+// rowMSE returns the mean over columns of (a - b)² for each row.
+func rowMSE(a, b *tensor.Tensor) []float64 {
+	n, d := a.Size(0), a.Size(1)
+	ad, bd := a.Data(), b.Data()
+	out := make([]float64, n)
+	for i := range n {
+		s := 0.0
+		for j := range d {
+			diff := float64(ad[i*d+j]) - float64(bd[i*d+j])
+			s += diff * diff
+		}
+		out[i] = s / float64(d)
+	}
+	return out
+}
+
+// AEResult is what TrainAE produced.
+type AEResult struct {
+	// Path is the autoencoder's checkpoint (pass it as --ae_path).
+	Path string
+	// Losses are the epochs' mean reconstruction losses.
+	Losses []float64
+	// Interrupted is set when ctx was cancelled. Path then still holds the
+	// last complete epoch (empty if none completed), and InterruptedPath
+	// the weights at the moment of the stop.
+	Interrupted     bool
+	InterruptedPath string
+}
+
+// lastAE says which autoencoder file holds good weights after a failure
+// during epoch e (0-based).
+func lastAE(path string, e int) string {
+	if e == 0 || path == "" {
+		return "no epoch was completed, so nothing was saved"
+	}
+	return fmt.Sprintf("%s holds epoch %d", path, e)
+}
+
+// aeMetaType is the checkpoint metadata key naming the autoencoder.
+const aeMetaType = "ae_type"
+
+// newAutoencoder picks the autoencoder of METHOD.md section 5 for images
+// of shape c×h×w: the MNIST one for 1×28×28, the CIFAR ResNet-18 one for
+// 3×32×32.
+func newAutoencoder(kind string, rng *rand.Rand) (backbone.Autoencoder, error) {
+	switch kind {
+	case "mnist":
+		return backbone.NewMnistAE(rng), nil
+	case "resnet18":
+		return backbone.NewResNetAE(rng), nil
+	}
+	return nil, fmt.Errorf("no autoencoder %q (have mnist, resnet18)", kind)
+}
+
+// aeKindOf names the kind of an autoencoder built by newAutoencoder.
+func aeKindOf(ae backbone.Autoencoder) (string, bool) {
+	switch ae.(type) {
+	case *backbone.MnistAE:
+		return "mnist", true
+	case *backbone.ResNetAE:
+		return "resnet18", true
+	}
+	return "", false
+}
+
+func aeKindFor(c, h, w int) (string, error) {
+	switch {
+	case c == 1 && h == 28 && w == 28:
+		return "mnist", nil
+	case c == 3 && h == 32 && w == 32:
+		return "resnet18", nil
+	}
+	return "", fmt.Errorf("no autoencoder for %d×%d×%d images (have 1×28×28 and 3×32×32)", c, h, w)
+}
+
+// LoadAutoencoder reads an autoencoder checkpoint written by TrainAE.
+func LoadAutoencoder(path string) (backbone.Autoencoder, error) {
+	if err := checkRegularFile(path); err != nil {
+		return nil, inputErrorf("--ae_path: %w", err)
+	}
+	ck, err := nn.ReadCheckpoint(path)
+	if err != nil {
+		return nil, inputErrorf("--ae_path: %w", err)
+	}
+	kind, ok := ck.Metadata[aeMetaType]
+	if !ok {
+		return nil, inputErrorf("--ae_path %s: not an autoencoder checkpoint of vmdls train-ae (no %s metadata)", path, aeMetaType)
+	}
+	ae, err := newAutoencoder(kind, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, inputErrorf("--ae_path %s: %w", path, err)
+	}
+	if _, err := ck.LoadModel(ae, true); err != nil {
+		return nil, inputErrorf("--ae_path %s: %w", path, err)
+	}
+	if err := nn.CheckFinite(ae); err != nil {
+		return nil, inputErrorf("--ae_path %s: %w", path, err)
+	}
+	return ae, nil
+}
+
+// TrainAE trains the autoencoder of the known data (METHOD.md section 5):
+// MSE with Adam at cfg.LR, cfg.MaxEpochs epochs of shuffled batches of
+// cfg.BatchSize training images with cfg.AETransforms (its test-time variant), saved to
+// cfg.OutputDir/ae.safetensors after every epoch. With cfg.CheckpointPath
+// it continues from the weights of an autoencoder it wrote before.
+func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
+	if err := cfg.ValidateAE(); err != nil {
+		return nil, err
+	}
+	if cfg.OutputDir == "" {
+		return nil, errors.New("ovd.TrainAE: Config.OutputDir is empty")
+	}
+	if cfg.Threads > 0 {
+		kernels.SetThreads(cfg.Threads)
+	}
+	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
+		return nil, fmt.Errorf("--output_dir: %w", err)
+	}
+	removeTempFiles(cfg.OutputDir)
+	opt := data.Options{Dir: cfg.DataDir, ClassNum: cfg.ClassNum, Seed: cfg.Seed, BadImages: cfg.BadImages}
+	set, err := data.Open(cfg.KnownDataset, data.Train, opt)
+	if err != nil {
+		return nil, fmt.Errorf("--known_dataset %s: %w", cfg.KnownDataset, err)
+	}
+	set.Dataset = data.FilterLabels(set.Dataset, func(l int) bool { return l < cfg.ClassNum })
+	if cfg.TrainLimit > 0 {
+		set.Dataset = classBalancedHead(set.Dataset, cfg.TrainLimit)
+	}
+	aeData := cfg
+	aeData.DataTransforms = cfg.AETransforms
+	loader, err := newLoader(&aeData, set, false)
+	if err != nil {
+		return nil, err
+	}
+	kind, err := aeKindFor(loader.SampleShape())
+	if err != nil {
+		return nil, fmt.Errorf("--known_dataset %s: %w", cfg.KnownDataset, err)
+	}
+	ae, _ := newAutoencoder(kind, rand.New(rand.NewPCG(cfg.Seed, 0xae)))
+	if cfg.CheckpointPath != "" {
+		// Continue from an autoencoder train-ae wrote (its weights; Adam
+		// starts afresh).
+		prev, err := LoadAutoencoder(cfg.CheckpointPath)
+		if err != nil {
+			return nil, &InputError{fmt.Errorf("--checkpoint_path: %w", err)}
+		}
+		if got, _ := aeKindOf(prev); got != kind {
+			return nil, inputErrorf("--checkpoint_path %s holds the %s autoencoder, but %s needs the %s one", cfg.CheckpointPath, got, cfg.KnownDataset, kind)
+		}
+		ae = prev
+	}
+	o := nn.DefaultAdamOptions()
+	o.LR = cfg.LR
+	adam, err := nn.NewAdam(nn.Parameters(ae), o)
+	if err != nil {
+		return nil, fmt.Errorf("--lr: %w", err)
+	}
+	res := &AEResult{Path: filepath.Join(cfg.OutputDir, "ae.safetensors")}
+	save := func(path string, meta map[string]string) error {
+		meta[aeMetaType], meta["known_dataset"] = kind, cfg.KnownDataset
+		return nn.SaveCheckpoint(path, ae, &nn.SaveOptions{Metadata: meta})
+	}
+	n := set.Len()
+	shuffle := rand.New(rand.NewPCG(cfg.Seed, 0x5f))
+	for e := range cfg.MaxEpochs {
+		nn.SetTraining(ae, true)
+		perm := shuffle.Perm(n)
+		var batches [][]int
+		for lo := 0; lo < n; lo += cfg.BatchSize {
+			batches = append(batches, perm[lo:min(lo+cfg.BatchSize, n)])
+		}
+		it := loader.Epoch(e, batches)
+		start := time.Now()
+		sum, steps, images := 0.0, 0, 0
+		for {
+			if ctx.Err() != nil {
+				// ae.safetensors keeps the last complete epoch; the
+				// mid-epoch weights go beside it, as Train does.
+				it.Close()
+				res.Interrupted = true
+				res.InterruptedPath = filepath.Join(cfg.OutputDir, "interrupted.safetensors")
+				if e == 0 {
+					res.Path = ""
+				}
+				if err := save(res.InterruptedPath, map[string]string{metaInterrupted: fmt.Sprint(e)}); err != nil {
+					return res, err
+				}
+				return res, fmt.Errorf("autoencoder training stopped during epoch %d of %d: %w", e+1, cfg.MaxEpochs, ctx.Err())
+			}
+			b, ok := it.Next()
+			if !ok {
+				break
+			}
+			loss := ae.ReconstructionLoss(autograd.Const(b.X))
+			adam.ZeroGrad()
+			if err := loss.Backward(); err != nil {
+				it.Close()
+				return res, err
+			}
+			adam.Step()
+			l := float64(loss.Value().Item())
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				it.Close()
+				if e == 0 {
+					res.Path = ""
+				}
+				return res, fmt.Errorf("epoch %d step %d: the reconstruction loss is %v: training diverged and stopped; %s",
+					e+1, steps+1, l, lastAE(res.Path, e))
+			}
+			sum += l
+			steps++
+			images += len(b.Labels)
+			obs.emit(Event{Phase: "train-ae", Epoch: e + 1, Epochs: cfg.MaxEpochs, Step: steps, Steps: len(batches),
+				Images: images, Elapsed: time.Since(start), Values: map[string]float64{"loss": l}})
+		}
+		it.Close()
+		if err := it.Err(); err != nil {
+			return res, err
+		}
+		res.Losses = append(res.Losses, sum/float64(max(steps, 1)))
+		if err := save(res.Path, map[string]string{}); err != nil {
+			return res, err
+		}
+		obs.emit(Event{Phase: "train-ae", Epoch: e + 1, Epochs: cfg.MaxEpochs, Step: steps, Steps: len(batches), Images: images,
+			Elapsed: time.Since(start), Values: map[string]float64{"loss": res.Losses[e]}, EpochEnd: true})
+	}
+	return res, nil
+}
