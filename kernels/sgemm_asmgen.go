@@ -4,9 +4,10 @@
 // micro-kernels. The kernels are fully unrolled over the tile, which is
 // tedious and error-prone to write by hand, so they are generated; run
 //
-//	go run sgemm_asmgen.go
+//	go run sgemm_asmgen.go     (or go generate ./kernels)
 //
-// in this directory after changing it. Every kernel has the contract of
+// in this directory after changing it; TestSgemmAsmIsGenerated fails when
+// the committed file differs from what this program writes. Every kernel has the contract of
 // kernelGeneric in sgemm_kernel.go:
 //
 //	acc[i][j] = sum_p a[p*MR+i] * b[p*NR+j]   (packed panels)
@@ -171,7 +172,13 @@ func main() {
 	kernel{name: "sgemmKernel14x32AVX512", mr: 14, vecs: 2, lanes: 16, reg: "Z", bcast: []int{30, 31}, unroll: 4}.gen()
 	// AVX-512: 12 rows x 32 columns, for shapes whose row count it divides better.
 	kernel{name: "sgemmKernel12x32AVX512", mr: 12, vecs: 2, lanes: 16, reg: "Z", bcast: []int{26, 27, 28, 29, 30, 31}, unroll: 4}.gen()
-	if err := os.WriteFile("sgemm_kernels_amd64.s", out.Bytes(), 0o644); err != nil {
+	// The output path may be given, so that a test can regenerate into a
+	// temporary file and compare it with the committed one.
+	path := "sgemm_kernels_amd64.s"
+	if len(os.Args) > 1 {
+		path = os.Args[1]
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
