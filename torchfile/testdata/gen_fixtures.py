@@ -32,6 +32,15 @@ It writes into torchfile/testdata/:
                                   the legacy format: {'epoch', 'arch',
                                   'state_dict' (keys prefixed "module." by
                                   DataParallel), 'best_prec1', 'optimizer'}
+  mnistconv_lightning.ckpt.gz     a Lightning-style checkpoint (zip format,
+                                  gzipped for the repository) of a whole
+                                  mnist-conv VMDLS model, latent_dim 32: keys
+                                  encoder.*, fc_mu.*, fc_var.* as vmdls names
+                                  them, plus ae.*, Adam optimizer_states and
+                                  hyper_parameters. Its weights follow
+                                  mnistconv_weight() below, which the Go test
+                                  recomputes exactly to build the safetensors
+                                  twin that `vmdls test` must score identically
   golden.safetensors              what torchfile returns for each file, under
                                   "<file>/<key>": floating-point tensors as
                                   float32, integer and bool ones as int64,
@@ -45,6 +54,8 @@ files are byte for byte what Lightning's classes would give.
 
 import argparse
 import collections
+import gzip
+import io
 import json
 import os
 import struct
@@ -175,6 +186,57 @@ def snapshot():
     return {"epoch": 90, "arch": "densenet", "state_dict": dp.state_dict(), "best_prec1": 95.125, "optimizer": opt.state_dict()}
 
 
+# The state_dict of vmdls's mnist-conv model (nn/backbone) with latent_dim 32,
+# in its order.
+MNISTCONV_SHAPES = [
+    ("encoder.encoder.0.weight", (100, 1, 3, 3)), ("encoder.encoder.0.bias", (100,)),
+    ("encoder.encoder.2.weight", (100, 100, 3, 3)), ("encoder.encoder.2.bias", (100,)),
+    ("encoder.encoder.5.weight", (100, 100, 3, 3)), ("encoder.encoder.5.bias", (100,)),
+    ("encoder.encoder.7.weight", (100, 100, 3, 3)), ("encoder.encoder.7.bias", (100,)),
+    ("encoder.encoder.10.weight", (100, 100, 3, 3)), ("encoder.encoder.10.bias", (100,)),
+    ("encoder.dec_layer.weight", (500, 900)), ("encoder.dec_layer.bias", (500,)),
+    ("fc_mu.weight", (32, 500)), ("fc_mu.bias", (32,)),
+    ("fc_var.weight", (32, 500)), ("fc_var.bias", (32,)),
+]
+
+
+def mnistconv_weight(j, shape):
+    """Tensor j's weights: integers of a quadratic sequence modulo the prime
+    1021, centred, times 2^-15. Integer arithmetic and a power-of-two scale
+    are exact in any language, so Go gets the same bits, and the period
+    keeps the gzipped file small while no two rows of a layer are equal."""
+    n = 1
+    for d in shape:
+        n *= d
+    i = torch.arange(n, dtype=torch.int64) + 1000 * j
+    return (((7 * i * i + 13 * i) % 1021) - 510).float().mul(2.0 ** -15).reshape(shape)
+
+
+def mnistconv_lightning():
+    from pytorch_lightning.callbacks.model_checkpoint import ModelCheckpoint
+    from pytorch_lightning.utilities.parsing import AttributeDict
+
+    sd = collections.OrderedDict()
+    for j, (k, shape) in enumerate(MNISTCONV_SHAPES):
+        sd[k] = mnistconv_weight(j, shape)
+    params = list(sd.values())[-4:]  # Adam's state of the heads: enough to be read past
+    sd["ae.weight"] = torch.zeros(8, 8)
+    sd["ae.bias"] = torch.zeros(8)
+    state = {i: {"step": torch.tensor(10.0), "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)} for i, p in enumerate(params)}
+    return {
+        "epoch": 19,
+        "global_step": 4800,
+        "pytorch-lightning_version": "1.1.2",
+        "callbacks": {ModelCheckpoint: {"monitor": "val_f1", "best_model_score": torch.tensor(0.5), "best_model_path": "/runs/best.ckpt"}},
+        "optimizer_states": [{"state": state, "param_groups": [{"lr": 1e-4, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0, "amsgrad": False, "params": list(range(len(params)))}]}],
+        "lr_schedulers": [{"step_size": 100, "gamma": 0.1, "base_lrs": [1e-4], "last_epoch": 19, "_step_count": 20, "verbose": False, "_get_lr_called_within_step": False, "_last_lr": [1e-4]}],
+        "state_dict": sd,
+        "hparams_name": "kwargs",
+        "hyper_parameters": AttributeDict(input_height=28, enc_type="mnist-conv", enc_out_dim=500, latent_dim=32, class_num=10,
+                                          lr=1e-4, known_dataset="mnist", opt="adam", weights=None, finetune=False),
+    }
+
+
 def expected_tensors(sd, strip=""):
     """What torchfile returns: float32 or int64, contiguous, in order."""
     out = collections.OrderedDict()
@@ -231,6 +293,14 @@ def main():
     snap = snapshot()
     save("snapshot.pth.tar", snap, snap["state_dict"], strip="module.", _use_new_zipfile_serialization=False)
     write_safetensors(os.path.join(OUT, "golden.safetensors"), golden)
+    # The end-to-end fixture is gzipped (mtime 0, so it is reproducible);
+    # its values are checked against mnistconv_weight's formula, in Go.
+    buf = io.BytesIO()
+    torch.save(mnistconv_lightning(), buf)
+    buf.seek(0)
+    torch.load(buf)
+    with open(os.path.join(OUT, "mnistconv_lightning.ckpt.gz"), "wb") as f:
+        f.write(gzip.compress(buf.getvalue(), 9, mtime=0))
     for name in sorted(os.listdir(OUT)):
         print(f"{os.path.getsize(os.path.join(OUT, name)):8d} {name}")
 
