@@ -50,7 +50,7 @@
 // _rebuild_tensor_v2, _rebuild_tensor, _rebuild_parameter and
 // _rebuild_parameter_with_state; torch._tensor._rebuild_from_type_v2 with
 // torch.Tensor or torch.nn.Parameter; the storage types (torch.FloatStorage
-// and the other nine, also under torch.cuda); torch.device; torch.Size;
+// and the other nine); torch.device; torch.Size;
 // torch's dtype objects (kept as names); set and frozenset; _codecs.encode
 // (how protocol 2 writes bytes); argparse.Namespace and Lightning's
 // AttributeDict (read as dicts); and Lightning's ModelCheckpoint,

@@ -93,11 +93,10 @@ var allowedGlobals = func() map[string]globalKind {
 		m[mod+".callbacks.early_stopping.EarlyStopping"] = gClassName
 		m[mod+".callbacks.lr_monitor.LearningRateMonitor"] = gClassName
 	}
+	// torch.save names a CUDA tensor's storage by its CPU type too (and
+	// records the device as the location), so these are all it writes.
 	for name := range storageTypes {
 		m["torch."+name] = gStorageType
-		// Before torch 1.12 a CUDA tensor's storage was pickled under its
-		// CUDA type; the bytes are the same.
-		m["torch.cuda."+name] = gStorageType
 	}
 	for _, d := range []string{"float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool", "float", "double", "half", "long", "int"} {
 		m["torch."+d] = gDType

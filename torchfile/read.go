@@ -352,6 +352,9 @@ func readEntry(name string, r io.ReaderAt, size int64, f *zip.File, limit int64)
 	if off < 0 || off > size || n > uint64(size-off) {
 		return nil, formatErrorf(name, "record %s: %d bytes at offset %d run past the end of the %d-byte file (truncated file?)", clip(f.Name), n, off, size)
 	}
+	if n > math.MaxInt {
+		return nil, formatErrorf(name, "record %s: %d bytes cannot be held in memory on this platform", clip(f.Name), n)
+	}
 	if limit >= 0 && n > uint64(limit) {
 		return nil, formatErrorf(name, "record %s: %d bytes, more than the %d it may hold", clip(f.Name), n, limit)
 	}
@@ -569,7 +572,11 @@ func parseLegacyPickles(name string, r io.ReaderAt, size int64, buf []byte) (*pa
 		return nil, formatErrorf(name, "%d bytes after the last storage (bytes appended to the file?)", size-at)
 	}
 	p.readStorage = func(s *storageRef) ([]byte, error) {
-		b := make([]byte, s.numel*int64(s.dtype.size))
+		n := s.numel * int64(s.dtype.size) // within the file, checked above
+		if uint64(n) > math.MaxInt {
+			return nil, formatErrorf(name, "storage %q: %d bytes cannot be held in memory on this platform", clip(s.key), n)
+		}
+		b := make([]byte, n)
 		if err := readFullAt(r, b, offsets[s]); err != nil {
 			return nil, fmt.Errorf("torchfile: %s: reading storage %q: %w", name, clip(s.key), err)
 		}
@@ -861,6 +868,9 @@ func (p *parsed) materialize(h *Header, views []view) ([]safetensors.Tensor, err
 		root, base := v.ref.storage, int64(0)
 		if root.base != nil {
 			root, base = root.base, root.baseOffset
+		}
+		if uint64(v.numel)*uint64(ti.DType.Size()) > math.MaxInt {
+			return nil, formatErrorf(p.name, "tensor %q: %d elements cannot be held in memory on this platform", clip(ti.Name), v.numel)
 		}
 		src, ok := cache[root]
 		if !ok && v.numel > 0 {

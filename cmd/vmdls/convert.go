@@ -37,6 +37,7 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	keep64 := fs.Bool("keep_float64", false, "keep float64 tensors as F64 (default: rounded to F32, what vmdls models hold)")
 	aeType := fs.String("ae_type", "auto", "mark the output as an autoencoder for --ae_path: mnist, resnet18, auto (from the fc head's shape) or none")
+	prefix := fs.String("prefix", "", "keep only the keys that start with this prefix, without it (ae. takes the autoencoder the reference keeps inside its model)")
 	meta := metaFlag{}
 	fs.Var(meta, "metadata", "add a metadata entry KEY=VALUE (repeatable)")
 	fs.Usage = func() {
@@ -75,6 +76,24 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	f, err := torchfile.ReadFile(in, &torchfile.Options{KeepFloat64: *keep64})
 	if err != nil {
 		return usageErrorf("convert: %v", err)
+	}
+	if *prefix != "" {
+		var kept []safetensors.Tensor
+		var infos []torchfile.TensorInfo
+		for i, t := range f.Tensors {
+			if name, ok := strings.CutPrefix(t.Name, *prefix); ok && name != "" {
+				t.Name = name
+				kept = append(kept, t)
+				info := f.Header.Tensors[i]
+				info.Name = name
+				infos = append(infos, info)
+			}
+		}
+		if len(kept) == 0 {
+			return usageErrorf("convert: no key of %s starts with --prefix %q", in, *prefix)
+		}
+		f.Notes = append(f.Notes, fmt.Sprintf("kept the %d of %d keys under %q, without it", len(kept), len(f.Tensors), *prefix))
+		f.Tensors, f.Header.Tensors = kept, infos
 	}
 	md := maps.Clone(f.Metadata)
 	if kind := aeKind(*aeType, f.Header.Tensors); kind != "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/safetensors"
 	"github.com/vmdls-go/vmdls/tensor"
+	"github.com/vmdls-go/vmdls/torchfile"
 )
 
 // torchFixture is a file written by PyTorch 1.13
@@ -74,10 +75,21 @@ func TestConvertCommand(t *testing.T) {
 		}
 	}
 
+	// --prefix takes one module out of a checkpoint, as the reference's
+	// autoencoder out of its model.
+	stdout.Reset()
+	if err := run([]string{"convert", "--prefix", "ae.", torchFixture("lightning.ckpt"), out}, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if f, err = safetensors.ReadFile(out); err != nil || len(f.Tensors) != 2 || f.Tensors[0].Name != "weight" || !strings.Contains(stdout.String(), `kept the 2 of 10 keys under "ae."`) {
+		t.Errorf("--prefix ae.: %v, %+v\n%s", err, f, stdout.String())
+	}
+
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"convert", "--prefix", "vae.", torchFixture("lightning.ckpt"), filepath.Join(dir, "x.safetensors")}, `no key of`},
 		{[]string{"convert", torchFixture("proto4.pt")}, "want IN OUT.safetensors"},
 		{[]string{"convert", torchFixture("proto4.pt"), filepath.Join(dir, "x.pt")}, "should end in .safetensors"},
 		{[]string{"convert", torchFixture("golden.safetensors"), filepath.Join(dir, "x.safetensors")}, "already a safetensors file"},
@@ -328,4 +340,26 @@ func forwardMu(m *backbone.Model, x []float32, n int) []float32 {
 		out = m.Forward(autograd.Const(tensor.FromSlice(x, n, 1, 28, 28))).Value().Data()
 	})
 	return out
+}
+
+func TestAEKind(t *testing.T) {
+	ae := func(fc ...int) []torchfile.TensorInfo {
+		return []torchfile.TensorInfo{{Name: "encoder.0.weight"}, {Name: "decoder.0.weight"}, {Name: "fc.weight", Shape: fc}}
+	}
+	for _, tc := range []struct {
+		want string
+		ts   []torchfile.TensorInfo
+		ask  string
+	}{
+		{"mnist", ae(32, 500), "auto"},
+		{"resnet18", ae(256, 512), "auto"},
+		{"", ae(10, 500), "auto"},
+		{"", ae(32, 500), "none"},
+		{"resnet18", ae(32, 500), "resnet18"},
+		{"", []torchfile.TensorInfo{{Name: "fc.weight", Shape: []int{32, 500}}}, "auto"},
+	} {
+		if got := aeKind(tc.ask, tc.ts); got != tc.want {
+			t.Errorf("aeKind(%s, fc %v) = %q, want %q", tc.ask, tc.ts[len(tc.ts)-1].Shape, got, tc.want)
+		}
+	}
 }
