@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -417,5 +418,48 @@ func TestNotRegular(t *testing.T) {
 	}
 	if _, err := DetectFile(filepath.Join(dir, "none")); err == nil {
 		t.Error("a missing file was detected")
+	}
+}
+
+// TestPathologicalPickles: inputs built to make a naive unpickler slow or
+// hungry (megabytes of text opcodes, lists nested a million deep, a list
+// that holds itself twice, whose text would be exponentially long) take
+// time and memory in proportion to their size.
+func TestPathologicalPickles(t *testing.T) {
+	start := time.Now()
+	var text bytes.Buffer
+	text.Write([]byte{opProto, 2, opNone, 'p', '0', '\n'})
+	for text.Len() < 4<<20 {
+		text.WriteString("0g0\n")
+	}
+	text.WriteByte(opStop)
+	if _, _, err := unpickle("text", text.Bytes(), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	var deep pk
+	deep.op(opProto, 2, opEmptyDict).str("x")
+	deep.Write(bytes.Repeat([]byte{opEmptyList}, 1<<20))
+	deep.Write(bytes.Repeat([]byte{opAppend}, 1<<20-1))
+	deep.op(opSetItem).str("state_dict").op(opEmptyDict).str("w").tensor("0", 6, 0, []int32{6}, []int32{1}).op(opSetItem, opSetItem, opStop)
+	f, err := readBytes("deep.pt", torchZip(t, deep.Bytes(), map[string][]byte{"0": floats(6)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Tensors) != 1 || !strings.Contains(strings.Join(f.Notes, " "), "left out x: nested more than 64 levels deep") {
+		t.Errorf("tensors %v, notes %v", f.Tensors, f.Notes)
+	}
+
+	twice := []byte{opProto, 2, opEmptyList, opBinPut, 0, opBinGet, 0, opBinGet, 0, opAppends, opStop}
+	twice = slices.Insert(twice, 5, opMark)
+	v, _, err := unpickle("twice", twice, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := renderJSON(v); err == nil {
+		t.Error("a list holding itself was rendered")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
 	}
 }

@@ -1,6 +1,7 @@
 package torchfile
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -229,7 +230,7 @@ func (u *unpickler) readLen(at, size int) ([]byte, error) {
 // readLine reads up to a newline, for the text opcodes of protocols 0
 // and 1.
 func (u *unpickler) readLine(at int) (string, error) {
-	i := strings.IndexByte(string(u.data[u.pos:]), '\n')
+	i := bytes.IndexByte(u.data[u.pos:], '\n')
 	if i < 0 {
 		return "", u.eofErrorf(at, "the pickle ends inside a text field (truncated file?)")
 	}
