@@ -150,9 +150,11 @@ func BenchmarkMaxPool2dGeneralLoop(b *testing.B) {
 	BenchmarkMaxPool2d(b)
 }
 
-// BenchmarkConv2dPaths compares im2col with each Winograd tile size on the
-// backbone shapes, forward and input gradient, on one worker and on all
-// of them: the measurements behind winoModel.
+// BenchmarkConv2dPaths compares im2col with Winograd F(2×2) and F(4×4)
+// on the backbone shapes, forward and input gradient, on one worker and on
+// two: the measurements behind winoModel. Besides the mean it reports the
+// least time of the b.N calls (min-ms, and GFLOP/s of the direct form at
+// that time), the figure to compare on a machine shared with other work.
 func BenchmarkConv2dPaths(b *testing.B) {
 	defer func(v *winoTile) { winoForceTile = v }(winoForceTile)
 	defer func(p int) { convPath = p }(convPath)
@@ -167,26 +169,83 @@ func BenchmarkConv2dPaths(b *testing.B) {
 		dx := make([]float32, len(x))
 		paths := []struct {
 			name string
-			path int
 			t    *winoTile
-		}{{"im2col", convIm2col, nil}, {"F2", convWinograd, winoF2}, {"F4", convWinograd, winoF4}, {"F6", convWinograd, winoF6}}
+		}{{"im2col", nil}, {"F2", winoF2}, {"F4", winoF4}}
 		for _, threads := range []int{1, 2} {
 			for _, pth := range paths {
 				run := func(b *testing.B, f func()) {
 					prev := SetThreads(threads)
 					defer SetThreads(prev)
-					convPath, winoForceTile = pth.path, pth.t
+					convPath, winoForceTile = convIm2col, pth.t
 					f()
-					for b.Loop() {
-						f()
-					}
-					b.ReportMetric(convFlops(s)/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
+					d := minPerCall(b, 1, f)
+					b.ReportMetric(float64(d.Microseconds())/1000, "min-ms")
+					b.ReportMetric(convFlops(s)/d.Seconds()/1e9, "GFLOP/s")
 				}
 				b.Run(fmt.Sprintf("forward/%s/t%d/%s", c.name, threads, pth.name), func(b *testing.B) {
 					run(b, func() { Conv2d(s, y, x, w, bias) })
 				})
 				b.Run(fmt.Sprintf("dx/%s/t%d/%s", c.name, threads, pth.name), func(b *testing.B) {
 					run(b, func() { Conv2dBackward(s, dx, nil, nil, dy, nil, w) })
+				})
+			}
+		}
+	}
+}
+
+// convEdgeShapes are 3×3 stride-1 layers at the edges of winoModel's
+// choice: first layers (few input channels), DenseNet's 12-filter layers,
+// tiny maps, and batches of one.
+var convEdgeShapes = []struct {
+	name string
+	s    ConvShape
+}{
+	{"first_3to64_32x32", ConvShape{N: 16, C: 3, H: 32, W: 32, K: 64, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"mnist_1to100_28x28", ConvShape{N: 16, C: 1, H: 28, W: 28, K: 100, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"dense_48to12_32x32", ConvShape{N: 16, C: 48, H: 32, W: 32, K: 12, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"dense_48to12_8x8", ConvShape{N: 16, C: 48, H: 8, W: 8, K: 12, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"c16_16x16", ConvShape{N: 16, C: 16, H: 16, W: 16, K: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"c32_7x7", ConvShape{N: 16, C: 32, H: 7, W: 7, K: 32, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"c256_2x2", ConvShape{N: 16, C: 256, H: 2, W: 2, K: 256, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"c64_9x9_valid", ConvShape{N: 16, C: 64, H: 9, W: 9, K: 64, KH: 3, KW: 3, SH: 1, SW: 1}},
+	{"batch1_64_32x32", ConvShape{N: 1, C: 64, H: 32, W: 32, K: 64, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+	{"batch1_512_4x4", ConvShape{N: 1, C: 512, H: 4, W: 4, K: 512, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}},
+}
+
+// BenchmarkConv2dAuto compares the per-shape choice ("auto") with im2col
+// and F(2×2) forced on convEdgeShapes, forward and input gradient, on all
+// workers, reporting the least time of the b.N calls (min-us) and what
+// auto chose; run it with VMDLS_KERNELS=avx2 or generic for the other
+// paths' models.
+func BenchmarkConv2dAuto(b *testing.B) {
+	defer func(p int) { convPath = p }(convPath)
+	for _, c := range convEdgeShapes {
+		s := c.s
+		r := rand.New(rand.NewPCG(1, 1))
+		x := randSlice(r, s.N*s.C*s.H*s.W)
+		w := randSlice(r, s.K*s.C*s.KH*s.KW)
+		dy := randSlice(r, s.N*s.K*s.OutH()*s.OutW())
+		y := make([]float32, len(dy))
+		dx := make([]float32, len(x))
+		for _, path := range []int{convIm2col, convWinograd, convAuto} {
+			for _, grad := range []bool{false, true} {
+				op, f := "forward", func() { Conv2d(s, y, x, w, nil) }
+				if grad {
+					op, f = "dx", func() { Conv2dBackward(s, dx, nil, nil, dy, nil, w) }
+				}
+				name := convPathNames[path]
+				if path == convAuto {
+					convPath = convAuto
+					name = "auto-im2col"
+					if winoFor(&s, grad) != nil {
+						name = "auto-F2"
+					}
+				}
+				b.Run(fmt.Sprintf("%s/%s/%s", op, c.name, name), func(b *testing.B) {
+					convPath = path
+					f()
+					d := minPerCall(b, 1, f)
+					b.ReportMetric(float64(d.Nanoseconds())/1000, "min-us")
 				})
 			}
 		}

@@ -246,9 +246,11 @@ func (p *winoPlan) packFilters(u, w []float32, flip bool) {
 	ParallelFor(p.rp, max(1, planeGrain/(mr*C*a2)), func(lo, hi int) {
 		var g [9]float64
 		for r := lo; r < hi; r++ {
-			for i := 0; i < mr; i++ {
-				k := r*mr + i
-				for c := 0; c < C; c++ {
+			// Channel by channel, the panel's mr filters: each of the α²
+			// matrices then gets mr consecutive floats.
+			for c := 0; c < C; c++ {
+				for i := 0; i < mr; i++ {
+					k := r*mr + i
 					base := r*C*mr + c*mr + i
 					if k >= K {
 						for x := 0; x < a2; x++ {
@@ -267,7 +269,14 @@ func (p *winoPlan) packFilters(u, w []float32, flip bool) {
 							g[x] = float64(src[x])
 						}
 					}
-					p.t.filter(u[base:], p.ustride, &g)
+					switch p.t.m {
+					case 2:
+						winoFilter2(u[base:], p.ustride, &g)
+					case 4:
+						winoFilter4(u[base:], p.ustride, &g)
+					default:
+						p.t.filter(u[base:], p.ustride, &g)
+					}
 				}
 			}
 		}
@@ -280,16 +289,27 @@ type winoScratch struct {
 	offs, yoffs          []int32
 }
 
+// winoFree recycles the workers' scratch records and their offset tables,
+// so that steady-state calls allocate only what the pool's closures do.
+var winoFree = make(chan *winoScratch, 2*maxFreeScratch)
+
 func (p *winoPlan) getScratch() *winoScratch {
 	a2 := p.t.alpha * p.t.alpha
 	mr := p.kern.mr
-	sc := &winoScratch{
-		stage: getScratch(p.imgs * p.C * p.stagedRows(0, p.rows) * p.stagedCols()),
-		v:     getScratch(a2 * winoStride(p.C*p.maxTpad)),
-		mm:    getScratch(a2 * winoStride(p.rp*mr*winoStride(p.maxTpad))),
-		offs:  make([]int32, p.maxTpad),
-		yoffs: make([]int32, p.maxTpad),
+	var sc *winoScratch
+	select {
+	case sc = <-winoFree:
+	default:
+		sc = &winoScratch{}
 	}
+	sc.stage = getScratch(p.imgs * p.C * p.stagedRows(0, p.rows) * p.stagedCols())
+	sc.v = getScratch(a2 * winoStride(p.C*p.maxTpad))
+	sc.mm = getScratch(a2 * winoStride(p.rp*mr*winoStride(p.maxTpad)))
+	if cap(sc.offs) < p.maxTpad {
+		sc.offs, sc.yoffs = make([]int32, p.maxTpad), make([]int32, p.maxTpad)
+	}
+	sc.offs, sc.yoffs = sc.offs[:p.maxTpad], sc.yoffs[:p.maxTpad]
+	sc.ystage = nil
 	if !p.direct {
 		sc.ystage = getScratch(p.imgs * p.K * p.rows * p.t.m * p.tilesX * p.t.m)
 	}
@@ -302,6 +322,11 @@ func (p *winoPlan) putScratch(sc *winoScratch) {
 	putScratch(sc.mm)
 	if sc.ystage != nil {
 		putScratch(sc.ystage)
+	}
+	sc.stage, sc.v, sc.mm, sc.ystage = nil, nil, nil, nil
+	select {
+	case winoFree <- sc:
+	default:
 	}
 }
 
@@ -520,11 +545,14 @@ const winoModelBatch = 32
 func winoModel(s ConvShape, grad bool) *winoTile {
 	s.N = winoModelBatch
 	ws := winoShape{N: s.N, C: s.C, H: s.H, W: s.W, K: s.K, PH: s.PH, PW: s.PW, OH: s.OutH(), OW: s.OutW()}
+	fwd := ws
 	if grad {
 		ws = winoShape{N: s.N, C: s.K, H: s.OutH(), W: s.OutW(), K: s.C, PH: 2 - s.PH, PW: 2 - s.PW, OH: s.H, OW: s.W}
 	}
+	// im2col's input gradient is the forward's product transposed, on the
+	// forward's column matrix (folded back instead of unfolded).
 	costs := winoCostTable[Path()]
-	if costs.winograd(ws, winoF2, 1) > winoMargin*costs.im2col(ws, 1) {
+	if costs.winograd(ws, winoF2, 1) > winoMargin*costs.im2col(fwd, 1) {
 		return nil
 	}
 	return winoF2
@@ -537,22 +565,26 @@ func winoModel(s ConvShape, grad bool) *winoTile {
 const winoMargin = 0.8
 
 // winoCosts are the measured costs, in nanoseconds, of the parts of a
-// Winograd convolution and of im2col on one kernel path, on one core
-// (BenchmarkWinogradParts; Zen 5 at about 4 GHz, the AVX2 figures with
-// VMDLS_KERNELS=avx2 on the same machine).
+// Winograd convolution and of im2col on one kernel path, on one core: the
+// least times of BenchmarkWinogradParts and BenchmarkWinogradFilters on a
+// Zen 5 (AVX-512; the AVX2 row with VMDLS_KERNELS=avx2 on the same
+// machine), and im2col's terms fitted to BenchmarkConv2dPaths and
+// BenchmarkConv2dAuto (within about 25% on their shapes, which span 12 to
+// 640 filters; the machine was shared, so all of them are rough).
 type winoCosts struct {
-	mac       float64    // a multiply-add of the micro-kernel at C ≥ 64 deep
+	mac       float64    // a multiply-add of the micro-kernel at 64 or more deep
 	in, out   [2]float64 // a tile-channel of the input transform, a tile-filter of the output one (F2, F4)
 	filter    [2]float64 // a 3×3 filter's transform
 	stage     float64    // an element of the staged input
 	im2colMAC float64    // im2col's time per multiply-add over the micro-kernel's
+	im2colCol float64    // im2col's time per element of the column matrix (unfolding, packing)
 	overheadW float64    // fixed cost of a Winograd call
 }
 
 var winoCostTable = map[string]winoCosts{
-	"avx512":   {mac: 0.0105, in: [2]float64{6.9, 12.6}, out: [2]float64{2.2, 4.5}, filter: [2]float64{15, 30}, stage: 0.3, im2colMAC: 1.3, overheadW: 5000},
-	"avx2-fma": {mac: 0.0205, in: [2]float64{6.8, 15.8}, out: [2]float64{2.5, 7.3}, filter: [2]float64{15, 30}, stage: 0.3, im2colMAC: 1.3, overheadW: 5000},
-	"generic":  {mac: 0.56, in: [2]float64{23, 59}, out: [2]float64{19, 49}, filter: [2]float64{15, 30}, stage: 0.5, im2colMAC: 1.1, overheadW: 5000},
+	"avx512":   {mac: 0.0095, in: [2]float64{3.8, 8.8}, out: [2]float64{2.25, 4.4}, filter: [2]float64{25, 45}, stage: 0.3, im2colMAC: 1.3, im2colCol: 0.7, overheadW: 5000},
+	"avx2-fma": {mac: 0.0184, in: [2]float64{4.4, 11.8}, out: [2]float64{2.7, 5.1}, filter: [2]float64{25, 45}, stage: 0.3, im2colMAC: 1.3, im2colCol: 0.7, overheadW: 5000},
+	"generic":  {mac: 0.48, in: [2]float64{14, 46}, out: [2]float64{10.5, 31}, filter: [2]float64{25, 45}, stage: 0.5, im2colMAC: 1.1, im2colCol: 1.0, overheadW: 5000},
 }
 
 // winograd estimates the time of the Winograd convolution ws with tile t
@@ -568,10 +600,12 @@ func (c winoCosts) winograd(ws winoShape, t *winoTile, threads int) float64 {
 	return work/float64(min(threads, p.nblocks)) + float64(ws.K*ws.C)*c.filter[i]/float64(threads) + c.overheadW
 }
 
-// im2col estimates the time of the same convolution by im2col.
+// im2col estimates the time of the same convolution by im2col: the
+// product, and the column matrix, whose cost per multiply-add grows as the
+// filters get fewer (DenseNet's 12).
 func (c winoCosts) im2col(ws winoShape, threads int) float64 {
-	macs := float64(ws.N*ws.K*ws.C*9) * float64(ws.OH*ws.OW)
-	return macs * c.mac * c.im2colMAC / float64(threads)
+	cols := float64(ws.N*ws.C*9) * float64(ws.OH*ws.OW)
+	return (cols*float64(ws.K)*c.mac*c.im2colMAC + cols*c.im2colCol) / float64(threads)
 }
 
 // winoForceTile, when set (by tests), is the tile size every layer
@@ -629,7 +663,7 @@ func b2i(b bool) int {
 
 func winoIn2(v []float32, vs int, x []float32, offs []int32, ldx int) {
 	if winoInAsm(4, v, vs, x, offs, ldx) {
-		var tmp [16 * 16]float32
+		var tmp [2 * 16 * 16]float32
 		if useAVX512 {
 			winoIn2AVX512(&v[0], vs, &x[0], &offs[0], len(offs), ldx, &tmp[0])
 		} else {
@@ -642,7 +676,7 @@ func winoIn2(v []float32, vs int, x []float32, offs []int32, ldx int) {
 
 func winoIn4(v []float32, vs int, x []float32, offs []int32, ldx int) {
 	if winoInAsm(6, v, vs, x, offs, ldx) {
-		var tmp [36 * 16]float32
+		var tmp [2 * 36 * 16]float32
 		if useAVX512 {
 			winoIn4AVX512(&v[0], vs, &x[0], &offs[0], len(offs), ldx, &tmp[0])
 		} else {
