@@ -140,6 +140,18 @@ var winoBlockFloats = 1 << 20
 // block) is already well amortised.
 var winoMaxTiles = 512
 
+// winoMinTiles is the least number of panels of tiles a block gets, even
+// past winoBlockFloats: with hundreds of channels each way U is megabytes,
+// read once per block, and a block of one panel would be bound by that.
+const winoMinTiles = 4
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
 // winoStride returns the distance to put between the α² matrices (or the
 // rows) of n floats that a transform or the micro-kernel touches in step:
 // at least n, a whole number of 64-byte lines, and an odd one, so that no
@@ -184,16 +196,23 @@ func newWinoPlan(s winoShape, t *winoTile, threads int) *winoPlan {
 	p.direct = s.OH%m == 0 && s.OW%m == 0
 	tpi := p.tilesY * p.tilesX
 	limit := winoBlockFloats / (a2 * (s.C + p.rp*mr))
-	limit = max(nr, min(limit, winoMaxTiles))
+	limit = max(winoMinTiles*nr, min(limit, winoMaxTiles))
 	// Enough blocks for every worker when the batch allows.
 	if total := s.N * tpi; threads > 1 && total/threads < limit {
 		limit = max(nr, (total+threads-1)/threads)
 	}
 	if tpi <= limit {
 		p.imgs = max(1, min(s.N, limit/tpi))
-		ng := (s.N + p.imgs - 1) / p.imgs
-		p.imgs = (s.N + ng - 1) / ng
-		p.rows, p.perImg, p.nblocks = p.tilesY, 1, ng
+		// Small maps: whole panels of tiles (4x4 maps in F2 have 4 tiles
+		// each, so blocks of 11 images would leave 20 of 64 lanes idle).
+		// Otherwise, blocks of even size rather than a small last one.
+		if q := nr / gcd(tpi, nr); tpi < nr && p.imgs >= q {
+			p.imgs = p.imgs / q * q
+		} else {
+			ng := (s.N + p.imgs - 1) / p.imgs
+			p.imgs = (s.N + ng - 1) / ng
+		}
+		p.rows, p.perImg, p.nblocks = p.tilesY, 1, (s.N+p.imgs-1)/p.imgs
 	} else {
 		p.imgs = 1
 		p.rows = max(1, limit/p.tilesX)
