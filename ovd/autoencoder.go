@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/vmdls-go/vmdls/autograd"
@@ -136,7 +138,15 @@ func LoadAutoencoder(path string) (backbone.Autoencoder, error) {
 	}
 	kind, ok := ck.Metadata[aeMetaType]
 	if !ok {
-		return nil, inputErrorf("--ae_path %s: not an autoencoder checkpoint of vmdls train-ae (no %s metadata)", path, aeMetaType)
+		// A PyTorch file (the reference's autoencoder checkpoints) carries
+		// no ae_type: its layers say which of the two it is.
+		shapes := map[string][]int{}
+		for _, t := range ck.File.Tensors {
+			shapes[t.Name] = t.Shape
+		}
+		if kind = AutoencoderKind(shapes); kind == "" {
+			return nil, inputErrorf("--ae_path %s: not an autoencoder checkpoint (no %s metadata, and its layers are neither the MNIST nor the ResNet-18 autoencoder's)", path, aeMetaType)
+		}
 	}
 	ae, err := newAutoencoder(kind, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
@@ -149,6 +159,29 @@ func LoadAutoencoder(path string) (backbone.Autoencoder, error) {
 		return nil, inputErrorf("--ae_path %s: %w", path, err)
 	}
 	return ae, nil
+}
+
+// AutoencoderKind names the autoencoder whose state_dict has the given
+// keys and shapes: "mnist" or "resnet18" (newAutoencoder's kinds), or ""
+// when it is neither. The two have encoder.* and decoder.* layers and
+// differ in their code layer fc: 32x500 for MNIST, 256x512 for the CIFAR
+// ResNet-18 one.
+func AutoencoderKind(shapes map[string][]int) string {
+	var enc, dec bool
+	for name := range shapes {
+		enc = enc || strings.HasPrefix(name, "encoder.")
+		dec = dec || strings.HasPrefix(name, "decoder.")
+	}
+	if !enc || !dec {
+		return ""
+	}
+	switch fc := shapes["fc.weight"]; {
+	case slices.Equal(fc, []int{32, 500}):
+		return "mnist"
+	case slices.Equal(fc, []int{256, 512}):
+		return "resnet18"
+	}
+	return ""
 }
 
 // TrainAE trains the autoencoder of the known data (METHOD.md section 5):

@@ -293,3 +293,40 @@ func TestTrainAEInterruptKeepsLastEpoch(t *testing.T) {
 		t.Errorf("interrupted.safetensors: %v (equal to epoch 1: %v)", err, bytes.Equal(mid, afterEpoch1))
 	}
 }
+
+// TestLoadAutoencoderWithoutMetadata: an autoencoder file without the
+// ae_type that train-ae records (a PyTorch checkpoint of the reference's,
+// converted or read directly) is recognised from its layers, and a file of
+// other layers is refused naming the flag.
+func TestLoadAutoencoderWithoutMetadata(t *testing.T) {
+	dir := t.TempDir()
+	for kind, ae := range map[string]nn.Module{
+		"mnist":    backboneAE(t, "mnist"),
+		"resnet18": backboneAE(t, "resnet18"),
+	} {
+		p := filepath.Join(dir, kind+".safetensors")
+		if err := nn.SaveCheckpoint(p, ae, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := LoadAutoencoder(p)
+		if err != nil {
+			t.Fatalf("%s without ae_type: %v", kind, err)
+		}
+		if k, _ := aeKindOf(got); k != kind {
+			t.Errorf("file of the %s autoencoder loaded as %q", kind, k)
+		}
+	}
+	other := filepath.Join(dir, "linear.safetensors")
+	nn.SaveCheckpoint(other, nn.NewLinear(rand.New(rand.NewPCG(1, 1)), 3, 2, true), nil)
+	if _, err := LoadAutoencoder(other); err == nil || !IsInputError(err) || !strings.Contains(err.Error(), "--ae_path") {
+		t.Errorf("a Linear layer as --ae_path: %v, want an input error naming the flag", err)
+	}
+}
+
+func backboneAE(t *testing.T, kind string) nn.Module {
+	ae, err := newAutoencoder(kind, rand.New(rand.NewPCG(2, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ae
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vmdls-go/vmdls/ovd"
 	"github.com/vmdls-go/vmdls/safetensors"
 	"github.com/vmdls-go/vmdls/torchfile"
 )
@@ -123,9 +124,7 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 }
 
 // aeKind is the ae_type to record: the one asked for, or with "auto" the
-// kind whose fc head (the code layer of ovd's autoencoders, beside an
-// encoder and a decoder) has the shape found: 32x500 for the MNIST
-// autoencoder, 256x512 for the CIFAR ResNet-18 one.
+// kind ovd.AutoencoderKind reads from the layers' shapes.
 func aeKind(want string, ts []torchfile.TensorInfo) string {
 	switch want {
 	case "none":
@@ -133,24 +132,11 @@ func aeKind(want string, ts []torchfile.TensorInfo) string {
 	case "mnist", "resnet18":
 		return want
 	}
-	var enc, dec bool
-	var fc []int
+	shapes := make(map[string][]int, len(ts))
 	for _, t := range ts {
-		enc = enc || strings.HasPrefix(t.Name, "encoder.")
-		dec = dec || strings.HasPrefix(t.Name, "decoder.")
-		if t.Name == "fc.weight" {
-			fc = t.Shape
-		}
+		shapes[t.Name] = t.Shape
 	}
-	switch {
-	case !enc || !dec:
-		return ""
-	case slices.Equal(fc, []int{32, 500}):
-		return "mnist"
-	case slices.Equal(fc, []int{256, 512}):
-		return "resnet18"
-	}
-	return ""
+	return ovd.AutoencoderKind(shapes)
 }
 
 func humanBytes(n int) string {

@@ -172,7 +172,7 @@ func TestTorchCheckpointFlags(t *testing.T) {
 			"holds a mnist-conv model but --enc_type is vgg"},
 		{append([]string{"test", "--checkpoint_path", ck, "--class_num", "5", "--batch_classes", "5"}, mnistArgs...), "--class_num 10, not 5"},
 		{[]string{"test", "--checkpoint_path", ck, "--enc_type", "mnist-conv", "--enc_out_dim", "500", "--latent_dim", "16"}, "--latent_dim 32, not 16"},
-		{append([]string{"test", "--checkpoint_path", ck, "--ae_features", "--ae_path", ck}, mnistArgs...), "vmdls convert --ae_type"},
+		{append([]string{"test", "--checkpoint_path", ck, "--ae_features", "--ae_path", ck}, mnistArgs...), "is not an autoencoder"},
 		{append([]string{"test", "--checkpoint_path", torchFixture("plain_zip.pt")}, mnistArgs...), "plain_zip.pt"},
 	} {
 		err := run(tc.args, io.Discard, io.Discard)

@@ -13,6 +13,7 @@
 //	vmdls test [flags]                 fit and score one (the reference's test.py flags)
 //	vmdls train-ae [flags]             train the autoencoder --ae_features uses
 //	vmdls demo                         MNIST vs Omniglot, end to end, in minutes
+//	vmdls convert IN OUT.safetensors   a PyTorch checkpoint (.ckpt, .pth, .pth.tar) as safetensors
 //
 // train, test, train-ae and demo take --dry_run, which prints the resolved
 // configuration as one JSON object and exits without reading anything.

@@ -564,7 +564,24 @@ func (o *runOptions) checkFiles() error {
 			return usageErrorf("%s: --ae_path %s: %v", o.cmd, c.AEPath, err)
 		}
 		if _, ok := hdr.Metadata["ae_type"]; !ok {
-			return usageErrorf("%s: --ae_path %s is not an autoencoder written by vmdls train-ae (no ae_type in its metadata); a PyTorch one needs vmdls convert --ae_type mnist|resnet18 first", o.cmd, c.AEPath)
+			shapes := make(map[string][]int, len(hdr.Tensors))
+			for _, t := range hdr.Tensors {
+				shapes[t.Name] = t.Shape
+			}
+			if ovd.AutoencoderKind(shapes) == "" {
+				inner := map[string][]int{}
+				for name, shape := range shapes {
+					if rest, ok := strings.CutPrefix(name, "ae."); ok {
+						inner[rest] = shape
+					}
+				}
+				if ovd.AutoencoderKind(inner) != "" {
+					// The reference's model checkpoints keep their frozen
+					// autoencoder under ae.
+					return usageErrorf("%s: --ae_path %s is a model checkpoint with an autoencoder inside (under ae.); take it out with vmdls convert --prefix ae. %s ae.safetensors", o.cmd, c.AEPath, shellQuote(c.AEPath))
+				}
+				return usageErrorf("%s: --ae_path %s is not an autoencoder: no ae_type in its metadata (vmdls train-ae writes one), and its layers are neither the MNIST nor the ResNet-18 autoencoder's", o.cmd, c.AEPath)
+			}
 		}
 	}
 	return nil
