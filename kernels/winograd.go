@@ -47,19 +47,25 @@ import (
 // F(2×2, 3×3), whichever it estimates faster, and the choice is cached.
 // It does not look at the batch size or the number of workers, so an
 // image's result does not depend on what it is batched with (chunked
-// inference matches one pass bit for bit), nor on Threads.
+// inference matches one pass bit for bit), nor on Threads. The price: the
+// model assumes a batch of winoModelBatch, and at a batch of one a small
+// map with hundreds of channels (512 at 4×4) runs several times slower
+// than im2col would, mostly in the filter transform that a batch would
+// share; VMDLS_CONV=im2col restores im2col everywhere.
 //
 // Accuracy (TestWinogradError: normwise max|err|/max|ref| against a
 // float64 direct convolution, N(0, 1) data and filters, 16 to 256
-// channels; im2col is about 1e-7 there): F(2×2) 2e-7 to 6e-7,
-// F(4×4) 1e-6 to 2.6e-6 (on points 0, ±2/3, ±4/3; 3.5e-6 to 1e-5 on the
-// usual 0, ±1, ±2), F(6×6) about 1e-5. F(4×4) is 1.3 to 1.6 times faster
-// than F(2×2) on the backbone layers, but that error, though harmless to
-// training, moves ReLU inputs within ~1e-6 of zero across it in the
-// train-mode backbone goldens (nn/backbone backbones_ab: batch 2, batch
-// norm, no ReLU-kink replay), which then fail their 1e-3 gradient bound;
-// F(2×2) passes every golden. So F(2×2) is the automatic choice, and
-// F(4×4) is there to be asked for: VMDLS_CONV=winograd4.
+// channels, forward and input gradient): im2col 1.4e-7 to 5e-7, F(2×2)
+// 1.8e-7 to 5.5e-7, F(4×4) 8e-7 to 2.1e-6 (on points 0, ±2/3, ±4/3; the
+// usual 0, ±1, ±2 measured 3.3 to 4 times more), F(6×6) 5e-6 to 1.1e-5.
+// F(4×4) is 1.2 to 1.6 times faster than F(2×2) on the backbone layers,
+// but its error, though harmless to training, moves ReLU inputs within
+// ~1e-6 of zero across it in the train-mode backbone goldens (nn/backbone
+// backbones_ab: batch 2, batch norm, no ReLU-kink replay), which then
+// fail their 1e-3 gradient bound; F(2×2), as accurate as im2col, passes
+// every golden. So F(2×2) is the automatic choice, and F(4×4) is there to
+// be asked for: VMDLS_CONV=winograd4. F(6×6) has Go transforms only and
+// is not offered.
 
 // EnvConv names the environment variable that forces the convolution
 // algorithm for the 3×3 stride-1 layers Winograd applies to: "im2col",
@@ -125,8 +131,8 @@ type winoTile struct {
 	// d_j is the α×α tile of x starting at offs[j] with row stride ldx.
 	in func(v []float32, vs int, x []float32, offs []int32, ldx int)
 	// out sets the m×m pixels y[offs[j] + r*ldy + c] of lane j to
-	// (Aᵀ M_j A)[r][c] + bias (then max(·, 0) if relu), where M_j's
-	// element ξ is mm[ξ*ms+j].
+	// (Aᵀ M_j A)[r][c] + bias, through reluF if relu, where M_j's element
+	// ξ is mm[ξ*ms+j].
 	out func(y []float32, ldy int, offs []int32, mm []float32, ms int, bias float32, relu bool)
 }
 
@@ -601,9 +607,9 @@ type winoCosts struct {
 }
 
 var winoCostTable = map[string]winoCosts{
-	"avx512":   {mac: 0.0095, in: [2]float64{3.8, 8.8}, out: [2]float64{2.25, 4.4}, filter: [2]float64{25, 45}, stage: 0.3, im2colMAC: 1.3, im2colCol: 0.7, overheadW: 5000},
-	"avx2-fma": {mac: 0.0184, in: [2]float64{4.4, 11.8}, out: [2]float64{2.7, 5.1}, filter: [2]float64{25, 45}, stage: 0.3, im2colMAC: 1.3, im2colCol: 0.7, overheadW: 5000},
-	"generic":  {mac: 0.48, in: [2]float64{14, 46}, out: [2]float64{10.5, 31}, filter: [2]float64{25, 45}, stage: 0.5, im2colMAC: 1.1, im2colCol: 1.0, overheadW: 5000},
+	"avx512":   {mac: 0.0093, in: [2]float64{3.7, 8.8}, out: [2]float64{1.8, 4.4}, filter: [2]float64{18, 42}, stage: 0.3, im2colMAC: 1.3, im2colCol: 0.7, overheadW: 5000},
+	"avx2-fma": {mac: 0.0184, in: [2]float64{4.4, 11.4}, out: [2]float64{2.1, 5.1}, filter: [2]float64{18, 42}, stage: 0.3, im2colMAC: 1.3, im2colCol: 0.7, overheadW: 5000},
+	"generic":  {mac: 0.48, in: [2]float64{14, 42}, out: [2]float64{10.5, 31.5}, filter: [2]float64{18, 42}, stage: 0.5, im2colMAC: 1.1, im2colCol: 1.0, overheadW: 5000},
 }
 
 // winograd estimates the time of the Winograd convolution ws with tile t
