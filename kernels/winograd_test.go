@@ -94,12 +94,19 @@ func winoRandomShapes(r *rand.Rand, n int) []ConvShape {
 	return out
 }
 
+// TestWinogradMatchesDirect runs random 3×3 stride-1 shapes on each
+// forced path: every Winograd tile size, and im2col (nil) at its usual
+// 1e-6, with the same canaries.
 func TestWinogradMatchesDirect(t *testing.T) {
 	r := rand.New(rand.NewPCG(14, 1))
 	shapes := winoRandomShapes(r, 40)
-	for _, wt := range winoTiles {
+	for _, wt := range append([]*winoTile{nil}, winoTiles...) {
+		name := "im2col"
+		if wt != nil {
+			name = fmt.Sprintf("F%d", wt.m)
+		}
 		for _, s := range shapes {
-			t.Run(fmt.Sprintf("F%d/%dx%dx%dx%d_k%d_p%d%d", wt.m, s.N, s.C, s.H, s.W, s.K, s.PH, s.PW), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%dx%dx%dx%d_k%d_p%d%d", name, s.N, s.C, s.H, s.W, s.K, s.PH, s.PW), func(t *testing.T) {
 				checkWinoShape(t, wt, s, r)
 			})
 		}
@@ -107,16 +114,19 @@ func TestWinogradMatchesDirect(t *testing.T) {
 }
 
 // checkWinoShape compares forward (with and without bias, with the fused
-// ReLU) and the input gradient on tile size wt with the float64 direct
-// convolution, with NaN canaries around every output.
+// ReLU) and the input gradient on tile size wt (im2col if nil) with the
+// float64 direct convolution, with NaN canaries around every output.
 func checkWinoShape(t *testing.T, wt *winoTile, s ConvShape, r *rand.Rand) {
 	oh, ow := s.OutH(), s.OutW()
 	x := randSlice(r, s.N*s.C*s.H*s.W)
 	w := randSlice(r, s.K*s.C*9)
 	bias := randSlice(r, s.K)
 	dy := randSlice(r, s.N*s.K*oh*ow)
-	tol := winoTol(wt)
-	withWinoTile(t, wt, func() {
+	tol, force := 1e-6, func(f func()) { withConvPath(t, "im2col", f) }
+	if wt != nil {
+		tol, force = winoTol(wt), func(f func()) { withWinoTile(t, wt, f) }
+	}
+	force(func() {
 		for _, b := range [][]float32{nil, bias} {
 			y, ok := canaryBuf(s.N * s.K * oh * ow)
 			Conv2d(s, y, x, w, b)
