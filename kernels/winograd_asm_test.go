@@ -1,10 +1,42 @@
 package kernels
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 )
+
+// TestWinogradAsmIsGenerated regenerates the transforms into a temporary
+// file and checks that the committed winograd_amd64.s is exactly what
+// winograd_asmgen.go writes, so that neither is edited alone.
+func TestWinogradAsmIsGenerated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the Go toolchain")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	out := filepath.Join(t.TempDir(), "winograd.s")
+	if b, err := exec.Command(goBin, "run", "winograd_asmgen.go", out).CombinedOutput(); err != nil {
+		t.Fatalf("go run winograd_asmgen.go: %v\n%s", err, b)
+	}
+	want, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("winograd_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("winograd_amd64.s is not what winograd_asmgen.go writes: run go generate ./kernels")
+	}
+}
 
 // winoAsmPaths are the paths with assembly transforms this CPU can run.
 func winoAsmPaths(t *testing.T) []string {

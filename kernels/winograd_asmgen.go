@@ -3,11 +3,9 @@
 // This program writes winograd_amd64.s, the Winograd input and output
 // transforms for AVX2+FMA and AVX-512 (F(2×2, 3×3) and F(4×4, 3×3)). They
 // are unrolled over the whole tile, which is tedious and error-prone by
-// hand, so they are generated; run
-//
-//	go run winograd_asmgen.go
-//
-// in this directory after changing it. Their specification is the pure-Go
+// hand, so they are generated; run go generate ./kernels (or go run
+// winograd_asmgen.go in this directory) after changing it;
+// TestWinogradAsmIsGenerated checks that the two agree. Their specification is the pure-Go
 // twins in winograd_generic.go (winoIn*Generic, winoOut*Generic), which
 // they follow operation for operation, in the same order, so that they
 // round alike: where the twin multiplies by a power of two and adds, the
@@ -46,7 +44,6 @@ var (
 )
 
 func (s isa) r(n int) string { return fmt.Sprintf("%s%d", s.reg, n) }
-func (s isa) x(n int) string { return fmt.Sprintf("X%d", n) }
 func (s isa) vb() int        { return s.lanes * 4 }
 
 // Register plan (both ISAs fit in Y0-Y15; F(4×4)'s coefficients are
@@ -457,7 +454,13 @@ func main() {
 			genOut(s, m)
 		}
 	}
-	if err := os.WriteFile("winograd_amd64.s", out.Bytes(), 0o644); err != nil {
+	// The output path may be given, so that a test can regenerate into a
+	// temporary file and compare it with the committed one.
+	path := "winograd_amd64.s"
+	if len(os.Args) > 1 {
+		path = os.Args[1]
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
