@@ -516,10 +516,16 @@ func winoInputGrad(t *winoTile, s ConvShape, dx, dy, w []float32) {
 
 // winoApplies reports whether the convolution is one Winograd computes:
 // 3×3 filters, stride 1, padding at most 2 (so that the input gradient's
-// padding 2-P is not negative), at least one channel each way.
+// padding 2-P is not negative), at least one channel each way, and images
+// small enough that the lane offsets into one image's planes (staged
+// input, output) fit in int32.
 func winoApplies(s *ConvShape) bool {
-	return s.KH == 3 && s.KW == 3 && s.SH == 1 && s.SW == 1 && s.PH <= 2 && s.PW <= 2 &&
-		s.C > 0 && s.K > 0 && s.N > 0 && s.OutH() > 0 && s.OutW() > 0
+	if s.KH != 3 || s.KW != 3 || s.SH != 1 || s.SW != 1 || s.PH > 2 || s.PW > 2 ||
+		s.C <= 0 || s.K <= 0 || s.N <= 0 || s.OutH() <= 0 || s.OutW() <= 0 {
+		return false
+	}
+	// A tile-aligned plane, with its padding, is at most (H+8)×(W+8).
+	return int64(max(s.C, s.K))*int64(s.H+8)*int64(s.W+8) < 1<<30
 }
 
 // winoChoice caches the per-shape decisions of the cost model.
