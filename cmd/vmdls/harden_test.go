@@ -59,6 +59,8 @@ func TestBadInputExitsTwoAndCleansUp(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			withFakes(t, func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (string, error) {
+				// As ovd.Train leaves a run that failed in its first epoch.
+				os.MkdirAll(filepath.Join(cfg.OutputDir, "checkpoints"), 0o755)
 				return "", tc.err
 			}, nil, nil)
 			fresh := filepath.Join(t.TempDir(), "new-run")

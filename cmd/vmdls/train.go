@@ -136,12 +136,14 @@ func (s *session) finish(stdout io.Writer, err error) error {
 }
 
 // removeIfUnused removes the output folder dir of a failed run when the run
-// left nothing in it but an empty metrics.jsonl, and reports whether it did.
+// left nothing in it but an empty metrics.jsonl and an empty checkpoints
+// folder, and reports whether it did.
 func removeIfUnused(dir string) bool {
 	m := filepath.Join(dir, "metrics.jsonl")
 	if st, err := os.Lstat(m); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
 		os.Remove(m)
 	}
+	os.Remove(filepath.Join(dir, "checkpoints")) // only if empty, as below
 	return os.Remove(dir) == nil
 }
 
