@@ -15,6 +15,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/vmdls-go/vmdls/internal/regularfile"
 )
 
 // Limits on what an archive may make this package read: a member larger
@@ -50,64 +52,24 @@ func maxInflated(n int64) int64 {
 	return n*maxDeflateRatio + deflateSlack
 }
 
-// openRegular opens path for reading if it is a regular file, returning it
-// with its stat. The path is stat'ed before it is opened because opening a
-// FIFO for reading blocks until a writer appears (forever, for a data path
-// nobody writes to), and opening a device can have side effects; the open
-// file is stat'ed again so that a path swapped for something else in
-// between is refused too. (A FIFO swapped in between the two can still
-// block the open: closing that gap needs O_NONBLOCK, which not every
-// platform this package builds on has.)
+// openRegular opens path for reading if it is a regular file (see
+// regularfile.Open: a FIFO or a device is refused before it can block),
+// returning it with its stat.
 func openRegular(path string) (*os.File, fs.FileInfo, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, nil, err
+	f, st, err := regularfile.Open(path)
+	var re *regularfile.Error
+	switch {
+	case errors.As(err, &re) && !re.Replaced:
+		return nil, nil, notRegular(path, re.Mode)
+	case errors.As(err, &re):
+		return nil, nil, formatErr(path, "%s", re.Problem())
 	}
-	if !st.Mode().IsRegular() {
-		return nil, nil, notRegular(path, st.Mode())
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	again, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	if !again.Mode().IsRegular() || !os.SameFile(st, again) {
-		f.Close()
-		return nil, nil, formatErr(path, "replaced while being opened (now %s)", fileKind(again.Mode()))
-	}
-	return f, again, nil
+	return f, st, err
 }
 
 // notRegular is the error for a data path that is not a regular file.
 func notRegular(path string, m fs.FileMode) error {
-	return formatErr(path, "not a regular file (%s); want a data file", fileKind(m))
-}
-
-// fileKind describes a file mode's type for an error message.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return "a regular file"
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m&fs.ModeIrregular != 0:
-		return "an irregular file"
-	}
-	return "mode " + m.String()
+	return formatErr(path, "not a regular file (%s); want a data file", regularfile.Kind(m))
 }
 
 // readSized reads exactly size bytes of r into a new slice of that length

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/vmdls-go/vmdls/internal/regularfile"
 	"github.com/vmdls-go/vmdls/safetensors"
 )
 
@@ -64,16 +65,7 @@ func newRunID() string {
 
 // checkRegularFile refuses a path that exists but is not a regular file:
 // opening a FIFO for reading blocks until a writer comes, forever.
-func checkRegularFile(path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file (%v)", path, st.Mode().Type())
-	}
-	return nil
-}
+func checkRegularFile(path string) error { return regularfile.Check(path) }
 
 // removeOwned deletes dir/name if it is a regular file (not a link) whose
 // training state says it was written by run runID after epoch epoch

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vmdls-go/vmdls/data"
+	"github.com/vmdls-go/vmdls/internal/regularfile"
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/ovd"
 	"github.com/vmdls-go/vmdls/safetensors"
@@ -550,7 +551,7 @@ func (o *runOptions) checkFiles() error {
 		}
 		if !st.Mode().IsRegular() {
 			// Reading a FIFO blocks until a writer comes, which may be never.
-			return usageErrorf("%s: --%s %s is not a regular file (%v); want a file", o.cmd, f.flag, f.path, st.Mode().Type())
+			return usageErrorf("%s: --%s %s is not a regular file (%s); want a file", o.cmd, f.flag, f.path, regularfile.Kind(st.Mode()))
 		}
 	}
 	if c.CheckpointPath != "" {

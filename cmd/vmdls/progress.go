@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vmdls-go/vmdls/internal/regularfile"
 	"github.com/vmdls-go/vmdls/ovd"
 )
 
@@ -73,7 +74,7 @@ func newProgress(w io.Writer, tty bool) *progress {
 // and every line parses.
 func (p *progress) openMetrics(path string) error {
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file (%v)", path, st.Mode().Type())
+		return fmt.Errorf("%s is not a regular file (%s)", path, regularfile.Kind(st.Mode()))
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {

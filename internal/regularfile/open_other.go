@@ -1,6 +1,6 @@
 //go:build !unix
 
-package safetensors
+package regularfile
 
 // openFlags is zero where open has no O_NONBLOCK; the stat before opening
 // still refuses FIFOs and devices.

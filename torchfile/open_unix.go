@@ -1,9 +1,0 @@
-//go:build unix
-
-package torchfile
-
-import "syscall"
-
-// openFlags keeps open from blocking on a FIFO that replaced the path after
-// it was stat'ed; for the regular file expected it changes nothing.
-const openFlags = syscall.O_NONBLOCK
