@@ -383,16 +383,19 @@ func (g *gemm) computeParts(lo, hi int) {
 func (g *gemm) packBPanels(dst []float32, j0, jend, pc, kc, np int) {
 	nr := g.kern.nr
 	if !g.transB {
-		// Row by row across all the panels, so that B is read in long
-		// contiguous runs: row p of a panel alone is nr floats, and rows
-		// lie a whole ldb apart.
-		for p := 0; p < kc; p++ {
-			row := g.b[(pc+p)*g.ldb:]
-			for q := 0; q < np; q++ {
-				j := j0 + q*nr
-				cols := min(nr, jend-j)
+		// Whole panels by the assembly copy where there is one; the last
+		// panel may be cut by jend and is padded here.
+		src := g.b[pc*g.ldb+j0:]
+		full := min(np, (jend-j0)/nr)
+		if full > 0 && !packBRows(dst, src, kc, full, nr, g.ldb) {
+			packBRowsGo(dst, src, kc, full, nr, g.ldb)
+		}
+		for q := full; q < np; q++ {
+			j := j0 + q*nr
+			cols := min(nr, jend-j)
+			for p := 0; p < kc; p++ {
 				d := dst[q*kc*nr+p*nr:][:nr]
-				copy(d, row[j:j+cols])
+				copy(d, g.b[(pc+p)*g.ldb+j:][:cols])
 				clear(d[cols:])
 			}
 		}
@@ -412,6 +415,21 @@ func (g *gemm) packBPanels(dst []float32, j0, jend, pc, kc, np int) {
 			for p := 0; p < kc; p++ {
 				clear(d[p*nr+cols : p*nr+nr])
 			}
+		}
+	}
+}
+
+// packBRowsGo packs np whole micro-panels of a row-major B, nr floats
+// wide, for kc rows: row p of panel q, src[p*ldb+q*nr:][:nr], goes to
+// dst[q*kc*nr+p*nr:]. It walks B row by row across all the panels, so that
+// B is read in long contiguous runs: one panel's row alone is only nr
+// floats, and rows lie a whole ldb apart. It is the specification of the
+// assembly packBRows.
+func packBRowsGo(dst, src []float32, kc, np, nr, ldb int) {
+	for p := 0; p < kc; p++ {
+		row := src[p*ldb:][:np*nr]
+		for q := 0; q < np; q++ {
+			copy(dst[q*kc*nr+p*nr:][:nr], row[q*nr:][:nr])
 		}
 	}
 }

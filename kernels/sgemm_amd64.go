@@ -62,3 +62,24 @@ func asmKernel() *microKernel {
 	}
 	return nil
 }
+
+// packBRowsAVX is packBRowsGo for nr = 8*vecs, with 256-bit moves (in
+// sgemm_packb_amd64.s); kc, np and vecs must be at least 1.
+//
+//go:noescape
+func packBRowsAVX(dst, src *float32, kc, np, vecs, ldb int)
+
+// packBRows runs packBRowsGo's packing in assembly and reports whether it
+// could: it needs AVX (any CPU of the AVX2 path) and nr a multiple of 8.
+// The Go copy calls memmove once per nr floats, which costs as much as the
+// micro-kernel's work on those floats for the small-M products of
+// convolutions.
+func packBRows(dst, src []float32, kc, np, nr, ldb int) bool {
+	if !useAVX2 || nr%8 != 0 || kc == 0 || np == 0 {
+		return false
+	}
+	_ = src[(kc-1)*ldb+np*nr-1]
+	_ = dst[np*kc*nr-1]
+	packBRowsAVX(&dst[0], &src[0], kc, np, nr/8, ldb)
+	return true
+}

@@ -14,3 +14,6 @@ func prefetchRows(p *float32, stride, rows, span int) {}
 
 // packAStrip reports false: the Go packing in packA is used instead.
 func packAStrip(d, src []float32, lda, rows, mr, kc int) bool { return false }
+
+// packBRows reports false: packBRowsGo is used instead.
+func packBRows(dst, src []float32, kc, np, nr, ldb int) bool { return false }
