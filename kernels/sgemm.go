@@ -405,6 +405,24 @@ func (g *gemm) packBPanels(dst []float32, j0, jend, pc, kc, np int) {
 		j := j0 + q*nr
 		cols := min(nr, jend-j)
 		d := dst[q*kc*nr:][:kc*nr]
+		if cols == nr && nr%8 == 0 && kc >= 8 {
+			// Eight columns of B by eight rows at a time, by 8×8
+			// transposes; what is left of kc in Go.
+			nblk := kc / 8
+			done := true
+			for jj := 0; jj < nr && done; jj += 8 {
+				done = transpose8(d[jj:], g.b[(j+jj)*g.ldb+pc:], g.ldb, nr, 8, nblk)
+			}
+			if done {
+				for jj := 0; jj < nr; jj++ {
+					src := g.b[(j+jj)*g.ldb+pc:][:kc]
+					for p := nblk * 8; p < kc; p++ {
+						d[p*nr+jj] = src[p]
+					}
+				}
+				continue
+			}
+		}
 		for jj := 0; jj < cols; jj++ {
 			src := g.b[(j+jj)*g.ldb+pc:][:kc]
 			for p, v := range src {
@@ -434,6 +452,23 @@ func packBRowsGo(dst, src []float32, kc, np, nr, ldb int) {
 	}
 }
 
+// transpose8Go is the specification of the assembly transpose8: column
+// j of each of nblk 8-column blocks of a rows×(8*nblk) matrix (rows 1..8,
+// row r at src[r*ldsrc:]) goes to the 8 floats at dst[(8*b+j)*lddst:],
+// zeros for rows..8, written column by column (so with lddst < 8 a
+// column overwrites the previous one's tail).
+func transpose8Go(dst, src []float32, ldsrc, lddst, rows, nblk int) {
+	for c := 0; c < 8*nblk; c++ {
+		d := dst[c*lddst:][:8]
+		for r := range d {
+			d[r] = 0
+			if r < rows {
+				d[r] = src[r*ldsrc+c]
+			}
+		}
+	}
+}
+
 // packA packs rows [i0, i0+mc) of op(A)[:, pc:pc+kc] into dst as mr-row
 // micro-panels: panel r holds element (i, p) at r*kc*mr + p*mr + i,
 // zero-padded past row i0+mc.
@@ -453,6 +488,23 @@ func (g *gemm) packA(dst []float32, i0, mc, pc, kc int) {
 			continue
 		}
 		if packAStrip(d, g.a[ib*g.lda+pc:], g.lda, rows, mr, kc) {
+			continue
+		}
+		// By 8×8 transposes where the panel has at most 8 rows: each
+		// column's 8-float store overlaps the next column's start, so the
+		// last block must be followed by a column of Go (which rewrites
+		// what the overlap spilled), and rows..mr come out zero.
+		p0 := 0
+		if mr <= 8 && rows == mr && kc > 8 && transpose8(d, g.a[ib*g.lda+pc:], g.lda, mr, rows, (kc-1)/8) {
+			p0 = (kc - 1) / 8 * 8
+		}
+		if p0 > 0 {
+			for p := p0; p < kc; p++ {
+				dp := d[p*mr : p*mr+mr]
+				for i := range dp {
+					dp[i] = g.a[(ib+i)*g.lda+pc+p]
+				}
+			}
 			continue
 		}
 		// A transpose of a rows×kc strip: four rows at a time, so that each

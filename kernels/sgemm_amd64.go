@@ -83,3 +83,22 @@ func packBRows(dst, src []float32, kc, np, nr, ldb int) bool {
 	packBRowsAVX(&dst[0], &src[0], kc, np, nr/8, ldb)
 	return true
 }
+
+// transpose8AVX is transpose8Go in assembly (sgemm_transpose_amd64.s).
+//
+//go:noescape
+func transpose8AVX(dst, src *float32, ldsrc, lddst, rows, nblk int)
+
+// transpose8 runs transpose8Go in assembly and reports whether it could:
+// it needs AVX (any CPU of the AVX2 path). The Go transposes in packA and
+// packBPanels move one float at a time, which costs a third to a half of
+// the micro-kernel's time on the long-k products of weight gradients.
+func transpose8(dst, src []float32, ldsrc, lddst, rows, nblk int) bool {
+	if !useAVX2 || nblk <= 0 || rows < 1 || rows > 8 {
+		return false
+	}
+	_ = src[(rows-1)*ldsrc+8*nblk-1]
+	_ = dst[(8*nblk-1)*lddst+7]
+	transpose8AVX(&dst[0], &src[0], ldsrc, lddst, rows, nblk)
+	return true
+}

@@ -17,3 +17,6 @@ func packAStrip(d, src []float32, lda, rows, mr, kc int) bool { return false }
 
 // packBRows reports false: packBRowsGo is used instead.
 func packBRows(dst, src []float32, kc, np, nr, ldb int) bool { return false }
+
+// transpose8 reports false: the Go transposes are used instead.
+func transpose8(dst, src []float32, ldsrc, lddst, rows, nblk int) bool { return false }

@@ -47,3 +47,40 @@ func TestPackBRows(t *testing.T) {
 		t.Error("packBRows accepted nr = 12, which is no multiple of 8")
 	}
 }
+
+// TestTranspose8 holds the assembly 8×8 transposes to transpose8Go, their
+// specification, for every row count and the strides packA (overlapping,
+// lddst < 8) and packBPanels (lddst = nr) use, with NaN canaries past the
+// last column written.
+func TestTranspose8(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no assembly transposes on this path")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for rows := 1; rows <= 8; rows++ {
+		for _, lddst := range []int{4, 6, 8, 16, 32} {
+			for _, nblk := range []int{1, 2, 7} {
+				ldsrc := 8*nblk + rng.IntN(5)
+				src := make([]float32, (rows-1)*ldsrc+8*nblk)
+				for i := range src {
+					src[i] = rng.Float32()*2 - 1
+				}
+				n := (8*nblk-1)*lddst + 8 + 3
+				want, got := make([]float32, n), make([]float32, n)
+				for i := range got {
+					got[i] = float32(math.NaN())
+					want[i] = got[i]
+				}
+				transpose8Go(want, src, ldsrc, lddst, rows, nblk)
+				if !transpose8(got, src, ldsrc, lddst, rows, nblk) {
+					t.Fatal("transpose8 refused")
+				}
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("rows=%d lddst=%d nblk=%d: dst[%d] = %v, want %v", rows, lddst, nblk, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
