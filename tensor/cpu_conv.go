@@ -54,25 +54,6 @@ func (cpuBackend) AvgPool2dBackward(p PoolParams, dx, dy Buf) {
 // covers at least grainReduce elements.
 func channelGrain(n, hw int) int { return max(1, grainReduce/max(1, n*hw)) }
 
-// sumDiff64 returns Σ (x[i]-m) and Σ (x[i]-m)² in float64.
-func sumDiff64(x []float32, m float64) (s, sq float64) {
-	var s0, s1, q0, q1 float64
-	i := 0
-	for ; i+2 <= len(x); i += 2 {
-		d0, d1 := float64(x[i])-m, float64(x[i+1])-m
-		s0 += d0
-		s1 += d1
-		q0 += d0 * d0
-		q1 += d1 * d1
-	}
-	for ; i < len(x); i++ {
-		d := float64(x[i]) - m
-		s0 += d
-		q0 += d * d
-	}
-	return s0 + s1, q0 + q1
-}
-
 func (cpuBackend) ChannelStats(mean, variance, x Buf, n, c, hw int) {
 	xs, ms, vs := cpuSlice(x), cpuSlice(mean), cpuSlice(variance)
 	cnt := float64(n * hw)
@@ -82,13 +63,13 @@ func (cpuBackend) ChannelStats(mean, variance, x Buf, n, c, hw int) {
 			// corrected by the residual mean (no cancellation either way).
 			var s float64
 			for i := 0; i < n; i++ {
-				d, _ := sumDiff64(xs[(i*c+ch)*hw:(i*c+ch+1)*hw], 0)
+				d, _ := kernels.SumDiff64(xs[(i*c+ch)*hw:(i*c+ch+1)*hw], 0)
 				s += d
 			}
 			m := s / cnt
 			var sd, sq float64
 			for i := 0; i < n; i++ {
-				a, b := sumDiff64(xs[(i*c+ch)*hw:(i*c+ch+1)*hw], m)
+				a, b := kernels.SumDiff64(xs[(i*c+ch)*hw:(i*c+ch+1)*hw], m)
 				sd += a
 				sq += b
 			}
@@ -108,8 +89,7 @@ func (cpuBackend) ChannelAffine(y, x Buf, n, c, hw int, scale, shift Buf) {
 		for p := lo; p < hi; p++ {
 			ch := p % c
 			dst := ys[p*hw : (p+1)*hw]
-			kernels.Scale(dst, a[ch], xs[p*hw:(p+1)*hw])
-			kernels.AddScalar(dst, b[ch], dst)
+			kernels.ScaleShift(dst, xs[p*hw:(p+1)*hw], a[ch], b[ch])
 		}
 	})
 }
@@ -130,21 +110,9 @@ func (cpuBackend) BatchNormBackward(dx, dgamma, dbeta, dy, x Buf, n, c, hw int, 
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * hw
 				g, v := dys[off:off+hw], xs[off:off+hw]
-				var a0, a1, b0, b1 float64
-				j := 0
-				for ; j+2 <= hw; j += 2 {
-					d0, d1 := float64(g[j]), float64(g[j+1])
-					a0 += d0
-					a1 += d1
-					b0 += d0 * (float64(v[j]) - m)
-					b1 += d1 * (float64(v[j+1]) - m)
-				}
-				for ; j < hw; j++ {
-					a0 += float64(g[j])
-					b0 += float64(g[j]) * (float64(v[j]) - m)
-				}
-				sdy += a0 + a1
-				sdyx += b0 + b1
+				a, b := kernels.SumProdDiff64(g, v, m)
+				sdy += a
+				sdyx += b
 			}
 			inv := float64(is[ch])
 			w := 1.0
@@ -176,9 +144,7 @@ func (cpuBackend) BatchNormBackward(dx, dgamma, dbeta, dy, x Buf, n, c, hw int, 
 				kernels.Scale(dst, a, g)
 				continue
 			}
-			for j := range dst {
-				dst[j] = g[j]*a - (v[j]-m)*b - d
-			}
+			kernels.BatchNormInputGrad(dst, g, v, a, b, m, d)
 		}
 	})
 }
