@@ -7,6 +7,26 @@
 // the passes). Each does the same operations in the same order as its Go
 // twin, so that the results do not depend on the kernel path.
 
+// REDUCE2 stores the sums of the lanes of Y0..Y3 and of Y4..Y7 at (DI)
+// and 8(DI): ((Y0+Y1) + (Y2+Y3)), then lanes (0+2) + (1+3), as reduce16.
+#define REDUCE2 \
+	VADDPD Y1, Y0, Y0 \
+	VADDPD Y3, Y2, Y2 \
+	VADDPD Y2, Y0, Y0 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPD X1, X0, X0 \
+	VPERMILPD $1, X0, X1 \
+	VADDSD X1, X0, X0 \
+	VMOVSD X0, (DI) \
+	VADDPD Y5, Y4, Y4 \
+	VADDPD Y7, Y6, Y6 \
+	VADDPD Y6, Y4, Y4 \
+	VEXTRACTF128 $1, Y4, X5 \
+	VADDPD X5, X4, X4 \
+	VPERMILPD $1, X4, X5 \
+	VADDSD X5, X4, X4 \
+	VMOVSD X4, 8(DI)
+
 // func sumDiff64AVX2(x *float32, n int, m float64, out *[2]float64)
 // 16 float64 lanes of Σ(x-m) in Y0..Y3 and of Σ(x-m)² in Y4..Y7: lane l
 // of Yv holds the elements i ≡ 4v+l (mod 16); squares are rounded before
@@ -51,23 +71,7 @@ loop:
 	DECQ CX
 	JNZ  loop
 reduce:
-	// ((Y0+Y1) + (Y2+Y3)), then lanes (0+2) + (1+3).
-	VADDPD Y1, Y0, Y0
-	VADDPD Y3, Y2, Y2
-	VADDPD Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPD X1, X0, X0
-	VPERMILPD $1, X0, X1
-	VADDSD X1, X0, X0
-	VMOVSD X0, (DI)
-	VADDPD Y5, Y4, Y4
-	VADDPD Y7, Y6, Y6
-	VADDPD Y6, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VADDPD X5, X4, X4
-	VPERMILPD $1, X4, X5
-	VADDSD X5, X4, X4
-	VMOVSD X4, 8(DI)
+	REDUCE2
 	VZEROUPPER
 	RET
 
@@ -119,22 +123,7 @@ ploop:
 	DECQ CX
 	JNZ  ploop
 preduce:
-	VADDPD Y1, Y0, Y0
-	VADDPD Y3, Y2, Y2
-	VADDPD Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPD X1, X0, X0
-	VPERMILPD $1, X0, X1
-	VADDSD X1, X0, X0
-	VMOVSD X0, (DI)
-	VADDPD Y5, Y4, Y4
-	VADDPD Y7, Y6, Y6
-	VADDPD Y6, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VADDPD X5, X4, X4
-	VPERMILPD $1, X4, X5
-	VADDSD X5, X4, X4
-	VMOVSD X4, 8(DI)
+	REDUCE2
 	VZEROUPPER
 	RET
 
