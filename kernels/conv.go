@@ -126,7 +126,7 @@ func Conv2d(s ConvShape, y, x, w, bias []float32) {
 		}
 		return
 	}
-	if t := winoFor(&s, false); t != nil {
+	if t := winoFor(&s, winoOpForward); t != nil {
 		winoForward(t, s, y, x, w, bias)
 		return
 	}
@@ -226,12 +226,17 @@ func Conv2dBackward(s ConvShape, dx, dw, db, dy, x, w []float32) {
 		return
 	}
 	if dx != nil {
-		if t := winoFor(&s, true); t != nil {
+		if t := winoFor(&s, winoOpInputGrad); t != nil {
 			winoInputGrad(t, s, dx, dy, w)
-			if dx = nil; dw == nil {
-				return
-			}
+			dx = nil
 		}
+	}
+	if dw != nil && winoFor(&s, winoOpWeightGrad) != nil {
+		winoWeightGrad(s, dw, dy, x)
+		dw = nil
+	}
+	if dx == nil && dw == nil {
+		return
 	}
 	g := s.group(kdim, hw)
 	direct := s.isPointwise()

@@ -213,8 +213,8 @@ var convEdgeShapes = []struct {
 }
 
 // BenchmarkConv2dAuto compares the per-shape choice ("auto") with im2col
-// and F(2×2) forced on convEdgeShapes, forward and input gradient, on all
-// workers, reporting the least time of the b.N calls (min-us) and what
+// and F(2×2) forced on convEdgeShapes, forward, input and weight
+// gradients, on all workers, reporting the least time of the b.N calls (min-us) and what
 // auto chose; run it with VMDLS_KERNELS=avx2 or generic for the other
 // paths' models.
 func BenchmarkConv2dAuto(b *testing.B) {
@@ -227,17 +227,24 @@ func BenchmarkConv2dAuto(b *testing.B) {
 		dy := randSlice(r, s.N*s.K*s.OutH()*s.OutW())
 		y := make([]float32, len(dy))
 		dx := make([]float32, len(x))
+		dw := make([]float32, len(w))
+		products := []struct {
+			name string
+			op   winoOp
+			f    func()
+		}{
+			{"forward", winoOpForward, func() { Conv2d(s, y, x, w, nil) }},
+			{"dx", winoOpInputGrad, func() { Conv2dBackward(s, dx, nil, nil, dy, nil, w) }},
+			{"dw", winoOpWeightGrad, func() { Conv2dBackward(s, nil, dw, nil, dy, x, nil) }},
+		}
 		for _, path := range []int{convIm2col, convWinograd, convAuto} {
-			for _, grad := range []bool{false, true} {
-				op, f := "forward", func() { Conv2d(s, y, x, w, nil) }
-				if grad {
-					op, f = "dx", func() { Conv2dBackward(s, dx, nil, nil, dy, nil, w) }
-				}
+			for _, pr := range products {
+				op, f := pr.name, pr.f
 				name := convPathNames[path]
 				if path == convAuto {
 					convPath = convAuto
 					name = "auto-im2col"
-					if winoFor(&s, grad) != nil {
+					if winoFor(&s, pr.op) != nil {
 						name = "auto-F2"
 					}
 				}

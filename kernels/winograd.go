@@ -38,13 +38,14 @@ import (
 //
 // The input gradient of a stride-1 3×3 convolution is itself one (of dy,
 // with the filters rotated by 180°, input and output channels swapped and
-// padding 2-P), so it runs on the same code. The weight gradient stays on
-// the im2col GEMM path: a Winograd dW needs a different transform pair
-// (F(3×3, m×m), dy tiles as the filters) and is left for later.
+// padding 2-P), so it runs on the same code. The weight gradient, the
+// transpose of the forward algorithm, has its own blocking and products
+// (winograd_dw.go), for F(2×2, 3×3) only.
 //
-// Choice. For each layer shape (N aside) and kernel path, a cost model
-// (winoModel, its constants measured on this machine) picks im2col or
-// F(2×2, 3×3), whichever it estimates faster, and the choice is cached.
+// Choice. For each layer shape (N aside), product (forward, input or
+// weight gradient) and kernel path, a cost model (winoModel, its constants
+// measured on this machine) picks im2col or F(2×2, 3×3), whichever it
+// estimates faster, and the choice is cached.
 // It does not look at the batch size or the number of workers, so an
 // image's result does not depend on what it is batched with (chunked
 // inference matches one pass bit for bit), nor on Threads. The price: the
@@ -381,23 +382,7 @@ func (p *winoPlan) runBlock(sc *winoScratch, b int, y, x, u, bias []float32, rel
 	// Stage the padded input rows the block reads: staged row r of image
 	// bi is input row ty0*m + r - PH.
 	stage := sc.stage[:gn*C*plane]
-	for bi := 0; bi < gn; bi++ {
-		for c := 0; c < C; c++ {
-			src := x[((n0+bi)*C+c)*p.H*p.W:][:p.H*p.W]
-			dst := stage[(bi*C+c)*plane:][:plane]
-			for r := 0; r < rows; r++ {
-				drow := dst[r*cols : (r+1)*cols]
-				iy := ty0*m + r - p.PH
-				if iy < 0 || iy >= p.H {
-					clear(drow)
-					continue
-				}
-				clear(drow[:p.PW])
-				copy(drow[p.PW:], src[iy*p.W:(iy+1)*p.W])
-				clear(drow[p.PW+p.W:])
-			}
-		}
-	}
+	p.stageInput(stage, x, n0, gn, ty0*m, rows, cols)
 
 	// Lane offsets: tile t of the block reads the staging at offs[t] and
 	// writes y (or the output staging) at yoffs[t]. Padding lanes of the
@@ -492,6 +477,30 @@ func (p *winoPlan) runBlock(sc *winoScratch, b int, y, x, u, bias []float32, rel
 	}
 }
 
+// stageInput copies the input planes of images [n0, n0+gn) into stage,
+// rows×cols each, zero-padded: staged row r, column j of a plane is input
+// row y0+r-PH, column j-PW, or zero outside the input.
+func (s *winoShape) stageInput(stage, x []float32, n0, gn, y0, rows, cols int) {
+	plane := rows * cols
+	for bi := 0; bi < gn; bi++ {
+		for c := 0; c < s.C; c++ {
+			src := x[((n0+bi)*s.C+c)*s.H*s.W:][:s.H*s.W]
+			dst := stage[(bi*s.C+c)*plane:][:plane]
+			for r := 0; r < rows; r++ {
+				drow := dst[r*cols : (r+1)*cols]
+				iy := y0 + r - s.PH
+				if iy < 0 || iy >= s.H {
+					clear(drow)
+					continue
+				}
+				clear(drow[:s.PW])
+				copy(drow[s.PW:], src[iy*s.W:(iy+1)*s.W])
+				clear(drow[s.PW+s.W:])
+			}
+		}
+	}
+}
+
 // winoForward computes the Winograd convolution s (which winoApplies to)
 // of x with w into y, adding bias and applying the ReLU as Conv2d does.
 func winoForward(t *winoTile, s ConvShape, y, x, w, bias []float32) {
@@ -533,33 +542,58 @@ var winoChoice sync.Map // winoKey -> *winoTile (nil: im2col)
 
 type winoKey struct {
 	s    ConvShape // with N = 0 and ReLU false: neither changes the choice
-	grad bool
+	op   winoOp
 	path string
 }
 
-// winoFor returns the tile size to compute s (its input gradient with
-// grad) with, or nil for im2col, honouring EnvConv/SetConvPath.
-func winoFor(s *ConvShape, grad bool) *winoTile {
+// winoOp is the product of a convolution that a choice is for.
+type winoOp int
+
+const (
+	winoOpForward    winoOp = iota // y from x and w
+	winoOpInputGrad                // dx from dy and w
+	winoOpWeightGrad               // dw from dy and x
+)
+
+// winoFor returns the tile size to compute op of s with, or nil for
+// im2col, honouring EnvConv/SetConvPath. The weight gradient exists for
+// F(2×2, 3×3) only, so every forced tile size means F(2×2) for it.
+func winoFor(s *ConvShape, op winoOp) *winoTile {
 	if !winoApplies(s) {
 		return nil
 	}
-	if winoForceTile != nil {
-		return winoForceTile
-	}
+	forced := winoForceTile
 	switch convPath {
 	case convIm2col:
-		return nil
+		if forced == nil {
+			return nil
+		}
 	case convWinograd:
-		return winoF2
+		forced = winoF2
 	case convWinograd4:
-		return winoF4
+		forced = winoF4
 	}
-	key := winoKey{*s, grad, Path()}
+	if forced != nil {
+		if op == winoOpWeightGrad {
+			return winoF2
+		}
+		return forced
+	}
+	key := winoKey{*s, op, Path()}
 	key.s.N, key.s.ReLU = 0, false
+	if op == winoOpWeightGrad {
+		// The weight gradient sums over the batch, so no result need be
+		// independent of it, and its products are only as deep as the
+		// batch's tiles: its choice is made per power-of-two batch.
+		key.s.N = 1
+		for key.s.N < min(s.N, 1<<10) {
+			key.s.N *= 2
+		}
+	}
 	if v, ok := winoChoice.Load(key); ok {
 		return v.(*winoTile)
 	}
-	t := winoModel(key.s, grad)
+	t := winoModel(key.s, op)
 	winoChoice.Store(key, t)
 	return t
 }
@@ -569,21 +603,29 @@ func winoFor(s *ConvShape, grad bool) *winoTile {
 // actual batch.
 const winoModelBatch = 32
 
-// winoModel returns F(2×2, 3×3) for s (for its input gradient with grad)
-// if the cost model estimates it faster than im2col by winoMargin, from
-// the costs measured on this path (winoCostTable), for a batch of
-// winoModelBatch on one worker; else nil.
-func winoModel(s ConvShape, grad bool) *winoTile {
-	s.N = winoModelBatch
-	ws := winoShape{N: s.N, C: s.C, H: s.H, W: s.W, K: s.K, PH: s.PH, PW: s.PW, OH: s.OutH(), OW: s.OutW()}
-	fwd := ws
-	if grad {
-		ws = winoShape{N: s.N, C: s.K, H: s.OutH(), W: s.OutW(), K: s.C, PH: 2 - s.PH, PW: 2 - s.PW, OH: s.H, OW: s.W}
+// winoModel returns F(2×2, 3×3) for op of s if the cost model estimates
+// it faster than im2col by winoMargin, from the costs measured on this
+// path (winoCostTable), on one worker, for a batch of winoModelBatch (the
+// forward and input gradient) or of s.N (the weight gradient); else nil.
+func winoModel(s ConvShape, op winoOp) *winoTile {
+	if op != winoOpWeightGrad || s.N < 1 {
+		s.N = winoModelBatch
 	}
-	// im2col's input gradient is the forward's product transposed, on the
-	// forward's column matrix (folded back instead of unfolded).
+	ws := winoShape{N: s.N, C: s.C, H: s.H, W: s.W, K: s.K, PH: s.PH, PW: s.PW, OH: s.OutH(), OW: s.OutW()}
+	// im2col's input and weight gradients are products of the forward's
+	// size on the forward's column matrix (folded back for dx).
 	costs := winoCostTable[Path()]
-	if costs.winograd(ws, winoF2, 1) > winoMargin*costs.im2col(fwd, 1) {
+	base := winoMargin * costs.im2col(ws, 1)
+	var est float64
+	switch op {
+	case winoOpForward:
+		est = costs.winograd(ws, winoF2, 1)
+	case winoOpInputGrad:
+		est = costs.winograd(winoShape{N: s.N, C: s.K, H: s.OutH(), W: s.OutW(), K: s.C, PH: 2 - s.PH, PW: 2 - s.PW, OH: s.H, OW: s.W}, winoF2, 1)
+	case winoOpWeightGrad:
+		est = costs.winogradDW(ws, 1)
+	}
+	if est > base {
 		return nil
 	}
 	return winoF2
@@ -602,6 +644,14 @@ const winoMargin = 0.8
 // machine), and im2col's terms fitted to BenchmarkConv2dPaths and
 // BenchmarkConv2dAuto (within about 25% on their shapes, which span 12 to
 // 640 filters; the machine was shared, so all of them are rough).
+// The weight gradient's terms (dwTouch, dwCall, dwReduce) are fitted, by
+// least squares with the other constants fixed, to one-worker
+// BenchmarkConv2dDWPaths minima (GOMAXPROCS=1) of its 18 shapes on a
+// 2-core Intel Xeon (Sapphire Rapids), on each path; the generic row
+// borrows AVX2's and is not measured. The model then picks the faster
+// path on 16 of the 18 on each (the misses: 16 channels at 16×16, where
+// Winograd takes 1.05× (AVX2) and 1.2× (AVX-512) im2col's time, and 32
+// channels at 7×7 on AVX2, where im2col takes 1.04× Winograd's).
 type winoCosts struct {
 	mac       float64    // a multiply-add of the micro-kernel at 64 or more deep
 	in, out   [2]float64 // a tile-channel of the input transform, a tile-filter of the output one (F2, F4)
@@ -610,12 +660,22 @@ type winoCosts struct {
 	im2colMAC float64    // im2col's time per multiply-add over the micro-kernel's
 	im2colCol float64    // im2col's time per element of the column matrix (unfolding, packing)
 	overheadW float64    // fixed cost of a Winograd call
+	// The weight gradient's own terms: an element of a run's 16 K×C
+	// products M, read and written once per block (the products are only
+	// as deep as a block's tiles, so for many channels on small maps this
+	// traffic, not the multiply-adds, sets their speed); one of the
+	// products' fixed cost; and an element of the runs' Ms summed and
+	// taken back through the outer transform.
+	dwTouch, dwCall, dwReduce float64
 }
 
 var winoCostTable = map[string]winoCosts{
-	"avx512":   {mac: 0.0093, in: [2]float64{3.7, 8.8}, out: [2]float64{1.8, 4.4}, filter: [2]float64{18, 42}, stage: 0.3, im2colMAC: 1.3, im2colCol: 0.7, overheadW: 5000},
-	"avx2-fma": {mac: 0.0184, in: [2]float64{4.4, 11.4}, out: [2]float64{2.1, 5.1}, filter: [2]float64{18, 42}, stage: 0.3, im2colMAC: 1.3, im2colCol: 0.7, overheadW: 5000},
-	"generic":  {mac: 0.48, in: [2]float64{14, 42}, out: [2]float64{10.5, 31.5}, filter: [2]float64{18, 42}, stage: 0.5, im2colMAC: 1.1, im2colCol: 1.0, overheadW: 5000},
+	"avx512": {mac: 0.0093, in: [2]float64{3.7, 8.8}, out: [2]float64{1.8, 4.4}, filter: [2]float64{18, 42}, stage: 0.3, im2colMAC: 1.3, im2colCol: 0.7, overheadW: 5000,
+		dwTouch: 1.2, dwCall: 5000, dwReduce: 0.25},
+	"avx2-fma": {mac: 0.0184, in: [2]float64{4.4, 11.4}, out: [2]float64{2.1, 5.1}, filter: [2]float64{18, 42}, stage: 0.3, im2colMAC: 1.3, im2colCol: 0.7, overheadW: 5000,
+		dwTouch: 2.2, dwCall: 5000, dwReduce: 0.25},
+	"generic": {mac: 0.48, in: [2]float64{14, 42}, out: [2]float64{10.5, 31.5}, filter: [2]float64{18, 42}, stage: 0.5, im2colMAC: 1.1, im2colCol: 1.0, overheadW: 5000,
+		dwTouch: 2.2, dwCall: 5000, dwReduce: 0.5},
 }
 
 // winograd estimates the time of the Winograd convolution ws with tile t
@@ -629,6 +689,27 @@ func (c winoCosts) winograd(ws winoShape, t *winoTile, threads int) float64 {
 	staged := float64(ws.N*ws.C*p.stagedCols()*p.stagedRows(0, p.rows)) * float64(p.perImg)
 	work := macs*c.mac + tiles*(float64(ws.C)*c.in[i]+float64(ws.K)*c.out[i]) + staged*c.stage
 	return work/float64(min(threads, p.nblocks)) + float64(ws.K*ws.C)*c.filter[i]/float64(threads) + c.overheadW
+}
+
+// winogradDW estimates the time of the Winograd weight gradient of the
+// convolution ws on threads workers, blocked as newWinoDWPlan does: the 16
+// products of each block (K×C of depth the block's tiles, padded to the
+// micro-kernel's panels), their Ms' traffic and fixed cost per call, the
+// transforms, and the sum of the runs' Ms.
+func (c winoCosts) winogradDW(ws winoShape, threads int) float64 {
+	p := newWinoDWPlan(ws, threads)
+	k := sgemmKernel()
+	K, C := float64(ws.K), float64(ws.C)
+	Kp, Cp := float64((ws.K+k.mr-1)/k.mr*k.mr), float64((ws.C+k.nr-1)/k.nr*k.nr)
+	tiles := float64(ws.N * p.tilesY * p.tilesX)
+	calls := 16 * float64(p.nblocks)
+	staged := float64(ws.N*ws.C*(p.tilesX*2+2)*(p.rows*2+2)) * float64(p.perImg)
+	// The output gradient's transform is adds only, as cheap per element
+	// as the output transform of the forward.
+	work := 16*Kp*Cp*tiles*c.mac + calls*(Kp*Cp*c.dwTouch+c.dwCall) +
+		tiles*(C*c.in[0]+K*c.out[0]) + staged*c.stage
+	_, runs := p.runChunk(threads)
+	return work/float64(min(threads, p.nblocks)) + 16*K*C*float64(runs)*c.dwReduce/float64(threads) + c.overheadW
 }
 
 // im2col estimates the time of the same convolution by im2col: the

@@ -30,3 +30,9 @@ func winoIn4AVX512(v *float32, vs int, x *float32, offs *int32, n int, ldx int, 
 
 //go:noescape
 func winoOut4AVX512(y *float32, ldy int, offs *int32, n int, mm *float32, ms int, bias float32, relu int, tmp *float32)
+
+// winoGrad2AVX2 is the assembly winoGrad2Generic (winograd_dw_amd64.s),
+// for a multiple of 8 lanes whose tiles lie inside grad.
+//
+//go:noescape
+func winoGrad2AVX2(u *float32, us int, grad *float32, offs *int32, n int, ldg int)

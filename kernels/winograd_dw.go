@@ -1,10 +1,6 @@
 package kernels
 
-import (
-	"runtime"
-	"slices"
-	"sync"
-)
+import "runtime"
 
 // The weight gradient of a 3×3 stride-1 convolution by Winograd
 // F(2×2, 3×3), the transpose of the forward algorithm. The forward output
@@ -73,6 +69,18 @@ type winoDWPlan struct {
 	maxT, ldT                   int  // tiles of the largest block, row stride of U[ξ] and V[ξ]
 	vs, us, ms                  int  // floats per ξ of V, U and M
 	direct                      bool // OH and OW even: U's tiles are read from dy in place
+	serial                      bool // one run over every block, its products on all workers
+}
+
+// runChunk returns the blocks per run on threads workers (the chunks
+// ParallelFor makes of them) and the number of runs, each with its own M.
+func (p *winoDWPlan) runChunk(threads int) (chunk, runs int) {
+	if p.serial {
+		return p.nblocks, 1
+	}
+	n := min(p.nblocks, threads, maxChunks)
+	chunk = (p.nblocks + n - 1) / n
+	return chunk, (p.nblocks + chunk - 1) / chunk
 }
 
 func newWinoDWPlan(s winoShape, threads int) *winoDWPlan {
@@ -82,8 +90,15 @@ func newWinoDWPlan(s winoShape, threads int) *winoDWPlan {
 	tpi := p.tilesY * p.tilesX
 	limit := winoDWBlockFloats / (16 * (s.C + s.K))
 	limit = max(winoDWMinTiles, min(limit, winoDWMaxTiles))
+	// Enough blocks for every worker, unless that would make them
+	// shallower than winoDWMinTiles: then one run takes every block and
+	// its products use all the workers.
 	if total := s.N * tpi; threads > 1 && total/threads < limit {
-		limit = max(16, (total+threads-1)/threads)
+		if total/threads >= winoDWMinTiles {
+			limit = (total + threads - 1) / threads
+		} else {
+			p.serial = true
+		}
 	}
 	if tpi <= limit {
 		p.imgs = max(1, min(s.N, limit/tpi))
@@ -122,17 +137,29 @@ type winoDWScratch struct {
 	offs, goffs         []int32
 }
 
+// winoDWFree recycles the runs' scratch records and their offset tables.
+var winoDWFree = make(chan *winoDWScratch, 2*maxFreeScratch)
+
 func (p *winoDWPlan) getScratch() *winoDWScratch {
-	sc := &winoDWScratch{}
+	var sc *winoDWScratch
+	select {
+	case sc = <-winoDWFree:
+	default:
+		sc = &winoDWScratch{}
+	}
 	rows, cols := p.rows*2+2, p.tilesX*2+2
 	sc.stage = getScratch(p.imgs * p.C * rows * cols)
+	sc.gstage = nil
 	if !p.direct {
 		sc.gstage = getScratch(p.imgs * p.K * p.rows * 2 * p.tilesX * 2)
 	}
 	sc.v = getScratch(16 * p.vs)
 	sc.u = getScratch(16 * p.us)
 	n := (p.maxT + 15) / 16 * 16
-	sc.offs, sc.goffs = make([]int32, n), make([]int32, n)
+	if cap(sc.offs) < n {
+		sc.offs, sc.goffs = make([]int32, n), make([]int32, n)
+	}
+	sc.offs, sc.goffs = sc.offs[:n], sc.goffs[:n]
 	return sc
 }
 
@@ -143,11 +170,17 @@ func (p *winoDWPlan) putScratch(sc *winoDWScratch) {
 	if sc.gstage != nil {
 		putScratch(sc.gstage)
 	}
+	sc.stage, sc.gstage, sc.v, sc.u = nil, nil, nil, nil
+	select {
+	case winoDWFree <- sc:
+	default:
+	}
 }
 
 // runBlock adds block b's products U[ξ]·V[ξ]ᵀ into mm (16 K×C matrices,
-// ms apart), overwriting it when first; gemm multiplies.
-func (p *winoDWPlan) runBlock(sc *winoDWScratch, b int, mm, dy, x []float32, first bool, gemm func(m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)) {
+// ms apart), overwriting it when first; they run on kern with threads
+// workers.
+func (p *winoDWPlan) runBlock(sc *winoDWScratch, b int, mm, dy, x []float32, first bool, kern *microKernel, threads int) {
 	C, K := p.C, p.K
 	n0, gn, ty0, ty1 := p.block(b)
 	rows, cols := (ty1-ty0)*2+2, p.tilesX*2+2
@@ -155,26 +188,9 @@ func (p *winoDWPlan) runBlock(sc *winoDWScratch, b int, mm, dy, x []float32, fir
 	T := gn * (ty1 - ty0) * p.tilesX
 	tpad := (T + 15) / 16 * 16
 
-	// Stage the padded input rows: staged row r of image bi is input row
-	// 2*ty0 + r - PH, zero outside the input (as in winoPlan.runBlock).
+	// Stage the padded input rows the block's tiles read.
 	stage := sc.stage[:gn*C*plane]
-	for bi := 0; bi < gn; bi++ {
-		for c := 0; c < C; c++ {
-			src := x[((n0+bi)*C+c)*p.H*p.W:][:p.H*p.W]
-			dst := stage[(bi*C+c)*plane:][:plane]
-			for r := 0; r < rows; r++ {
-				drow := dst[r*cols : (r+1)*cols]
-				iy := ty0*2 + r - p.PH
-				if iy < 0 || iy >= p.H {
-					clear(drow)
-					continue
-				}
-				clear(drow[:p.PW])
-				copy(drow[p.PW:], src[iy*p.W:(iy+1)*p.W])
-				clear(drow[p.PW+p.W:])
-			}
-		}
-	}
+	p.stageInput(stage, x, n0, gn, ty0*2, rows, cols)
 	// dy's tiles in place, or (odd OH or OW) from a copy of the block's
 	// rows padded with zeros to whole tiles.
 	ohw := p.OH * p.OW
@@ -235,17 +251,7 @@ func (p *winoDWPlan) runBlock(sc *winoDWScratch, b int, mm, dy, x []float32, fir
 		beta = 0
 	}
 	for xi := 0; xi < 16; xi++ {
-		gemm(K, C, T, u[xi*p.us:], p.ldT, v[xi*p.vs:], p.ldT, beta, mm[xi*p.ms:], C)
-	}
-}
-
-// winoDWGemm returns the product a run's blocks use: on one worker when
-// the blocks are spread over several, on all of them when one run has
-// every block (a small batch).
-func winoDWGemm(threads int) func(m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	kern := sgemmKernel()
-	return func(m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-		sgemmWith(kern, threads, false, true, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+		sgemmWith(kern, threads, false, true, K, C, T, 1, u[xi*p.us:], p.ldT, v[xi*p.vs:], p.ldT, beta, mm[xi*p.ms:], C)
 	}
 }
 
@@ -255,37 +261,31 @@ func winoWeightGrad(s ConvShape, dw, dy, x []float32) {
 	ws := winoShape{N: s.N, C: s.C, H: s.H, W: s.W, K: s.K, PH: s.PH, PW: s.PW, OH: s.OutH(), OW: s.OutW()}
 	threads := Threads()
 	p := newWinoDWPlan(ws, threads)
-	type partial struct {
-		lo int
-		mm []float32
-	}
-	var (
-		mu    sync.Mutex
-		parts []partial
-	)
-	ParallelFor(p.nblocks, 1, func(lo, hi int) {
+	kern := sgemmKernel()
+	chunk, runs := p.runChunk(threads)
+	// Run i writes mms[i] alone, so the sum below adds them in a fixed
+	// order whatever the timing.
+	mms := make([][]float32, runs)
+	run := func(lo, hi int) {
 		gt := 1
 		if lo == 0 && hi == p.nblocks {
 			gt = min(threads, runtime.GOMAXPROCS(0))
 		}
-		gemm := winoDWGemm(gt)
 		sc := p.getScratch()
 		defer p.putScratch(sc)
 		mm := getScratch(16 * p.ms)
 		for b := lo; b < hi; b++ {
-			p.runBlock(sc, b, mm, dy, x, b == lo, gemm)
+			p.runBlock(sc, b, mm, dy, x, b == lo, kern, gt)
 		}
-		mu.Lock()
-		parts = append(parts, partial{lo, mm})
-		mu.Unlock()
-	})
-	slices.SortFunc(parts, func(a, b partial) int { return a.lo - b.lo })
-	mms := make([][]float32, len(parts))
-	for i, pt := range parts {
-		mms[i] = pt.mm
+		mms[lo/chunk] = mm
+	}
+	if p.serial {
+		run(0, p.nblocks)
+	} else {
+		ParallelFor(p.nblocks, 1, run)
 	}
 	K, C := p.K, p.C
-	ParallelFor(K*C, max(1, planeGrain/(16*len(mms))), func(lo, hi int) {
+	ParallelFor(K*C, max(1, planeGrain/(16*runs)), func(lo, hi int) {
 		var m [16]float64
 		for kc := lo; kc < hi; kc++ {
 			for xi := range m {
@@ -349,7 +349,12 @@ func winoGrad2Generic(u []float32, us int, g []float32, offs []int32, ldg int) {
 }
 
 // winoGrad2 is winoGrad2Generic, the transform of the output gradient's
-// tiles.
+// tiles, in assembly where the lanes fill whole registers and every tile
+// lies inside g.
 func winoGrad2(u []float32, us int, g []float32, offs []int32, ldg int) {
+	if n := len(offs); useAVX2 && n > 0 && n%8 == 0 && len(u) >= 15*us+n && offsIn(offs, len(g)-ldg-1) {
+		winoGrad2AVX2(&u[0], us, &g[0], &offs[0], n, ldg)
+		return
+	}
 	winoGrad2Generic(u, us, g, offs, ldg)
 }

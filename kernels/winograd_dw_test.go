@@ -2,7 +2,9 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -64,13 +66,18 @@ func TestWinogradDWError(t *testing.T) {
 }
 
 // BenchmarkConv2dDWPaths times the weight gradient by im2col (forced) and
-// by Winograd F(2×2) on the backbone layers, interleaved in one process,
-// at batch 32, reporting the least time of the b.N calls (min-ms); compare
-// the two paths' minima of several -count runs.
+// by Winograd F(2×2) on the backbone layers at batch 32 and on the edge
+// shapes of the cost model at their own batches, interleaved in one
+// process, reporting the least time of the b.N calls (min-ms); compare the
+// two paths' minima of several -count runs. With GOMAXPROCS=1 it gives
+// the one-worker times winoModel estimates.
 func BenchmarkConv2dDWPaths(b *testing.B) {
-	for _, c := range convBenchShapes {
+	shapes := slices.Clone(convBenchShapes)
+	for i := range shapes {
+		shapes[i].s.N = 32
+	}
+	for _, c := range append(shapes, convEdgeShapes...) {
 		s := c.s
-		s.N = 32
 		r := rand.New(rand.NewPCG(1, 1))
 		x := randSlice(r, s.N*s.C*s.H*s.W)
 		dy := randSlice(r, s.N*s.K*s.OutH()*s.OutW())
@@ -84,6 +91,99 @@ func BenchmarkConv2dDWPaths(b *testing.B) {
 		b.Run(c.name+"/F2", func(b *testing.B) {
 			f := func() { winoWeightGrad(s, dw, dy, x) }
 			b.ReportMetric(float64(minPerCall(b, 1, f).Microseconds())/1000, "min-ms")
+		})
+	}
+}
+
+// TestWinogradGradTransformAsmMatchesGo checks the assembly transform of
+// the output gradient's tiles against its Go twin bit for bit (signed
+// zeros, infinities and a NaN among the data), on whole registers of
+// lanes through random offsets up to the last tile g holds, and the
+// wrapper's fallback where the lanes are not whole registers or a tile
+// would reach past g.
+func TestWinogradGradTransformAsmMatchesGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 23))
+	for _, path := range winoAsmPaths(t) {
+		withKernelPath(t, path, func() {
+			for _, n := range []int{8, 16, 24, 64, 5, 13} {
+				ldg := 2 + r.IntN(30)
+				g := randSlice(r, ldg*(4+r.IntN(20)))
+				g[r.IntN(len(g))] = float32(math.Inf(-1))
+				g[r.IntN(len(g))] = float32(math.Copysign(0, -1))
+				g[r.IntN(len(g))] = 0
+				g[r.IntN(len(g))] = float32(math.NaN())
+				last := len(g) - ldg - 2 // the last offset whose tile g holds
+				offs := make([]int32, n)
+				for j := range offs {
+					offs[j] = int32(r.IntN(last + 1))
+				}
+				offs[r.IntN(n)] = int32(last)
+				us := n + r.IntN(40)
+				got, want := make([]float32, 16*us), make([]float32, 16*us)
+				for i := range got {
+					got[i], want[i] = float32(i), float32(i)
+				}
+				if n%8 == 0 {
+					winoGrad2AVX2(&got[0], us, &g[0], &offs[0], n, ldg)
+				} else {
+					winoGrad2(got, us, g, offs, ldg)
+				}
+				winoGrad2Generic(want, us, g, offs, ldg)
+				if i, ok := sameBits(got, want); !ok {
+					t.Errorf("%s, %d lanes: u[%d] = %v, Go twin %v", path, n, i, got[i], want[i])
+				}
+				// Through the wrapper: the assembly for whole registers, else the twin.
+				for i := range got {
+					got[i] = float32(i)
+				}
+				winoGrad2(got, us, g, offs, ldg)
+				if i, ok := sameBits(got, want); !ok {
+					t.Errorf("%s, %d lanes, wrapper: u[%d] = %v, Go twin %v", path, n, i, got[i], want[i])
+				}
+			}
+			// A tile one past the end: the wrapper must not hand it to the
+			// assembly (the Go twin then panics on the bounds).
+			g := make([]float32, 4*5)
+			offs := make([]int32, 8)
+			offs[7] = int32(len(g) - 5 - 1)
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("%s: a tile past g was transformed", path)
+					}
+				}()
+				winoGrad2(make([]float32, 16*8), 8, g, offs, 5)
+			}()
+		})
+	}
+}
+
+// TestWinogradDWChoice checks the cost model's weight-gradient choice on
+// the shapes where BenchmarkConv2dDWPaths measured the two paths at least
+// 1.5 times apart: Winograd for the backbones' layers, im2col for the
+// first layers (one to three channels, which pad the products' panels),
+// 256 channels at 2×2, and batch one at 512 channels on 4×4 maps (products
+// four tiles deep).
+func TestWinogradDWChoice(t *testing.T) {
+	defer func(p int) { convPath = p }(convPath)
+	convPath = convAuto
+	shapes := map[string]ConvShape{}
+	for _, c := range append(slices.Clone(convBenchShapes), convEdgeShapes...) {
+		shapes[c.name] = c.s
+	}
+	want := map[string]bool{
+		"mnist_100x100_28x28": true, "resnet_64_32x32": true, "resnet_128_16x16": true, "resnet_256_8x8": true,
+		"wresnet_160_32x32": true, "wresnet_320_16x16": true, "wresnet_640_8x8": true, "dense_48to12_32x32": true,
+		"first_3to64_32x32": false, "mnist_1to100_28x28": false, "c256_2x2": false, "batch1_512_4x4": false,
+	}
+	for _, path := range winoAsmPaths(t) {
+		withKernelPath(t, path, func() {
+			for name, w := range want {
+				s := shapes[name]
+				if got := winoFor(&s, winoOpWeightGrad) != nil; got != w {
+					t.Errorf("%s %s: Winograd chosen %v, want %v", path, name, got, w)
+				}
+			}
 		})
 	}
 }

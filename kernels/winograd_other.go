@@ -25,3 +25,4 @@ func winoIn4AVX512(v *float32, vs int, x *float32, offs *int32, n int, ldx int, 
 func winoOut4AVX512(y *float32, ldy int, offs *int32, n int, mm *float32, ms int, bias float32, relu int, tmp *float32) {
 	noAsm()
 }
+func winoGrad2AVX2(u *float32, us int, grad *float32, offs *int32, n int, ldg int) { noAsm() }
