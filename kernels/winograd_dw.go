@@ -37,12 +37,15 @@ import "runtime"
 // to 7.3e-7 on the same data.
 //
 // Speed (BenchmarkConv2dDWPaths, batch 32, 2 workers, least of 3 calls,
-// two interleaved -count runs on a shared 2-core AVX-512 Xeon, so rough;
-// im2col time / Winograd time): mnist 100→100 28×28 1.18, resnet 64 32×32
-// 1.09, 128 16×16 1.34, 256 8×8 1.32, 512 4×4 0.77 (slower), wresnet 160
-// 32×32 1.37, 320 16×16 1.61, 640 8×8 1.51. Not yet wired into
-// Conv2dBackward: that needs a per-shape choice (winoFor's twin) that
-// keeps im2col where it is faster, like the 4×4 maps.
+// on a quiet 2-core Intel Xeon (Sapphire Rapids); im2col time / Winograd
+// time, AVX2 then AVX-512): mnist 100→100 28×28 1.57, 1.44; resnet 64
+// 32×32 1.75, 1.56; 128 16×16 1.84, 1.68; 256 8×8 1.76, 1.54; 512 4×4
+// 1.09, 0.99; wresnet 160 32×32 1.83, 1.75; 320 16×16 1.92, 1.77; 640
+// 8×8 1.88, 1.61. Conv2dBackward takes it where winoFor's cost model
+// (winoCosts.winogradDW) estimates it faster, per shape and per
+// power-of-two batch: first layers of one to three channels pad the
+// products' panels many times over, and a batch of one on small maps
+// makes products a few tiles deep, so both stay on im2col.
 
 // winoDWBlockFloats bounds a block's U and V together, in floats (8 MiB):
 // the products' depth is the block's tiles, and with hundreds of channels
