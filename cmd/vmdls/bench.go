@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -15,7 +14,12 @@ import (
 // runBench runs the micro-benchmark named by args[0].
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("bench: name a benchmark (gemm, conv, train-step, infer)")
+		benchCommands.help(stderr)
+		return usageErrorf("bench: name a benchmark (gemm, conv, train-step, infer)")
+	}
+	if isHelpArg(args[0]) {
+		benchCommands.help(stdout)
+		return errHelpShown
 	}
 	switch args[0] {
 	case "gemm", "sgemm":
@@ -25,7 +29,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	case "train-step", "infer":
 		return runBenchNet(args[0], args[1:], stdout, stderr)
 	default:
-		return fmt.Errorf("bench: unknown benchmark %q (want gemm, conv, train-step or infer)", args[0])
+		return benchCommands.unknown(args[0])
 	}
 }
 
@@ -80,8 +84,7 @@ type gemmResult struct {
 // warm-up, each of reps timed runs repeats the product enough times to last
 // at least minRun, and the median run is reported.
 func runBenchGemm(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench gemm", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("bench gemm")
 	m := fs.Int("m", 0, "rows of op(A) and C (required)")
 	n := fs.Int("n", 0, "columns of op(B) and C (required)")
 	k := fs.Int("k", 0, "columns of op(A), rows of op(B) (required)")
@@ -94,7 +97,7 @@ func runBenchGemm(args []string, stdout, stderr io.Writer) error {
 	minRun := fs.Duration("min-run", 200*time.Millisecond, "shortest timed run")
 	device := fs.String("device", "cpu", "cpu, or cuda (a cuda build: cuBLAS SGEMM of n×n matrices)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return parseFailed("bench gemm --m M --n N --k K [flags]", fs, err, stdout)
 	}
 	switch *device {
 	case "cpu":
@@ -183,12 +186,11 @@ type convResult struct {
 // bias) of random data; the defaults are mnist-conv's second layer at the
 // paper's training batch.
 func runBenchConv(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench conv", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("bench conv")
 	n := fs.Int("batch", 160, "images")
 	c := fs.Int("cin", 100, "input channels")
 	k := fs.Int("cout", 100, "output channels")
-	h := fs.Int("h", 28, "input height")
+	h := fs.Int("h", 28, "input height (so here -h is this flag; -help and --help print the help)")
 	w := fs.Int("w", 28, "input width")
 	kern := fs.Int("kernel", 3, "square kernel size")
 	stride := fs.Int("stride", 1, "stride")
@@ -196,7 +198,7 @@ func runBenchConv(args []string, stdout, stderr io.Writer) error {
 	threads := fs.Int("threads", 0, "workers (0: GOMAXPROCS)")
 	reps := fs.Int("reps", 5, "timed runs; the median is reported")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return parseFailed("bench conv [flags]", fs, err, stdout)
 	}
 	for _, f := range []struct {
 		name   string

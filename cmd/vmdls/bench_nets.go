@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,8 +20,7 @@ import (
 // (mnist-conv with the latent heads, the CIFAR encoders bare), and prints
 // one JSON line.
 func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench "+bench, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("bench " + bench)
 	encType := fs.String("enc_type", "mnist-conv", "encoder: "+strings.Join(backbone.EncTypes(), ", "))
 	defBatch := 160
 	if bench == "infer" {
@@ -37,7 +35,7 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the warm-up and timed steps to this file (go tool pprof reads it)")
 	opProfile := fs.Bool("profile", false, "time the timed steps' primitives by category (conv forward, input and weight gradients, batch norm, ...) and add the per-step table to the JSON line, as nets.py --profile lists PyTorch's ops")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return parseFailed("bench "+bench+" [flags]", fs, err, stdout)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench %s: unexpected argument %q", bench, fs.Arg(0))

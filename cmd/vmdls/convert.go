@@ -34,20 +34,19 @@ func (m metaFlag) Set(v string) error {
 // runConvert writes a PyTorch checkpoint's state_dict and metadata as the
 // safetensors checkpoint every other command reads.
 func runConvert(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("convert")
 	keep64 := fs.Bool("keep_float64", false, "keep float64 tensors as F64 (default: rounded to F32, what vmdls models hold)")
 	aeType := fs.String("ae_type", "auto", "mark the output as an autoencoder for --ae_path: mnist, resnet18, auto (from the fc head's shape) or none")
 	prefix := fs.String("prefix", "", "keep only the keys that start with this prefix, without it (ae. takes the autoencoder the reference keeps inside its model)")
 	meta := metaFlag{}
 	fs.Var(meta, "metadata", "add a metadata entry KEY=VALUE (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vmdls convert [flags] IN OUT.safetensors\n\nIN is a PyTorch checkpoint (torch.save's zip or legacy format: a state_dict, a Lightning .ckpt,\na .pth.tar snapshot); no Python is needed. flags:")
-		fs.PrintDefaults()
-	}
 	names, err := parseWithNames(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(stdout, "convert [flags] IN OUT.safetensors", "IN is a PyTorch checkpoint (torch.save's zip or legacy format: a state_dict, a Lightning .ckpt,\na .pth.tar snapshot); no Python is needed.", fs)
+		return errHelpShown
+	}
 	if err != nil {
-		return usageErrorf("convert: %v", err)
+		return parseFailed("convert [flags] IN OUT.safetensors", fs, err, stdout)
 	}
 	if len(names) != 2 {
 		return usageErrorf("convert: want IN OUT.safetensors, got %d arguments", len(names))

@@ -14,7 +14,12 @@ import (
 // runData runs the dataset subcommands: fetch, verify and info.
 func runData(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("data: want a subcommand: fetch NAME | verify NAME | info --dataset NAME")
+		dataCommands.help(stderr)
+		return usageErrorf("data: want a subcommand: fetch NAME | verify NAME | info --dataset NAME")
+	}
+	if isHelpArg(args[0]) {
+		dataCommands.help(stdout)
+		return errHelpShown
 	}
 	switch args[0] {
 	case "fetch":
@@ -24,7 +29,7 @@ func runData(args []string, stdout, stderr io.Writer) error {
 	case "info":
 		return runDataInfo(args[1:], stdout, stderr)
 	default:
-		return fmt.Errorf("data: unknown subcommand %q (want fetch, verify or info)", args[0])
+		return dataCommands.unknown(args[0])
 	}
 }
 
@@ -49,12 +54,11 @@ func dataDirFlag(fs *flag.FlagSet) *string {
 }
 
 func runDataFetch(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("data fetch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("data fetch")
 	dir := dataDirFlag(fs)
 	names, err := parseWithNames(fs, args)
 	if err != nil {
-		return err
+		return parseFailed("data fetch [flags] NAME...   (NAME: "+strings.Join(data.RemoteNames(), ", ")+")", fs, err, stdout)
 	}
 	if len(names) == 0 {
 		return fmt.Errorf("data fetch: name a dataset (%s)", strings.Join(data.RemoteNames(), ", "))
@@ -72,13 +76,12 @@ func runDataFetch(args []string, stdout, stderr io.Writer) error {
 // (sizes and sums where known, then a full decode). Bad or missing data is
 // exit status 2, with the message naming the file.
 func runDataVerify(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("data verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("data verify")
 	dir := dataDirFlag(fs)
 	classNum := fs.Int("class_num", 10, "known classes: labels below it (for the *_known/*_unknown names)")
 	names, err := parseWithNames(fs, args)
 	if err != nil {
-		return err
+		return parseFailed("data verify [flags] NAME...", fs, err, stdout)
 	}
 	if len(names) == 0 {
 		return usageErrorf("data verify: name a dataset (%s, cifar100)", strings.Join(data.Names, ", "))
@@ -108,14 +111,13 @@ func runDataVerify(args []string, stdout, stderr io.Writer) error {
 }
 
 func runDataInfo(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("data info", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("data info")
 	dir := dataDirFlag(fs)
 	name := fs.String("dataset", "", "dataset name ("+strings.Join(data.Names, ", ")+")")
 	classNum := fs.Int("class_num", 10, "known classes: labels below it")
 	download := fs.Bool("download", false, "fetch missing files")
 	if _, err := parseWithNames(fs, args); err != nil {
-		return err
+		return parseFailed("data info --dataset NAME [flags]", fs, err, stdout)
 	}
 	if *name == "" {
 		return fmt.Errorf("data info: --dataset is required (%s)", strings.Join(data.Names, ", "))

@@ -345,13 +345,7 @@ func editDistance(a, b string) int {
 
 func printFlags(w io.Writer, cmd string, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: vmdls %s [flags]\n\nflags (the reference's names; -- or - both work):\n", cmd)
-	fs.VisitAll(func(f *flag.Flag) {
-		def := f.DefValue
-		if def == "" {
-			def = "none"
-		}
-		fmt.Fprintf(w, "  --%-20s %s (default %s)\n", f.Name, f.Usage, def)
-	})
+	printFlagList(w, fs)
 }
 
 // dryRunJSON is the resolved configuration as one JSON object keyed by the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,12 +13,15 @@ import (
 
 // runInfo prints what the engine found about the machine, as text or JSON.
 func runInfo(args []string, w io.Writer) error {
-	fs := flag.NewFlagSet("info", flag.ContinueOnError)
+	fs := commandFlags("info")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	selfTest := fs.Bool("selftest", false, "run every GPU op against the CPU backend (a cuda build) and print PASS or the first mismatch")
 	checkpoint := fs.String("checkpoint", "", "describe this checkpoint (safetensors or PyTorch) instead: keys, epoch, the settings it was trained with, hyper_parameters")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return parseFailed("info [--json] [--selftest] | info --checkpoint FILE [--json]", fs, err, w)
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("info: unexpected argument %q (flags are --name value)", fs.Arg(0))
 	}
 	if *checkpoint != "" {
 		return runInfoCheckpoint(*checkpoint, *asJSON, w)
@@ -39,7 +41,7 @@ func runInfo(args []string, w io.Writer) error {
 		}
 		return fmt.Sprintf("%d KiB", b/1024)
 	}
-	fmt.Fprintf(w, "vmdls %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintln(w, versionString())
 	fmt.Fprintf(w, "cpu:      %s, %d logical CPUs, %d kernel threads\n", ci.Brand, ci.CPUs, ci.Threads)
 	fmt.Fprintf(w, "features: %s\n", strings.Join(ci.Features, " "))
 	fmt.Fprintf(w, "caches:   L1d %s, L2 %s, L3 %s\n", kb(ci.L1DBytes), kb(ci.L2Bytes), kb(ci.L3Bytes))

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 )
 
 // version is the release of this command; set with -ldflags "-X main.version=..." for builds.
@@ -22,9 +24,17 @@ func main() {
 
 // run dispatches a subcommand; it is main without the exit, for tests.
 func run(args []string, stdout, stderr io.Writer) error {
+	err := dispatch(args, stdout, stderr)
+	if errors.Is(err, errHelpShown) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		usage(stderr)
-		return fmt.Errorf("no command given")
+		return usageErrorf("no command given")
 	}
 	switch args[0] {
 	case "info":
@@ -43,12 +53,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runDemo(args[1:], stdout, stderr)
 	case "convert":
 		return runConvert(args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionString())
+		return nil
 	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" && !isHelpArg(args[1]) {
+			// vmdls help CMD [SUB] is vmdls CMD [SUB] --help (bench conv has a
+			// flag -h, its input height).
+			if !slices.Contains(commands, args[1]) {
+				return usageErrorf("help: unknown command %q%s", args[1], didYouMean(args[1], commands))
+			}
+			return dispatch(append(slices.Clone(args[1:]), "--help"), stdout, stderr)
+		}
 		usage(stdout)
 		return nil
 	default:
 		usage(stderr)
-		return fmt.Errorf("unknown command %q", args[0])
+		return usageErrorf("unknown command %q%s", args[0], didYouMean(args[0], commands))
 	}
 }
 
@@ -71,6 +92,9 @@ commands:
                a PyTorch checkpoint (state_dict, Lightning .ckpt, .pth.tar) as safetensors, without
                Python; --checkpoint_path, --weights and --ae_path also read PyTorch files directly
 
-  vmdls <command> -h lists a command's flags; --dry_run prints the resolved settings as JSON.
+  version      the release and the revision this binary was built from
+
+  vmdls <command> -h (or vmdls help <command>) lists a command's flags; --dry_run prints
+  the resolved settings as JSON.
 `)
 }

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"strings"
+)
+
+// One help system for every subcommand: -h, -help, --help and
+// `vmdls help CMD` print the same text to stdout and exit 0, and every
+// flag error is reported by flagError, naming the flag.
+
+// errHelpShown is what a subcommand returns once it has printed its help:
+// run turns it into success.
+var errHelpShown = errors.New("help shown")
+
+// commandFlags returns a subcommand's flag set. The flag package prints
+// nothing itself: parseFailed reports help and errors.
+func commandFlags(cmd string) *flag.FlagSet {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parseFailed turns the error of parsing cmd's flags into what the
+// subcommand returns: its help on stdout for -h (errHelpShown), else a
+// usage error naming the flag. synopsis follows "usage: vmdls".
+func parseFailed(synopsis string, fs *flag.FlagSet, err error, stdout io.Writer) error {
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(stdout, synopsis, "", fs)
+		return errHelpShown
+	}
+	return flagError(fs.Name(), fs, err)
+}
+
+// printUsage prints a subcommand's help: its synopsis, a note, and its
+// flags one per line with their defaults.
+func printUsage(w io.Writer, synopsis, note string, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: vmdls %s\n\n", synopsis)
+	if note != "" {
+		fmt.Fprintf(w, "%s\n\n", note)
+	}
+	fmt.Fprintln(w, "flags (-- or - both work):")
+	printFlagList(w, fs)
+}
+
+func printFlagList(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		def := f.DefValue
+		if def == "" {
+			def = "none"
+		}
+		fmt.Fprintf(w, "  --%-20s %s (default %s)\n", f.Name, f.Usage, def)
+	})
+}
+
+// commandGroup is a command made of subcommands (data, bench).
+type commandGroup struct {
+	name string
+	subs []subcommand
+}
+
+type subcommand struct{ name, summary string }
+
+var dataCommands = commandGroup{"data", []subcommand{
+	{"fetch NAME...", "download datasets and check their sums"},
+	{"verify NAME...", "check every file the loader reads: sizes, sums, a full decode"},
+	{"info --dataset NAME", "what was found where: images, shape, classes"},
+}}
+
+var benchCommands = commandGroup{"bench", []subcommand{
+	{"gemm", "SGEMM GFLOP/s (--m --n --k --threads --reps)"},
+	{"conv", "one convolution's forward and backward (--batch --cin --cout --h --w)"},
+	{"train-step", "a network's training step in images/s (--enc_type --batch_size --threads)"},
+	{"infer", "a network's inference in images/s (--enc_type --batch_size --threads)"},
+}}
+
+// isHelpArg reports whether a is one of the help flags.
+func isHelpArg(a string) bool {
+	switch a {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// help prints the group's subcommands.
+func (g commandGroup) help(w io.Writer) {
+	fmt.Fprintf(w, "usage: vmdls %s <subcommand> [flags]\n\nsubcommands:\n", g.name)
+	for _, s := range g.subs {
+		fmt.Fprintf(w, "  %-22s %s\n", s.name, s.summary)
+	}
+	fmt.Fprintf(w, "\nvmdls %s <subcommand> -h lists its flags.\n", g.name)
+}
+
+// names returns the bare subcommand names.
+func (g commandGroup) names() []string {
+	var out []string
+	for _, s := range g.subs {
+		out = append(out, strings.Fields(s.name)[0])
+	}
+	return out
+}
+
+// unknown is the error for a subcommand the group does not have, with the
+// nearest names when the word looks like a misspelling of one.
+func (g commandGroup) unknown(name string) error {
+	return usageErrorf("%s: unknown subcommand %q%s (want %s; vmdls %s -h lists them)",
+		g.name, name, didYouMean(name, g.names()), strings.Join(g.names(), ", "), g.name)
+}
+
+// commands are the top-level command names, for suggestions.
+var commands = []string{"info", "bench", "data", "train", "test", "train-ae", "demo", "convert", "help", "version"}
+
+// didYouMean returns "; did you mean X?" for the names within two edits
+// of name (or that it is a prefix of), or "".
+func didYouMean(name string, names []string) string {
+	var near []string
+	for _, n := range names {
+		if editDistance(n, name) <= 2 || (len(name) >= 2 && strings.HasPrefix(n, name)) {
+			near = append(near, n)
+		}
+	}
+	if len(near) == 0 {
+		return ""
+	}
+	return "; did you mean " + strings.Join(near, " or ") + "?"
+}
+
+// versionString is the release and the VCS revision the binary was built
+// from, as the Go toolchain records them in the build information.
+func versionString() string {
+	v := version
+	var rev, modified string
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if mv := bi.Main.Version; mv != "" && mv != "(devel)" {
+			v = strings.TrimPrefix(mv, "v")
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = ", modified"
+				}
+			}
+		}
+	}
+	out := "vmdls " + v
+	if rev != "" {
+		out += fmt.Sprintf(" (revision %.12s%s)", rev, modified)
+	}
+	return fmt.Sprintf("%s %s %s/%s", out, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
