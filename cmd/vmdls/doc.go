@@ -14,6 +14,11 @@
 //	vmdls train-ae [flags]             train the autoencoder --ae_features uses
 //	vmdls demo                         MNIST vs Omniglot, end to end, in minutes
 //	vmdls convert IN OUT.safetensors   a PyTorch checkpoint (.ckpt, .pth, .pth.tar) as safetensors
+//	vmdls version                      the release and the VCS revision of the build
+//
+// Every command and subcommand prints its flags for -h, -help, --help or
+// `vmdls help CMD [SUB]`, on stdout, and exits 0 (bench conv's -h is its
+// input height; --help still prints its help).
 //
 // train, test, train-ae and demo take --dry_run, which prints the resolved
 // configuration as one JSON object and exits without reading anything.
