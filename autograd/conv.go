@@ -12,7 +12,7 @@ func Conv2d(x, w, bias *Var, stride, padding [2]int) *Var {
 		bv = bias.value
 		inputs = append(inputs, bias)
 	}
-	out := tensor.Conv2d(x.value, w.value, bv, stride, padding)
+	out := tensor.Conv2dWith(x.value, w.value, bv, tensor.ConvOptions{Stride: stride, Padding: padding, ForwardOnly: !recordsGraph(inputs)})
 	return record("Conv2d", out, func(g *tensor.Tensor) []*tensor.Tensor {
 		wantB := bias != nil && bias.requiresGrad
 		dx, dw, db := tensor.Conv2dBackward(g, x.value, w.value, stride, padding, x.requiresGrad, w.requiresGrad, wantB)
@@ -35,7 +35,7 @@ func Conv2dReLU(x, w, bias *Var, stride, padding [2]int) *Var {
 		bv = bias.value
 		inputs = append(inputs, bias)
 	}
-	out := tensor.Conv2dReLU(x.value, w.value, bv, stride, padding)
+	out := tensor.Conv2dWith(x.value, w.value, bv, tensor.ConvOptions{Stride: stride, Padding: padding, ReLU: true, ForwardOnly: !recordsGraph(inputs)})
 	return record("Conv2dReLU", out, func(g *tensor.Tensor) []*tensor.Tensor {
 		g = tensor.ReluBackward(g, out)
 		wantB := bias != nil && bias.requiresGrad

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/tensor"
 )
 
@@ -236,4 +237,74 @@ func TestFusedReLUOpsMatchUnfused(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 		}
 	}
+}
+
+// TestConv2dForwardOnlyWhenNoGraph checks that a convolution asks for the
+// forward-only algorithms (tensor.ConvOptions.ForwardOnly) exactly when no
+// graph is recorded: under NoGrad, or when no input requires a gradient.
+// The shape is one where the CPU's forward-only choice is F(4×4) Winograd,
+// whose result differs in the last bits from the F(2×2) a recorded
+// convolution gets, so the outputs tell which one ran.
+func TestConv2dForwardOnlyWhenNoGraph(t *testing.T) {
+	if p := kernels.ConvPath(); p != "auto" {
+		t.Skipf("%s=%s forces one algorithm for every convolution", kernels.EnvConv, p)
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	xt, wt, bt := tensor.Randn(r, 4, 64, 16, 16), tensor.Randn(r, 64, 64, 3, 3), tensor.Randn(r, 64)
+	opts := func(forwardOnly, relu bool) tensor.ConvOptions {
+		return tensor.ConvOptions{Stride: [2]int{1, 1}, Padding: [2]int{1, 1}, ReLU: relu, ForwardOnly: forwardOnly}
+	}
+	for _, relu := range []bool{false, true} {
+		conv := Conv2d
+		if relu {
+			conv = Conv2dReLU
+		}
+		fwdOnly := tensor.Conv2dWith(xt, wt, bt, opts(true, relu)).Data()
+		recorded := tensor.Conv2dWith(xt, wt, bt, opts(false, relu)).Data()
+		if _, same := sameFloats(fwdOnly, recorded); same {
+			t.Fatalf("relu %v: the forward-only and recorded algorithms agree bit for bit on this shape; pick one they differ on", relu)
+		}
+		cases := []struct {
+			name        string
+			x, w, b     *Var
+			noGrad      bool
+			forwardOnly bool
+		}{
+			{"constants", Const(xt), Const(wt), Const(bt), false, true},
+			{"params under NoGrad", Const(xt), Param(wt), Param(bt), true, true},
+			{"trainable weight", Const(xt), Param(wt), Const(bt), false, false},
+			{"trainable bias only", Const(xt), Const(wt), Param(bt), false, false},
+			{"input needs a gradient", Param(xt), Const(wt), Const(bt), false, false},
+		}
+		for _, c := range cases {
+			var out *Var
+			run := func() { out = conv(c.x, c.w, c.b, [2]int{1, 1}, [2]int{1, 1}) }
+			if c.noGrad {
+				NoGrad(run)
+			} else {
+				run()
+			}
+			want := recorded
+			if c.forwardOnly {
+				want = fwdOnly
+			}
+			if i, same := sameFloats(out.Value().Data(), want); !same {
+				t.Errorf("relu %v, %s: output differs at %d from the ForwardOnly=%v convolution", relu, c.name, i, c.forwardOnly)
+			}
+			if got := out.RequiresGrad(); got == c.forwardOnly {
+				t.Errorf("relu %v, %s: RequiresGrad %v, but ForwardOnly=%v ran", relu, c.name, got, c.forwardOnly)
+			}
+		}
+	}
+}
+
+// sameFloats reports whether a and b are equal bit for bit, and else the
+// first index where they differ.
+func sameFloats(a, b []float32) (int, bool) {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i, false
+		}
+	}
+	return 0, len(a) == len(b)
 }

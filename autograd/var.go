@@ -146,6 +146,22 @@ func record(op string, value *tensor.Tensor, backward func(g *tensor.Tensor) []*
 	return out
 }
 
+// recordsGraph reports whether record will make a node for an op on
+// inputs: gradients are on and some input requires them. Ops whose result
+// nothing will differentiate may then take faster, less exact paths
+// (tensor.ConvOptions.ForwardOnly).
+func recordsGraph(inputs []*Var) bool {
+	if !GradEnabled() {
+		return false
+	}
+	for _, in := range inputs {
+		if in.requiresGrad {
+			return true
+		}
+	}
+	return false
+}
+
 // ErrReleased is returned by Backward through a graph that an earlier
 // Backward has already walked and released.
 var ErrReleased = errors.New("autograd: the graph was released by an earlier Backward")

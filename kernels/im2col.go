@@ -7,11 +7,19 @@ package kernels
 //
 // ReLU fuses max(·, 0) into Conv2d's output while it is still in cache
 // (Conv2dBackward ignores it: the caller masks dy with the output first).
+//
+// ForwardOnly tells Conv2d that no gradient will be taken through this
+// output (inference, or a pass under autograd.NoGrad): it may then use
+// F(4×4, 3×3) Winograd where that is fastest, whose error (2e-6 normwise,
+// against F(2×2)'s 5e-7) is harmless to a forward pass but not to
+// gradients checked against PyTorch's (see the Accuracy paragraph of
+// winograd.go). Conv2dBackward ignores it.
 type ConvShape struct {
 	N, C, H, W     int
 	K, KH, KW      int
 	SH, SW, PH, PW int
 	ReLU           bool
+	ForwardOnly    bool
 }
 
 // OutH is the output height, floor((H + 2PH - KH) / SH) + 1.

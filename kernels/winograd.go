@@ -42,10 +42,11 @@ import (
 // transpose of the forward algorithm, has its own blocking and products
 // (winograd_dw.go), for F(2×2, 3×3) only.
 //
-// Choice. For each layer shape (N aside), product (forward, input or
-// weight gradient) and kernel path, a cost model (winoModel, its constants
-// measured on this machine) picks im2col or F(2×2, 3×3), whichever it
-// estimates faster, and the choice is cached.
+// Choice. For each layer shape (N aside), product (forward, forward-only,
+// input or weight gradient) and kernel path, a cost model (winoModel, its
+// constants measured on this machine) picks im2col or F(2×2, 3×3) (or, for
+// a forward-only pass, F(4×4, 3×3)), whichever it estimates faster, and
+// the choice is cached.
 // It does not look at the batch size or the number of workers, so an
 // image's result does not depend on what it is batched with (chunked
 // inference matches one pass bit for bit), nor on Threads. The price: the
@@ -64,9 +65,11 @@ import (
 // ~1e-6 of zero across it in the train-mode backbone goldens (nn/backbone
 // backbones_ab: batch 2, batch norm, no ReLU-kink replay), which then
 // fail their 1e-3 gradient bound; F(2×2), as accurate as im2col, passes
-// every golden. So F(2×2) is the automatic choice, and F(4×4) is there to
-// be asked for: VMDLS_CONV=winograd4. F(6×6) has Go transforms only and
-// is not offered.
+// every golden. So F(2×2) is the automatic choice wherever a gradient will
+// flow, and F(4×4) competes with it only in forward-only passes
+// (ConvShape.ForwardOnly: inference, autograd.NoGrad), where 2e-6 is far
+// inside the goldens' 1e-4 forward bound; VMDLS_CONV=winograd4 forces it
+// everywhere. F(6×6) has Go transforms only and is not offered.
 
 // EnvConv names the environment variable that forces the convolution
 // algorithm for the 3×3 stride-1 layers Winograd applies to: "im2col",
@@ -541,7 +544,7 @@ func winoApplies(s *ConvShape) bool {
 var winoChoice sync.Map // winoKey -> *winoTile (nil: im2col)
 
 type winoKey struct {
-	s    ConvShape // with N = 0 and ReLU false: neither changes the choice
+	s    ConvShape // with N = 0, ReLU and ForwardOnly false: op says the last
 	op   winoOp
 	path string
 }
@@ -553,25 +556,29 @@ const (
 	winoOpForward    winoOp = iota // y from x and w
 	winoOpInputGrad                // dx from dy and w
 	winoOpWeightGrad               // dw from dy and x
+	winoOpInference                // y from x and w, no gradient taken through y (ForwardOnly)
 )
 
 // winoFor returns the tile size to compute op of s with, or nil for
-// im2col, honouring EnvConv/SetConvPath. The weight gradient exists for
+// im2col, honouring winoForceTile (tests), then EnvConv/SetConvPath. The weight gradient exists for
 // F(2×2, 3×3) only, so every forced tile size means F(2×2) for it.
 func winoFor(s *ConvShape, op winoOp) *winoTile {
 	if !winoApplies(s) {
 		return nil
 	}
+	if op == winoOpForward && s.ForwardOnly {
+		op = winoOpInference
+	}
 	forced := winoForceTile
-	switch convPath {
-	case convIm2col:
-		if forced == nil {
+	if forced == nil {
+		switch convPath {
+		case convIm2col:
 			return nil
+		case convWinograd:
+			forced = winoF2
+		case convWinograd4:
+			forced = winoF4
 		}
-	case convWinograd:
-		forced = winoF2
-	case convWinograd4:
-		forced = winoF4
 	}
 	if forced != nil {
 		if op == winoOpWeightGrad {
@@ -580,7 +587,7 @@ func winoFor(s *ConvShape, op winoOp) *winoTile {
 		return forced
 	}
 	key := winoKey{*s, op, Path()}
-	key.s.N, key.s.ReLU = 0, false
+	key.s.N, key.s.ReLU, key.s.ForwardOnly = 0, false, false
 	if op == winoOpWeightGrad {
 		// The weight gradient sums over the batch, so no result need be
 		// independent of it, and its products are only as deep as the
@@ -607,6 +614,8 @@ const winoModelBatch = 32
 // it faster than im2col by winoMargin, from the costs measured on this
 // path (winoCostTable), on one worker, for a batch of winoModelBatch (the
 // forward and input gradient) or of s.N (the weight gradient); else nil.
+// For a forward-only pass (winoOpInference) F(4×4, 3×3) is a candidate
+// too, and the faster of the two tiles is compared with im2col.
 func winoModel(s ConvShape, op winoOp) *winoTile {
 	if op != winoOpWeightGrad || s.N < 1 {
 		s.N = winoModelBatch
@@ -617,9 +626,15 @@ func winoModel(s ConvShape, op winoOp) *winoTile {
 	costs := winoCostTable[Path()]
 	base := winoMargin * costs.im2col(ws, 1)
 	var est float64
+	tile := winoF2
 	switch op {
 	case winoOpForward:
 		est = costs.winograd(ws, winoF2, 1)
+	case winoOpInference:
+		est = costs.winograd(ws, winoF2, 1)
+		if f4 := costs.winograd(ws, winoF4, 1); f4 < est {
+			est, tile = f4, winoF4
+		}
 	case winoOpInputGrad:
 		est = costs.winograd(winoShape{N: s.N, C: s.K, H: s.OutH(), W: s.OutW(), K: s.C, PH: 2 - s.PH, PW: 2 - s.PW, OH: s.H, OW: s.W}, winoF2, 1)
 	case winoOpWeightGrad:
@@ -628,7 +643,7 @@ func winoModel(s ConvShape, op winoOp) *winoTile {
 	if est > base {
 		return nil
 	}
-	return winoF2
+	return tile
 }
 
 // winoMargin is how much faster than im2col the estimate of Winograd

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -321,4 +322,80 @@ func TestWinogradScratchReused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWinogradForwardOnlyChoice holds the split that keeps training exact:
+// on the automatic path F(4×4) is chosen only for a forward-only
+// convolution (where the model estimates it fastest: the large backbone
+// layers, not 512 channels at 4×4, where BenchmarkConv2dPaths times the two
+// tiles within 2%), never for a product a gradient flows through; and a
+// forward-only Conv2d computes exactly what the chosen tile computes.
+func TestWinogradForwardOnlyChoice(t *testing.T) {
+	defer func(p int) { convPath = p }(convPath)
+	convPath = convAuto
+	want := map[string]*winoTile{
+		"mnist_100x100_28x28": winoF4, "resnet_64_32x32": winoF4, "resnet_128_16x16": winoF4,
+		"resnet_256_8x8": winoF4, "wresnet_160_32x32": winoF4, "dense_48to12_32x32": winoF4,
+		"resnet_512_4x4": winoF2, "mnist_1to100_28x28": nil, "c256_2x2": nil,
+	}
+	shapes := map[string]ConvShape{}
+	for _, c := range append(slices.Clone(convBenchShapes), convEdgeShapes...) {
+		shapes[c.name] = c.s
+	}
+	for _, path := range append(winoAsmPaths(t), "generic") {
+		withKernelPath(t, path, func() {
+			for name, s := range shapes {
+				for _, op := range []winoOp{winoOpForward, winoOpInputGrad, winoOpWeightGrad} {
+					if winoFor(&s, op) == winoF4 {
+						t.Errorf("%s %s: F(4×4) chosen for op %d, which gradients flow through", path, name, op)
+					}
+				}
+				fo := s
+				fo.ForwardOnly = true
+				if wt, ok := want[name]; ok && path != "generic" {
+					if got := winoFor(&fo, winoOpForward); got != wt {
+						t.Errorf("%s %s: forward-only choice %v, want %v", path, name, tileName(got), tileName(wt))
+					}
+				}
+			}
+		})
+	}
+	// A forced tile wins over the path it is forced with (the tests of F4
+	// and F6 rely on it), except for the weight gradient, F(2×2) only.
+	for _, wt := range winoTiles {
+		s := shapes["resnet_64_32x32"]
+		withWinoTile(t, wt, func() {
+			for _, op := range []winoOp{winoOpForward, winoOpInputGrad, winoOpWeightGrad} {
+				want := wt
+				if op == winoOpWeightGrad {
+					want = winoF2
+				}
+				if got := winoFor(&s, op); got != want {
+					t.Errorf("%s forced: op %d runs %s", tileName(wt), op, tileName(got))
+				}
+			}
+		})
+	}
+	// What a forward-only call runs: the chosen tile's result, bit for bit.
+	r := rand.New(rand.NewPCG(4, 4))
+	s := ConvShape{N: 3, C: 24, H: 12, W: 12, K: 20, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, ForwardOnly: true}
+	wt := winoFor(&s, winoOpForward)
+	if wt == nil {
+		t.Fatalf("%s: no Winograd for %+v", Path(), s)
+	}
+	x, w, bias := randSlice(r, s.N*s.C*s.H*s.W), randSlice(r, s.K*s.C*9), randSlice(r, s.K)
+	got := make([]float32, s.N*s.K*s.H*s.W)
+	Conv2d(s, got, x, w, bias)
+	ref := make([]float32, len(got))
+	withWinoTile(t, wt, func() { Conv2d(s, ref, x, w, bias) })
+	if i, ok := sameBits(got, ref); !ok {
+		t.Errorf("%s: forward-only Conv2d differs from %s at %d: %v vs %v", Path(), tileName(wt), i, got[i], ref[i])
+	}
+}
+
+func tileName(t *winoTile) string {
+	if t == nil {
+		return "im2col"
+	}
+	return fmt.Sprintf("F(%d×%d)", t.m, t.m)
 }

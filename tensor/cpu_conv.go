@@ -18,7 +18,7 @@ func optSlice(b Buf) []float32 {
 
 func (p ConvParams) kernelShape() kernels.ConvShape {
 	return kernels.ConvShape{N: p.N, C: p.C, H: p.H, W: p.W, K: p.K, KH: p.KH, KW: p.KW, SH: p.SH, SW: p.SW, PH: p.PH, PW: p.PW,
-		ReLU: p.ReLU}
+		ReLU: p.ReLU, ForwardOnly: p.ForwardOnly}
 }
 
 func (p PoolParams) kernelShape() kernels.PoolShape {

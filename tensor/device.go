@@ -230,12 +230,16 @@ type Backend interface {
 // on each side, and the output size OH×OW the op has already checked. ReLU
 // asks Conv2d for max(y, 0) (a fused activation, cuDNN's
 // ConvolutionBiasActivationForward); Conv2dBackward ignores it.
+// ForwardOnly says no gradient will be taken through y, so a backend may
+// pick an algorithm that is faster but a little less exact (the CPU's
+// F(4×4, 3×3) Winograd; see kernels.ConvShape).
 type ConvParams struct {
 	N, C, H, W     int
 	K, KH, KW      int
 	SH, SW, PH, PW int
 	OH, OW         int
 	ReLU           bool
+	ForwardOnly    bool
 }
 
 // PoolParams describes 2-D pooling for the Backend pooling primitives:
