@@ -3,10 +3,15 @@ package autograd
 import "github.com/vmdls-go/vmdls/tensor"
 
 // Broadcasting binary ops send back gradients of the broadcast shape;
-// reduce sums them down to each input's own shape. Backward closures
+// reduce sums them down to each input's own shape, and hands g itself on
+// where there is nothing to sum (Backward keeps a gradient given to two
+// inputs apart: it never writes into one it holds). Backward closures
 // capture an input's shape rather than the input when its value is not
 // needed, so that the value can be freed before backward.
 func reduce(g *tensor.Tensor, shape []int) *tensor.Tensor {
+	if sameShape(g.Shape(), shape) {
+		return g
+	}
 	return g.SumTo(shape...)
 }
 

@@ -190,36 +190,80 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) error {
 	if err != nil {
 		return err
 	}
+	// Gradients made during this walk (after mark) and consumed by it are
+	// recycled (tensor.Recycle) as soon as nothing the walk still holds
+	// shares their storage, so a step's backward reuses a few buffers
+	// instead of allocating one per op. The seed grad and every tensor from
+	// before the walk (forward values an op's backward may hand on) are
+	// older than mark and never recycled.
+	mark := tensor.AllocMark()
 	grads := map[*node]*tensor.Tensor{order[0]: grad}
+	var dead []*tensor.Tensor
 	for _, n := range order {
 		g, ok := grads[n]
 		if !ok {
 			continue
 		}
 		delete(grads, n)
+		dead = dead[:0]
 		if u := n.leaf; u != nil {
-			if u.grad == nil {
-				u.grad = g.Clone()
-			} else {
+			switch {
+			case u.grad != nil:
 				u.grad.AddInPlace(g)
+				dead = append(dead, g)
+			case tensor.MadeSince(g, mark) && ownedBy(g, grads):
+				u.grad = g // made by this walk and no longer shared: keep it, uncopied
+			default:
+				u.grad = g.Clone()
 			}
-			continue
+		} else {
+			ins := n.backward(g)
+			dead = append(dead, g)
+			for i, in := range n.inputs {
+				if in == nil || ins[i] == nil {
+					continue
+				}
+				if prev, ok := grads[in]; ok {
+					grads[in] = tensor.Add(prev, ins[i])
+					dead = append(dead, prev, ins[i])
+				} else {
+					grads[in] = ins[i]
+				}
+			}
+			// Release what the op saved; the Var stays usable as a value.
+			n.backward, n.inputs, n.released = nil, nil, true
 		}
-		ins := n.backward(g)
-		for i, in := range n.inputs {
-			if in == nil || ins[i] == nil {
-				continue
-			}
-			if prev, ok := grads[in]; ok {
-				grads[in] = tensor.Add(prev, ins[i])
-			} else {
-				grads[in] = ins[i]
+		// A returned gradient may be g itself or a view of it (identity,
+		// reshape), and one tensor may go to several inputs: only storage
+		// no live gradient shares is recycled, each once.
+		for i, t := range dead {
+			if ownedBy(t, grads) && !sharedWithin(dead[:i], t) {
+				tensor.Recycle(t, mark)
 			}
 		}
-		// Release what the op saved; the Var stays usable as a value.
-		n.backward, n.inputs, n.released = nil, nil, true
 	}
 	return nil
+}
+
+// ownedBy reports whether no gradient the walk still holds shares t's
+// storage.
+func ownedBy(t *tensor.Tensor, grads map[*node]*tensor.Tensor) bool {
+	for _, h := range grads {
+		if tensor.SameStorage(h, t) {
+			return false
+		}
+	}
+	return true
+}
+
+// sharedWithin reports whether one of ts shares t's storage (recycled once).
+func sharedWithin(ts []*tensor.Tensor, t *tensor.Tensor) bool {
+	for _, u := range ts {
+		if tensor.SameStorage(u, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // topoOrder lists the nodes below root, root first and each after every
@@ -275,6 +319,10 @@ func sameShape(a, b []int) bool {
 // (nil for an input that needs none). Losses with a cheaper closed-form
 // gradient than the composition of their ops use it, e.g. the triplet loss,
 // whose ops would materialize millions of triplets.
+//
+// backward must not keep g, nor a tensor it returns, past the call:
+// Backward recycles gradients once consumed (tensor.Recycle), so a kept
+// reference would see another tensor's values. Clone what must outlive it.
 func Custom(op string, value *tensor.Tensor, backward func(g *tensor.Tensor) []*tensor.Tensor, inputs ...*Var) *Var {
 	return record(op, value, backward, inputs...)
 }

@@ -6,8 +6,13 @@ import (
 	"github.com/vmdls-go/vmdls/kernels"
 )
 
-// cpuStorage is host memory: a plain Go slice.
-type cpuStorage struct{ data []float32 }
+// cpuStorage is host memory: a plain Go slice, numbered in allocation
+// order (for Recycle's mark) and flagged once recycled.
+type cpuStorage struct {
+	data     []float32
+	seq      uint64
+	recycled bool
+}
 
 // Len implements Storage.
 func (s *cpuStorage) Len() int { return len(s.data) }
@@ -36,7 +41,7 @@ type cpuBackend struct{}
 
 func (cpuBackend) Name() string { return "cpu" }
 
-func (cpuBackend) Alloc(n int) Storage { return &cpuStorage{data: make([]float32, n)} }
+func (cpuBackend) Alloc(n int) Storage { return allocCPU(n) }
 
 func (cpuBackend) Upload(dst Buf, src []float32) { copy(cpuSlice(dst), src) }
 
