@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -64,18 +65,21 @@ func SetRecycle(mode string) (prev string, err error) {
 // allocator is about as fast and faults no pages.
 const minRecycled = 1 << 14
 
-// maxCachedFloats bounds the idle storage the cache holds (1 GiB): about
-// a training step's worth of gradients for the largest backbones at
-// batch 128. Beyond it a recycled storage is left to the collector.
-const maxCachedFloats = 1 << 28
+// maxCachedFloats bounds the idle storage the cache holds (256 MiB), the
+// oldest going first: a backward pass reuses a few buffers of each size as
+// it walks down the layers, and what it frees last is what the next
+// forward pass asks for first. DenseNet's gradients come in dozens of
+// sizes; a 1 GiB cache held so many that its training step peaked above
+// PyTorch's.
+const maxCachedFloats = 1 << 26
 
 // allocSeq numbers CPU storages in the order they were made or reused.
 var allocSeq atomic.Uint64
 
 var cpuCache struct {
 	mu     sync.Mutex
-	free   map[int][]*cpuStorage // by length
-	floats int                   // the total length of free
+	free   []*cpuStorage // oldest first
+	floats int           // their total length
 }
 
 // AllocMark returns a mark of the allocations made so far: Recycle(t,
@@ -105,18 +109,18 @@ func Recycle(t *Tensor, mark uint64) bool {
 		return true
 	}
 	n := len(s.data)
-	if n < minRecycled {
+	if n < minRecycled || n > maxCachedFloats {
 		return true
 	}
 	cpuCache.mu.Lock()
 	defer cpuCache.mu.Unlock()
-	if cpuCache.floats+n > maxCachedFloats {
-		return true
+	drop := 0
+	for cpuCache.floats+n > maxCachedFloats {
+		cpuCache.floats -= len(cpuCache.free[drop].data)
+		cpuCache.free[drop] = nil
+		drop++
 	}
-	if cpuCache.free == nil {
-		cpuCache.free = map[int][]*cpuStorage{}
-	}
-	cpuCache.free[n] = append(cpuCache.free[n], s)
+	cpuCache.free = append(cpuCache.free[drop:], s)
 	cpuCache.floats += n
 	return true
 }
@@ -145,11 +149,14 @@ func allocCPU(n int) *cpuStorage {
 	var s *cpuStorage
 	if n >= minRecycled {
 		cpuCache.mu.Lock()
-		if list := cpuCache.free[n]; len(list) > 0 {
-			s = list[len(list)-1]
-			list[len(list)-1] = nil
-			cpuCache.free[n] = list[:len(list)-1]
-			cpuCache.floats -= n
+		free := cpuCache.free
+		for i := len(free) - 1; i >= 0; i-- { // the newest is likeliest in cache
+			if len(free[i].data) == n {
+				s = free[i]
+				cpuCache.free = slices.Delete(free, i, i+1)
+				cpuCache.floats -= n
+				break
+			}
 		}
 		cpuCache.mu.Unlock()
 	}
