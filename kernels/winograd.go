@@ -630,22 +630,22 @@ func winoModel(s ConvShape, op winoOp) *winoTile {
 	// size on the forward's column matrix (folded back for dx).
 	costs := winoCostTable[Path()]
 	base := winoMargin * costs.im2col(ws, 1)
+	// fastest is the faster tile for the Winograd convolution ws, and its
+	// estimate: F(2×2), or F(4×4) too where op allows it.
+	fastest := func(ws winoShape, f4 bool) (float64, *winoTile) {
+		est := costs.winograd(ws, winoF2, 1)
+		if e4 := costs.winograd(ws, winoF4, 1); f4 && e4 < est {
+			return e4, winoF4
+		}
+		return est, winoF2
+	}
 	var est float64
 	tile := winoF2
 	switch op {
-	case winoOpForward:
-		est = costs.winograd(ws, winoF2, 1)
-	case winoOpInference:
-		est = costs.winograd(ws, winoF2, 1)
-		if f4 := costs.winograd(ws, winoF4, 1); f4 < est {
-			est, tile = f4, winoF4
-		}
+	case winoOpForward, winoOpInference:
+		est, tile = fastest(ws, op == winoOpInference)
 	case winoOpInputGrad:
-		gs := winoShape{N: s.N, C: s.K, H: s.OutH(), W: s.OutW(), K: s.C, PH: 2 - s.PH, PW: 2 - s.PW, OH: s.H, OW: s.W}
-		est = costs.winograd(gs, winoF2, 1)
-		if f4 := costs.winograd(gs, winoF4, 1); f4 < est {
-			est, tile = f4, winoF4
-		}
+		est, tile = fastest(winoShape{N: s.N, C: s.K, H: s.OutH(), W: s.OutW(), K: s.C, PH: 2 - s.PH, PW: 2 - s.PW, OH: s.H, OW: s.W}, true)
 	case winoOpWeightGrad:
 		est = costs.winogradDW(ws, 1)
 	}

@@ -35,16 +35,9 @@ const (
 
 var recycleModeNames = []string{recycleOn: "on", recycleOff: "off", recyclePoison: "poison"}
 
-var recycleMode = parseRecycleMode(os.Getenv(EnvRecycle))
-
-func parseRecycleMode(s string) int {
-	for i, n := range recycleModeNames {
-		if s == n {
-			return i
-		}
-	}
-	return recycleOn
-}
+// recycleMode is read from EnvRecycle at start-up (anything else than
+// "off" or "poison" means on) and changed only by SetRecycle.
+var recycleMode = max(recycleOn, slices.Index(recycleModeNames, os.Getenv(EnvRecycle)))
 
 // SetRecycle sets what Recycle does, as EnvRecycle ("on", "off" or
 // "poison"), for tests and comparisons, and returns the previous setting;
@@ -52,11 +45,9 @@ func parseRecycleMode(s string) int {
 // while other goroutines run tensor ops.
 func SetRecycle(mode string) (prev string, err error) {
 	prev = recycleModeNames[recycleMode]
-	for i, n := range recycleModeNames {
-		if mode == n {
-			recycleMode = i
-			return prev, nil
-		}
+	if i := slices.Index(recycleModeNames, mode); i >= 0 {
+		recycleMode = i
+		return prev, nil
 	}
 	return prev, fmt.Errorf("tensor.SetRecycle: unknown mode %q (want on, off or poison)", mode)
 }
