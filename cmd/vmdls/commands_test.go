@@ -313,7 +313,7 @@ func TestBinary(t *testing.T) {
 	}
 	if runtime.GOOS == "linux" {
 		// The binary starts itself again with MADV_FREE unless GODEBUG
-		// already chooses (lazyfree.go); info says which mode it runs in.
+		// already chooses (memtune.RestartWithLazyFree); info says which mode it runs in.
 		var env []string
 		for _, kv := range os.Environ() {
 			if !strings.HasPrefix(kv, "GODEBUG=") {

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 
 	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/tensor/memtune"
 )
 
 // runInfo prints what the engine found about the machine, as text or JSON.
@@ -47,7 +47,7 @@ func runInfo(args []string, w io.Writer) error {
 	fmt.Fprintf(w, "caches:   L1d %s, L2 %s, L3 %s\n", kb(ci.L1DBytes), kb(ci.L2Bytes), kb(ci.L3Bytes))
 	fmt.Fprintf(w, "kernels:  %s (set %s=generic to force pure Go)\n", ci.KernelPath, kernels.EnvKernels)
 	if runtime.GOOS == "linux" {
-		if pagesReturnedLazily(os.Getenv("GODEBUG")) {
+		if memtune.PagesReturnedLazily() {
 			fmt.Fprintln(w, "memory:   freed pages returned lazily (GODEBUG=madvdontneed=0)")
 		} else {
 			fmt.Fprintln(w, "memory:   freed pages returned at once (the runtime's default)")

@@ -6,16 +6,15 @@ import (
 	"io"
 	"os"
 	"slices"
+
+	"github.com/vmdls-go/vmdls/tensor/memtune"
 )
 
 // version is the release of this command; set with -ldflags "-X main.version=..." for builds.
 var version = "0.1.0-dev"
 
 func main() {
-	startWithLazyFree()
-	if os.Getenv("GOGC") == "" {
-		tuneGC(nil) // for the life of the process
-	}
+	memtune.Apply() // may start the process again, so first
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "vmdls:", err)
 		os.Exit(exitCode(err))
