@@ -1,7 +1,9 @@
 package tensor
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,6 +23,39 @@ type OpProfile struct {
 	mu    sync.Mutex
 	total map[string]time.Duration
 	calls map[string]int
+	convs map[convKey]*ConvTime
+}
+
+// ConvTime is the time one convolution shape spent in one direction while
+// profiled: the figures behind a per-layer GFLOP/s table.
+type ConvTime struct {
+	Op    string     // ProfConvForward, ProfConvInputGrad or ProfConvWeightGrad
+	Shape ConvParams // with ReLU and ForwardOnly cleared: one entry per shape
+	Time  time.Duration
+	Calls int
+}
+
+// FLOPs is the arithmetic of one call counted as a direct convolution
+// does it (2·N·K·C·KH·KW·OH·OW, the same for either gradient), whatever
+// algorithm ran: so GFLOPS compares algorithms on one scale, and a
+// Winograd layer may exceed the machine's FMA peak.
+func (c ConvTime) FLOPs() float64 {
+	p := c.Shape
+	return 2 * float64(p.N) * float64(p.K) * float64(p.C*p.KH*p.KW) * float64(p.OH*p.OW)
+}
+
+// GFLOPS is the effective rate over the calls: FLOPs per call times
+// calls, over the time they took.
+func (c ConvTime) GFLOPS() float64 {
+	if c.Time <= 0 {
+		return 0
+	}
+	return c.FLOPs() * float64(c.Calls) / c.Time.Seconds() / 1e9
+}
+
+type convKey struct {
+	op    string
+	shape ConvParams
 }
 
 // OpTime is one category of an OpProfile.
@@ -65,12 +100,31 @@ func (p *OpProfile) Times() []OpTime {
 	return out
 }
 
+// Convs returns the convolution entries by shape and direction, in
+// decreasing time. Their times are also in Times' conv categories.
+func (p *OpProfile) Convs() []ConvTime {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]ConvTime, 0, len(p.convs))
+	for _, c := range p.convs {
+		out = append(out, *c)
+	}
+	slices.SortFunc(out, func(a, b ConvTime) int {
+		if a.Time != b.Time {
+			return int(b.Time - a.Time)
+		}
+		return strings.Compare(a.Op+fmt.Sprint(a.Shape), b.Op+fmt.Sprint(b.Shape))
+	})
+	return out
+}
+
 // Reset clears the accumulated times (after warm-up steps, say).
 func (p *OpProfile) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(p.total)
 	clear(p.calls)
+	clear(p.convs)
 }
 
 func (p *OpProfile) add(op string, start time.Time) {
@@ -81,13 +135,31 @@ func (p *OpProfile) add(op string, start time.Time) {
 	p.mu.Unlock()
 }
 
+// addConv is add for a convolution, also kept by shape.
+func (p *OpProfile) addConv(op string, shape ConvParams, start time.Time) {
+	d := time.Since(start)
+	shape.ReLU, shape.ForwardOnly = false, false
+	k := convKey{op, shape}
+	p.mu.Lock()
+	p.total[op] += d
+	p.calls[op]++
+	c := p.convs[k]
+	if c == nil {
+		c = &ConvTime{Op: op, Shape: shape}
+		p.convs[k] = c
+	}
+	c.Time += d
+	c.Calls++
+	p.mu.Unlock()
+}
+
 // StartProfile wraps the backend of device d so that every primitive's time
 // is added to the returned profile, until stop is called (which restores
 // the backend). Profiling is process-wide for d: start it when nothing else
 // runs ops on d, and do not nest it.
 func StartProfile(d Device) (prof *OpProfile, stop func()) {
 	inner := backendOf("tensor.StartProfile", d)
-	prof = &OpProfile{total: map[string]time.Duration{}, calls: map[string]int{}}
+	prof = &OpProfile{total: map[string]time.Duration{}, calls: map[string]int{}, convs: map[convKey]*ConvTime{}}
 	RegisterBackend(d, &profiledBackend{inner: inner, p: prof})
 	return prof, func() { RegisterBackend(d, inner) }
 }
@@ -183,7 +255,7 @@ func (b *profiledBackend) Gemm(transA, transB bool, m, n, k int, alpha float32,
 }
 
 func (b *profiledBackend) Conv2d(p ConvParams, y, x, w, bias Buf) {
-	defer b.p.add(ProfConvForward, time.Now())
+	defer b.p.addConv(ProfConvForward, p, time.Now())
 	b.inner.Conv2d(p, y, x, w, bias)
 }
 
@@ -191,12 +263,12 @@ func (b *profiledBackend) Conv2dBackward(p ConvParams, dx, dw, db, dy, x, w Buf)
 	if dx.S != nil {
 		start := time.Now()
 		b.inner.Conv2dBackward(p, dx, Buf{}, Buf{}, dy, x, w)
-		b.p.add(ProfConvInputGrad, start)
+		b.p.addConv(ProfConvInputGrad, p, start)
 	}
 	if dw.S != nil || db.S != nil {
 		start := time.Now()
 		b.inner.Conv2dBackward(p, Buf{}, dw, db, dy, x, w)
-		b.p.add(ProfConvWeightGrad, start)
+		b.p.addConv(ProfConvWeightGrad, p, start)
 	}
 }
 

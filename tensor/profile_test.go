@@ -39,11 +39,27 @@ func TestProfileSplitsConvBackward(t *testing.T) {
 			t.Errorf("%s: %d calls, want 1 (all: %v)", op, calls[op], calls)
 		}
 	}
+	convs := prof.Convs()
+	if len(convs) != 3 {
+		t.Fatalf("Convs: %d entries, want one per direction: %+v", len(convs), convs)
+	}
+	shape := ConvParams{N: 2, C: 3, H: 9, W: 9, K: 4, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, OH: 9, OW: 9}
+	for _, c := range convs {
+		if c.Shape != shape || c.Calls != 1 || c.Time <= 0 {
+			t.Errorf("%s: shape %+v, %d calls in %v; want %+v once", c.Op, c.Shape, c.Calls, c.Time, shape)
+		}
+		if want := 2.0 * 2 * 4 * 27 * 81; c.FLOPs() != want {
+			t.Errorf("%s: FLOPs %v, want %v", c.Op, c.FLOPs(), want)
+		}
+		if g := c.GFLOPS(); g != c.FLOPs()/c.Time.Seconds()/1e9 {
+			t.Errorf("%s: GFLOPS %v for %v FLOPs in %v", c.Op, g, c.FLOPs(), c.Time)
+		}
+	}
 	if _, ok := lookupBackend(CPU).(*profiledBackend); ok {
 		t.Error("stop left the profiling backend in place")
 	}
 	prof.Reset()
-	if len(prof.Times()) != 0 {
+	if len(prof.Times()) != 0 || len(prof.Convs()) != 0 {
 		t.Error("Reset left entries")
 	}
 }

@@ -271,6 +271,43 @@ type Result struct {
 	Loss       float64 `json:"loss,omitempty"` // training: the last step's loss
 	// Profile is the per-step time by category, with Options.Profile.
 	Profile []ProfileEntry `json:"profile,omitempty"`
+	// Convs is the per-step time of each convolution shape and direction,
+	// with Options.Profile, in decreasing time.
+	Convs []ConvEntry `json:"convs,omitempty"`
+}
+
+// ConvEntry is one convolution shape in one direction of a profiled run.
+type ConvEntry struct {
+	Op        string  `json:"op"`    // "conv forward", "conv input grad", "conv weight grad"
+	Shape     string  `json:"shape"` // "N×C×H×W k K KHxKW s S p P"
+	MsPerStep float64 `json:"ms_per_step"`
+	Calls     int     `json:"calls_per_step"`
+	// GFLOPS counts the direct convolution's arithmetic whatever algorithm
+	// ran (tensor.ConvTime.FLOPs); PeakFraction is GFLOPS over
+	// Options.PeakGFLOPS, when that is given.
+	GFLOPS       float64 `json:"gflops"`
+	PeakFraction float64 `json:"peak_fraction,omitempty"`
+}
+
+// convEntries turns the profile's convolution entries of steps steps into
+// per-step ones.
+func convEntries(p *tensor.OpProfile, steps int, peak float64) []ConvEntry {
+	var out []ConvEntry
+	for _, c := range p.Convs() {
+		s := c.Shape
+		e := ConvEntry{
+			Op:        c.Op,
+			Shape:     fmt.Sprintf("%dx%dx%dx%d k%d %dx%d s%d p%d", s.N, s.C, s.H, s.W, s.K, s.KH, s.KW, s.SH, s.PH),
+			MsPerStep: c.Time.Seconds() * 1e3 / float64(steps),
+			Calls:     c.Calls / steps,
+			GFLOPS:    c.GFLOPS(),
+		}
+		if peak > 0 {
+			e.PeakFraction = e.GFLOPS / peak
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // Options say how many steps Run times and how it copes with other
@@ -285,8 +322,13 @@ type Options struct {
 	Clean  float64
 	Budget time.Duration
 	// Profile times the backend primitives of the timed steps by category
-	// (tensor.StartProfile) and reports them per step in Result.Profile.
+	// (tensor.StartProfile) and reports them per step in Result.Profile,
+	// the convolutions also by shape in Result.Convs.
 	Profile bool
+	// PeakGFLOPS, when positive, is the machine's FMA peak for the threads
+	// used (../shared/anchors/fma_peak.c), to report each convolution's
+	// fraction of it.
+	PeakGFLOPS float64
 }
 
 // ProfileEntry is one category of a profiled run: the mean time per step
@@ -394,15 +436,17 @@ func Run(bench, encType string, batch, threads int, o Options) (*Result, error) 
 	flop *= float64(batch)
 	total, _ := nn.NumParams(n.Timed)
 	var profile []ProfileEntry
+	var convs []ConvEntry
 	if prof != nil {
 		profile = profileEntries(prof, profSteps, profSec)
+		convs = convEntries(prof, profSteps, o.PeakGFLOPS)
 	}
 	return &Result{
 		Bench: bench, EncType: encType, BatchSize: batch, Threads: threads,
 		ImagesPS: float64(batch) / med, GFLOPS: flop / med / 1e9, PeakRSSMB: PeakRSSMB(),
 		SecMedian: med, SecMin: times[0], SecMax: times[len(times)-1], GFLOPStep: flop / 1e9,
 		Steps: len(times), Warmup: o.Warmup, Dirty: len(noisy), ForeignMax: foreignMax, Used: used,
-		Params: total, Loss: float64(loss), Profile: profile,
+		Params: total, Loss: float64(loss), Profile: profile, Convs: convs,
 	}, nil
 }
 

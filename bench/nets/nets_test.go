@@ -96,6 +96,39 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// A profiled run's per-shape convolution entries add up to the per-category
+// ones, each at the rate its time gives and its fraction of the given peak;
+// the input layer (the images need no gradient) has no input gradient.
+func TestRunProfileConvs(t *testing.T) {
+	r, err := Run("train-step", "mnist-conv", 20, 1, Options{Steps: 2, Warmup: 1, Profile: true, PeakGFLOPS: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, calls := map[string]float64{}, map[string]int{}
+	for _, c := range r.Convs {
+		ms[c.Op] += c.MsPerStep
+		calls[c.Op] += c.Calls
+		if c.Calls < 1 || !(c.MsPerStep > 0) || !(c.GFLOPS > 0) || math.Abs(c.PeakFraction-c.GFLOPS/50) > 1e-12 {
+			t.Errorf("entry %+v", c)
+		}
+		if c.Op == "conv input grad" && strings.HasPrefix(c.Shape, "20x1x28x28 ") {
+			t.Errorf("input layer with an input gradient: %+v", c)
+		}
+	}
+	for _, e := range r.Profile {
+		if !strings.HasPrefix(e.Op, "conv ") {
+			continue
+		}
+		if math.Abs(ms[e.Op]-e.MsPerStep) > 1e-6*e.MsPerStep || calls[e.Op] != e.Calls {
+			t.Errorf("%s: shapes sum to %v ms in %d calls, the category has %v in %d", e.Op, ms[e.Op], calls[e.Op], e.MsPerStep, e.Calls)
+		}
+		delete(ms, e.Op)
+	}
+	if len(ms) != 0 || len(r.Convs) == 0 {
+		t.Errorf("per-shape directions without a category: %v (%d entries)", ms, len(r.Convs))
+	}
+}
+
 func TestRunGated(t *testing.T) {
 	// No machine has 1000 cores of other load: every step is clean, and
 	// the gate's 1-second quiet check passes at once.

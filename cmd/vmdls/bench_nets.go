@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -33,6 +34,7 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	clean := fs.Float64("clean", 0.25, "keep only steps during which other processes used fewer cores than this, as nets.py does (0: time every step, nets.py's --no-gate)")
 	budget := fs.Duration("budget", 300*time.Second, "with --clean, stop collecting clean steps after this long")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the warm-up and timed steps to this file (go tool pprof reads it)")
+	peak := fs.Float64("peak_gflops", 0, "with --profile: the machine's FMA peak in GFLOP/s for the threads used (../shared/anchors/fma_peak.c), to report each convolution shape's fraction of it")
 	opProfile := fs.Bool("profile", false, "time the timed steps' primitives by category (conv forward, input and weight gradients, batch norm, ...) and add the per-step table to the JSON line, as nets.py --profile lists PyTorch's ops")
 	if err := fs.Parse(args); err != nil {
 		return parseFailed("bench "+bench+" [flags]", fs, err, stdout)
@@ -42,6 +44,9 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	}
 	if *threads < 0 {
 		return fmt.Errorf("bench %s: --threads = %d, want 0 (all CPUs) or more", bench, *threads)
+	}
+	if !(*peak >= 0) || math.IsInf(*peak, 1) || (*peak > 0 && !*opProfile) {
+		return usageErrorf("bench %s: --peak_gflops = %v, want a finite GFLOP/s >= 0, given with --profile", bench, *peak)
 	}
 	if !isEncType(*encType) {
 		return fmt.Errorf("bench %s: --enc_type %q is not supported (supported: %s)", bench, *encType, strings.Join(backbone.EncTypes(), ", "))
@@ -65,7 +70,7 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := nets.Run(bench, *encType, *batch, n, nets.Options{Steps: *steps, Warmup: *warmup, Clean: *clean, Budget: *budget, Profile: *opProfile})
+	res, err := nets.Run(bench, *encType, *batch, n, nets.Options{Steps: *steps, Warmup: *warmup, Clean: *clean, Budget: *budget, Profile: *opProfile, PeakGFLOPS: *peak})
 	if err != nil {
 		return fmt.Errorf("bench %s: %w", bench, err)
 	}
