@@ -69,3 +69,79 @@ func TestBackwardRecyclingKeepsGradients(t *testing.T) {
 		}
 	}
 }
+
+// TestBackwardAccumulatesInPlace: a value with several consumers (h, read
+// by three ops) gets its gradients summed into one that Backward made
+// instead of into new tensors, except where that one is shared: Add(h, h)
+// hands one gradient to both of its inputs, so when its gradients reach h
+// first, their sum makes a new tensor. Integer-valued seeds keep every sum
+// exact, so x's gradient must be 2·(2+3+5)·seed exactly, with in-place
+// sums and without. Of the three sums into h, in-place accumulation saves
+// all three when the products' gradients arrive first, two when Add(h, h)'s
+// do (the walk visits the root's later input first).
+func TestBackwardAccumulatesInPlace(t *testing.T) {
+	const n = 4096
+	r := rand.New(rand.NewPCG(7, 8))
+	seed := tensor.Zeros(n)
+	for i := range seed.Data() {
+		seed.Data()[i] = float32(r.IntN(17) - 8)
+	}
+	run := func(inPlace, sharedFirst bool) (*tensor.Tensor, uint64) {
+		t.Helper()
+		defer func(v bool) { accumulateInPlace = v }(accumulateInPlace)
+		accumulateInPlace = inPlace
+		x := Param(tensor.Randn(r, n))
+		h := MulScalar(x, 2)
+		twice, products := MulScalar(Add(h, h), 1), Add(MulScalar(h, 3), MulScalar(h, 5))
+		y := Add(twice, products)
+		if sharedFirst {
+			y = Add(products, twice)
+		}
+		mark := tensor.AllocMark()
+		if err := y.BackwardWith(seed); err != nil {
+			t.Fatal(err)
+		}
+		return x.Grad(), tensor.AllocMark() - mark
+	}
+	for _, c := range []struct {
+		sharedFirst bool
+		saved       uint64
+	}{{false, 3}, {true, 2}} {
+		gOn, madeOn := run(true, c.sharedFirst)
+		gOff, madeOff := run(false, c.sharedFirst)
+		for i, s := range seed.Data() {
+			if want := 20 * s; gOn.Data()[i] != want || gOff.Data()[i] != want {
+				t.Fatalf("shared first %v: x's gradient at %d: %v in place, %v not, want %v", c.sharedFirst, i, gOn.Data()[i], gOff.Data()[i], want)
+			}
+		}
+		if madeOn+c.saved != madeOff {
+			t.Errorf("shared first %v: Backward made %d storages accumulating in place, %d without: want %d fewer", c.sharedFirst, madeOn, madeOff, c.saved)
+		}
+	}
+}
+
+// Two nodes handed one gradient (Add's backward) keep it whole while either
+// still holds it: a later gradient for one of them must not be added into
+// the tensor the other holds. Exactly, with integer seeds: z's gradient is
+// 7·(11+1)·seed and x's 3·(3+1)·seed, whichever of a and b gets its second
+// gradient while the other still holds the shared one.
+func TestBackwardAccumulateKeepsSharedGradients(t *testing.T) {
+	const n = 4096
+	r := rand.New(rand.NewPCG(9, 10))
+	seed := tensor.Zeros(n)
+	for i := range seed.Data() {
+		seed.Data()[i] = float32(r.IntN(17) - 8)
+	}
+	x, z := Param(tensor.Randn(r, n)), Param(tensor.Randn(r, n))
+	a, b := MulScalar(x, 3), MulScalar(z, 7)
+	shared := MulScalar(Add(a, b), 1) // a and b get one tensor
+	y := Add(Add(MulScalar(b, 11), MulScalar(a, 3)), shared)
+	if err := y.BackwardWith(seed); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range seed.Data() {
+		if gx, gz := x.Grad().Data()[i], z.Grad().Data()[i]; gx != 12*s || gz != 84*s {
+			t.Fatalf("at %d: x's gradient %v, want %v; z's %v, want %v", i, gx, 12*s, gz, 84*s)
+		}
+	}
+}

@@ -224,8 +224,13 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) error {
 					continue
 				}
 				if prev, ok := grads[in]; ok {
-					grads[in] = tensor.Add(prev, ins[i])
-					dead = append(dead, prev, ins[i])
+					if accumulates(prev, in, mark, ins, grads) {
+						prev.AddInPlace(ins[i])
+						dead = append(dead, ins[i])
+					} else {
+						grads[in] = tensor.Add(prev, ins[i])
+						dead = append(dead, prev, ins[i])
+					}
 				} else {
 					grads[in] = ins[i]
 				}
@@ -243,6 +248,27 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) error {
 		}
 	}
 	return nil
+}
+
+// accumulateInPlace is off only in tests, to count what it saves.
+var accumulateInPlace = true
+
+// accumulates reports whether the gradient prev, held for node in, may
+// have another gradient added into it in place instead of into a new
+// tensor (a residual block's input gets two): this walk made it, and
+// nothing else the walk holds or is handing on shares its storage, neither
+// the op's input gradients ins nor another node's gradient. (The consumed
+// gradient may: the op's backward is done with it.)
+func accumulates(prev *tensor.Tensor, in *node, mark uint64, ins []*tensor.Tensor, grads map[*node]*tensor.Tensor) bool {
+	if !accumulateInPlace || !tensor.MadeSince(prev, mark) || sharedWithin(ins, prev) {
+		return false
+	}
+	for n, h := range grads {
+		if n != in && tensor.SameStorage(h, prev) {
+			return false
+		}
+	}
+	return true
 }
 
 // ownedBy reports whether no gradient the walk still holds shares t's
