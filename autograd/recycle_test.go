@@ -145,3 +145,20 @@ func TestBackwardAccumulateKeepsSharedGradients(t *testing.T) {
 		}
 	}
 }
+
+// An op with an input that needs no gradient hands back nil for it; the
+// in-place sum into its other input must cope (it once dereferenced the nil).
+func TestBackwardAccumulatesBesideConstants(t *testing.T) {
+	const n = 1 << 15
+	r := rand.New(rand.NewPCG(15, 16))
+	x, c := Param(tensor.Randn(r, n)), Const(tensor.Full(3, n))
+	h := MulScalar(x, 2)
+	if err := Sum(Add(Mul(h, c), MulScalar(h, 5)), false).Backward(); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range x.Grad().Data() {
+		if g != 16 {
+			t.Fatalf("x's gradient at %d: %v, want 2·(3+5)", i, g)
+		}
+	}
+}

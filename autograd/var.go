@@ -282,10 +282,11 @@ func ownedBy(t *tensor.Tensor, grads map[*node]*tensor.Tensor) bool {
 	return true
 }
 
-// sharedWithin reports whether one of ts shares t's storage (recycled once).
+// sharedWithin reports whether one of ts (nil entries skipped: an op's
+// input gradients have them) shares t's storage.
 func sharedWithin(ts []*tensor.Tensor, t *tensor.Tensor) bool {
 	for _, u := range ts {
-		if tensor.SameStorage(u, t) {
+		if u != nil && tensor.SameStorage(u, t) {
 			return true
 		}
 	}
