@@ -194,7 +194,14 @@ func TestTorchCheckpointFlags(t *testing.T) {
 // mnist-conv model that PyTorch wrote.
 func mnistConvCheckpoint(t *testing.T) string {
 	t.Helper()
-	fh, err := os.Open(torchFixture("mnistconv_lightning.ckpt.gz"))
+	return gunzipFixture(t, "mnistconv_lightning.ckpt.gz")
+}
+
+// gunzipFixture unpacks the gzipped PyTorch fixture name into a temporary
+// file named without the .gz.
+func gunzipFixture(t *testing.T, name string) string {
+	t.Helper()
+	fh, err := os.Open(torchFixture(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +214,7 @@ func mnistConvCheckpoint(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "mnistconv.ckpt")
+	p := filepath.Join(t.TempDir(), strings.TrimSuffix(name, ".gz"))
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -224,6 +231,17 @@ func mnistConvTwin(t *testing.T) (*backbone.Model, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fillFixtureWeights(m)
+	p := filepath.Join(t.TempDir(), "twin.safetensors")
+	if err := nn.SaveCheckpoint(p, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	return m, p
+}
+
+// fillFixtureWeights gives tensor j of m's state_dict the weights
+// gen_fixtures.py's mnistconv_weight(j, ...) gives it.
+func fillFixtureWeights(m nn.Module) {
 	for j, e := range nn.StateDict(m) {
 		v := e.Value.Data()
 		for k := range v {
@@ -231,11 +249,99 @@ func mnistConvTwin(t *testing.T) (*backbone.Model, string) {
 			v[k] = float32((7*i*i+13*i)%1021-510) * (1.0 / (1 << 15))
 		}
 	}
-	p := filepath.Join(t.TempDir(), "twin.safetensors")
-	if err := nn.SaveCheckpoint(p, m, nil); err != nil {
+}
+
+// sameBits fails the test unless every entry of want is in got, named
+// prefix plus its name, with the same float32 bits.
+func sameBits(t *testing.T, what string, got []safetensors.Tensor, prefix string, want []nn.Named[*tensor.Tensor]) {
+	t.Helper()
+	byName := map[string]safetensors.Tensor{}
+	for _, x := range got {
+		byName[x.Name] = x
+	}
+	for _, e := range want {
+		x, ok := byName[prefix+e.Name]
+		if !ok {
+			t.Fatalf("%s lacks %s%s", what, prefix, e.Name)
+		}
+		a, err := x.Float32s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, w := range e.Value.Data() {
+			if math.Float32bits(a[k]) != math.Float32bits(w) {
+				t.Fatalf("%s: %s%s[%d] = %v, want %v", what, prefix, e.Name, k, a[k], w)
+			}
+		}
+	}
+}
+
+// TestPyTorchWeightsAndAE: --weights and --ae_path take the reference's
+// kinds of PyTorch file directly, as --checkpoint_path does: a
+// legacy-format .pth.tar fine-tuning snapshot of the mnist-conv encoder
+// (keys prefixed "module." by DataParallel) and a Lightning .ckpt of the
+// MNIST autoencoder, both written by PyTorch 1.13. The fine-tuned run's
+// checkpoint holds the snapshot's weights bit for bit (--finetune keeps
+// the encoder frozen in the first epoch), and the autoencoder scores
+// exactly as its converted file and as its twin built here.
+func TestPyTorchWeightsAndAE(t *testing.T) {
+	twin, twinPath := mnistConvTwin(t)
+	data := fakeMNISTDir(t, 200, 60)
+	common := append([]string{"--data_dir", data, "--known_dataset", "mnist", "--unknown_dataset", "noise", "--data_transforms", "mnist",
+		"--input_height", "28", "--class_num", "10", "--unknown_limit", "60", "--threads", "2", "--seed", "5"}, mnistArgs...)
+
+	snap := gunzipFixture(t, "mnistconv_encoder.pth.tar.gz")
+	out := filepath.Join(t.TempDir(), "train")
+	var stderr bytes.Buffer
+	if err := run(append([]string{"train", "--weights", snap, "--finetune", "--max_epochs", "1", "--sample_count", "4", "--output_dir", out}, common...), io.Discard, &stderr); err != nil {
+		t.Fatalf("vmdls train --weights %s: %v\n%s", filepath.Base(snap), err, stderr.String())
+	}
+	last, err := safetensors.ReadFile(filepath.Join(out, "checkpoints", "last.safetensors"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	return m, p
+	sameBits(t, "last.safetensors after --weights "+filepath.Base(snap), last.Tensors, "encoder.", nn.StateDict(twin.Enc))
+
+	aeCkpt := gunzipFixture(t, "mnistae_lightning.ckpt.gz")
+	ae := backbone.NewMnistAE(rand.New(rand.NewPCG(5, 5)))
+	if _, _, err := nn.LoadCheckpoint(aeCkpt, ae, true); err != nil {
+		t.Fatalf("strict load of the autoencoder's .ckpt: %v", err)
+	}
+	aeTwin := backbone.NewMnistAE(rand.New(rand.NewPCG(6, 6)))
+	fillFixtureWeights(aeTwin)
+	sd := nn.StateDict(ae)
+	got := make([]safetensors.Tensor, len(sd))
+	for i, e := range sd {
+		got[i] = safetensors.FromFloat32(e.Name, e.Value.Shape(), e.Value.Data())
+	}
+	sameBits(t, filepath.Base(aeCkpt), got, "", nn.StateDict(aeTwin))
+	dir := t.TempDir()
+	aeTwinPath, aeConverted := filepath.Join(dir, "ae_twin.safetensors"), filepath.Join(dir, "ae_converted.safetensors")
+	if err := nn.SaveCheckpoint(aeTwinPath, aeTwin, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{"convert", aeCkpt, aeConverted}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	scores := map[string][]byte{}
+	for name, p := range map[string]string{"ckpt": aeCkpt, "converted": aeConverted, "twin": aeTwinPath} {
+		o := filepath.Join(dir, "test-"+name)
+		stderr.Reset()
+		if err := run(append([]string{"test", "--checkpoint_path", twinPath, "--ae_features", "--ae_path", p, "--output_dir", o}, common...), io.Discard, &stderr); err != nil {
+			t.Fatalf("vmdls test --ae_path %s: %v\n%s", filepath.Base(p), err, stderr.String())
+		}
+		if scores[name], err = os.ReadFile(filepath.Join(o, "scores.csv")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(string(scores["ckpt"]), "recon_weight") {
+		t.Fatalf("scores.csv has no reconstruction weights:\n%.200s", scores["ckpt"])
+	}
+	for _, other := range []string{"converted", "twin"} {
+		if !bytes.Equal(scores["ckpt"], scores[other]) {
+			t.Errorf("scores.csv with --ae_path %s differs from the .ckpt's", other)
+		}
+	}
 }
 
 // fakeMNISTDir writes a small MNIST-format dataset whose classes differ in
@@ -265,8 +371,10 @@ func fakeMNISTDir(t *testing.T, train, test int) string {
 // TestLightningCheckpointEndToEnd is the issue's check: a Lightning-style
 // .ckpt written by PyTorch 1.13 runs through `vmdls test --checkpoint_path
 // X.ckpt` unchanged and scores exactly as the same weights saved as a
-// vmdls checkpoint. The weights are first compared bit for bit, then one
-// forward pass, then every output file of the two runs.
+// vmdls checkpoint, both the twin built here without reading the PyTorch
+// file and the file `vmdls convert X.ckpt` writes. The weights are first
+// compared bit for bit, then one forward pass, then every output file of
+// the three runs.
 func TestLightningCheckpointEndToEnd(t *testing.T) {
 	ckpt := mnistConvCheckpoint(t)
 	twin, twinPath := mnistConvTwin(t)
@@ -299,9 +407,14 @@ func TestLightningCheckpointEndToEnd(t *testing.T) {
 		t.Fatalf("forward passes differ: %v vs %v", ya[:4], yb[:4])
 	}
 
+	converted := filepath.Join(t.TempDir(), "converted.safetensors")
+	if err := run([]string{"convert", ckpt, converted}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+
 	data := fakeMNISTDir(t, 200, 60)
 	outs := map[string]string{}
-	for name, ck := range map[string]string{"ckpt": ckpt, "safetensors": twinPath} {
+	for name, ck := range map[string]string{"ckpt": ckpt, "safetensors": twinPath, "converted": converted} {
 		out := filepath.Join(t.TempDir(), name)
 		args := append([]string{"test", "--checkpoint_path", ck, "--output_dir", out, "--data_dir", data,
 			"--known_dataset", "mnist", "--unknown_dataset", "noise", "--data_transforms", "mnist", "--input_height", "28",
@@ -312,24 +425,27 @@ func TestLightningCheckpointEndToEnd(t *testing.T) {
 		}
 		outs[name] = out
 	}
-	for _, f := range []string{"scores.csv", "scores-latent.csv", "roc.csv", "thresholds.csv"} {
-		a, errA := os.ReadFile(filepath.Join(outs["ckpt"], f))
-		b, errB := os.ReadFile(filepath.Join(outs["safetensors"], f))
-		if errA != nil || errB != nil || !bytes.Equal(a, b) || len(a) == 0 {
-			t.Errorf("%s differs between the .ckpt and the safetensors runs (%v, %v)", f, errA, errB)
-		}
-	}
-	var ra, rb map[string]any
+	var ra map[string]any
 	json.Unmarshal([]byte(readFile(t, filepath.Join(outs["ckpt"], "results.json"))), &ra)
-	json.Unmarshal([]byte(readFile(t, filepath.Join(outs["safetensors"], "results.json"))), &rb)
-	for _, k := range []string{"auroc", "macro_f1", "known_accuracy", "tnr_at_tpr95", "aupr_in"} {
-		ja, _ := json.Marshal(ra[k])
-		jb, _ := json.Marshal(rb[k])
-		if ra[k] == nil || string(ja) != string(jb) {
-			t.Errorf("results.json %s: %s vs %s", k, ja, jb)
+	for _, other := range []string{"safetensors", "converted"} {
+		for _, f := range []string{"scores.csv", "scores-latent.csv", "roc.csv", "thresholds.csv"} {
+			a, errA := os.ReadFile(filepath.Join(outs["ckpt"], f))
+			b, errB := os.ReadFile(filepath.Join(outs[other], f))
+			if errA != nil || errB != nil || !bytes.Equal(a, b) || len(a) == 0 {
+				t.Errorf("%s differs between the .ckpt and the %s runs (%v, %v)", f, other, errA, errB)
+			}
+		}
+		var rb map[string]any
+		json.Unmarshal([]byte(readFile(t, filepath.Join(outs[other], "results.json"))), &rb)
+		for _, k := range []string{"auroc", "macro_f1", "known_accuracy", "tnr_at_tpr95", "aupr_in"} {
+			ja, _ := json.Marshal(ra[k])
+			jb, _ := json.Marshal(rb[k])
+			if ra[k] == nil || string(ja) != string(jb) {
+				t.Errorf("results.json %s: %s (.ckpt) vs %s (%s)", k, ja, jb, other)
+			}
 		}
 	}
-	t.Logf("auroc %v, macro_f1 %v (both runs)", ra["auroc"], ra["macro_f1"])
+	t.Logf("auroc %v, macro_f1 %v (all three runs)", ra["auroc"], ra["macro_f1"])
 }
 
 // forwardMu is the model's embedding of n images x in evaluation mode.

@@ -123,7 +123,15 @@ func refCompare(t *testing.T, f *golden.File, caseName, what string, got *autogr
 		return 0
 	}
 	e := normwiseErr(got.Value(), want)
-	t.Logf("%s %s: normwise error %.3g", caseName, what, e)
+	// The absolute error too, for a reader who takes the bound elementwise.
+	scale, abs := 0.0, e
+	for _, v := range want.Data() {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	if scale > 0 {
+		abs = e * scale
+	}
+	t.Logf("%s %s: normwise error %.3g (max abs error %.3g, max |ref| %.3g)", caseName, what, e, abs, scale)
 	if e > refFwdTol {
 		t.Errorf("%s %s: normwise error %.3g > %.0e", caseName, what, e, refFwdTol)
 	}

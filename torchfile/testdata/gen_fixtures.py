@@ -41,11 +41,26 @@ It writes into torchfile/testdata/:
                                   mnistconv_weight() below, which the Go test
                                   recomputes exactly to build the safetensors
                                   twin that `vmdls test` must score identically
+  mnistconv_encoder.pth.tar.gz    the encoder of that model alone, as a
+                                  --weights fine-tuning file of the
+                                  ODIN/Mahalanobis era (legacy format, keys
+                                  prefixed "module." by DataParallel, epoch,
+                                  arch, best_prec1), the same weights
+  mnistae_lightning.ckpt.gz       a Lightning-style checkpoint (zip format) of
+                                  the reference's MNIST autoencoder (MNIST_AE,
+                                  nn/backbone's MnistAE) for --ae_path: keys
+                                  encoder.*, decoder.*, fc.*, its
+                                  hyper_parameters, weights by the same formula
+                                  over its own state_dict
   golden.safetensors              what torchfile returns for each file, under
                                   "<file>/<key>": floating-point tensors as
                                   float32, integer and bool ones as int64,
                                   contiguous (written by this script, not by
                                   the safetensors package)
+
+The legacy format names its storages by memory address, so a rerun changes
+the bytes of the legacy-format files (not their values: golden.safetensors
+comes out the same); the zip-format files come out byte for byte the same.
 
 Lightning is not installed, so its classes are stand-ins defined under their
 real module paths: a pickle names a class only by module and name, so the
@@ -237,6 +252,56 @@ def mnistconv_lightning():
     }
 
 
+def mnistconv_snapshot():
+    """The encoder part of mnistconv_lightning()'s model as the reference's
+    --weights file: {'epoch', 'arch', 'state_dict', 'best_prec1'}, the keys
+    the encoder's own with DataParallel's "module." before them."""
+    sd = collections.OrderedDict()
+    for j, (k, shape) in enumerate(MNISTCONV_SHAPES):
+        if k.startswith("encoder."):
+            sd["module." + k[len("encoder."):]] = mnistconv_weight(j, shape)
+    return {"epoch": 100, "arch": "mnist-conv", "state_dict": sd, "best_prec1": 99.25}
+
+
+# The state_dict of the reference's MNIST autoencoder, MNIST_AE(input_height=28,
+# enc_type="mnist") (nn/backbone's MnistAE), in its order.
+MNISTAE_SHAPES = MNISTCONV_SHAPES[:12] + [
+    ("decoder.latent.weight", (500, 32)), ("decoder.latent.bias", (500,)),
+    ("decoder.enc_layer.weight", (900, 500)), ("decoder.enc_layer.bias", (900,)),
+] + [(f"decoder.decoder.{i}.{w}", (100, 100, 2, 2) if w == "weight" else (100,)) for i in (0, 2, 4, 6, 8, 10) for w in ("weight", "bias")] + [
+    ("decoder.decoder.12.weight", (1, 100, 1, 1)), ("decoder.decoder.12.bias", (1,)),
+    ("fc.weight", (32, 500)), ("fc.bias", (32,)),
+]
+
+
+def mnistae_lightning():
+    """The reference's ae_mnist.ckpt in layout: a Lightning checkpoint of
+    MNIST_AE, tensor j of its state_dict filled by mnistconv_weight(j, ...)."""
+    from pytorch_lightning.utilities.parsing import AttributeDict
+
+    sd = collections.OrderedDict((k, mnistconv_weight(j, shape)) for j, (k, shape) in enumerate(MNISTAE_SHAPES))
+    return {
+        "epoch": 49,
+        "global_step": 11750,
+        "pytorch-lightning_version": "1.1.2",
+        "state_dict": sd,
+        "hparams_name": "kwargs",
+        "hyper_parameters": AttributeDict(input_height=28, enc_type="mnist", first_conv=False, maxpool1=False,
+                                          enc_out_dim=500, kl_coeff=0.1, latent_dim=32, lr=1e-4),
+    }
+
+
+def write_gz(name, obj, **kw):
+    """torch.save(obj) gzipped (mtime 0) into OUT/name, after checking that
+    PyTorch loads it back."""
+    buf = io.BytesIO()
+    torch.save(obj, buf, **kw)
+    buf.seek(0)
+    torch.load(buf)
+    with open(os.path.join(OUT, name), "wb") as f:
+        f.write(gzip.compress(buf.getvalue(), 9, mtime=0))
+
+
 def expected_tensors(sd, strip=""):
     """What torchfile returns: float32 or int64, contiguous, in order."""
     out = collections.OrderedDict()
@@ -295,12 +360,9 @@ def main():
     write_safetensors(os.path.join(OUT, "golden.safetensors"), golden)
     # The end-to-end fixture is gzipped (mtime 0, so it is reproducible);
     # its values are checked against mnistconv_weight's formula, in Go.
-    buf = io.BytesIO()
-    torch.save(mnistconv_lightning(), buf)
-    buf.seek(0)
-    torch.load(buf)
-    with open(os.path.join(OUT, "mnistconv_lightning.ckpt.gz"), "wb") as f:
-        f.write(gzip.compress(buf.getvalue(), 9, mtime=0))
+    write_gz("mnistconv_lightning.ckpt.gz", mnistconv_lightning())
+    write_gz("mnistconv_encoder.pth.tar.gz", mnistconv_snapshot(), _use_new_zipfile_serialization=False)
+    write_gz("mnistae_lightning.ckpt.gz", mnistae_lightning())
     for name in sorted(os.listdir(OUT)):
         print(f"{os.path.getsize(os.path.join(OUT, name)):8d} {name}")
 

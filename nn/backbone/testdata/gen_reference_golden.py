@@ -3,7 +3,9 @@
 
 The networks are built with the classes of BGU-CS-VIL/vmdls (the paper's code) at commit
 REF_COMMIT below, imported from a checkout of it; nothing of that code is copied here.
-Get the checkout and run by hand from the repository root with torch 1.13:
+Get the checkout and run by hand from the repository root with Debian's torch 1.13 and
+torchvision (apt-get install python3-torch python3-torchvision; models/mnist_ae.py imports
+torchvision.transforms):
 
     git clone https://github.com/BGU-CS-VIL/vmdls /tmp/vmdls-ref     # or: git archive 5add9e2 | tar -x
     python3 nn/backbone/testdata/gen_reference_golden.py /tmp/vmdls-ref
