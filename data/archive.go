@@ -40,6 +40,19 @@ const (
 	deflateSlack    = 1 << 12
 )
 
+// maxImageExpansion bounds how far the images a compressed archive holds
+// may expand. PNG and JPEG are compressed already, so a zip or tar.gz of
+// real images is barely smaller than the images it holds, while zeros
+// behind image headers compress about a thousand times: 4 x 250 MiB of
+// them, each a valid PNG header, fit in a 1 MB zip that would otherwise be
+// read and held whole. Image folders (OpenFolder) refuse an archive whose
+// images declare more than maxImageExpansion times its size plus
+// imageExpansionSlack, from the declared sizes, before reading any image.
+const (
+	maxImageExpansion   = 16
+	imageExpansionSlack = 16 << 20
+)
+
 // maxInflated returns the most a deflate stream of n compressed bytes can
 // expand to, saturating instead of overflowing.
 func maxInflated(n int64) int64 {
@@ -217,6 +230,14 @@ func cleanEntryName(name string) (string, error) {
 // is not a regular file (a FIFO, a device, a socket) is an error naming it,
 // not a read that blocks; symbolic links inside a folder are skipped.
 func WalkArchive(p string, keep func(name string) bool, fn func(name string, data []byte) error) error {
+	return walkArchive(p, 0, keep, fn)
+}
+
+// walkArchive is WalkArchive. With expansion > 0, the members a zip or a
+// tar.gz holds that keep selects may declare at most expansion times the
+// archive's size plus imageExpansionSlack in all, which is checked before
+// each is read (for a zip, before any is).
+func walkArchive(p string, expansion int64, keep func(name string) bool, fn func(name string, data []byte) error) error {
 	st, err := os.Stat(p)
 	if err != nil {
 		return err
@@ -235,21 +256,30 @@ func WalkArchive(p string, keep func(name string) bool, fn func(name string, dat
 		return err
 	}
 	if n == 4 && string(magic[:]) == "PK\x03\x04" || n == 4 && string(magic[:]) == "PK\x05\x06" {
-		return walkZip(f, st.Size(), p, keep, fn)
+		return walkZip(f, st.Size(), p, expansion, keep, fn)
 	}
-	return walkTarStream(f, st.Size(), p, keep, fn)
+	return walkTarStream(f, st.Size(), p, expansion, keep, fn)
+}
+
+// expansionBound returns what an archive of size bytes may expand to under
+// expansion (see walkArchive), saturating instead of overflowing.
+func expansionBound(size, expansion int64) int64 {
+	if size > (math.MaxInt64-imageExpansionSlack)/expansion {
+		return math.MaxInt64
+	}
+	return size*expansion + imageExpansionSlack
 }
 
 // WalkZip walks a zip archive held in r (size bytes) like WalkArchive.
 func WalkZip(r io.ReaderAt, size int64, name string, keep func(string) bool, fn func(string, []byte) error) error {
-	return walkZip(r, size, name, keep, fn)
+	return walkZip(r, size, name, 0, keep, fn)
 }
 
 // WalkTar walks a tar stream, gzipped or not, like WalkArchive. The stream's
 // length is not known here, so member sizes are checked against the limits
 // only (WalkArchive also checks them against the file's size).
 func WalkTar(r io.Reader, name string, keep func(string) bool, fn func(string, []byte) error) error {
-	return walkTarStream(r, -1, name, keep, fn)
+	return walkTarStream(r, -1, name, 0, keep, fn)
 }
 
 func walkDir(root string, keep func(string) bool, fn func(string, []byte) error) error {
@@ -297,7 +327,7 @@ func walkDir(root string, keep func(string) bool, fn func(string, []byte) error)
 	})
 }
 
-func walkZip(r io.ReaderAt, size int64, name string, keep func(string) bool, fn func(string, []byte) error) error {
+func walkZip(r io.ReaderAt, size int64, name string, expansion int64, keep func(string) bool, fn func(string, []byte) error) error {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return wrapErr(name, "not a readable zip archive", err)
@@ -331,6 +361,9 @@ func walkZip(r io.ReaderAt, size int64, name string, keep func(string) bool, fn 
 		if total += f.UncompressedSize64; total > uint64(max(MaxArchiveBytes, 0)) {
 			return formatErr(name, "archive expands to more than %d bytes", MaxArchiveBytes)
 		}
+		if expansion > 0 && total > uint64(expansionBound(size, expansion)) {
+			return formatErr(member, "images declared up to here add up to %d bytes, more than %d times the %d-byte archive: images do not compress that far", total, expansion, size)
+		}
 		selected = append(selected, entry{f, clean})
 	}
 	for _, e := range selected {
@@ -353,8 +386,9 @@ func walkZip(r io.ReaderAt, size int64, name string, keep func(string) bool, fn 
 
 // walkTarStream walks a tar stream of srcSize bytes (-1: unknown), which
 // bounds what its members can hold: srcSize itself, or what deflate can
-// expand srcSize bytes to when the stream is gzipped.
-func walkTarStream(r io.Reader, srcSize int64, name string, keep func(string) bool, fn func(string, []byte) error) error {
+// expand srcSize bytes to when the stream is gzipped (with expansion > 0,
+// expansionBound of srcSize where that is less; see walkArchive).
+func walkTarStream(r io.Reader, srcSize int64, name string, expansion int64, keep func(string) bool, fn func(string, []byte) error) error {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var src io.Reader = br
 	bound, what := int64(math.MaxInt64), ""
@@ -370,6 +404,10 @@ func walkTarStream(r io.Reader, srcSize int64, name string, keep func(string) bo
 		src = zr
 		if srcSize >= 0 {
 			bound, what = maxInflated(srcSize), fmt.Sprintf("more than a %d-byte tar.gz can expand to", srcSize)
+			if expansion > 0 && expansionBound(srcSize, expansion) < bound {
+				bound = expansionBound(srcSize, expansion)
+				what = fmt.Sprintf("more than %d times the %d-byte tar.gz with the images before it: images do not compress that far", expansion, srcSize)
+			}
 		}
 	}
 	tr := tar.NewReader(src)

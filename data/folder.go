@@ -133,7 +133,10 @@ type Folder struct {
 const maxSkipNames = 5
 
 // OpenFolder reads the image folder in the archive or directory at p and
-// checks its images as opt.BadImages says.
+// checks its images as opt.BadImages says. A zip or tar.gz whose images
+// declare more than 16 times its size plus 16 MiB (real PNG and JPEG files
+// barely compress; zeros behind image headers do) is refused from the
+// declared sizes, before any image is read.
 func OpenFolder(p string, opt FolderOptions) (*Folder, error) {
 	depth := opt.ClassDepth
 	if depth <= 0 {
@@ -158,7 +161,7 @@ func OpenFolder(p string, opt FolderOptions) (*Folder, error) {
 		rest := strings.Split(name[len(prefix):], "/")
 		return len(rest) > depth // at least class components + file
 	}
-	err := WalkArchive(p, keep, func(name string, b []byte) error {
+	err := walkArchive(p, maxImageExpansion, keep, func(name string, b []byte) error {
 		rest := name[len(prefix):]
 		parts := strings.Split(rest, "/")
 		class := strings.Join(parts[:depth], "/")

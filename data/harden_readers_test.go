@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -294,6 +296,114 @@ func TestHardenArchiveAmplification(t *testing.T) {
 	wantFormatErr(t, werr, "lie.tgz:c/x.png", "truncated")
 	if n > 8<<20 {
 		t.Errorf("a 200 MiB tar header over 1000 bytes allocated %d bytes", n)
+	}
+}
+
+// Item 5, image archives: each entry of the 4 x 250 MiB zip can be a valid
+// PNG header followed by zeros, which passes the header check at open, so
+// the whole expansion was read and held (996 KB -> 1.1 GB RSS). An image
+// folder in a zip or tar.gz is now refused, from the declared sizes and
+// before any image is read, when its images declare more than
+// maxImageExpansion times the archive's size (plus the slack).
+func TestHardenImageArchiveExpansion(t *testing.T) {
+	dir := t.TempDir()
+	const entry = 12 << 20
+	bomb := func() []byte {
+		b := make([]byte, entry)
+		copy(b, pngHeader(105, 105))
+		return b
+	}
+	var members []any
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	for i := range 4 {
+		name := fmt.Sprintf("c/%d.png", i)
+		members = append(members, name, bomb())
+		tw.WriteHeader(&tar.Header{Name: name, Size: entry, Mode: 0o644, Typeflag: tar.TypeReg})
+		tw.Write(bomb())
+	}
+	tw.Close()
+	for name, b := range map[string][]byte{"bomb.zip": zipOf(t, members...), "bomb.tar.gz": gz(tb.Bytes())} {
+		p := writeFile(t, dir, name, b)
+		for _, policy := range []BadImages{BadImagesFail, BadImagesSkip} {
+			var err error
+			n := allocated(func() { _, err = OpenFolder(p, FolderOptions{BadImages: policy, Log: io.Discard}) })
+			wantFormatErr(t, err, p, "images do not compress that far")
+			// A zip declares every size up front: refused before reading.
+			// A tar.gz declares each member as it comes: the members within
+			// the bound may be read before the one past it is refused.
+			limit := int64(2 << 20)
+			if strings.HasSuffix(name, ".tar.gz") {
+				limit = expansionBound(int64(len(b)), maxImageExpansion)*9/8 + 2<<20
+			}
+			if n > limit {
+				t.Errorf("%s (%v): refusing allocated %d bytes, want at most %d", name, policy, n, limit)
+			}
+		}
+		// The generic walker keeps the plain limits: its callers (CIFAR's
+		// binary batches) hold data, not images.
+		if err := WalkArchive(p, nil, func(string, []byte) error { return nil }); err != nil {
+			t.Errorf("WalkArchive %s: %v", name, err)
+		}
+	}
+	// Real images barely compress: a zip and a tar.gz of noise PNGs open.
+	var good []any
+	var gt bytes.Buffer
+	gw := tar.NewWriter(&gt)
+	for i := range 3 {
+		img := noisePNG(t, 64, 64, i+1)
+		name := fmt.Sprintf("c/%d.png", i)
+		good = append(good, name, img)
+		gw.WriteHeader(&tar.Header{Name: name, Size: int64(len(img)), Mode: 0o644, Typeflag: tar.TypeReg})
+		gw.Write(img)
+	}
+	gw.Close()
+	for name, b := range map[string][]byte{"good.zip": zipOf(t, good...), "good.tar.gz": gz(gt.Bytes())} {
+		if f, err := OpenFolder(writeFile(t, dir, name, b), FolderOptions{}); err != nil || f.Len() != 3 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if got := expansionBound(1<<62, maxImageExpansion); got != math.MaxInt64 {
+		t.Errorf("expansionBound does not saturate: %d", got)
+	}
+}
+
+// Item 5, IDX: a gzipped image file of 1 MB can hold a true 1 GiB of zeros
+// whose labels match, which no check of declared against present bytes
+// catches. The MNIST-style sets are checked against what their splits
+// hold (60,000 and 10,000 images of 28x28) from the headers, first.
+func TestHardenIDXNamedCounts(t *testing.T) {
+	for _, c := range []struct {
+		dims []int
+		want string
+	}{
+		{[]int{10001, 28, 28}, "10001 images of 28x28: mnist test holds at most 10000 images of 28x28"},
+		{[]int{10, 29, 28}, "10 images of 28x29: mnist test holds at most 10000 images of 28x28"},
+	} {
+		dir := t.TempDir()
+		n := c.dims[0]
+		os.MkdirAll(filepath.Join(dir, "mnist"), 0o755)
+		img := writeFile(t, filepath.Join(dir, "mnist"), "t10k-images-idx3-ubyte.gz", gz(idxBytes(0x08, c.dims, make([]byte, n*c.dims[1]*c.dims[2]))))
+		writeFile(t, filepath.Join(dir, "mnist"), "t10k-labels-idx1-ubyte.gz", gz(idxBytes(0x08, []int{n}, make([]byte, n))))
+		var err error
+		if a := allocated(func() { _, err = Open("mnist", Test, Options{Dir: dir}) }); a > 1<<20 {
+			t.Errorf("%v: refusing allocated %d bytes", c.dims, a)
+		}
+		wantFormatErr(t, err, img, c.want)
+	}
+	// The split's own size passes, and ReadIDXDataset, which reads any IDX
+	// pair, has no such bound.
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "mnist"), 0o755)
+	writeFile(t, filepath.Join(dir, "mnist"), "t10k-images-idx3-ubyte.gz", gz(idxBytes(0x08, []int{10000, 28, 28}, make([]byte, 10000*784))))
+	writeFile(t, filepath.Join(dir, "mnist"), "t10k-labels-idx1-ubyte.gz", gz(idxBytes(0x08, []int{10000}, make([]byte, 10000))))
+	if s, err := Open("mnist", Test, Options{Dir: dir}); err != nil || s.Len() != 10000 {
+		t.Fatalf("10000 images of 28x28: %v", err)
+	}
+	big := writeFile(t, dir, "big-images", idxBytes(0x08, []int{3, 40, 40}, make([]byte, 3*1600)))
+	biglab := writeFile(t, dir, "big-labels", idxBytes(0x08, []int{3}, make([]byte, 3)))
+	if m, _, err := ReadIDXDataset(big, biglab); err != nil || m.H != 40 {
+		t.Fatalf("ReadIDXDataset of 40x40 images: %v", err)
 	}
 }
 

@@ -267,13 +267,26 @@ func openIDXPair(dir, key string, split Split) (*Memory, []string, error) {
 	if !ok {
 		return nil, nil, &notFoundError{prefix + "-labels-idx1-ubyte.gz"}
 	}
-	m, _, err := ReadIDXDataset(ip, lp)
+	m, _, err := readIDXDataset(ip, lp, idxSplitImages[split], key+" "+split.String())
 	return m, []string{ip, lp}, err
 }
+
+// idxSplitImages is how many images each split of MNIST, KMNIST and
+// Fashion-MNIST holds (all three: 28x28 images).
+var idxSplitImages = map[Split]int{Train: 60000, Test: 10000}
 
 // ReadIDXDataset reads an IDX image file (N x H x W uint8) and its label
 // file (N uint8) into a Memory dataset.
 func ReadIDXDataset(imagesPath, labelsPath string) (*Memory, string, error) {
+	return readIDXDataset(imagesPath, labelsPath, 0, "")
+}
+
+// readIDXDataset is ReadIDXDataset for a dataset of at most maxImages
+// images of at most 28x28 (maxImages 0: no such bound; what names the
+// dataset in the error). The bound is checked on the headers, before any
+// payload is read: a gzipped image file of 1 MB can hold a true 1 GiB of
+// zeros, which is no MNIST.
+func readIDXDataset(imagesPath, labelsPath string, maxImages int, what string) (*Memory, string, error) {
 	// The headers are compared before either payload is read, so a file
 	// that declares far more than its partner costs nothing.
 	im, err := ReadIDXFileHeader(imagesPath)
@@ -289,6 +302,9 @@ func ReadIDXDataset(imagesPath, labelsPath string) (*Memory, string, error) {
 	}
 	if lb.Type != 0x08 || len(lb.Dims) != 1 {
 		return nil, "", formatErr(labelsPath, "want a uint8 label vector, have type %#x dims %v", lb.Type, lb.Dims)
+	}
+	if maxImages > 0 && (im.Dims[0] > maxImages || im.Dims[1] > 28 || im.Dims[2] > 28) {
+		return nil, "", formatErr(imagesPath, "%d images of %dx%d: %s holds at most %d images of 28x28", im.Dims[0], im.Dims[2], im.Dims[1], what, maxImages)
 	}
 	if lb.Dims[0] != im.Dims[0] {
 		return nil, "", formatErr(labelsPath, "%d labels for %d images in %s", lb.Dims[0], im.Dims[0], imagesPath)

@@ -119,3 +119,27 @@ func TestMetricsTornLineCut(t *testing.T) {
 		t.Errorf("a lone torn record was kept: %q", b)
 	}
 }
+
+// TestMetricsWholeLines checks that every record is in metrics.jsonl, whole,
+// as soon as observe returns: a kill -9 at any moment leaves only complete
+// lines (a 4 KiB buffer used to flush in the middle of a record and hold
+// the rest until the next flush).
+func TestMetricsWholeLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "metrics.jsonl")
+	p := newProgress(&bytes.Buffer{}, false)
+	if err := p.openMetrics(path); err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	for i := 1; i <= 300; i++ {
+		p.observe(ovd.Event{Phase: "train", Epoch: 1, Epochs: 1, Step: i, Steps: 300,
+			Values: map[string]float64{"loss": float64(i) / 7, "triplet": 1.0 / float64(i), "kl": float64(i)}})
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) == 0 || b[len(b)-1] != '\n' || bytes.Count(b, []byte("\n")) != i {
+			t.Fatalf("after record %d the file holds %d bytes, %d newlines, ending %q", i, len(b), bytes.Count(b, []byte("\n")), b[max(0, len(b)-20):])
+		}
+	}
+}
