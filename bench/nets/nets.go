@@ -279,7 +279,7 @@ type Result struct {
 // ConvEntry is one convolution shape in one direction of a profiled run.
 type ConvEntry struct {
 	Op        string  `json:"op"`    // "conv forward", "conv input grad", "conv weight grad"
-	Shape     string  `json:"shape"` // "N×C×H×W k K KHxKW s S p P"
+	Shape     string  `json:"shape"` // "NxCxHxW kK KHxKW sS pP", e.g. "128x64x32x32 k64 3x3 s1 p1"
 	MsPerStep float64 `json:"ms_per_step"`
 	Calls     int     `json:"calls_per_step"`
 	// GFLOPS counts the direct convolution's arithmetic whatever algorithm
