@@ -82,10 +82,7 @@ func TestBackwardRecyclingKeepsGradients(t *testing.T) {
 func TestBackwardAccumulatesInPlace(t *testing.T) {
 	const n = 4096
 	r := rand.New(rand.NewPCG(7, 8))
-	seed := tensor.Zeros(n)
-	for i := range seed.Data() {
-		seed.Data()[i] = float32(r.IntN(17) - 8)
-	}
+	seed := integerSeed(r, n)
 	run := func(inPlace, sharedFirst bool) (*tensor.Tensor, uint64) {
 		t.Helper()
 		defer func(v bool) { accumulateInPlace = v }(accumulateInPlace)
@@ -128,10 +125,7 @@ func TestBackwardAccumulatesInPlace(t *testing.T) {
 func TestBackwardAccumulateKeepsSharedGradients(t *testing.T) {
 	const n = 4096
 	r := rand.New(rand.NewPCG(9, 10))
-	seed := tensor.Zeros(n)
-	for i := range seed.Data() {
-		seed.Data()[i] = float32(r.IntN(17) - 8)
-	}
+	seed := integerSeed(r, n)
 	x, z := Param(tensor.Randn(r, n)), Param(tensor.Randn(r, n))
 	a, b := MulScalar(x, 3), MulScalar(z, 7)
 	shared := MulScalar(Add(a, b), 1) // a and b get one tensor
@@ -161,4 +155,14 @@ func TestBackwardAccumulatesBesideConstants(t *testing.T) {
 			t.Fatalf("x's gradient at %d: %v, want 2·(3+5)", i, g)
 		}
 	}
+}
+
+// integerSeed is a gradient seed of n small integers (-8..8), with which
+// every sum and product in the tests above stays exact in float32.
+func integerSeed(r *rand.Rand, n int) *tensor.Tensor {
+	seed := tensor.Zeros(n)
+	for i := range seed.Data() {
+		seed.Data()[i] = float32(r.IntN(17) - 8)
+	}
+	return seed
 }
