@@ -49,13 +49,17 @@ func newWRNBlock(rng *rand.Rand, cin, cout, stride int, drop float64) *wrnBlock 
 // reference (METHOD.md section 6), evaluation is deterministic.
 func (b *wrnBlock) Forward(x *autograd.Var) *autograd.Var {
 	o := bnRelu(b.bn1, x)
+	// The shortcut is taken first so that neither x nor o outlives its
+	// last use: without a graph to keep them (inference), each dead
+	// activation is memory the collector may return before the next one.
+	shortcut := x
+	if b.short != nil {
+		shortcut = b.short.Forward(o)
+	}
 	y := bnRelu(b.bn2, b.conv1.Forward(o))
 	y = autograd.Dropout(y, b.drop, b.Training(), b.rng)
 	y = b.conv2.Forward(y)
-	if b.short == nil {
-		return autograd.Add(y, x)
-	}
-	return autograd.Add(y, b.short.Forward(o))
+	return autograd.Add(y, shortcut)
 }
 
 // WideResNet is the CIFAR pre-activation WideResNet encoder, the
