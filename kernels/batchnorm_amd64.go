@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 package kernels
 
 // The assembly of batchnorm.go (batchnorm_amd64.s): n is a whole number of

@@ -31,7 +31,7 @@ func detectAVX512() bool {
 }
 
 func detectAVX2() bool {
-	if runtime.GOARCH != "amd64" {
+	if !assemblyBuilt {
 		return false
 	}
 	if strings.EqualFold(strings.TrimSpace(os.Getenv(EnvKernels)), "generic") {
@@ -59,7 +59,7 @@ func Path() string {
 // lacks. It is not safe to call while kernels run on other goroutines.
 func SetPath(name string) (prev string, err error) {
 	prev = Path()
-	has2 := runtime.GOARCH == "amd64" && cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3)
+	has2 := assemblyBuilt && cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3)
 	has512 := has2 && cpuid.CPU.Supports(cpuid.AVX512F)
 	switch strings.ToLower(name) {
 	case "auto":

@@ -24,5 +24,8 @@
 // micro-kernel where present, else AVX2+FMA, else pure Go); setting the
 // environment variable VMDLS_KERNELS (EnvKernels) to "generic" forces the
 // pure-Go path and "avx2" keeps AVX2+FMA without AVX-512. Path and Info say
-// what was chosen; SetPath switches paths for tests and benchmarks.
+// what was chosen; SetPath switches paths for tests and benchmarks. The
+// build tag purego leaves the assembly out of the binary altogether, for
+// toolchains or reviews that want none (the convention of gonum, klauspost
+// and x/crypto); CI vets and tests that build.
 package kernels

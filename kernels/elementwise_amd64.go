@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 package kernels
 
 // AVX2(+FMA) kernels in elementwise_amd64.s. They trust the exported

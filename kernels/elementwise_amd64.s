@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // AVX2(+FMA) elementwise and reduction kernels; the pure-Go twins in

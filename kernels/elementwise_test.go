@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -15,7 +14,7 @@ import (
 // ewAsmOK reports whether this machine can run the AVX2+FMA kernels. The tests
 // compare them with their twins whenever it can, whatever VMDLS_KERNELS
 // says; the exported wrappers are tested on the path the variable selects.
-var ewAsmOK = runtime.GOARCH == "amd64" && cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3)
+var ewAsmOK = assemblyBuilt && cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3)
 
 // ewCase is one kernel in a uniform shape for the table-driven tests: dst is
 // the output (read too, by Axpy, whose y it is), in the inputs, s the scalar.

@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 package kernels
 
 // The optimizer updates' AVX2+FMA kernels (optim_amd64.s). Each processes

@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // func sgdStepAVX2(p, grad, buf *float32, n int, wd, mom, damp, negLR float32, flags int)
