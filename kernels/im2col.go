@@ -1,33 +1,5 @@
 package kernels
 
-// ConvShape describes a 2-D convolution (cross-correlation, as in PyTorch)
-// over NCHW float32 data, with one group and no dilation: an input of N
-// images of C channels of H×W, K filters of C×KH×KW, strides SH, SW and zero
-// padding PH, PW on both sides.
-//
-// ReLU fuses max(·, 0) into Conv2d's output while it is still in cache
-// (Conv2dBackward ignores it: the caller masks dy with the output first).
-//
-// ForwardOnly tells Conv2d that no gradient will be taken through this
-// output (inference, or a pass under autograd.NoGrad): it may then use
-// F(4×4, 3×3) Winograd where that is fastest, whose error (2e-6 normwise,
-// against F(2×2)'s 5e-7) is harmless to a forward pass but not to
-// gradients checked against PyTorch's (see the Accuracy paragraph of
-// winograd.go). Conv2dBackward ignores it.
-type ConvShape struct {
-	N, C, H, W     int
-	K, KH, KW      int
-	SH, SW, PH, PW int
-	ReLU           bool
-	ForwardOnly    bool
-}
-
-// OutH is the output height, floor((H + 2PH - KH) / SH) + 1.
-func (s ConvShape) OutH() int { return (s.H+2*s.PH-s.KH)/s.SH + 1 }
-
-// OutW is the output width, floor((W + 2PW - KW) / SW) + 1.
-func (s ConvShape) OutW() int { return (s.W+2*s.PW-s.KW)/s.SW + 1 }
-
 // colRange returns the output columns [lo, hi) whose input column
 // ox*stride - pad + j lies inside [0, size): outside it the column reads
 // padding.
