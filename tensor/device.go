@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/vmdls-go/vmdls/kernels"
 )
 
 // Device names where a tensor's storage lives. CPU is always present; other
@@ -41,66 +43,67 @@ type Buf struct {
 	Off, N int
 }
 
-// UnaryOp selects the elementwise map Backend.Unary applies. P and Q are the
-// op's scalar parameters where it has any.
-type UnaryOp int
+// UnaryOp selects the elementwise map Backend.Unary applies; the codes and
+// their semantics are package kernels' (kernels.UnaryOp), so that the CPU
+// backend and every other device implement the same maps.
+type UnaryOp = kernels.UnaryOp
 
-// The unary maps. Where a map has a float32 PyTorch counterpart it must
-// reproduce it: NaN in gives NaN out (except comparisons, which give 0, and
-// NeScalar, which gives 1).
+// BinaryOp selects the elementwise function Backend.Binary applies
+// (kernels.BinaryOp).
+type BinaryOp = kernels.BinaryOp
+
+// ReduceOp selects what Backend.Reduce computes along the reduced axis
+// (kernels.ReduceOp).
+type ReduceOp = kernels.ReduceOp
+
+// The unary maps, as kernels defines them.
 const (
-	UNeg       UnaryOp = iota // -x
-	UExp                      // e^x
-	ULog                      // ln x
-	USqrt                     // √x
-	UAbs                      // |x|
-	URelu                     // max(x, 0), NaN stays NaN
-	USigmoid                  // 1/(1+e^-x)
-	UTanh                     // tanh x
-	USquare                   // x*x
-	UAddScalar                // x + P
-	UMulScalar                // x * P
-	UDivScalar                // x / P (not x * (1/P): the rounding differs)
-	UPowScalar                // x^P with C pow semantics (negative base, integer P is fine)
-	UClamp                    // min(max(x, P), Q); NaN stays NaN
-	UGtScalar                 // x > P ? 1 : 0
-	UGeScalar                 // x >= P
-	ULtScalar                 // x < P
-	ULeScalar                 // x <= P
-	UEqScalar                 // x == P
-	UNeScalar                 // x != P
+	UNeg       = kernels.UNeg
+	UExp       = kernels.UExp
+	ULog       = kernels.ULog
+	USqrt      = kernels.USqrt
+	UAbs       = kernels.UAbs
+	URelu      = kernels.URelu
+	USigmoid   = kernels.USigmoid
+	UTanh      = kernels.UTanh
+	USquare    = kernels.USquare
+	UAddScalar = kernels.UAddScalar
+	UMulScalar = kernels.UMulScalar
+	UDivScalar = kernels.UDivScalar
+	UPowScalar = kernels.UPowScalar
+	UClamp     = kernels.UClamp
+	UGtScalar  = kernels.UGtScalar
+	UGeScalar  = kernels.UGeScalar
+	ULtScalar  = kernels.ULtScalar
+	ULeScalar  = kernels.ULeScalar
+	UEqScalar  = kernels.UEqScalar
+	UNeScalar  = kernels.UNeScalar
 )
 
-// BinaryOp selects the elementwise function Backend.Binary applies.
-type BinaryOp int
-
-// The binary functions of (a, b).
+// The binary functions, as kernels defines them.
 const (
-	BAdd          BinaryOp = iota // a + b
-	BSub                          // a - b
-	BMul                          // a * b
-	BDiv                          // a / b
-	BPow                          // a^b, C pow semantics
-	BMaximum                      // max(a, b); NaN if either is NaN
-	BMinimum                      // min(a, b); NaN if either is NaN
-	BGt                           // a > b ? 1 : 0
-	BGe                           // a >= b
-	BLt                           // a < b
-	BLe                           // a <= b
-	BEq                           // a == b
-	BNe                           // a != b
-	BReluBackward                 // b > 0 ? a : 0 (a is the gradient, b the relu input)
+	BAdd          = kernels.BAdd
+	BSub          = kernels.BSub
+	BMul          = kernels.BMul
+	BDiv          = kernels.BDiv
+	BPow          = kernels.BPow
+	BMaximum      = kernels.BMaximum
+	BMinimum      = kernels.BMinimum
+	BGt           = kernels.BGt
+	BGe           = kernels.BGe
+	BLt           = kernels.BLt
+	BLe           = kernels.BLe
+	BEq           = kernels.BEq
+	BNe           = kernels.BNe
+	BReluBackward = kernels.BReluBackward
 )
 
-// ReduceOp selects what Backend.Reduce computes along the reduced axis.
-type ReduceOp int
-
-// The reductions.
+// The reductions, as kernels defines them.
 const (
-	RSum       ReduceOp = iota // Σ x, 0 for an empty axis
-	RMax                       // max x; NaN if any x is NaN; never called on an empty axis
-	RMin                       // min x; NaN if any x is NaN; never called on an empty axis
-	RLogSumExp                 // log Σ e^x, shifted by the max (0 if the max is ±Inf); -Inf for an empty axis
+	RSum       = kernels.RSum
+	RMax       = kernels.RMax
+	RMin       = kernels.RMin
+	RLogSumExp = kernels.RLogSumExp
 )
 
 // Backend is the set of primitive operations a device provides. Every tensor

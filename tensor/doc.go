@@ -14,7 +14,14 @@
 //
 // Every op is written once against the Backend interface; the CPU backend in
 // this package computes with the kernels package and a CUDA backend plugs in
-// through RegisterBackend. Semantics (broadcasting, NaN handling, tie
+// through RegisterBackend. The CPU backend only adapts (Bufs to slices,
+// strided views to runs, long runs split over the worker pool): every loop
+// that computes, down to the scalar maps and the float64 sums, is in
+// kernels, so that CPU arithmetic has one home beside its SIMD code and the
+// op codes (UnaryOp, BinaryOp, ReduceOp) are kernels' own, which every
+// backend implements. A separate CPU package beside cuda was the other
+// choice; it would have had to register itself, as cuda does, leaving
+// tensor with no device of its own. Semantics (broadcasting, NaN handling, tie
 // breaking, pow, clamp, softmax) follow PyTorch 1.13. Misuse panics with a
 // *ShapeError naming the op and every shape involved; Catch converts such a
 // panic into an error.
