@@ -1,6 +1,10 @@
 package autograd
 
-import "github.com/vmdls-go/vmdls/tensor"
+import (
+	"slices"
+
+	"github.com/vmdls-go/vmdls/tensor"
+)
 
 // Broadcasting binary ops send back gradients of the broadcast shape;
 // reduce sums them down to each input's own shape, and hands g itself on
@@ -9,7 +13,7 @@ import "github.com/vmdls-go/vmdls/tensor"
 // capture an input's shape rather than the input when its value is not
 // needed, so that the value can be freed before backward.
 func reduce(g *tensor.Tensor, shape []int) *tensor.Tensor {
-	if sameShape(g.Shape(), shape) {
+	if slices.Equal(g.Shape(), shape) {
 		return g
 	}
 	return g.SumTo(shape...)

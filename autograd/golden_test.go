@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/vmdls-go/vmdls/bench/golden"
@@ -33,7 +34,7 @@ const (
 // per-element relative error and the normwise one (max abs error over max
 // |want|).
 func goldenErr(got *tensor.Tensor, want golden.Array) (elem, norm float64, err error) {
-	if !sameShape(got.Shape(), want.Shape) {
+	if !slices.Equal(got.Shape(), want.Shape) {
 		return 0, 0, fmt.Errorf("shape %v, want %v", got.Shape(), want.Shape)
 	}
 	var maxAbs, maxWant float64

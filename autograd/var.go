@@ -3,6 +3,7 @@ package autograd
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/vmdls-go/vmdls/tensor"
@@ -183,7 +184,7 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) error {
 	if !v.requiresGrad {
 		return fmt.Errorf("autograd: Backward from a Var that does not require gradients (shape %v)", v.value.Shape())
 	}
-	if !sameShape(grad.Shape(), v.value.Shape()) {
+	if !slices.Equal(grad.Shape(), v.value.Shape()) {
 		return fmt.Errorf("autograd: BackwardWith: gradient shape %v does not match the Var's shape %v", grad.Shape(), v.value.Shape())
 	}
 	order, err := topoOrder(v.gradNode())
@@ -326,18 +327,6 @@ func topoOrder(root *node) ([]*node, error) {
 		post[i], post[j] = post[j], post[i]
 	}
 	return post, nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Custom records an op whose forward the caller computed itself (value) and

@@ -1,6 +1,9 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Convolutions over NCHW tensors, PyTorch's conv2d and conv_transpose2d with
 // one group and no dilation. Strides and paddings are (height, width) pairs.
@@ -101,7 +104,7 @@ func Conv2dBackward(dy, x, w *Tensor, stride, padding [2]int, wantX, wantW, want
 	const op = "tensor.Conv2dBackward"
 	dev := sameDevice(op, dy, x, w)
 	p := convParams(op, x, w, stride, padding)
-	if !shapesEqual(dy.shape, []int{p.N, p.K, p.OH, p.OW}) {
+	if !slices.Equal(dy.shape, []int{p.N, p.K, p.OH, p.OW}) {
 		failf(op, [][]int{dy.shape, x.shape, w.shape}, "output gradient must be [%d %d %d %d]", p.N, p.K, p.OH, p.OW)
 	}
 	if wantX {
@@ -188,7 +191,7 @@ func ConvTranspose2dBackward(dy, x, w *Tensor, stride, padding, outPadding [2]in
 	const op = "tensor.ConvTranspose2dBackward"
 	dev := sameDevice(op, dy, x, w)
 	p := convTransposeParams(op, x, w, stride, padding, outPadding)
-	if !shapesEqual(dy.shape, []int{p.N, p.C, p.H, p.W}) {
+	if !slices.Equal(dy.shape, []int{p.N, p.C, p.H, p.W}) {
 		failf(op, [][]int{dy.shape, x.shape, w.shape}, "output gradient must be [%d %d %d %d]", p.N, p.C, p.H, p.W)
 	}
 	b := backendOf(op, dev)

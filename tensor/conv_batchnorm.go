@@ -1,6 +1,9 @@
 package tensor
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // Batch normalization over the channel axis (axis 1) of x [N, C, ...], as
 // torch.nn.functional.batch_norm.
@@ -83,7 +86,7 @@ func BatchNorm2dBackward(dy, x, mean, invstd, gamma *Tensor, batchStats, wantX, 
 	const op = "tensor.BatchNorm2dBackward"
 	n, c, hw := bnDims(op, x, mean, invstd, gamma)
 	sameDevice(op, x, dy)
-	if !shapesEqual(dy.shape, x.shape) {
+	if !slices.Equal(dy.shape, x.shape) {
 		fail(op, "gradient and input shapes differ", dy.shape, x.shape)
 	}
 	if wantX {

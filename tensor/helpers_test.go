@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -85,7 +86,7 @@ func checkClose(tb testing.TB, what string, t *Tensor, want []float64, rtol, ato
 // checkShapeIs asserts t has the given shape.
 func checkShapeIs(tb testing.TB, what string, t *Tensor, shape ...int) {
 	tb.Helper()
-	if !shapesEqual(t.shape, shape) {
+	if !slices.Equal(t.shape, shape) {
 		tb.Fatalf("%s: shape %v, want %v", what, t.shape, shape)
 	}
 }

@@ -1,5 +1,7 @@
 package tensor
 
+import "slices"
+
 // Pooling over NCHW tensors: PyTorch's max_pool2d and avg_pool2d in floor
 // mode without dilation. Kernel sizes, strides and paddings are (height,
 // width) pairs; padding may be at most half the kernel, as in PyTorch.
@@ -49,7 +51,7 @@ func MaxPool2dBackward(dy, indices *Tensor, xShape []int, kernel, stride, paddin
 	dev := sameDevice(op, dy, indices)
 	p := poolParams(op, &Tensor{shape: xShape}, kernel, stride, padding)
 	want := []int{p.N, p.C, p.OH, p.OW}
-	if !shapesEqual(dy.shape, want) || !shapesEqual(indices.shape, want) {
+	if !slices.Equal(dy.shape, want) || !slices.Equal(indices.shape, want) {
 		failf(op, [][]int{dy.shape, indices.shape, xShape}, "gradient and indices must be %v", want)
 	}
 	dx := empty(dev, xShape)
@@ -79,7 +81,7 @@ func AvgPool2dBackward(dy *Tensor, xShape []int, kernel, stride, padding [2]int,
 	const op = "tensor.AvgPool2dBackward"
 	p := poolParams(op, &Tensor{shape: xShape}, kernel, stride, padding)
 	p.CountIncludePad = countIncludePad
-	if want := []int{p.N, p.C, p.OH, p.OW}; !shapesEqual(dy.shape, want) {
+	if want := []int{p.N, p.C, p.OH, p.OW}; !slices.Equal(dy.shape, want) {
 		failf(op, [][]int{dy.shape, xShape}, "gradient must be %v", want)
 	}
 	dx := empty(dy.dev, xShape)

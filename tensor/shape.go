@@ -1,5 +1,7 @@
 package tensor
 
+import "slices"
+
 // broadcast returns the NumPy/PyTorch broadcast of two shapes: aligned at
 // the right, each pair of dimensions equal or one of them 1 (a 1 stretches,
 // so a 1 against a 0 gives 0).
@@ -259,7 +261,7 @@ func IndexAdd(t *Tensor, axis int, idx []int, src *Tensor) {
 	a := normAxis(op, axis, len(t.shape), t.shape)
 	want := append([]int{}, t.shape...)
 	want[a] = len(idx)
-	if !shapesEqual(want, src.shape) {
+	if !slices.Equal(want, src.shape) {
 		failf(op, [][]int{t.shape, src.shape}, "source must have shape %v for %d indices on axis %d", want, len(idx), axis)
 	}
 	for _, i := range idx {
@@ -340,7 +342,7 @@ func Stack(axis int, ts ...*Tensor) *Tensor {
 	}
 	sameDevice(op, ts...)
 	for _, t := range ts[1:] {
-		if !shapesEqual(t.shape, ts[0].shape) {
+		if !slices.Equal(t.shape, ts[0].shape) {
 			fail(op, "shapes must be equal", shapesOf(ts)...)
 		}
 	}
@@ -383,7 +385,7 @@ func (t *Tensor) Expand(shape ...int) *Tensor {
 func (t *Tensor) SumTo(shape ...int) *Tensor {
 	const op = "tensor.SumTo"
 	out, ok := broadcast(shape, t.shape)
-	if !ok || !shapesEqual(out, t.shape) {
+	if !ok || !slices.Equal(out, t.shape) {
 		fail(op, "target does not broadcast to the tensor's shape", t.shape, shape)
 	}
 	var axes []int

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -142,13 +143,13 @@ func TestExpandSumTo(t *testing.T) {
 		t.Fatalf("SumTo is not the adjoint of Expand: %v vs %v", lhs, rhs)
 	}
 	s, err := BroadcastShapes([]int{4, 1, 3}, []int{2, 1})
-	if err != nil || !shapesEqual(s, []int{4, 2, 3}) {
+	if err != nil || !slices.Equal(s, []int{4, 2, 3}) {
 		t.Fatalf("BroadcastShapes = %v, %v", s, err)
 	}
 	if _, err := BroadcastShapes([]int{2}, []int{3}); err == nil {
 		t.Fatalf("BroadcastShapes accepted [2] and [3]")
 	}
-	if s, _ := BroadcastShapes([]int{0}, []int{1}); !shapesEqual(s, []int{0}) {
+	if s, _ := BroadcastShapes([]int{0}, []int{1}); !slices.Equal(s, []int{0}) {
 		t.Fatalf("BroadcastShapes([0],[1]) = %v", s)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 )
 
@@ -293,19 +294,7 @@ func (t *Tensor) String() string {
 }
 
 // SameShape reports whether a and b have identical shapes.
-func SameShape(a, b *Tensor) bool { return shapesEqual(a.shape, b.shape) }
-
-func shapesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func SameShape(a, b *Tensor) bool { return slices.Equal(a.shape, b.shape) }
 
 // AllClose reports whether |a-b| <= atol + rtol*|b| everywhere, after
 // broadcasting a and b against each other, like torch.allclose: equal
@@ -342,7 +331,7 @@ func (t *Tensor) Zero() *Tensor { return t.Fill(0) }
 // and returns t.
 func (t *Tensor) CopyFrom(src *Tensor) *Tensor {
 	sameDevice("tensor.CopyFrom", t, src)
-	if !shapesEqual(t.shape, src.shape) {
+	if !slices.Equal(t.shape, src.shape) {
 		fail("tensor.CopyFrom", "shapes differ", t.shape, src.shape)
 	}
 	if t.n > 0 && (t.st != src.st || t.off != src.off) {
@@ -356,7 +345,7 @@ func (t *Tensor) CopyFrom(src *Tensor) *Tensor {
 func (t *Tensor) AddInPlace(x *Tensor) *Tensor {
 	sameDevice("tensor.AddInPlace", t, x)
 	out, ok := broadcast(t.shape, x.shape)
-	if !ok || !shapesEqual(out, t.shape) {
+	if !ok || !slices.Equal(out, t.shape) {
 		fail("tensor.AddInPlace", "cannot broadcast the second to the first", t.shape, x.shape)
 	}
 	if t.n > 0 {
@@ -369,7 +358,7 @@ func (t *Tensor) AddInPlace(x *Tensor) *Tensor {
 // step of optimizers.
 func (t *Tensor) AxpyInPlace(alpha float32, x *Tensor) *Tensor {
 	sameDevice("tensor.AxpyInPlace", t, x)
-	if !shapesEqual(t.shape, x.shape) {
+	if !slices.Equal(t.shape, x.shape) {
 		fail("tensor.AxpyInPlace", "shapes differ", t.shape, x.shape)
 	}
 	if t.n > 0 {
