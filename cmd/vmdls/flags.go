@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmdls-go/vmdls/cuda"
 	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/internal/regularfile"
 	"github.com/vmdls-go/vmdls/nn/backbone"
@@ -692,10 +693,6 @@ func parseGPUs(s string) (gpuRequest, error) {
 	return gpuRequest{Count: n}, nil
 }
 
-// selectGPU is set by a build with CUDA support (the cuda build tag) to
-// pick the devices --gpus asks for; nil means a CPU-only build.
-var selectGPU func(req gpuRequest) error
-
 // applyGPUs hands --gpus to the CUDA build, or warns once that this build
 // runs on the CPU.
 func (o *runOptions) applyGPUs(stderr io.Writer) error {
@@ -703,7 +700,7 @@ func (o *runOptions) applyGPUs(stderr io.Writer) error {
 	if !req.wantsGPU() {
 		return nil
 	}
-	if selectGPU == nil {
+	if !cuda.Available {
 		fmt.Fprintf(stderr, "vmdls: warning: --gpus %q: this build has no CUDA support (build with -tags cuda); running on the CPU\n", o.gpus.String())
 		return nil
 	}
