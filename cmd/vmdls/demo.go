@@ -150,9 +150,6 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	if runTrain == nil || runTest == nil || runTrainAE == nil {
-		return notBuilt("demo", "Train, Test and TrainAE")
-	}
 	o := optionsFromConfig("demo", p.trainCfg)
 	*o.gpus.p = p.gpus
 	if err := o.applyGPUs(stderr); err != nil {
@@ -173,16 +170,16 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 }
 
 func (p *demoPlan) run(s *session, stdout io.Writer) error {
-	aePath, err := runTrainAE(s.ctx, p.aeCfg, s.prog.observe)
+	aePath, err := method.TrainAE(s.ctx, p.aeCfg, s.prog.observe)
 	if err != nil {
 		return fmt.Errorf("autoencoder: %w", err)
 	}
-	ckpt, err := runTrain(s.ctx, p.trainCfg, s.prog.observe)
+	ckpt, err := method.Train(s.ctx, p.trainCfg, s.prog.observe)
 	if err != nil {
 		return fmt.Errorf("training: %w", err)
 	}
 	p.testCfg.CheckpointPath, p.testCfg.AEPath = ckpt, aePath
-	res, err := runTest(s.ctx, p.testCfg, s.prog.observe)
+	res, err := method.Test(s.ctx, p.testCfg, s.prog.observe)
 	if err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
