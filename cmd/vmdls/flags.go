@@ -17,7 +17,6 @@ import (
 	"github.com/vmdls-go/vmdls/internal/regularfile"
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/ovd"
-	"github.com/vmdls-go/vmdls/safetensors"
 )
 
 // exitError carries the process exit status an error should end with:
@@ -550,102 +549,22 @@ func (o *runOptions) checkFiles() error {
 		}
 	}
 	if c.CheckpointPath != "" {
-		if err := o.checkCheckpoint(c.CheckpointPath); err != nil {
-			return err
+		if err := ovd.CheckCheckpoint(c, c.CheckpointPath); err != nil {
+			return usageErrorf("%s: %v", o.cmd, err)
 		}
 	}
 	if c.AEPath != "" {
-		hdr, err := readCheckpointHeader(c.AEPath)
+		err := ovd.CheckAutoencoder(c.AEPath)
+		if errors.Is(err, ovd.ErrAutoencoderInside) {
+			// The reference's model checkpoints keep their frozen
+			// autoencoder under ae.
+			return usageErrorf("%s: --ae_path %s is a model checkpoint with an autoencoder inside (under ae.); take it out with vmdls convert --prefix ae. %s ae.safetensors", o.cmd, c.AEPath, shellQuote(c.AEPath))
+		}
 		if err != nil {
-			return usageErrorf("%s: --ae_path %s: %v", o.cmd, c.AEPath, err)
-		}
-		if _, ok := hdr.Metadata["ae_type"]; !ok {
-			shapes := make(map[string][]int, len(hdr.Tensors))
-			for _, t := range hdr.Tensors {
-				shapes[t.Name] = t.Shape
-			}
-			if ovd.AutoencoderKind(shapes) == "" {
-				inner := map[string][]int{}
-				for name, shape := range shapes {
-					if rest, ok := strings.CutPrefix(name, "ae."); ok {
-						inner[rest] = shape
-					}
-				}
-				if ovd.AutoencoderKind(inner) != "" {
-					// The reference's model checkpoints keep their frozen
-					// autoencoder under ae.
-					return usageErrorf("%s: --ae_path %s is a model checkpoint with an autoencoder inside (under ae.); take it out with vmdls convert --prefix ae. %s ae.safetensors", o.cmd, c.AEPath, shellQuote(c.AEPath))
-				}
-				return usageErrorf("%s: --ae_path %s is not an autoencoder: no ae_type in its metadata (vmdls train-ae writes one), and its layers are neither the MNIST nor the ResNet-18 autoencoder's", o.cmd, c.AEPath)
-			}
+			return usageErrorf("%s: %v", o.cmd, err)
 		}
 	}
 	return nil
-}
-
-// checkCheckpoint reads only the safetensors header of path and compares
-// the latent heads' shape (and the recorded enc_type, when the file has
-// one) with the flags, so a checkpoint of another backbone fails here.
-func (o *runOptions) checkCheckpoint(path string) error {
-	hdr, err := readCheckpointHeader(path)
-	if err != nil {
-		return usageErrorf("%s: --checkpoint_path %s: %v", o.cmd, path, err)
-	}
-	c := &o.cfg
-	// ovd.Train records its settings as JSON under "vmdls_state"; other
-	// writers may put enc_type at the top level.
-	var rec struct {
-		EncType   string `json:"enc_type"`
-		LatentDim *int   `json:"latent_dim"`
-		ClassNum  *int   `json:"class_num"`
-	}
-	if js, ok := hdr.Metadata["vmdls_state"]; ok {
-		json.Unmarshal([]byte(js), &rec)
-	}
-	if et, ok := hdr.Metadata["enc_type"]; ok {
-		rec.EncType = et
-	}
-	if rec.EncType != "" && rec.EncType != c.EncType {
-		return usageErrorf("%s: --checkpoint_path %s holds a %s model but --enc_type is %s; want --enc_type %s or a %s checkpoint", o.cmd, path, rec.EncType, c.EncType, rec.EncType, c.EncType)
-	}
-	if rec.LatentDim != nil && *rec.LatentDim != c.LatentDim {
-		return usageErrorf("%s: --checkpoint_path %s has --latent_dim %d, not %d", o.cmd, path, *rec.LatentDim, c.LatentDim)
-	}
-	if rec.ClassNum != nil && *rec.ClassNum != c.ClassNum {
-		return usageErrorf("%s: --checkpoint_path %s was trained with --class_num %d, not %d", o.cmd, path, *rec.ClassNum, c.ClassNum)
-	}
-	for _, ti := range hdr.Tensors {
-		// The mean head: "fc_mu" in ovd's model (the reference's name),
-		// "mu" in nn/backbone.Model.
-		name := ti.Name
-		if name != "mu.weight" && name != "fc_mu.weight" && !strings.HasSuffix(name, ".mu.weight") && !strings.HasSuffix(name, ".fc_mu.weight") {
-			continue
-		}
-		if len(ti.Shape) != 2 {
-			continue
-		}
-		lat, in := ti.Shape[0], ti.Shape[1]
-		if in != c.EncOutDim {
-			return usageErrorf("%s: --checkpoint_path %s was made for an encoder of width %d, not --enc_type %s (--enc_out_dim %d)", o.cmd, path, in, c.EncType, c.EncOutDim)
-		}
-		if lat != c.LatentDim {
-			return usageErrorf("%s: --checkpoint_path %s has --latent_dim %d, not %d", o.cmd, path, lat, c.LatentDim)
-		}
-	}
-	return nil
-}
-
-// readCheckpointHeader reads the safetensors header of path without its
-// tensor data, or a PyTorch checkpoint's (readTorchHeader).
-func readCheckpointHeader(path string) (*safetensors.Header, error) {
-	h, err := safetensors.ReadHeader(path)
-	if errors.Is(err, safetensors.ErrFormat) {
-		if th, ok, terr := readTorchHeader(path); ok {
-			return th, terr
-		}
-		return nil, fmt.Errorf("not a safetensors checkpoint nor a PyTorch one (%v)", err)
-	}
-	return h, err
 }
 
 // gpuRequest is a parsed --gpus value.
