@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -92,38 +91,24 @@ func (s *optString) Get() any {
 	return *s.p
 }
 
-// The reference's defaults where they differ from ovd.DefaultConfig, which
-// follows GMM_VAE_Contrastive's keyword defaults: argparse's defaults win
-// on the command line.
-const (
-	refGenerationEpoch = 20     // add_model_specific_args --generation_epoch
-	refFinetuneLR      = 0.0001 // --finetune_lr
-	refBatchSize       = 256    // --batch_size
-	refMaxEpochs       = 1000   // PyTorch Lightning 1.1 Trainer max_epochs
-	refNumWorkers      = 8      // --num_workers
-	refMarginsEpochTst = 10     // test.py's --margins_epoch (main.py: 0)
-	refAELatentDim     = 32     // mnist_ae.py's --latent_dim
-)
+// refNumWorkers is the reference's --num_workers, which only the command
+// line has (the method's defaults are ovd's).
+const refNumWorkers = 8
 
-// defaultOptions returns the defaults of the reference script behind cmd.
+// defaultOptions returns the defaults of the reference script behind cmd:
+// ovd's defaults of main.py, test.py or mnist_ae.py, with the data folder
+// of this machine ($VMDLS_DATA or ./data).
 func defaultOptions(cmd string) *runOptions {
-	o := &runOptions{cmd: cmd, cfg: ovd.DefaultConfig(), numWorkers: refNumWorkers,
+	cfg := ovd.DefaultConfig()
+	switch cmd {
+	case "test":
+		cfg = ovd.DefaultTestConfig()
+	case "train-ae":
+		cfg = ovd.DefaultAEConfig()
+	}
+	cfg.DataDir = data.DefaultDir()
+	o := &runOptions{cmd: cmd, cfg: cfg, numWorkers: refNumWorkers,
 		covScaling: 5.0, reconWeight: 0.1, genWeight: 0.5}
-	c := &o.cfg
-	c.GenerationEpoch = refGenerationEpoch
-	c.FinetuneLR = refFinetuneLR
-	c.BatchSize = refBatchSize
-	c.MaxEpochs = refMaxEpochs
-	c.DataDir = data.DefaultDir()
-	if cmd == "test" {
-		c.MarginsEpoch = refMarginsEpochTst
-	}
-	if cmd == "train-ae" {
-		c.EncType = "mnist-conv"
-		c.EncOutDim = backbone.MnistConvOutDim
-		c.LatentDim = refAELatentDim
-		c.Opt = "adam"
-	}
 	o.gpus.p = new(string)
 	return o
 }
@@ -407,44 +392,13 @@ func (o *runOptions) defaultOutputDir(now time.Time) string {
 	return "runs/" + name
 }
 
-// encoderSpec is what validation needs of an encoder without building it.
-type encoderSpec struct {
-	outDim, channels, height int
-}
-
-// encoderSpecs mirrors nn/backbone's registry: output width (enc_out_dim)
-// and input image shape, so checks need not allocate a network.
-var encoderSpecs = map[string]encoderSpec{
-	"mnist-conv": {backbone.MnistConvOutDim, 1, 28},
-	"vgg":        {backbone.VGGOutDim, 3, 32},
-	"resnet18":   {backbone.ResNet18OutDim, 3, 32},
-	"densenet":   {backbone.DenseNetOutDim, 3, 32},
-	"wresnet":    {backbone.WideResNetOutDim, 3, 32},
-}
-
-// knownSpec describes a dataset usable as the known set.
-type knownSpec struct {
-	classes, channels, height int
-}
-
-// knownDatasets lists the datasets with class labels, usable as
-// --known_dataset (the others are unknown-only sets).
-var knownDatasets = map[string]knownSpec{
-	"mnist":          {10, 1, 28},
-	"kmnist":         {10, 1, 28},
-	"fashion_mnist":  {10, 1, 28},
-	"mnist_noise":    {10, 1, 28},
-	"cifar10":        {10, 3, 32},
-	"cifar_known":    {10, 3, 32},
-	"cifar100_known": {100, 3, 32},
-}
-
+// knownDatasetNames lists the datasets with class labels, usable as
+// --known_dataset (the others are unknown-only sets), in name order.
 func knownDatasetNames() []string {
 	var out []string
-	for n := range knownDatasets {
-		out = append(out, n)
+	for _, k := range data.KnownSets() {
+		out = append(out, k.Name)
 	}
-	sort.Strings(out)
 	return out
 }
 
@@ -454,43 +408,14 @@ func knownDatasetNames() []string {
 func (o *runOptions) validate() error {
 	c := &o.cfg
 	cmd := o.cmd
-	enc, ok := encoderSpecs[c.EncType]
-	if !ok {
-		return usageErrorf("%s: --enc_type %q: want one of %s", cmd, c.EncType, strings.Join(backbone.EncTypes(), ", "))
+	// The method's own checks first (ovd.Config.Validate): names, shapes
+	// and values; then what only the command line has.
+	validate := c.Validate
+	if cmd == "train-ae" {
+		validate = c.ValidateAE
 	}
-	if c.EncOutDim != enc.outDim {
-		return usageErrorf("%s: --enc_out_dim %d does not match --enc_type %s, whose output width is %d", cmd, c.EncOutDim, c.EncType, enc.outDim)
-	}
-	if cmd == "train-ae" && c.EncType != "mnist-conv" && c.EncType != "resnet18" {
-		return usageErrorf("%s: --enc_type %q: the autoencoders are mnist-conv (MNIST) and resnet18 (CIFAR)", cmd, c.EncType)
-	}
-	if c.InputHeight != enc.height {
-		return usageErrorf("%s: --input_height %d: the %s encoder takes %dx%d images; want --input_height %d", cmd, c.InputHeight, c.EncType, enc.height, enc.height, enc.height)
-	}
-	kd, ok := knownDatasets[c.KnownDataset]
-	if !ok {
-		return usageErrorf("%s: --known_dataset %q: want one of %s", cmd, c.KnownDataset, strings.Join(knownDatasetNames(), ", "))
-	}
-	if kd.channels != enc.channels || kd.height != enc.height {
-		return usageErrorf("%s: --known_dataset %s has %dx%dx%d images but --enc_type %s takes %dx%dx%d", cmd,
-			c.KnownDataset, kd.channels, kd.height, kd.height, c.EncType, enc.channels, enc.height, enc.height)
-	}
-	if c.ClassNum > kd.classes {
-		return usageErrorf("%s: --class_num %d: %s has %d classes; want 2..%d", cmd, c.ClassNum, c.KnownDataset, kd.classes, kd.classes)
-	}
-	if cmd != "train-ae" && !contains(data.Names, c.UnknownDataset) {
-		return usageErrorf("%s: --unknown_dataset %q: want one of %s", cmd, c.UnknownDataset, strings.Join(data.Names, ", "))
-	}
-	if !contains(data.PipelineNames, c.DataTransforms) {
-		return usageErrorf("%s: --data_transforms %q: want one of %s", cmd, c.DataTransforms, strings.Join(data.PipelineNames, ", "))
-	}
-	for _, l := range []struct {
-		name string
-		v    int
-	}{{"train_limit", c.TrainLimit}, {"test_limit", c.TestLimit}, {"unknown_limit", c.UnknownLimit}, {"threads", c.Threads}} {
-		if l.v < 0 {
-			return usageErrorf("%s: --%s %d: want 0 (no limit) or more", cmd, l.name, l.v)
-		}
+	if err := validate(); err != nil {
+		return usageErrorf("%s: %v", cmd, err)
 	}
 	if o.numWorkers < 0 {
 		return usageErrorf("%s: --num_workers %d: want 0 or more", cmd, o.numWorkers)
@@ -506,13 +431,6 @@ func (o *runOptions) validate() error {
 	}
 	if c.AEFeatures && cmd == "test" && c.AEPath == "" && !o.dryRun {
 		return usageErrorf("test: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes")
-	}
-	validate := c.Validate
-	if cmd == "train-ae" {
-		validate = c.ValidateAE
-	}
-	if err := validate(); err != nil {
-		return usageErrorf("%s: %v", cmd, err)
 	}
 	return nil
 }
