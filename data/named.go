@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -78,6 +79,49 @@ func DefaultDir() string {
 var Names = []string{"mnist", "kmnist", "fashion_mnist", "omniglot", "mnist_noise", "noise",
 	"cifar10", "cifar_known", "cifar_unknown", "cifar100_known", "cifar100_unknown",
 	"imagenet-crop", "imagenet-resize", "lsun-crop", "lsun-resize"}
+
+// KnownSet describes a named dataset with class labels, one usable as the
+// known set (--known_dataset), without opening it: the checks of a run's
+// settings compare its classes and image shape with the encoder's before
+// any file is read.
+type KnownSet struct {
+	// Name is the dataset's name, as Open takes it.
+	Name string
+	// Classes is the number of class labels in the dataset.
+	Classes int
+	// Channels, Height and Width are the shape of one image.
+	Channels, Height, Width int
+}
+
+// knownSets are the named datasets with class labels; the other names are
+// unknown-only sets.
+var knownSets = []KnownSet{
+	{"mnist", 10, 1, 28, 28},
+	{"kmnist", 10, 1, 28, 28},
+	{"fashion_mnist", 10, 1, 28, 28},
+	{"mnist_noise", 10, 1, 28, 28},
+	{"cifar10", 10, 3, 32, 32},
+	{"cifar_known", 10, 3, 32, 32},
+	{"cifar100_known", 100, 3, 32, 32},
+}
+
+// KnownSets lists the named datasets usable as the known set, in name order.
+func KnownSets() []KnownSet {
+	out := slices.Clone(knownSets)
+	slices.SortFunc(out, func(a, b KnownSet) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// LookupKnown returns the description of the known set name; ok is false
+// for a name that is not one (an unknown-only set or no dataset at all).
+func LookupKnown(name string) (set KnownSet, ok bool) {
+	for _, k := range knownSets {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return KnownSet{}, false
+}
 
 // CIFAR10Classes are CIFAR-10's label names in label order.
 var CIFAR10Classes = []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}

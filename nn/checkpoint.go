@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/vmdls-go/vmdls/safetensors"
@@ -228,7 +229,7 @@ func (m KeyMismatch) String() string {
 	switch {
 	case m.Reason != "":
 		return fmt.Sprintf("%s: %s", m.Key, m.Reason)
-	case !sameInts(m.WantShape, m.GotShape):
+	case !slices.Equal(m.WantShape, m.GotShape):
 		return fmt.Sprintf("%s: the model expects shape %v, the file has %v", m.Key, m.WantShape, m.GotShape)
 	default:
 		return fmt.Sprintf("%s: the model expects dtype %s, the file has %s", m.Key, m.WantDType, m.GotDType)
@@ -298,7 +299,7 @@ func (c *Checkpoint) LoadModel(m Module, strict bool) (*LoadReport, error) {
 			continue
 		}
 		want := modelDType(e.Name)
-		if x.DType != want || !sameInts(x.Shape, e.Value.Shape()) {
+		if x.DType != want || !slices.Equal(x.Shape, e.Value.Shape()) {
 			r.Mismatched = append(r.Mismatched, KeyMismatch{Key: e.Name, WantShape: e.Value.Shape(), GotShape: x.Shape, WantDType: want, GotDType: x.DType})
 			continue
 		}

@@ -3,6 +3,7 @@ package nn
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -194,22 +195,10 @@ func stateTensor(kind, key string, t *tensor.Tensor, want []int) (*tensor.Tensor
 	if t == nil {
 		return nil, fmt.Errorf("nn.%s.LoadStateDict: state %q is nil", kind, key)
 	}
-	if !sameInts(t.Shape(), want) {
+	if !slices.Equal(t.Shape(), want) {
 		return nil, fmt.Errorf("nn.%s.LoadStateDict: state %q has shape %v, its parameter %v", kind, key, t.Shape(), want)
 	}
 	return t.Clone(), nil
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // flatParams lists the groups' parameters in index order.
@@ -224,7 +213,7 @@ func flatParams(groups [][]*autograd.Var) []*autograd.Var {
 // checkGrad panics on a gradient whose shape differs from its parameter's:
 // autograd never produces one, so it is a programming error.
 func checkGrad(op string, p *autograd.Var, g *tensor.Tensor) {
-	if !sameInts(p.Shape(), g.Shape()) {
+	if !slices.Equal(p.Shape(), g.Shape()) {
 		panic(fmt.Sprintf("nn.%s.Step: gradient shape %v does not match parameter shape %v", op, g.Shape(), p.Shape()))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -185,7 +186,7 @@ func TestOptimizersMatchPyTorch(t *testing.T) {
 					continue
 				}
 				want := optimTensor(t, f, x.Name)
-				if !sameInts(g.Shape(), want.Shape()) {
+				if !slices.Equal(g.Shape(), want.Shape()) {
 					t.Errorf("state %s: shape %v, PyTorch %v", key, g.Shape(), want.Shape())
 					continue
 				}

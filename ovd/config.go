@@ -3,8 +3,11 @@ package ovd
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/vmdls-go/vmdls/data"
+	"github.com/vmdls-go/vmdls/nn/backbone"
 )
 
 // Config holds every setting of a VMDLS run. Field comments give the
@@ -73,24 +76,54 @@ type Config struct {
 	Threads   int    // --threads: 0 uses every core
 }
 
-// DefaultConfig returns the reference's defaults (main.py and
-// GMM_VAE_Contrastive's keyword defaults).
+// DefaultConfig returns the defaults of the reference's training script,
+// main.py: the argparse defaults of GMM_VAE_Contrastive.add_model_specific_args
+// and of the PyTorch Lightning 1.1 Trainer flags its command lines use
+// (max_epochs 1000). The scripts always pass these to the model, so where
+// GMM_VAE_Contrastive's keyword defaults differ (generation_epoch 50,
+// batch_size 32, finetune_lr 0.001) they never apply, and Train's defaults
+// are the argparse ones. This is the one source of defaults: the command
+// line's train starts from it, test from DefaultTestConfig and train-ae
+// from DefaultAEConfig.
 func DefaultConfig() Config {
 	return Config{
 		EncType: "resnet18", LatentDim: 256, EncOutDim: 512, ClassNum: 10,
-		KLCoeff: 0.1, GenerationEpoch: 50, LowerBound: 0.05,
+		KLCoeff: 0.1, GenerationEpoch: 20, LowerBound: 0.05,
 		MarginMaxDistance: 32, MarginJump: 1.0, MarginsEpoch: 0,
 		MaxEpochs: 1000, LR: 1e-4, Opt: "sgd", StepSize: 100, StepGamma: 0.1,
-		FinetuneLR: 0.001,
+		FinetuneLR: 0.0001,
 		DataDir:    "./data", KnownDataset: "mnist", UnknownDataset: "omniglot",
 		DataTransforms: "mnist", AETransforms: "toy", InputHeight: 28,
-		BatchClasses: 10, SampleCount: 40, BatchSize: 32,
+		BatchClasses: 10, SampleCount: 40, BatchSize: 256,
 		Seed: 42,
 	}
 }
 
-// Validate reports the first setting that cannot work, naming its flag.
+// DefaultTestConfig returns the defaults of the reference's test.py, which
+// are main.py's (DefaultConfig) except --margins_epoch 10.
+func DefaultTestConfig() Config {
+	c := DefaultConfig()
+	c.MarginsEpoch = 10
+	return c
+}
+
+// DefaultAEConfig returns the defaults of the reference's mnist_ae.py, the
+// MNIST autoencoder TrainAE trains by default: the mnist-conv encoder's
+// shape, --latent_dim 32 and Adam; the rest as DefaultConfig.
+func DefaultAEConfig() Config {
+	c := DefaultConfig()
+	c.EncType, c.EncOutDim, c.LatentDim, c.Opt = "mnist-conv", backbone.MnistConvOutDim, 32, "adam"
+	return c
+}
+
+// Validate reports the first setting that cannot work, naming its flag:
+// the encoder, datasets and pipeline by name and shape, then the values of
+// the method and their combinations. Train and Test call it; the command
+// line calls it before any work.
 func (c *Config) Validate() error {
+	if err := c.checkSetup(false); err != nil {
+		return err
+	}
 	if err := c.checkFinite(); err != nil {
 		return err
 	}
@@ -127,6 +160,57 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// checkSetup checks what the run is made of, without reading a file or
+// building a network: the encoder (--enc_type, its --enc_out_dim and
+// --input_height), the known dataset and whether its images and classes fit
+// the encoder and --class_num, the unknown dataset (not for the
+// autoencoder, ae), the pipeline and the limits.
+func (c *Config) checkSetup(ae bool) error {
+	enc, ok := backbone.LookupEncoder(c.EncType)
+	if !ok {
+		return fmt.Errorf("--enc_type %q: want one of %s", c.EncType, strings.Join(backbone.EncTypes(), ", "))
+	}
+	if c.EncOutDim != enc.OutDim {
+		return fmt.Errorf("--enc_out_dim %d does not match --enc_type %s, whose output width is %d", c.EncOutDim, c.EncType, enc.OutDim)
+	}
+	if ae && c.EncType != "mnist-conv" && c.EncType != "resnet18" {
+		return fmt.Errorf("--enc_type %q: the autoencoders are mnist-conv (MNIST) and resnet18 (CIFAR)", c.EncType)
+	}
+	if c.InputHeight != enc.Height {
+		return fmt.Errorf("--input_height %d: the %s encoder takes %dx%d images; want --input_height %d", c.InputHeight, c.EncType, enc.Height, enc.Width, enc.Height)
+	}
+	kd, ok := data.LookupKnown(c.KnownDataset)
+	if !ok {
+		var names []string
+		for _, k := range data.KnownSets() {
+			names = append(names, k.Name)
+		}
+		return fmt.Errorf("--known_dataset %q: want one of %s", c.KnownDataset, strings.Join(names, ", "))
+	}
+	if kd.Channels != enc.Channels || kd.Height != enc.Height || kd.Width != enc.Width {
+		return fmt.Errorf("--known_dataset %s has %dx%dx%d images but --enc_type %s takes %dx%dx%d",
+			c.KnownDataset, kd.Channels, kd.Height, kd.Width, c.EncType, enc.Channels, enc.Height, enc.Width)
+	}
+	if c.ClassNum > kd.Classes {
+		return fmt.Errorf("--class_num %d: %s has %d classes; want 2..%d", c.ClassNum, c.KnownDataset, kd.Classes, kd.Classes)
+	}
+	if !ae && !slices.Contains(data.Names, c.UnknownDataset) {
+		return fmt.Errorf("--unknown_dataset %q: want one of %s", c.UnknownDataset, strings.Join(data.Names, ", "))
+	}
+	if !slices.Contains(data.PipelineNames, c.DataTransforms) {
+		return fmt.Errorf("--data_transforms %q: want one of %s", c.DataTransforms, strings.Join(data.PipelineNames, ", "))
+	}
+	for _, l := range []struct {
+		name string
+		v    int
+	}{{"train_limit", c.TrainLimit}, {"test_limit", c.TestLimit}, {"unknown_limit", c.UnknownLimit}, {"threads", c.Threads}} {
+		if l.v < 0 {
+			return fmt.Errorf("--%s %d: want 0 (no limit) or more", l.name, l.v)
+		}
+	}
+	return nil
+}
+
 // checkFinite refuses NaN and infinite settings. Every comparison with NaN
 // is false, so a NaN passes the range checks below unnoticed, trains to
 // NaN weights and then fails to be saved, an epoch later, as JSON.
@@ -148,6 +232,9 @@ func (c *Config) checkFinite() error {
 // ValidateAE checks the settings the autoencoder trainer uses (it has no
 // latent space, sampler or schedules), naming the flag of the first bad one.
 func (c *Config) ValidateAE() error {
+	if err := c.checkSetup(true); err != nil {
+		return err
+	}
 	if err := c.checkFinite(); err != nil {
 		return err
 	}

@@ -88,9 +88,10 @@ func (t *trainer) loadState(path string) (*nn.Checkpoint, error) {
 	if err := json.Unmarshal([]byte(js), &st); err != nil {
 		return nil, inputErrorf("--checkpoint_path %s: %s metadata: %w", path, metaState, err)
 	}
-	if st.EncType != t.cfg.EncType || st.LatentDim != t.cfg.LatentDim || st.ClassNum != t.cfg.ClassNum {
-		return nil, inputErrorf("--checkpoint_path %s holds a %s model with latent_dim %d and class_num %d, but the flags ask for %s, %d and %d",
-			path, st.EncType, st.LatentDim, st.ClassNum, t.cfg.EncType, t.cfg.LatentDim, t.cfg.ClassNum)
+	// The network it was made for, as the command line checks it before
+	// any work.
+	if err := CheckCheckpoint(&t.cfg, path); err != nil {
+		return nil, &InputError{Err: err}
 	}
 	if err := st.check(); err != nil {
 		return nil, inputErrorf("--checkpoint_path %s: %s metadata: %w", path, metaState, err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -198,7 +199,7 @@ func (f *File) Case(name string) (*Case, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !equalShape(idx.Shape, c.Out.Shape) {
+		if !slices.Equal(idx.Shape, c.Out.Shape) {
 			return fail("indices shape %v differs from out shape %v", idx.Shape, c.Out.Shape)
 		}
 		c.Indices = make([]int, len(idx.Data))
@@ -218,7 +219,7 @@ func (f *File) Case(name string) (*Case, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !equalShape(g.Shape, c.Inputs[i].Shape) {
+		if !slices.Equal(g.Shape, c.Inputs[i].Shape) {
 			return fail("grad%d shape %v differs from in%d shape %v", i, g.Shape, i, c.Inputs[i].Shape)
 		}
 		c.Grads[i] = &g
@@ -234,7 +235,7 @@ func (f *File) Case(name string) (*Case, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !equalShape(w.Shape, c.Out.Shape) {
+		if !slices.Equal(w.Shape, c.Out.Shape) {
 			return fail("w shape %v differs from out shape %v", w.Shape, c.Out.Shape)
 		}
 		c.W = &w
@@ -283,16 +284,4 @@ func (c *Case) Ints(key string) (v []int, ok bool) {
 func (c *Case) Bool(key string) (v bool, ok bool) {
 	v, ok = c.Params[key].(bool)
 	return v, ok
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -27,11 +27,12 @@ const (
 	Momentum = 0.9
 )
 
-// InputShape returns the per-image input shape an encoder type takes: 1×28×28
-// for mnist-conv, 3×32×32 (CIFAR) for the others.
+// InputShape returns the per-image input shape an encoder type takes, as
+// nn/backbone's registry has it: 1×28×28 for mnist-conv, 3×32×32 (CIFAR)
+// for the others, and for names the registry does not have.
 func InputShape(encType string) []int {
-	if encType == "mnist-conv" {
-		return []int{1, 28, 28}
+	if e, ok := backbone.LookupEncoder(encType); ok {
+		return e.InputShape()
 	}
 	return []int{3, 32, 32}
 }

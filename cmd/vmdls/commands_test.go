@@ -19,12 +19,51 @@ import (
 	"github.com/vmdls-go/vmdls/safetensors"
 )
 
+// The fakes of the method's entry points (runner's methods).
+type (
+	trainFunc   func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (checkpoint string, err error)
+	testFunc    func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (results map[string]any, err error)
+	trainAEFunc func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (aePath string, err error)
+)
+
+// fakeRunner runs the fakes a test gives; an entry point without one fails
+// as a method that is not there would, with errNotFaked.
+type fakeRunner struct {
+	tr trainFunc
+	te testFunc
+	ae trainAEFunc
+}
+
+// errNotFaked is the failure of an entry point the test gave no fake for.
+var errNotFaked = errors.New("not available in this build (the test gave no fake)")
+
+func (f fakeRunner) Train(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (string, error) {
+	if f.tr == nil {
+		return "", errNotFaked
+	}
+	return f.tr(ctx, cfg, obs)
+}
+
+func (f fakeRunner) Test(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (map[string]any, error) {
+	if f.te == nil {
+		return nil, errNotFaked
+	}
+	return f.te(ctx, cfg, obs)
+}
+
+func (f fakeRunner) TrainAE(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (string, error) {
+	if f.ae == nil {
+		return "", errNotFaked
+	}
+	return f.ae(ctx, cfg, obs)
+}
+
 // withFakes replaces the ovd entry points for one test.
 func withFakes(t *testing.T, tr trainFunc, te testFunc, ae trainAEFunc) {
 	t.Helper()
-	oldTr, oldTe, oldAE := runTrain, runTest, runTrainAE
-	runTrain, runTest, runTrainAE = tr, te, ae
-	t.Cleanup(func() { runTrain, runTest, runTrainAE = oldTr, oldTe, oldAE })
+	old := method
+	method = fakeRunner{tr, te, ae}
+	t.Cleanup(func() { method = old })
 }
 
 // writeFile stands for a file the method writes.

@@ -148,63 +148,6 @@ func humanBytes(n int) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// readTorchHeader reads a PyTorch checkpoint's header for the flag checks
-// of readCheckpointHeader; ok is false when path is not a PyTorch file
-// (its error is then the caller's to give). The returned Header is only
-// for those checks: it has no data offsets and its Get finds nothing. Its
-// metadata gains a "vmdls_state" made of the enc_type, latent_dim and
-// class_num of a Lightning checkpoint's hyper_parameters (the reference's
-// names), so that a reference checkpoint of another network or class
-// count is refused as early as one of vmdls train.
-func readTorchHeader(path string) (h *safetensors.Header, ok bool, err error) {
-	th, ok, err := readTorchInfo(path)
-	if !ok || err != nil {
-		return nil, ok, err
-	}
-	h = &safetensors.Header{Name: path, Metadata: maps.Clone(th.Metadata)}
-	for _, t := range th.Tensors {
-		h.Tensors = append(h.Tensors, safetensors.TensorInfo{Name: t.Name, DType: t.DType, Shape: t.Shape})
-	}
-	if _, has := h.Metadata["vmdls_state"]; !has {
-		if rec := trainedWith(th.Metadata); rec.known() {
-			js, _ := json.Marshal(rec)
-			h.Metadata["vmdls_state"] = string(js)
-		}
-	}
-	return h, true, nil
-}
-
-// trainedSettings are the settings a checkpoint must match.
-type trainedSettings struct {
-	EncType   string `json:"enc_type,omitempty"`
-	LatentDim *int   `json:"latent_dim,omitempty"`
-	ClassNum  *int   `json:"class_num,omitempty"`
-	// From says where they were found.
-	From string `json:"-"`
-}
-
-func (s trainedSettings) known() bool {
-	return s.EncType != "" || s.LatentDim != nil || s.ClassNum != nil
-}
-
-// trainedWith finds enc_type, latent_dim and class_num in a checkpoint's
-// metadata: vmdls train's "vmdls_state", or the hyper_parameters (hparams
-// before Lightning 0.9) of a Lightning checkpoint of the reference.
-func trainedWith(md map[string]string) trainedSettings {
-	for _, key := range []string{"vmdls_state", "hyper_parameters", "hparams"} {
-		js, ok := md[key]
-		if !ok {
-			continue
-		}
-		var s trainedSettings
-		if json.Unmarshal([]byte(js), &s) == nil && s.known() {
-			s.From = key
-			return s
-		}
-	}
-	return trainedSettings{}
-}
-
 // runInfoCheckpoint prints what a checkpoint (safetensors or PyTorch)
 // holds: its format, keys, epoch and step, the settings it was trained
 // with, and its hyper_parameters and other metadata. It reads no tensor
@@ -266,7 +209,7 @@ func runInfoCheckpoint(path string, asJSON bool, w io.Writer) error {
 		}
 		groups[g]++
 	}
-	rec := trainedWith(md)
+	rec := ovd.TrainedWith(md)
 	hp := md["hyper_parameters"]
 	if hp == "" {
 		hp = md["hparams"]
@@ -290,7 +233,7 @@ func runInfoCheckpoint(path string, asJSON bool, w io.Writer) error {
 		if hp != "" {
 			out["hyper_parameters"] = json.RawMessage(jsonOrString(hp))
 		}
-		if rec.known() {
+		if rec.Known() {
 			out["trained_with"] = rec
 		}
 		return json.NewEncoder(w).Encode(out)
@@ -310,7 +253,7 @@ func runInfoCheckpoint(path string, asJSON bool, w io.Writer) error {
 			fmt.Fprintf(w, "%-13s %s\n", k+":", v)
 		}
 	}
-	if rec.known() {
+	if rec.Known() {
 		var fl []string
 		if rec.EncType != "" {
 			fl = append(fl, "--enc_type "+rec.EncType)

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/vmdls-go/vmdls/data"
-	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/ovd"
 )
 
@@ -86,7 +86,9 @@ func parseDemo(args []string, stdout io.Writer) (*demoPlan, error) {
 	if !p.outputDirSet {
 		p.outputDir = "runs/" + clock().Format("20060102-150405") + "-demo"
 	}
-	p.configs()
+	if err := p.configs(); err != nil {
+		return nil, &exitError{1, fmt.Errorf("demo: %w", err)}
+	}
 	if err := p.aeCfg.ValidateAE(); err != nil {
 		return nil, usageErrorf("demo: %v", err)
 	}
@@ -98,35 +100,50 @@ func parseDemo(args []string, stdout io.Writer) (*demoPlan, error) {
 	return p, nil
 }
 
+// The seed README's MNIST command lines, as its authors ran them (after
+// "python main.py" and "python test.py"; the shell's quotes around "0,"
+// removed). The demo parses them with the flags of vmdls train and test
+// and then applies its budget (demoPlan.budget); --gpus, --data_dir and
+// test's --checkpoint_path are the demo's own. mnist_ae.py has no line in
+// the README: the autoencoder is train-ae's defaults, which are that
+// script's.
+const (
+	demoTrainLine = "--enc_type mnist-conv --latent_dim 32 --enc_out_dim 500 --max_epochs 500 --gpus 0, --generation_epoch 0 --lower_bound 0.05 --data_dir ./data --step_size 100 --margin_max_distance 32 --known_dataset mnist --unknown_dataset omniglot --data_transforms mnist --input_height 28 --class_num 10 --kl_coeff 0.1 --lr 0.0001 --opt adam --margin_jump 1.0 --margins_epoch 1 --batch_classes 10 --sample_count 16 --batch_size 400"
+	demoTestLine  = "--enc_type mnist-conv --latent_dim 32 --enc_out_dim 500 --max_epochs 500 --gpus 0, --generation_epoch 151 --lower_bound 0.05 --data_dir ./data --step_size 75 --margin_max_distance 32 --known_dataset mnist --unknown_dataset omniglot --data_transforms blob --input_height 28 --class_num 10 --kl_coeff 0.1 --lr 0.1 --margin_jump 1.0 --margins_epoch 10 --batch_classes 1 --sample_count 4996 --batch_size 2500 --checkpoint_path cnn_mnist.ckpt --ae_features"
+)
+
 // configs fills the three runs from seed-readme.txt's MNIST command lines
-// (main.py's for training, test.py's for testing), with the demo's budget.
-func (p *demoPlan) configs() {
-	base := ovd.DefaultConfig()
-	base.EncType, base.LatentDim, base.EncOutDim = "mnist-conv", 32, backbone.MnistConvOutDim
-	base.DataDir, base.Seed, base.Threads = p.dataDir, p.seed, p.threads
-	base.KnownDataset, base.UnknownDataset, base.InputHeight, base.ClassNum = "mnist", "omniglot", 28, 10
-	base.TrainLimit, base.TestLimit, base.UnknownLimit = p.trainLimit, p.testLimit, p.unknownLimit
+// (main.py's for training, test.py's for testing) and train-ae's defaults,
+// with the demo's budget.
+func (p *demoPlan) configs() error {
+	for _, r := range []struct {
+		cmd, line string
+		cfg       *ovd.Config
+		epochs    int
+		dir       string
+	}{
+		{"train-ae", "", &p.aeCfg, p.aeEpochs, "ae"},
+		{"train", demoTrainLine, &p.trainCfg, p.epochs, "train"},
+		{"test", demoTestLine, &p.testCfg, p.epochs, "test"},
+	} {
+		o, err := parseRunFlags(r.cmd, strings.Fields(r.line), io.Discard, io.Discard)
+		if err != nil {
+			return fmt.Errorf("the README's %s line: %w", r.cmd, err)
+		}
+		*r.cfg = o.cfg
+		p.budget(r.cfg, r.epochs, filepath.Join(p.outputDir, r.dir))
+	}
+	// The model to test is the one the demo trains.
+	p.testCfg.CheckpointPath = ""
+	return nil
+}
 
-	ae := base
-	ae.LatentDim, ae.Opt, ae.LR, ae.MaxEpochs = refAELatentDim, "adam", 1e-4, p.aeEpochs
-	ae.BatchSize = refBatchSize
-	ae.OutputDir = filepath.Join(p.outputDir, "ae")
-	p.aeCfg = ae
-
-	tr := base
-	tr.MaxEpochs, tr.GenerationEpoch, tr.LowerBound, tr.StepSize = p.epochs, 0, 0.05, 100
-	tr.MarginMaxDistance, tr.DataTransforms, tr.KLCoeff, tr.LR, tr.Opt = 32, "mnist", 0.1, 0.0001, "adam"
-	tr.MarginJump, tr.MarginsEpoch, tr.BatchClasses, tr.SampleCount, tr.BatchSize = 1.0, 1, 10, 16, 400
-	tr.OutputDir = filepath.Join(p.outputDir, "train")
-	p.trainCfg = tr
-
-	te := base
-	te.MaxEpochs, te.GenerationEpoch, te.LowerBound, te.StepSize = p.epochs, 151, 0.05, 75
-	te.MarginMaxDistance, te.DataTransforms, te.KLCoeff, te.LR = 32, "blob", 0.1, 0.1
-	te.MarginJump, te.MarginsEpoch, te.BatchClasses, te.SampleCount, te.BatchSize = 1.0, 10, 1, 4996, 2500
-	te.AEFeatures = true
-	te.OutputDir = filepath.Join(p.outputDir, "test")
-	p.testCfg = te
+// budget applies the demo's flags to one run's settings: its data folder,
+// seed and threads, the subset and the epochs, and the output folder.
+func (p *demoPlan) budget(c *ovd.Config, epochs int, outputDir string) {
+	c.DataDir, c.Seed, c.Threads = p.dataDir, p.seed, p.threads
+	c.TrainLimit, c.TestLimit, c.UnknownLimit = p.trainLimit, p.testLimit, p.unknownLimit
+	c.MaxEpochs, c.OutputDir = epochs, outputDir
 }
 
 // runDemo is `vmdls demo`: train the MNIST autoencoder and the mnist-conv
@@ -150,9 +167,6 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	if runTrain == nil || runTest == nil || runTrainAE == nil {
-		return notBuilt("demo", "Train, Test and TrainAE")
-	}
 	o := optionsFromConfig("demo", p.trainCfg)
 	*o.gpus.p = p.gpus
 	if err := o.applyGPUs(stderr); err != nil {
@@ -173,16 +187,16 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 }
 
 func (p *demoPlan) run(s *session, stdout io.Writer) error {
-	aePath, err := runTrainAE(s.ctx, p.aeCfg, s.prog.observe)
+	aePath, err := method.TrainAE(s.ctx, p.aeCfg, s.prog.observe)
 	if err != nil {
 		return fmt.Errorf("autoencoder: %w", err)
 	}
-	ckpt, err := runTrain(s.ctx, p.trainCfg, s.prog.observe)
+	ckpt, err := method.Train(s.ctx, p.trainCfg, s.prog.observe)
 	if err != nil {
 		return fmt.Errorf("training: %w", err)
 	}
 	p.testCfg.CheckpointPath, p.testCfg.AEPath = ckpt, aePath
-	res, err := runTest(s.ctx, p.testCfg, s.prog.observe)
+	res, err := method.Test(s.ctx, p.testCfg, s.prog.observe)
 	if err != nil {
 		return fmt.Errorf("test: %w", err)
 	}

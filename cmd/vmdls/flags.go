@@ -7,16 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/vmdls-go/vmdls/cuda"
 	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/internal/regularfile"
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/ovd"
-	"github.com/vmdls-go/vmdls/safetensors"
 )
 
 // exitError carries the process exit status an error should end with:
@@ -92,38 +91,24 @@ func (s *optString) Get() any {
 	return *s.p
 }
 
-// The reference's defaults where they differ from ovd.DefaultConfig, which
-// follows GMM_VAE_Contrastive's keyword defaults: argparse's defaults win
-// on the command line.
-const (
-	refGenerationEpoch = 20     // add_model_specific_args --generation_epoch
-	refFinetuneLR      = 0.0001 // --finetune_lr
-	refBatchSize       = 256    // --batch_size
-	refMaxEpochs       = 1000   // PyTorch Lightning 1.1 Trainer max_epochs
-	refNumWorkers      = 8      // --num_workers
-	refMarginsEpochTst = 10     // test.py's --margins_epoch (main.py: 0)
-	refAELatentDim     = 32     // mnist_ae.py's --latent_dim
-)
+// refNumWorkers is the reference's --num_workers, which only the command
+// line has (the method's defaults are ovd's).
+const refNumWorkers = 8
 
-// defaultOptions returns the defaults of the reference script behind cmd.
+// defaultOptions returns the defaults of the reference script behind cmd:
+// ovd's defaults of main.py, test.py or mnist_ae.py, with the data folder
+// of this machine ($VMDLS_DATA or ./data).
 func defaultOptions(cmd string) *runOptions {
-	o := &runOptions{cmd: cmd, cfg: ovd.DefaultConfig(), numWorkers: refNumWorkers,
+	cfg := ovd.DefaultConfig()
+	switch cmd {
+	case "test":
+		cfg = ovd.DefaultTestConfig()
+	case "train-ae":
+		cfg = ovd.DefaultAEConfig()
+	}
+	cfg.DataDir = data.DefaultDir()
+	o := &runOptions{cmd: cmd, cfg: cfg, numWorkers: refNumWorkers,
 		covScaling: 5.0, reconWeight: 0.1, genWeight: 0.5}
-	c := &o.cfg
-	c.GenerationEpoch = refGenerationEpoch
-	c.FinetuneLR = refFinetuneLR
-	c.BatchSize = refBatchSize
-	c.MaxEpochs = refMaxEpochs
-	c.DataDir = data.DefaultDir()
-	if cmd == "test" {
-		c.MarginsEpoch = refMarginsEpochTst
-	}
-	if cmd == "train-ae" {
-		c.EncType = "mnist-conv"
-		c.EncOutDim = backbone.MnistConvOutDim
-		c.LatentDim = refAELatentDim
-		c.Opt = "adam"
-	}
 	o.gpus.p = new(string)
 	return o
 }
@@ -407,44 +392,13 @@ func (o *runOptions) defaultOutputDir(now time.Time) string {
 	return "runs/" + name
 }
 
-// encoderSpec is what validation needs of an encoder without building it.
-type encoderSpec struct {
-	outDim, channels, height int
-}
-
-// encoderSpecs mirrors nn/backbone's registry: output width (enc_out_dim)
-// and input image shape, so checks need not allocate a network.
-var encoderSpecs = map[string]encoderSpec{
-	"mnist-conv": {backbone.MnistConvOutDim, 1, 28},
-	"vgg":        {backbone.VGGOutDim, 3, 32},
-	"resnet18":   {backbone.ResNet18OutDim, 3, 32},
-	"densenet":   {backbone.DenseNetOutDim, 3, 32},
-	"wresnet":    {backbone.WideResNetOutDim, 3, 32},
-}
-
-// knownSpec describes a dataset usable as the known set.
-type knownSpec struct {
-	classes, channels, height int
-}
-
-// knownDatasets lists the datasets with class labels, usable as
-// --known_dataset (the others are unknown-only sets).
-var knownDatasets = map[string]knownSpec{
-	"mnist":          {10, 1, 28},
-	"kmnist":         {10, 1, 28},
-	"fashion_mnist":  {10, 1, 28},
-	"mnist_noise":    {10, 1, 28},
-	"cifar10":        {10, 3, 32},
-	"cifar_known":    {10, 3, 32},
-	"cifar100_known": {100, 3, 32},
-}
-
+// knownDatasetNames lists the datasets with class labels, usable as
+// --known_dataset (the others are unknown-only sets), in name order.
 func knownDatasetNames() []string {
 	var out []string
-	for n := range knownDatasets {
-		out = append(out, n)
+	for _, k := range data.KnownSets() {
+		out = append(out, k.Name)
 	}
-	sort.Strings(out)
 	return out
 }
 
@@ -454,43 +408,14 @@ func knownDatasetNames() []string {
 func (o *runOptions) validate() error {
 	c := &o.cfg
 	cmd := o.cmd
-	enc, ok := encoderSpecs[c.EncType]
-	if !ok {
-		return usageErrorf("%s: --enc_type %q: want one of %s", cmd, c.EncType, strings.Join(backbone.EncTypes(), ", "))
+	// The method's own checks first (ovd.Config.Validate): names, shapes
+	// and values; then what only the command line has.
+	validate := c.Validate
+	if cmd == "train-ae" {
+		validate = c.ValidateAE
 	}
-	if c.EncOutDim != enc.outDim {
-		return usageErrorf("%s: --enc_out_dim %d does not match --enc_type %s, whose output width is %d", cmd, c.EncOutDim, c.EncType, enc.outDim)
-	}
-	if cmd == "train-ae" && c.EncType != "mnist-conv" && c.EncType != "resnet18" {
-		return usageErrorf("%s: --enc_type %q: the autoencoders are mnist-conv (MNIST) and resnet18 (CIFAR)", cmd, c.EncType)
-	}
-	if c.InputHeight != enc.height {
-		return usageErrorf("%s: --input_height %d: the %s encoder takes %dx%d images; want --input_height %d", cmd, c.InputHeight, c.EncType, enc.height, enc.height, enc.height)
-	}
-	kd, ok := knownDatasets[c.KnownDataset]
-	if !ok {
-		return usageErrorf("%s: --known_dataset %q: want one of %s", cmd, c.KnownDataset, strings.Join(knownDatasetNames(), ", "))
-	}
-	if kd.channels != enc.channels || kd.height != enc.height {
-		return usageErrorf("%s: --known_dataset %s has %dx%dx%d images but --enc_type %s takes %dx%dx%d", cmd,
-			c.KnownDataset, kd.channels, kd.height, kd.height, c.EncType, enc.channels, enc.height, enc.height)
-	}
-	if c.ClassNum > kd.classes {
-		return usageErrorf("%s: --class_num %d: %s has %d classes; want 2..%d", cmd, c.ClassNum, c.KnownDataset, kd.classes, kd.classes)
-	}
-	if cmd != "train-ae" && !contains(data.Names, c.UnknownDataset) {
-		return usageErrorf("%s: --unknown_dataset %q: want one of %s", cmd, c.UnknownDataset, strings.Join(data.Names, ", "))
-	}
-	if !contains(data.PipelineNames, c.DataTransforms) {
-		return usageErrorf("%s: --data_transforms %q: want one of %s", cmd, c.DataTransforms, strings.Join(data.PipelineNames, ", "))
-	}
-	for _, l := range []struct {
-		name string
-		v    int
-	}{{"train_limit", c.TrainLimit}, {"test_limit", c.TestLimit}, {"unknown_limit", c.UnknownLimit}, {"threads", c.Threads}} {
-		if l.v < 0 {
-			return usageErrorf("%s: --%s %d: want 0 (no limit) or more", cmd, l.name, l.v)
-		}
+	if err := validate(); err != nil {
+		return usageErrorf("%s: %v", cmd, err)
 	}
 	if o.numWorkers < 0 {
 		return usageErrorf("%s: --num_workers %d: want 0 or more", cmd, o.numWorkers)
@@ -506,13 +431,6 @@ func (o *runOptions) validate() error {
 	}
 	if c.AEFeatures && cmd == "test" && c.AEPath == "" && !o.dryRun {
 		return usageErrorf("test: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes")
-	}
-	validate := c.Validate
-	if cmd == "train-ae" {
-		validate = c.ValidateAE
-	}
-	if err := validate(); err != nil {
-		return usageErrorf("%s: %v", cmd, err)
 	}
 	return nil
 }
@@ -549,102 +467,22 @@ func (o *runOptions) checkFiles() error {
 		}
 	}
 	if c.CheckpointPath != "" {
-		if err := o.checkCheckpoint(c.CheckpointPath); err != nil {
-			return err
+		if err := ovd.CheckCheckpoint(c, c.CheckpointPath); err != nil {
+			return usageErrorf("%s: %v", o.cmd, err)
 		}
 	}
 	if c.AEPath != "" {
-		hdr, err := readCheckpointHeader(c.AEPath)
+		err := ovd.CheckAutoencoder(c.AEPath)
+		if errors.Is(err, ovd.ErrAutoencoderInside) {
+			// The reference's model checkpoints keep their frozen
+			// autoencoder under ae.
+			return usageErrorf("%s: --ae_path %s is a model checkpoint with an autoencoder inside (under ae.); take it out with vmdls convert --prefix ae. %s ae.safetensors", o.cmd, c.AEPath, shellQuote(c.AEPath))
+		}
 		if err != nil {
-			return usageErrorf("%s: --ae_path %s: %v", o.cmd, c.AEPath, err)
-		}
-		if _, ok := hdr.Metadata["ae_type"]; !ok {
-			shapes := make(map[string][]int, len(hdr.Tensors))
-			for _, t := range hdr.Tensors {
-				shapes[t.Name] = t.Shape
-			}
-			if ovd.AutoencoderKind(shapes) == "" {
-				inner := map[string][]int{}
-				for name, shape := range shapes {
-					if rest, ok := strings.CutPrefix(name, "ae."); ok {
-						inner[rest] = shape
-					}
-				}
-				if ovd.AutoencoderKind(inner) != "" {
-					// The reference's model checkpoints keep their frozen
-					// autoencoder under ae.
-					return usageErrorf("%s: --ae_path %s is a model checkpoint with an autoencoder inside (under ae.); take it out with vmdls convert --prefix ae. %s ae.safetensors", o.cmd, c.AEPath, shellQuote(c.AEPath))
-				}
-				return usageErrorf("%s: --ae_path %s is not an autoencoder: no ae_type in its metadata (vmdls train-ae writes one), and its layers are neither the MNIST nor the ResNet-18 autoencoder's", o.cmd, c.AEPath)
-			}
+			return usageErrorf("%s: %v", o.cmd, err)
 		}
 	}
 	return nil
-}
-
-// checkCheckpoint reads only the safetensors header of path and compares
-// the latent heads' shape (and the recorded enc_type, when the file has
-// one) with the flags, so a checkpoint of another backbone fails here.
-func (o *runOptions) checkCheckpoint(path string) error {
-	hdr, err := readCheckpointHeader(path)
-	if err != nil {
-		return usageErrorf("%s: --checkpoint_path %s: %v", o.cmd, path, err)
-	}
-	c := &o.cfg
-	// ovd.Train records its settings as JSON under "vmdls_state"; other
-	// writers may put enc_type at the top level.
-	var rec struct {
-		EncType   string `json:"enc_type"`
-		LatentDim *int   `json:"latent_dim"`
-		ClassNum  *int   `json:"class_num"`
-	}
-	if js, ok := hdr.Metadata["vmdls_state"]; ok {
-		json.Unmarshal([]byte(js), &rec)
-	}
-	if et, ok := hdr.Metadata["enc_type"]; ok {
-		rec.EncType = et
-	}
-	if rec.EncType != "" && rec.EncType != c.EncType {
-		return usageErrorf("%s: --checkpoint_path %s holds a %s model but --enc_type is %s; want --enc_type %s or a %s checkpoint", o.cmd, path, rec.EncType, c.EncType, rec.EncType, c.EncType)
-	}
-	if rec.LatentDim != nil && *rec.LatentDim != c.LatentDim {
-		return usageErrorf("%s: --checkpoint_path %s has --latent_dim %d, not %d", o.cmd, path, *rec.LatentDim, c.LatentDim)
-	}
-	if rec.ClassNum != nil && *rec.ClassNum != c.ClassNum {
-		return usageErrorf("%s: --checkpoint_path %s was trained with --class_num %d, not %d", o.cmd, path, *rec.ClassNum, c.ClassNum)
-	}
-	for _, ti := range hdr.Tensors {
-		// The mean head: "fc_mu" in ovd's model (the reference's name),
-		// "mu" in nn/backbone.Model.
-		name := ti.Name
-		if name != "mu.weight" && name != "fc_mu.weight" && !strings.HasSuffix(name, ".mu.weight") && !strings.HasSuffix(name, ".fc_mu.weight") {
-			continue
-		}
-		if len(ti.Shape) != 2 {
-			continue
-		}
-		lat, in := ti.Shape[0], ti.Shape[1]
-		if in != c.EncOutDim {
-			return usageErrorf("%s: --checkpoint_path %s was made for an encoder of width %d, not --enc_type %s (--enc_out_dim %d)", o.cmd, path, in, c.EncType, c.EncOutDim)
-		}
-		if lat != c.LatentDim {
-			return usageErrorf("%s: --checkpoint_path %s has --latent_dim %d, not %d", o.cmd, path, lat, c.LatentDim)
-		}
-	}
-	return nil
-}
-
-// readCheckpointHeader reads the safetensors header of path without its
-// tensor data, or a PyTorch checkpoint's (readTorchHeader).
-func readCheckpointHeader(path string) (*safetensors.Header, error) {
-	h, err := safetensors.ReadHeader(path)
-	if errors.Is(err, safetensors.ErrFormat) {
-		if th, ok, terr := readTorchHeader(path); ok {
-			return th, terr
-		}
-		return nil, fmt.Errorf("not a safetensors checkpoint nor a PyTorch one (%v)", err)
-	}
-	return h, err
 }
 
 // gpuRequest is a parsed --gpus value.
@@ -692,10 +530,6 @@ func parseGPUs(s string) (gpuRequest, error) {
 	return gpuRequest{Count: n}, nil
 }
 
-// selectGPU is set by a build with CUDA support (the cuda build tag) to
-// pick the devices --gpus asks for; nil means a CPU-only build.
-var selectGPU func(req gpuRequest) error
-
 // applyGPUs hands --gpus to the CUDA build, or warns once that this build
 // runs on the CPU.
 func (o *runOptions) applyGPUs(stderr io.Writer) error {
@@ -703,7 +537,7 @@ func (o *runOptions) applyGPUs(stderr io.Writer) error {
 	if !req.wantsGPU() {
 		return nil
 	}
-	if selectGPU == nil {
+	if !cuda.Available {
 		fmt.Fprintf(stderr, "vmdls: warning: --gpus %q: this build has no CUDA support (build with -tags cuda); running on the CPU\n", o.gpus.String())
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/vmdls-go/vmdls/cuda"
 	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/tensor/memtune"
 )
@@ -33,7 +34,7 @@ func runInfo(args []string, w io.Writer) error {
 			Go      string `json:"go"`
 			CUDA    bool   `json:"cuda"`
 			kernels.CPUInfo
-		}{version, runtime.Version(), cudaAvailable, ci})
+		}{version, runtime.Version(), cuda.Available, ci})
 	}
 	kb := func(b int) string {
 		if b < 0 {

@@ -18,14 +18,11 @@ func runTestCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil || o == nil {
 		return err
 	}
-	if runTest == nil {
-		return notBuilt("test", "Test")
-	}
 	s, err := start(o, stderr, "stopping the evaluation")
 	if err != nil {
 		return err
 	}
-	res, err := runTest(s.ctx, o.cfg, s.prog.observe)
+	res, err := method.Test(s.ctx, o.cfg, s.prog.observe)
 	if err == nil {
 		metricsTable(stdout, res)
 	}

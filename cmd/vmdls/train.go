@@ -14,32 +14,6 @@ import (
 	"github.com/vmdls-go/vmdls/ovd"
 )
 
-// The method's entry points, as the command line calls them. They are
-// variables so that the commands' tests can run with recorded fakes, and
-// so that this package builds before package ovd has them; each is set to
-// its ovd function where it exists (ovd_link.go).
-//
-// trainFunc is ovd.Train: it returns the path of the last checkpoint it
-// wrote, also when ctx was cancelled (then err wraps context.Canceled).
-// testFunc is ovd.Test and returns what results.json holds. trainAEFunc is ovd.TrainAE and returns the path of
-// the autoencoder it saved.
-type (
-	trainFunc   func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (checkpoint string, err error)
-	testFunc    func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (results map[string]any, err error)
-	trainAEFunc func(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (aePath string, err error)
-)
-
-var (
-	runTrain   trainFunc
-	runTest    testFunc
-	runTrainAE trainAEFunc
-)
-
-// notBuilt is the error of a command whose ovd entry point is missing.
-func notBuilt(cmd, fn string) error {
-	return &exitError{1, fmt.Errorf("%s: not available in this build (package ovd has no %s yet)", cmd, fn)}
-}
-
 // clock is the time used for default output folder names; tests fix it.
 var clock = time.Now
 
@@ -153,14 +127,11 @@ func runTrainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil || o == nil {
 		return err
 	}
-	if runTrain == nil {
-		return notBuilt("train", "Train")
-	}
 	s, err := start(o, stderr, "finishing the current step and writing a checkpoint")
 	if err != nil {
 		return err
 	}
-	ckpt, err := runTrain(s.ctx, o.cfg, s.prog.observe)
+	ckpt, err := method.Train(s.ctx, o.cfg, s.prog.observe)
 	if errors.Is(err, context.Canceled) {
 		if ckpt != "" {
 			fmt.Fprintf(stderr, "vmdls: checkpoint written to %s; resume with:\n  vmdls train %s\n", ckpt, resumeArgs(o.args, ckpt))

@@ -13,14 +13,11 @@ func runTrainAECmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil || o == nil {
 		return err
 	}
-	if runTrainAE == nil {
-		return notBuilt("train-ae", "TrainAE")
-	}
 	s, err := start(o, stderr, "finishing the current step and saving the autoencoder")
 	if err != nil {
 		return err
 	}
-	path, err := runTrainAE(s.ctx, o.cfg, s.prog.observe)
+	path, err := method.TrainAE(s.ctx, o.cfg, s.prog.observe)
 	if path != "" {
 		fmt.Fprintf(stdout, "autoencoder: %s (use it with --ae_features --ae_path %s)\n", path, shellQuote(path))
 	}

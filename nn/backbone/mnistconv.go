@@ -1,9 +1,7 @@
 package backbone
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/nn"
@@ -78,112 +76,4 @@ func (m *MnistConv) OutDim() int { return MnistConvOutDim }
 // TapDims are the tap widths, 100 each.
 func (m *MnistConv) TapDims() [3]int {
 	return [3]int{mnistConvChannels, mnistConvChannels, mnistConvChannels}
-}
-
-// DefaultClassNum is the reference's default class_num (GMM_VAE_Contrastive,
-// CIFAR-10's ten classes): the width of the densenet encoder's classifier
-// when NewModel or NewEncoder builds it.
-const DefaultClassNum = 10
-
-// encoders lists the supported --enc_type values with their builders and
-// output widths, in the order the reference's --enc_type help lists them:
-// mnist-conv takes 1×28×28 images, the other four 3×32×32 (CIFAR). The
-// class count sizes densenet's classifier, the one encoder of the
-// reference that holds one; the others do not take it (the reference's
-// WideResNet takes num_classes and ignores it).
-var encoders = []struct {
-	name   string
-	outDim int
-	build  func(rng *rand.Rand, classNum int) nn.Module
-}{
-	{"mnist-conv", MnistConvOutDim, func(r *rand.Rand, _ int) nn.Module { return NewMnistConvEncoder(r) }},
-	{"vgg", VGGOutDim, func(r *rand.Rand, _ int) nn.Module { return NewVGG(r) }},
-	{"resnet18", ResNet18OutDim, func(r *rand.Rand, _ int) nn.Module { return NewResNet18(r) }},
-	{"densenet", DenseNetOutDim, func(r *rand.Rand, c int) nn.Module { return NewDenseNet3(r, 100, c, 12, 0.5) }},
-	{"wresnet", WideResNetOutDim, func(r *rand.Rand, _ int) nn.Module { return NewWideResNet(r) }},
-}
-
-// EncTypes returns the supported encoder names, in a fixed order.
-func EncTypes() []string {
-	out := make([]string, len(encoders))
-	for i, e := range encoders {
-		out[i] = e.name
-	}
-	return out
-}
-
-// NewEncoder builds the encoder named encType with weights drawn from rng
-// and returns it with its output width (enc_out_dim); densenet's classifier
-// has DefaultClassNum classes. An unknown name is an error that lists the
-// supported ones.
-func NewEncoder(encType string, rng *rand.Rand) (nn.Module, int, error) {
-	return NewEncoderClasses(encType, DefaultClassNum, rng)
-}
-
-// NewEncoderClasses is NewEncoder for a reference run of classNum known
-// classes (--class_num): densenet's classifier, which h does not use but
-// the reference's state_dict holds, is Linear(342, classNum), so that the
-// reference's checkpoint of such a run loads strictly.
-func NewEncoderClasses(encType string, classNum int, rng *rand.Rand) (nn.Module, int, error) {
-	if classNum < 1 {
-		return nil, 0, fmt.Errorf("class_num = %d, want at least 1", classNum)
-	}
-	for _, e := range encoders {
-		if e.name == encType {
-			return e.build(rng, classNum), e.outDim, nil
-		}
-	}
-	return nil, 0, fmt.Errorf("unknown encoder type %q (supported: %s)", encType, strings.Join(EncTypes(), ", "))
-}
-
-// Model is the VMDLS network of METHOD.md section 1: an encoder and the two
-// latent heads mu and logvar, each Linear(enc_out_dim, latent_dim). Its
-// children are registered as "encoder", "fc_mu" and "fc_var", the names of
-// the reference's GMM_VAE_Contrastive, so its checkpoints' keys match.
-type Model struct {
-	nn.Base
-	Enc        nn.Module
-	Mu, Logvar *nn.Linear
-	EncOutDim  int
-	LatentDim  int
-}
-
-// NewModel builds the encoder named encType and the latent heads of
-// latentDim outputs, drawing every weight from rng in the order PyTorch
-// constructs them (encoder, mu, logvar); densenet's classifier has
-// DefaultClassNum classes.
-func NewModel(encType string, latentDim int, rng *rand.Rand) (*Model, error) {
-	return NewModelClasses(encType, latentDim, DefaultClassNum, rng)
-}
-
-// NewModelClasses is NewModel for a run of classNum known classes
-// (--class_num), which sizes densenet's classifier (NewEncoderClasses).
-func NewModelClasses(encType string, latentDim, classNum int, rng *rand.Rand) (*Model, error) {
-	if latentDim < 1 {
-		return nil, fmt.Errorf("latent_dim = %d, want at least 1", latentDim)
-	}
-	enc, outDim, err := NewEncoderClasses(encType, classNum, rng)
-	if err != nil {
-		return nil, err
-	}
-	m := &Model{Enc: enc, EncOutDim: outDim, LatentDim: latentDim}
-	m.RegisterModule("encoder", enc)
-	m.Mu = nn.NewLinear(rng, outDim, latentDim, true)
-	m.RegisterModule("fc_mu", m.Mu)
-	m.Logvar = nn.NewLinear(rng, outDim, latentDim, true)
-	m.RegisterModule("fc_var", m.Logvar)
-	return m, nil
-}
-
-// Encode returns the heads' outputs mu and logvar [N, latentDim] for x.
-func (m *Model) Encode(x *autograd.Var) (mu, logvar *autograd.Var) {
-	h := m.Enc.Forward(x)
-	return m.Mu.Forward(h), m.Logvar.Forward(h)
-}
-
-// Forward returns mu, the embedding used at evaluation time (z = mu there);
-// training needs both heads, which Encode gives. The logvar head is not
-// computed.
-func (m *Model) Forward(x *autograd.Var) *autograd.Var {
-	return m.Mu.Forward(m.Enc.Forward(x))
 }

@@ -1,0 +1,185 @@
+package ovd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/vmdls-go/vmdls/safetensors"
+	"github.com/vmdls-go/vmdls/torchfile"
+)
+
+// Checks of the files a run is given, from their headers alone: a
+// checkpoint or autoencoder made for another network fails before any
+// data is read or any network is built, naming the flag to change.
+
+// TrainedSettings are the settings a checkpoint records that a run must
+// match; nil fields were not recorded.
+type TrainedSettings struct {
+	EncType   string `json:"enc_type,omitempty"`
+	LatentDim *int   `json:"latent_dim,omitempty"`
+	ClassNum  *int   `json:"class_num,omitempty"`
+	// From is the metadata key they were found under.
+	From string `json:"-"`
+}
+
+// Known reports whether any setting was recorded.
+func (s TrainedSettings) Known() bool {
+	return s.EncType != "" || s.LatentDim != nil || s.ClassNum != nil
+}
+
+// TrainedWith finds enc_type, latent_dim and class_num in a checkpoint's
+// metadata: Train's state (the "vmdls_state" key), or the hyper_parameters
+// (hparams before Lightning 0.9) of a Lightning checkpoint of the
+// reference.
+func TrainedWith(md map[string]string) TrainedSettings {
+	for _, key := range []string{metaState, "hyper_parameters", "hparams"} {
+		js, ok := md[key]
+		if !ok {
+			continue
+		}
+		var s TrainedSettings
+		if json.Unmarshal([]byte(js), &s) == nil && s.Known() {
+			s.From = key
+			return s
+		}
+	}
+	return TrainedSettings{}
+}
+
+// readFileHeader reads the safetensors header of path without its tensor
+// data, or a PyTorch checkpoint's (readTorchHeader).
+func readFileHeader(path string) (*safetensors.Header, error) {
+	h, err := safetensors.ReadHeader(path)
+	if errors.Is(err, safetensors.ErrFormat) {
+		if th, ok, terr := readTorchHeader(path); ok {
+			return th, terr
+		}
+		return nil, fmt.Errorf("not a safetensors checkpoint nor a PyTorch one (%v)", err)
+	}
+	return h, err
+}
+
+// readTorchHeader reads a PyTorch checkpoint's header for the checks of
+// readFileHeader; ok is false when path is not a PyTorch file (its error is
+// then the caller's to give). The returned Header is only for those
+// checks: it has no data offsets and its Get finds nothing. Its metadata
+// gains a "vmdls_state" made of the enc_type, latent_dim and class_num of a
+// Lightning checkpoint's hyper_parameters (the reference's names), so that
+// a reference checkpoint of another network or class count is refused as
+// early as one of Train.
+func readTorchHeader(path string) (h *safetensors.Header, ok bool, err error) {
+	format, err := torchfile.DetectFile(path)
+	if err != nil || format == torchfile.Unknown {
+		return nil, false, err
+	}
+	th, err := torchfile.ReadHeader(path)
+	if err != nil {
+		return nil, true, err
+	}
+	h = &safetensors.Header{Name: path, Metadata: maps.Clone(th.Metadata)}
+	for _, t := range th.Tensors {
+		h.Tensors = append(h.Tensors, safetensors.TensorInfo{Name: t.Name, DType: t.DType, Shape: t.Shape})
+	}
+	if _, has := h.Metadata[metaState]; !has {
+		if rec := TrainedWith(th.Metadata); rec.Known() {
+			js, _ := json.Marshal(rec)
+			h.Metadata[metaState] = string(js)
+		}
+	}
+	return h, true, nil
+}
+
+// CheckCheckpoint reads only the header of the checkpoint at path (a
+// safetensors file or a PyTorch one) and compares the latent heads' shape,
+// and the enc_type, latent_dim and class_num the file records where it
+// records them, with cfg, so that a checkpoint of another backbone fails
+// before any work. Its errors name --checkpoint_path and the flag that
+// differs; Train's resume runs the same check.
+func CheckCheckpoint(cfg *Config, path string) error {
+	hdr, err := readFileHeader(path)
+	if err != nil {
+		return fmt.Errorf("--checkpoint_path %s: %v", path, err)
+	}
+	// Train records its settings as JSON under metaState; other writers
+	// may put enc_type at the top level.
+	var rec struct {
+		EncType   string `json:"enc_type"`
+		LatentDim *int   `json:"latent_dim"`
+		ClassNum  *int   `json:"class_num"`
+	}
+	if js, ok := hdr.Metadata[metaState]; ok {
+		json.Unmarshal([]byte(js), &rec)
+	}
+	if et, ok := hdr.Metadata["enc_type"]; ok {
+		rec.EncType = et
+	}
+	if rec.EncType != "" && rec.EncType != cfg.EncType {
+		return fmt.Errorf("--checkpoint_path %s holds a %s model but --enc_type is %s; want --enc_type %s or a %s checkpoint", path, rec.EncType, cfg.EncType, rec.EncType, cfg.EncType)
+	}
+	if rec.LatentDim != nil && *rec.LatentDim != cfg.LatentDim {
+		return fmt.Errorf("--checkpoint_path %s has --latent_dim %d, not %d", path, *rec.LatentDim, cfg.LatentDim)
+	}
+	if rec.ClassNum != nil && *rec.ClassNum != cfg.ClassNum {
+		return fmt.Errorf("--checkpoint_path %s was trained with --class_num %d, not %d", path, *rec.ClassNum, cfg.ClassNum)
+	}
+	for _, ti := range hdr.Tensors {
+		// The mean head: "fc_mu" in backbone.Model (the reference's
+		// name), "mu" in older files of this engine.
+		name := ti.Name
+		if name != "mu.weight" && name != "fc_mu.weight" && !strings.HasSuffix(name, ".mu.weight") && !strings.HasSuffix(name, ".fc_mu.weight") {
+			continue
+		}
+		if len(ti.Shape) != 2 {
+			continue
+		}
+		lat, in := ti.Shape[0], ti.Shape[1]
+		if in != cfg.EncOutDim {
+			return fmt.Errorf("--checkpoint_path %s was made for an encoder of width %d, not --enc_type %s (--enc_out_dim %d)", path, in, cfg.EncType, cfg.EncOutDim)
+		}
+		if lat != cfg.LatentDim {
+			return fmt.Errorf("--checkpoint_path %s has --latent_dim %d, not %d", path, lat, cfg.LatentDim)
+		}
+	}
+	return nil
+}
+
+// ErrAutoencoderInside is CheckAutoencoder's error for a model checkpoint
+// of the reference given as the autoencoder: the autoencoder is in it,
+// under "ae.", and has to be taken out (vmdls convert --prefix ae.).
+var ErrAutoencoderInside = errors.New("a model checkpoint with an autoencoder inside (under ae.)")
+
+// CheckAutoencoder reads only the header of the autoencoder at path (a
+// safetensors file or a PyTorch one) and checks that LoadAutoencoder can
+// tell which autoencoder it is: by the ae_type TrainAE records, or by its
+// layers' shapes (AutoencoderKind). A model checkpoint of the reference,
+// which keeps its frozen autoencoder under "ae.", is told so. Its errors
+// name --ae_path.
+func CheckAutoencoder(path string) error {
+	hdr, err := readFileHeader(path)
+	if err != nil {
+		return fmt.Errorf("--ae_path %s: %v", path, err)
+	}
+	if _, ok := hdr.Metadata[aeMetaType]; ok {
+		return nil
+	}
+	shapes := make(map[string][]int, len(hdr.Tensors))
+	for _, t := range hdr.Tensors {
+		shapes[t.Name] = t.Shape
+	}
+	if AutoencoderKind(shapes) != "" {
+		return nil
+	}
+	inner := map[string][]int{}
+	for name, shape := range shapes {
+		if rest, ok := strings.CutPrefix(name, "ae."); ok {
+			inner[rest] = shape
+		}
+	}
+	if AutoencoderKind(inner) != "" {
+		return fmt.Errorf("--ae_path %s is %w", path, ErrAutoencoderInside)
+	}
+	return fmt.Errorf("--ae_path %s is not an autoencoder: no %s in its metadata (vmdls train-ae writes one), and its layers are neither the MNIST nor the ResNet-18 autoencoder's", path, aeMetaType)
+}
