@@ -24,6 +24,8 @@ p.add_argument('--threads', type=int, default=2)
 p.add_argument('--steps', type=int, default=2, help='profiled steps on our side (PyTorch profiles one)')
 p.add_argument('--isa', default='native', choices=['native', 'avx2'])
 p.add_argument('--json', default=None, help='append both sides\' raw records here')
+p.add_argument('--peak_gflops', type=float, default=0, help='passed to ours, for the conv shapes\' fraction of the FMA peak')
+p.add_argument('--ours_json', default=None, help='append our raw JSON lines here (bench/conv_table.py reads them)')
 a = p.parse_args()
 
 TORCH_NAME = {'mnist-conv': 'mnist'}
@@ -63,7 +65,13 @@ def ours(enc, batch):
         env['VMDLS_KERNELS'] = 'avx2'
     cmd = [a.vmdls, 'bench', 'train-step', '--enc_type', enc, '--batch_size', str(batch), '--threads',
            str(a.threads), '--steps', str(a.steps), '--warmup', '1', '--clean', '0', '--profile']
-    rec = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    if a.peak_gflops:
+        cmd += ['--peak_gflops', str(a.peak_gflops)]
+    line = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    if a.ours_json:
+        with open(a.ours_json, 'a') as fh:
+            fh.write(line + '\n')
+    rec = json.loads(line)
     ms = {r['op']: r['ms_per_step'] for r in rec['profile']}
     return rec, ms, rec['s_med'] * 1e3
 

@@ -338,6 +338,44 @@ func TestSgemmBig(t *testing.T) {
 	}
 }
 
+// TestSgemmSharedA runs products that the cost model gives to the
+// shared-A schedule (runSharedA: op(A) packed once by all threads, parts
+// split by columns), with real and small blocks so that k and row blocks
+// cross, on 2 to 4 threads, against the float64 oracle.
+func TestSgemmSharedA(t *testing.T) {
+	shapes := [][3]int{{100, 300, 80}, {50, 300, 130}, {30, 400, 160}, {61, 239, 77}}
+	for _, kern := range kernelsForTest() {
+		for _, small := range []bool{false, true} {
+			kk, name := kern, kern.name
+			if small {
+				kk, name = withSmallBlocks(kern, false), name+"/smallblocks"
+			}
+			t.Run(name, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(9, uint64(len(name))))
+				for _, sh := range shapes {
+					m, n, k := sh[0], sh[1], sh[2]
+					mTiles, nTiles := (m+kk.mr-1)/kk.mr, (n+kk.nr-1)/kk.nr
+					for threads := 2; threads <= 4; threads++ {
+						tm, tn := splitParts(threads, mTiles, nTiles, kk.mr, kk.nr, kk.blk.nc)
+						if !sharedAFaster(threads, tm, tn, mTiles, nTiles, kk.mr, kk.nr, kk.blk.nc) || mTiles*kk.mr*k > maxSharedA {
+							t.Fatalf("%dx%dx%d on %d threads does not take the shared-A schedule: the test covers nothing", m, n, k, threads)
+						}
+						if 2*float64(m)*float64(n)*float64(k) < minParallelFlops {
+							t.Fatalf("%dx%dx%d runs on one thread", m, n, k)
+						}
+						if mTiles*kk.mr*k <= kk.blk.smallA && n >= 4*m {
+							continue // the small-M schedule takes it
+						}
+						for range 2 {
+							runCase(t, rng, randomCase(rng, m, n, k), sgemmUsing(kk, threads))
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestSgemmSpecialCases covers the BLAS quick returns.
 func TestSgemmSpecialCases(t *testing.T) {
 	nan := float32(math.NaN())
