@@ -1,6 +1,6 @@
 // Package report writes the results of one evaluation of the detector for
 // people, into one directory. It builds on ovd/metrics and the standard
-// library (the plots are drawn by its own rasterizer, no plotting library);
+// library (the plots are drawn by its own rasterizer and SVG writer, no plotting library);
 // ovd.Test calls Write with the method's run and its ablations. Write(dir,
 // runs, meta) produces:
 //
@@ -20,15 +20,20 @@
 //   - scores.csv: one row per image: index, label, value, pred, then (for
 //     the first run) the extra per-image columns given to Write; ovd.Test
 //     adds the reconstruction distance and weight.
-//   - roc.png (ROC and the chance diagonal, AUROC in the title), f1.png
-//     (macro-F1 against threshold, best threshold marked) and hist.png (the
-//     distribution of value for known and unknown images, each normalized to
-//     its own count). The threshold axis of f1.png and hist.png runs from the
-//     1st percentile of the known values (or the unknown median if lower) to
-//     the largest value; smaller values are drawn at the left edge.
+//   - roc.png (ROC and the chance diagonal, AUROC in the title, the TPR-95%
+//     operating point marked), f1.png (macro-F1 against threshold, best
+//     threshold marked) and hist.png (the distribution of value for known and
+//     unknown images, each normalized to its own count), each with an SVG
+//     twin (roc.svg, ...) that has real text and the same marks. The
+//     threshold axis of f1 and hist runs from the 1st percentile of the known
+//     values (or the unknown median if lower) to the largest value; smaller
+//     values are drawn at the left edge. Ticks are round numbers (1, 2 or 5
+//     times a power of ten apart); axes are named in words.
+//   - roc-all.png and roc-all.svg, when there are ablations: every run's ROC
+//     curve overlaid, each with its TPR-95% point, and a legend of AUROCs.
 //
 // The first run's tables and plots have the plain names above; a further run
-// named N writes thresholds-N.csv, roc-N.csv, scores-N.csv, roc-N.png,
-// f1-N.png and hist-N.png. Each file is written to a temporary file in dir, synced and
+// named N writes thresholds-N.csv, roc-N.csv, scores-N.csv and roc-N, f1-N
+// and hist-N as PNG and SVG. Each file is written to a temporary file in dir, synced and
 // renamed, so a crash leaves either the old file or the new one.
 package report

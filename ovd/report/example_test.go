@@ -74,5 +74,5 @@ func ExampleWrite() {
 	// threshold_at_tpr95
 	// tnr_at_tpr95
 	// method: vmdls auroc: 0.9583333333333334
-	// f1-latent.png f1.png hist-latent.png hist.png results.json roc-latent.csv roc-latent.png roc.csv roc.png scores-latent.csv scores.csv thresholds-latent.csv thresholds.csv
+	// f1-latent.png f1-latent.svg f1.png f1.svg hist-latent.png hist-latent.svg hist.png hist.svg results.json roc-all.png roc-all.svg roc-latent.csv roc-latent.png roc-latent.svg roc.csv roc.png roc.svg scores-latent.csv scores.csv thresholds-latent.csv thresholds.csv
 }

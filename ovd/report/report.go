@@ -103,6 +103,7 @@ func Write(dir string, runs []Run, meta map[string]any, columns ...Column) (map[
 	results := map[string]any{}
 	ablations := map[string]any{}
 	var files []string
+	var rocs []rocRun // every run's curve so far, for roc-all
 	for i, r := range runs {
 		pts := metrics.Sweep(r.Values, r.Pred, r.Labels, r.NumClasses)
 		s := metrics.FromSweep(pts, r.Pred, r.Labels, r.NumClasses)
@@ -115,10 +116,7 @@ func Write(dir string, runs []Run, meta map[string]any, columns ...Column) (map[
 			ablations[r.Name] = s.Map()
 			suffix = "-" + r.Name
 		}
-		out := []struct {
-			name string
-			data func() ([]byte, error)
-		}{
+		out := []namedFile{
 			{"thresholds" + suffix + ".csv", func() ([]byte, error) { return thresholdsCSV(pts, s), nil }},
 			{"roc" + suffix + ".csv", func() ([]byte, error) { return rocCSV(pts, s), nil }},
 			{"scores" + suffix + ".csv", func() ([]byte, error) {
@@ -127,9 +125,24 @@ func Write(dir string, runs []Run, meta map[string]any, columns ...Column) (map[
 				}
 				return scoresCSV(r, nil), nil
 			}},
-			{"roc" + suffix + ".png", func() ([]byte, error) { return encodePNG(rocImage(r.Name, pts, s)) }},
-			{"f1" + suffix + ".png", func() ([]byte, error) { return encodePNG(f1Image(r, pts, s)) }},
-			{"hist" + suffix + ".png", func() ([]byte, error) { return encodePNG(histImage(r, s)) }},
+		}
+		figures := []struct {
+			name string
+			draw func(painter)
+		}{
+			{"roc" + suffix, func(p painter) { drawROC(p, r.Name, pts, s) }},
+			{"f1" + suffix, func(p painter) { drawF1(p, r, pts, s) }},
+			{"hist" + suffix, func(p painter) { drawHist(p, r, s) }},
+		}
+		if i == len(runs)-1 && len(runs) > 1 {
+			figures = append(figures, struct {
+				name string
+				draw func(painter)
+			}{"roc-all", func(p painter) { drawROCAll(p, rocs) }})
+		}
+		rocs = append(rocs, rocRun{r.Name, pts, s})
+		for _, fig := range figures {
+			out = append(out, figureFiles(fig.name, fig.draw)...)
 		}
 		for _, o := range out {
 			b, err := o.data()
@@ -243,6 +256,28 @@ func scoresCSV(r Run, columns []Column) []byte {
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
+}
+
+// namedFile is a file Write makes: its name and how to make its bytes.
+type namedFile struct {
+	name string
+	data func() ([]byte, error)
+}
+
+// figureFiles returns the PNG and the SVG of one figure, both drawn by draw.
+func figureFiles(name string, draw func(painter)) []namedFile {
+	return []namedFile{
+		{name + ".png", func() ([]byte, error) {
+			c := newCanvas()
+			draw(c)
+			return encodePNG(c.img)
+		}},
+		{name + ".svg", func() ([]byte, error) {
+			d := newSVG()
+			draw(d)
+			return d.bytes(), nil
+		}},
+	}
 }
 
 func encodePNG(img image.Image) ([]byte, error) {

@@ -161,16 +161,20 @@ func TestWrite(t *testing.T) {
 			t.Errorf("temporary file %s left in %s", e.Name(), dir)
 		}
 	}
-	for _, f := range []string{"results.json", "thresholds.csv", "roc.csv", "roc.png", "f1.png", "hist.png",
-		"thresholds-vmdlsb.csv", "roc-vmdlsb.csv", "roc-vmdlsb.png", "f1-vmdlsb.png", "hist-vmdlsb.png",
-		"thresholds-latent.csv", "roc-latent.csv", "roc-latent.png", "f1-latent.png", "hist-latent.png",
-		"scores.csv", "scores-vmdlsb.csv", "scores-latent.csv"} {
+	want := []string{"results.json", "scores.csv", "scores-vmdlsb.csv", "scores-latent.csv", "roc-all.png", "roc-all.svg"}
+	for _, suffix := range []string{"", "-vmdlsb", "-latent"} {
+		want = append(want, "thresholds"+suffix+".csv", "roc"+suffix+".csv")
+		for _, fig := range []string{"roc", "f1", "hist"} {
+			want = append(want, fig+suffix+".png", fig+suffix+".svg")
+		}
+	}
+	for _, f := range want {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("%s missing; have %v", f, names)
 		}
 	}
-	if len(names) != 19 {
-		t.Errorf("wrote %d files, want 19: %v", len(names), names)
+	if len(names) != len(want) {
+		t.Errorf("wrote %d files, want %d: %v", len(names), len(want), names)
 	}
 
 	// Per-image scores: every image once, with the extra column on the
