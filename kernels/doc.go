@@ -8,9 +8,8 @@
 // Conv2d and Conv2dBackward (with Im2col and Col2im beneath them),
 // MaxPool2d and AvgPool2d with their backward passes, the elementwise
 // kernels (Add, Mul, Axpy, Relu, Exp, ...) and the reductions Sum, Sum64 and
-// Max. ParallelFor and SetThreads expose the worker pool the parallel
-// kernels share, so that callers above split their own work over the same
-// workers instead of oversubscribing the cores.
+// Max. The parallel kernels split their work over the process-wide worker
+// pool of package parallel, which callers above share for their own loops.
 //
 // Conventions: matrices are row-major with explicit leading dimensions;
 // images are NCHW; outputs are caller-allocated slices. A length
