@@ -1,8 +1,9 @@
 // Package kernels is the CPU compute of the engine: SGEMM, convolution,
-// pooling, elementwise and reduction kernels on plain float32 slices. It is
-// the bottom layer (kernels < tensor < autograd < nn < nn/backbone < ovd <
-// cmd): it imports no other package of the module and knows nothing of
+// pooling, elementwise and reduction kernels on plain float32 slices. Of
+// the module it imports only parallel, the worker pool; it knows nothing of
 // tensors, shapes beyond its own ConvShape and PoolShape, or gradients.
+// tensor's CPU backend is built on it, nn's optimizers call its fused
+// SGD and Adam steps, and the vmdls command's bench and info read it.
 //
 // The entry points are Sgemm (row-major C = alpha·op(A)·op(B) + beta·C),
 // Conv2d and Conv2dBackward (with Im2col and Col2im beneath them),
