@@ -1,9 +1,9 @@
 // Package autograd is reverse-mode automatic differentiation over the ops of
 // package tensor, with PyTorch's define-by-run semantics: every op on Vars
 // records how to send gradients back to its inputs, and Backward walks that
-// record once, from a scalar, accumulating into the leaves' gradients. It
-// sits between tensor and nn (kernels < tensor < autograd < nn <
-// nn/backbone < ovd < cmd).
+// record once, from a scalar, accumulating into the leaves' gradients. Of
+// the module it imports only tensor; nn, nn/backbone, ovd and ovd/losses
+// build on it.
 //
 // A Var wraps a tensor.Tensor. Leaves are made with Param (trainable), Const
 // (no gradient) or NewVar; the ops (Add, MatMul, Conv2d, BatchNorm2d,

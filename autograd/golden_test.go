@@ -6,11 +6,11 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/vmdls-go/vmdls/bench/golden"
+	"github.com/vmdls-go/vmdls/internal/golden"
 	"github.com/vmdls-go/vmdls/tensor"
 )
 
-// Tolerances against PyTorch's float64 results (bench/golden). Every golden
+// Tolerances against PyTorch's float64 results (internal/golden). Every golden
 // value is the float32 rounding of a (nearly) exact result, so what we
 // measure is our own float32 error.
 const (

@@ -28,7 +28,7 @@
 // reference's --data_transforms by name), NewBalancedSampler and NewLoader.
 // Batches are float32 NCHW, ready for the tensor package. Every random
 // choice (sampling, augmentation) derives from an explicit uint64 seed, never
-// from a global source. The package sits beside autograd, on kernels and
-// tensor only; ovd and the commands build on it (kernels < tensor < autograd
-// < nn < nn/backbone < ovd < cmd).
+// from a global source. Of the module it imports tensor (the batches),
+// parallel (decoding over the worker pool) and internal/regularfile; ovd and
+// the commands build on it.
 package data

@@ -13,7 +13,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // imageExtensions are the file endings torchvision's ImageFolder accepts;
@@ -227,7 +227,7 @@ func (f *Folder) check(opt FolderOptions) error {
 	n := len(f.blobs)
 	errs := make([]error, n)
 	dims := make([][2]int, n)
-	kernels.ParallelFor(n, 64, func(lo, hi int) {
+	parallel.For(n, 64, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			if opt.BadImages == BadImagesFail {
 				dims[i][0], dims[i][1], errs[i] = imageHeader(f.blobs[i], f.ItemName(i))

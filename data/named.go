@@ -16,7 +16,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // Split selects a dataset's training or test part.
@@ -400,7 +400,7 @@ func openOmniglotOOD(dir, sub string, limit int, fo FolderOptions) (*Memory, []s
 		raw = make([]*Image, n)
 		labels = make([]int, n)
 		errs := make([]error, n)
-		kernels.ParallelFor(n, 64, func(lo, hi int) {
+		parallel.For(n, 64, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				raw[i], errs[i] = f.Image(i)
 			}
@@ -414,7 +414,7 @@ func openOmniglotOOD(dir, sub string, limit int, fo FolderOptions) (*Memory, []s
 		src = p
 	}
 	m := &Memory{C: 1, H: 28, W: 28, Pix: make([]uint8, len(raw)*28*28), Labels: labels}
-	kernels.ParallelFor(len(raw), 64, func(lo, hi int) {
+	parallel.For(len(raw), 64, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			copy(m.Pix[i*784:(i+1)*784], Resize(Invert(raw[i]), 28, 28).Pix)
 		}

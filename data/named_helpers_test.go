@@ -3,7 +3,7 @@ package data
 import (
 	"testing"
 
-	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 func channelMeans(t *testing.T, ds Dataset) []float64 {
@@ -12,7 +12,7 @@ func channelMeans(t *testing.T, ds Dataset) []float64 {
 	const chunks = 64
 	sums := make([][3]float64, chunks)
 	errs := make([]error, chunks)
-	kernels.ParallelFor(chunks, 1, func(lo, hi int) {
+	parallel.For(chunks, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			for i := ch * n / chunks; i < (ch+1)*n/chunks; i++ {
 				im, err := ds.Image(i)

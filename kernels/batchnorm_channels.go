@@ -1,6 +1,10 @@
 package kernels
 
-import "math"
+import (
+	"math"
+
+	"github.com/vmdls-go/vmdls/parallel"
+)
 
 // Batch normalization over NCHW data, channel by channel, built on the
 // per-plane passes of batchnorm.go and split over the worker pool by
@@ -22,7 +26,7 @@ func planeChunk(hw int) int { return max(1, grainRows/max(1, hw)) }
 // neither pass cancels. An empty channel (n*hw = 0) gives NaN.
 func ChannelStats(mean, variance, x []float32, n, c, hw int) {
 	cnt := float64(n * hw)
-	ParallelFor(c, channelGrain(n, hw), func(lo, hi int) {
+	parallel.For(c, channelGrain(n, hw), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			var s float64
 			for i := 0; i < n; i++ {
@@ -49,7 +53,7 @@ func ChannelStats(mean, variance, x []float32, n, c, hw int) {
 // ChannelAffine sets y = x*scale[ch] + shift[ch] over the [n, c, hw] block
 // x; y may be x.
 func ChannelAffine(y, x []float32, n, c, hw int, scale, shift []float32) {
-	ParallelFor(n*c, planeChunk(hw), func(lo, hi int) {
+	parallel.For(n*c, planeChunk(hw), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			ch := p % c
 			ScaleShift(y[p*hw:(p+1)*hw], x[p*hw:(p+1)*hw], scale[ch], shift[ch])
@@ -69,7 +73,7 @@ func BatchNormBackward(dx, dgamma, dbeta, dy, x []float32, n, c, hw int, mean, i
 	k1 := make([]float32, c)
 	k2 := make([]float32, c)
 	k3 := make([]float32, c)
-	ParallelFor(c, channelGrain(n, hw), func(lo, hi int) {
+	parallel.For(c, channelGrain(n, hw), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			m := float64(mean[ch])
 			var sdy, sdyx float64
@@ -100,7 +104,7 @@ func BatchNormBackward(dx, dgamma, dbeta, dy, x []float32, n, c, hw int, mean, i
 	if dx == nil {
 		return
 	}
-	ParallelFor(n*c, planeChunk(hw), func(lo, hi int) {
+	parallel.For(n*c, planeChunk(hw), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			ch := p % c
 			dst, g, v := dx[p*hw:(p+1)*hw], dy[p*hw:(p+1)*hw], x[p*hw:(p+1)*hw]

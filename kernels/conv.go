@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // ConvShape describes a 2-D convolution (cross-correlation, as in PyTorch)
@@ -50,7 +52,7 @@ var convMinCols = 1024
 // also bounds the scratch memory a call holds.
 var convColBudget = 1 << 21
 
-// planeGrain is the least number of elements a ParallelFor chunk of plane
+// planeGrain is the least number of elements a parallel.For chunk of plane
 // work should touch to be worth a hand-off.
 const planeGrain = 1 << 14
 
@@ -102,7 +104,7 @@ type convArg = struct {
 func (s *ConvShape) unfoldGroup(col, x []float32, n0, gn, oh, ow int) {
 	hw, ihw, kk := oh*ow, s.H*s.W, s.KH*s.KW
 	ld := gn * hw
-	ParallelFor(gn*s.C, max(1, planeGrain/(kk*hw)), func(lo, hi int) {
+	parallel.For(gn*s.C, max(1, planeGrain/(kk*hw)), func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			b, c := t/s.C, t%s.C
 			plane := x[((n0+b)*s.C+c)*ihw : ((n0+b)*s.C+c+1)*ihw]
@@ -115,7 +117,7 @@ func (s *ConvShape) unfoldGroup(col, x []float32, n0, gn, oh, ow int) {
 func (s *ConvShape) foldGroup(dx, col []float32, n0, gn, oh, ow int) {
 	hw, ihw, kk := oh*ow, s.H*s.W, s.KH*s.KW
 	ld := gn * hw
-	ParallelFor(gn*s.C, max(1, planeGrain/(kk*hw)), func(lo, hi int) {
+	parallel.For(gn*s.C, max(1, planeGrain/(kk*hw)), func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			b, c := t/s.C, t%s.C
 			plane := dx[((n0+b)*s.C+c)*ihw : ((n0+b)*s.C+c+1)*ihw]
@@ -129,8 +131,8 @@ func (s *ConvShape) foldGroup(dx, col []float32, n0, gn, oh, ow int) {
 // (nil for none) and y N×K×OH×OW, as PyTorch's conv2d with groups=1, then
 // max(y, 0) when s.ReLU is set. It
 // panics, naming the slice, when a length does not match the shape. Work is
-// split over Threads() workers; it may be called from several goroutines at
-// once.
+// split over parallel.Threads() workers; it may be called from several
+// goroutines at once.
 func Conv2d(s ConvShape, y, x, w, bias []float32) {
 	oh, ow := s.OutH(), s.OutW()
 	s.check("Conv2d", convArg{"y", y, s.N * s.K * oh * ow}, convArg{"x", x, s.N * s.C * s.H * s.W},
@@ -160,7 +162,7 @@ func Conv2d(s ConvShape, y, x, w, bias []float32) {
 	}
 	g := s.group(kdim, hw)
 	direct := s.isPointwise()
-	if convPerWorker && (s.N+g-1)/g >= 2*Threads() {
+	if convPerWorker && (s.N+g-1)/g >= 2*parallel.Threads() {
 		s.forwardPerWorker(y, x, w, bias, g, oh, ow)
 		return
 	}
@@ -202,7 +204,7 @@ func Conv2d(s ConvShape, y, x, w, bias []float32) {
 		}
 		Sgemm(false, false, s.K, ncols, kdim, 1, w, kdim, b, ncols, 0, tmp, ncols)
 		// Scatter the K×(gn*hw) product into the gn images, adding the bias.
-		ParallelFor(gn*s.K, max(1, planeGrain/hw), func(lo, hi int) {
+		parallel.For(gn*s.K, max(1, planeGrain/hw), func(lo, hi int) {
 			for t := lo; t < hi; t++ {
 				bi, k := t/s.K, t%s.K
 				dst := y[((n0+bi)*s.K+k)*hw : ((n0+bi)*s.K+k+1)*hw]
@@ -235,7 +237,7 @@ func Conv2dBackward(s ConvShape, dx, dw, db, dy, x, w []float32) {
 	}
 	hw, kdim := oh*ow, s.C*s.KH*s.KW
 	if db != nil {
-		ParallelFor(s.K, max(1, planeGrain/max(1, s.N*hw)), func(lo, hi int) {
+		parallel.For(s.K, max(1, planeGrain/max(1, s.N*hw)), func(lo, hi int) {
 			for k := lo; k < hi; k++ {
 				var sum float64
 				for n := 0; n < s.N; n++ {
@@ -269,7 +271,7 @@ func Conv2dBackward(s ConvShape, dx, dw, db, dy, x, w []float32) {
 	g := s.group(kdim, hw)
 	direct := s.isPointwise()
 	transDW := convDWTransposed && s.K < convDWTransposedMaxK
-	if convPerWorker && (s.N+g-1)/g >= 2*Threads() {
+	if convPerWorker && (s.N+g-1)/g >= 2*parallel.Threads() {
 		s.backwardPerWorker(dx, dw, dy, x, w, g, oh, ow, transDW)
 		return
 	}
@@ -302,7 +304,7 @@ func Conv2dBackward(s ConvShape, dx, dw, db, dy, x, w []float32) {
 			d = dy[n0*s.K*hw : (n0+1)*s.K*hw]
 		} else {
 			// Gather the group's output gradients side by side, K×(gn*hw).
-			ParallelFor(gn*s.K, max(1, planeGrain/hw), func(lo, hi int) {
+			parallel.For(gn*s.K, max(1, planeGrain/hw), func(lo, hi int) {
 				for t := lo; t < hi; t++ {
 					bi, k := t/s.K, t%s.K
 					copy(dyg[k*ncols+bi*hw:k*ncols+(bi+1)*hw], dy[((n0+bi)*s.K+k)*hw:((n0+bi)*s.K+k+1)*hw])
@@ -347,7 +349,7 @@ func (s *ConvShape) forwardPerWorker(y, x, w, bias []float32, g, oh, ow int) {
 	kk := s.KH * s.KW
 	ngroups := (s.N + g - 1) / g
 	direct := s.isPointwise()
-	ParallelFor(ngroups, 1, func(lo, hi int) {
+	parallel.For(ngroups, 1, func(lo, hi int) {
 		col := getScratch(kdim * g * hw)
 		defer putScratch(col)
 		var tmp []float32
@@ -452,7 +454,7 @@ func (s *ConvShape) backwardPerWorker(dx, dw, dy, x, w []float32, g, oh, ow int,
 		mu    sync.Mutex
 		parts []partial
 	)
-	ParallelFor(ngroups, 1, func(lo, hi int) {
+	parallel.For(ngroups, 1, func(lo, hi int) {
 		col := getScratch(kdim * g * hw)
 		defer putScratch(col)
 		var dyg, pdw []float32

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // convBenchShapes are the layers the issue races, at their training batch
@@ -174,8 +176,8 @@ func BenchmarkConv2dPaths(b *testing.B) {
 		for _, threads := range []int{1, 2} {
 			for _, pth := range paths {
 				run := func(b *testing.B, f func()) {
-					prev := SetThreads(threads)
-					defer SetThreads(prev)
+					prev := parallel.SetThreads(threads)
+					defer parallel.SetThreads(prev)
 					convPath, winoForceTile = convIm2col, pth.t
 					f()
 					d := minPerCall(b, 1, f)

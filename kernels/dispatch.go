@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/cpuid/v2"
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // EnvKernels names the environment variable that overrides kernel dispatch.
@@ -87,7 +88,7 @@ func SetPath(name string) (prev string, err error) {
 type CPUInfo struct {
 	Brand      string   // the processor's brand string
 	CPUs       int      // logical CPUs this process may run on (runtime.NumCPU)
-	Threads    int      // workers the parallel kernels use (Threads())
+	Threads    int      // workers the parallel kernels use (parallel.Threads())
 	Features   []string // SIMD features relevant to the kernels that the CPU has
 	L1DBytes   int      // L1 data cache per core, bytes (-1 if unknown)
 	L2Bytes    int      // L2 cache per core, bytes (-1 if unknown)
@@ -114,7 +115,7 @@ func Info() CPUInfo {
 		Brand: cpuid.CPU.BrandName,
 		// Not cpuid's core count: under a hypervisor it reports the host's.
 		CPUs:       runtime.NumCPU(),
-		Threads:    Threads(),
+		Threads:    parallel.Threads(),
 		Features:   feats,
 		L1DBytes:   cpuid.CPU.Cache.L1D,
 		L2Bytes:    cpuid.CPU.Cache.L2,

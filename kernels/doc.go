@@ -1,16 +1,16 @@
 // Package kernels is the CPU compute of the engine: SGEMM, convolution,
-// pooling, elementwise and reduction kernels on plain float32 slices. It is
-// the bottom layer (kernels < tensor < autograd < nn < nn/backbone < ovd <
-// cmd): it imports no other package of the module and knows nothing of
+// pooling, elementwise and reduction kernels on plain float32 slices. Of
+// the module it imports only parallel, the worker pool; it knows nothing of
 // tensors, shapes beyond its own ConvShape and PoolShape, or gradients.
+// tensor's CPU backend is built on it, nn's optimizers call its fused
+// SGD and Adam steps, and the vmdls command's bench and info read it.
 //
 // The entry points are Sgemm (row-major C = alpha·op(A)·op(B) + beta·C),
 // Conv2d and Conv2dBackward (with Im2col and Col2im beneath them),
 // MaxPool2d and AvgPool2d with their backward passes, the elementwise
 // kernels (Add, Mul, Axpy, Relu, Exp, ...) and the reductions Sum, Sum64 and
-// Max. ParallelFor and SetThreads expose the worker pool the parallel
-// kernels share, so that callers above split their own work over the same
-// workers instead of oversubscribing the cores.
+// Max. The parallel kernels split their work over the process-wide worker
+// pool of package parallel, which callers above share for their own loops.
 //
 // Conventions: matrices are row-major with explicit leading dimensions;
 // images are NCHW; outputs are caller-allocated slices. A length

@@ -18,17 +18,3 @@ func ExampleSgemm() {
 	// Output:
 	// [-2 4 -2 13]
 }
-
-// ParallelFor splits a range over the shared worker pool; fn gets disjoint
-// chunks, so writing its own part of a slice needs no locking.
-func ExampleParallelFor() {
-	out := make([]int, 1000)
-	kernels.ParallelFor(len(out), 100, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			out[i] = i * i
-		}
-	})
-	fmt.Println(out[999])
-	// Output:
-	// 998001
-}

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // TestBinaryInPlaceMatches checks that every binary op gives the same bits
@@ -68,10 +70,10 @@ func TestReduceSumIndependentOfThreads(t *testing.T) {
 		n := s[0] * s[1] * s[2]
 		var got [2][]float32
 		for i, threads := range []int{1, 4} {
-			prev := SetThreads(threads)
+			prev := parallel.SetThreads(threads)
 			got[i] = make([]float32, s[0]*s[2])
 			Reduce(RSum, got[i], x[:n], s[0], s[1], s[2])
-			SetThreads(prev)
+			parallel.SetThreads(prev)
 		}
 		if !slices.Equal(got[0], got[1]) {
 			t.Errorf("shape %v: sums differ between 1 and 4 threads", s)

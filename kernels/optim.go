@@ -1,6 +1,10 @@
 package kernels
 
-import "math"
+import (
+	"math"
+
+	"github.com/vmdls-go/vmdls/parallel"
+)
 
 // Optimizer updates, elementwise over a parameter and its state, as
 // PyTorch's CPU kernels compute them: where PyTorch calls a fused
@@ -76,7 +80,7 @@ func SGDStep(p, g, buf []float32, o SGDOptions) {
 	if o.Momentum != 0 {
 		checkLen2("SGDStep", "buf", len(buf), "p", len(p))
 	}
-	ParallelFor(len(p), optimGrain, func(lo, hi int) {
+	parallel.For(len(p), optimGrain, func(lo, hi int) {
 		var bs []float32
 		if o.Momentum != 0 {
 			bs = buf[lo:hi]
@@ -185,7 +189,7 @@ func AdamStep(p, g, m, v, vmax []float32, o AdamOptions) {
 	if vmax != nil {
 		checkLen2("AdamStep", "vmax", len(vmax), "p", len(p))
 	}
-	ParallelFor(len(p), optimGrain, func(lo, hi int) {
+	parallel.For(len(p), optimGrain, func(lo, hi int) {
 		var vm []float32
 		if vmax != nil {
 			vm = vmax[lo:hi]

@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"math"
+
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // PoolShape describes 2-D max or average pooling over NCHW data: windows of
@@ -58,7 +60,7 @@ func MaxPool2d[I int32 | float32](s PoolShape, y []float32, idx []I, x []float32
 	}
 	ihw, ohw := s.H*s.W, oh*ow
 	pair := maxPoolPairs && s.KH == 2 && s.KW == 2 && s.SH == 2 && s.SW == 2 && s.PH == 0 && s.PW == 0
-	ParallelFor(s.N*s.C, max(1, planeGrain/max(1, ihw)), func(lo, hi int) {
+	parallel.For(s.N*s.C, max(1, planeGrain/max(1, ihw)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			plane := x[p*ihw : (p+1)*ihw]
 			yo, io := y[p*ohw:(p+1)*ohw], idx[p*ohw:(p+1)*ohw]
@@ -103,7 +105,7 @@ func MaxPool2dBackward[I int32 | float32](s PoolShape, dx, dy []float32, idx []I
 		panic(fmt.Sprintf("kernels.MaxPool2dBackward: len(idx) = %d, want %d", len(idx), len(dy)))
 	}
 	ihw, ohw := s.H*s.W, oh*ow
-	ParallelFor(s.N*s.C, max(1, planeGrain/max(1, ihw)), func(lo, hi int) {
+	parallel.For(s.N*s.C, max(1, planeGrain/max(1, ihw)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			plane := dx[p*ihw : (p+1)*ihw]
 			clear(plane)
@@ -135,7 +137,7 @@ func AvgPool2d(s PoolShape, y, x []float32) {
 	oh, ow := s.OutH(), s.OutW()
 	s.check("AvgPool2d", convArg{"y", y, s.N * s.C * oh * ow}, convArg{"x", x, s.N * s.C * s.H * s.W})
 	ihw, ohw := s.H*s.W, oh*ow
-	ParallelFor(s.N*s.C, max(1, planeGrain/max(1, ihw)), func(lo, hi int) {
+	parallel.For(s.N*s.C, max(1, planeGrain/max(1, ihw)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			plane := x[p*ihw : (p+1)*ihw]
 			yo := y[p*ohw : (p+1)*ohw]
@@ -161,7 +163,7 @@ func AvgPool2dBackward(s PoolShape, dx, dy []float32) {
 	oh, ow := s.OutH(), s.OutW()
 	s.check("AvgPool2dBackward", convArg{"dx", dx, s.N * s.C * s.H * s.W}, convArg{"dy", dy, s.N * s.C * oh * ow})
 	ihw, ohw := s.H*s.W, oh*ow
-	ParallelFor(s.N*s.C, max(1, planeGrain/max(1, ihw)), func(lo, hi int) {
+	parallel.For(s.N*s.C, max(1, planeGrain/max(1, ihw)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			plane := dx[p*ihw : (p+1)*ihw]
 			clear(plane)

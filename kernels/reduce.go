@@ -1,6 +1,10 @@
 package kernels
 
-import "math"
+import (
+	"math"
+
+	"github.com/vmdls-go/vmdls/parallel"
+)
 
 // Reductions, softmax and row gathers over a row-major [outer, axis, inner]
 // block, working along the middle axis and writing a row-major [outer,
@@ -88,7 +92,7 @@ func Reduce(op ReduceOp, dst, x []float32, outer, axis, inner int) {
 		part := make([]float64, nb)
 		for o := 0; o < outer; o++ {
 			row := x[o*axis : (o+1)*axis]
-			ParallelFor(nb, 1, func(lo, hi int) {
+			parallel.For(nb, 1, func(lo, hi int) {
 				for blk := lo; blk < hi; blk++ {
 					part[blk] = Sum64(row[blk*sumBlock : min((blk+1)*sumBlock, axis)])
 				}
@@ -103,7 +107,7 @@ func Reduce(op ReduceOp, dst, x []float32, outer, axis, inner int) {
 	}
 	grain := max(1, grainReduce/axis)
 	if inner == 1 {
-		ParallelFor(outer, grain, func(lo, hi int) {
+		parallel.For(outer, grain, func(lo, hi int) {
 			for o := lo; o < hi; o++ {
 				row := x[o*axis : (o+1)*axis]
 				switch op {
@@ -120,7 +124,7 @@ func Reduce(op ReduceOp, dst, x []float32, outer, axis, inner int) {
 	}
 	// Strided axis: work on columns (o, i) in flat order, so a chunk is a
 	// run of contiguous inner positions read row by row.
-	ParallelFor(outer*inner, grain, func(lo, hi int) {
+	parallel.For(outer*inner, grain, func(lo, hi int) {
 		var acc []float64
 		for c := lo; c < hi; {
 			o, i0 := c/inner, c%inner
@@ -165,7 +169,7 @@ func Reduce(op ReduceOp, dst, x []float32, outer, axis, inner int) {
 // empty.
 func ArgReduce(op ReduceOp, dst []float32, idx []int, x []float32, outer, axis, inner int) {
 	isMax := op == RMax
-	ParallelFor(outer*inner, max(1, grainReduce/axis), func(lo, hi int) {
+	parallel.For(outer*inner, max(1, grainReduce/axis), func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			o, i := c/inner, c%inner
 			p := o*axis*inner + i
@@ -185,7 +189,7 @@ func ArgReduce(op ReduceOp, dst []float32, idx []int, x []float32, outer, axis, 
 // [outer, axis, inner] block x along its middle axis, shifted by each
 // row's max and summed in float64.
 func Softmax(dst, x []float32, outer, axis, inner int, log bool) {
-	ParallelFor(outer*inner, max(1, grainReduce/axis), func(lo, hi int) {
+	parallel.For(outer*inner, max(1, grainReduce/axis), func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			o, i := c/inner, c%inner
 			base := o*axis*inner + i
@@ -221,7 +225,7 @@ func Softmax(dst, x []float32, outer, axis, inner int, log bool) {
 // inner floats in src to dst, an [outer, len(idx), inner] block.
 func Gather(dst, src []float32, outer, axisLen, inner int, idx []int) {
 	rows := outer * len(idx)
-	ParallelFor(rows, max(1, grainRows/max(inner, 1)), func(lo, hi int) {
+	parallel.For(rows, max(1, grainRows/max(inner, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			o, j := r/len(idx), r%len(idx)
 			from := (o*axisLen + idx[j]) * inner
@@ -236,7 +240,7 @@ func Gather(dst, src []float32, outer, axisLen, inner int, idx []int) {
 func IndexAdd(dst, src []float32, outer, axisLen, inner int, idx []int) {
 	// Repeated indices hit the same rows, so only the outer blocks, which
 	// are disjoint, are split over cores.
-	ParallelFor(outer, max(1, grainRows/max(len(idx)*inner, 1)), func(lo, hi int) {
+	parallel.For(outer, max(1, grainRows/max(len(idx)*inner, 1)), func(lo, hi int) {
 		for o := lo; o < hi; o++ {
 			for j, id := range idx {
 				to := (o*axisLen + id) * inner

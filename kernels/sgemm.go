@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C on row-major matrices, where
@@ -15,13 +17,13 @@ import (
 // The product is computed BLIS-style: blocks of op(B) and op(A) are packed
 // into contiguous panels sized to this CPU's caches and fed to a
 // register-blocked assembly micro-kernel (AVX-512 or AVX2+FMA, chosen at
-// start-up; pure Go elsewhere), split over Threads() workers of the pool.
-// It panics, naming the argument, when a dimension is negative, a leading
-// dimension is too small or a slice is too short. It may be called from
-// several goroutines at once and from inside ParallelFor.
+// start-up; pure Go elsewhere), split over parallel.Threads() workers of
+// the pool. It panics, naming the argument, when a dimension is negative, a
+// leading dimension is too small or a slice is too short. It may be called
+// from several goroutines at once and from inside parallel.For.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	// More parts than processors would only take turns on them.
-	threads := min(Threads(), runtime.GOMAXPROCS(0))
+	threads := min(parallel.Threads(), runtime.GOMAXPROCS(0))
 	sgemmWith(sgemmKernel(), threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
@@ -260,7 +262,7 @@ func (g *gemm) runSharedA(threads, kcBlk int) {
 	g.sharedA = g.sharedBuf
 	g.kcBlk = kcBlk
 	nk := (g.k + kcBlk - 1) / kcBlk
-	parallelFor(threads, nk*mTiles, max(1, mTiles/(4*threads)), g.packSharedFn)
+	parallel.ForThreads(threads, nk*mTiles, max(1, mTiles/(4*threads)), g.packSharedFn)
 	g.tm, g.tn = 1, threads
 	g.runParts(threads, kcBlk)
 }
@@ -313,7 +315,7 @@ func (g *gemm) runSmallM(threads, kcBlk int) {
 		g.computeSmallM(0, 1)
 		return
 	}
-	parallelFor(nparts, nparts, 1, g.smallFn)
+	parallel.ForThreads(nparts, nparts, 1, g.smallFn)
 }
 
 // computeSmallM runs parts [lo, hi) of runSmallM.
@@ -405,7 +407,7 @@ func (g *gemm) runParts(nparts, kcBlk int) {
 		g.computeParts(0, 1)
 		return
 	}
-	parallelFor(nparts, nparts, 1, g.partsFn)
+	parallel.ForThreads(nparts, nparts, 1, g.partsFn)
 }
 
 // computeParts runs parts [lo, hi) of runParts.

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // BenchmarkSgemm measures C = A*B (no transposes, beta 0) on the square
@@ -35,8 +37,8 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 		for _, t := range []int{1, runtime.GOMAXPROCS(0)} {
 			b.Run(fmt.Sprintf("%s/t%d", s.name, t), func(b *testing.B) {
-				prev := SetThreads(t)
-				defer SetThreads(prev)
+				prev := parallel.SetThreads(t)
+				defer parallel.SetThreads(prev)
 				b.ReportAllocs()
 				Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
 				b.ResetTimer()

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/cpuid/v2"
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // Tolerances. A float32 dot product of length k accumulated in any order,
@@ -444,11 +445,11 @@ func TestSgemmArgErrors(t *testing.T) {
 }
 
 // TestSgemmConcurrent calls Sgemm from several goroutines at once, on
-// several threads each, and from inside ParallelFor bodies (nested use of
+// several threads each, and from inside parallel.For bodies (nested use of
 // the pool), checking every result. Run under -race by CI.
 func TestSgemmConcurrent(t *testing.T) {
-	prev := SetThreads(3)
-	defer SetThreads(prev)
+	prev := parallel.SetThreads(3)
+	defer parallel.SetThreads(prev)
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
@@ -462,7 +463,7 @@ func TestSgemmConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// Sgemm inside ParallelFor bodies, each with its own output.
+	// Sgemm inside parallel.For bodies, each with its own output.
 	const parts = 6
 	outs := make([][]float32, parts)
 	a := make([]float32, 120*130)
@@ -474,7 +475,7 @@ func TestSgemmConcurrent(t *testing.T) {
 	for i := range b {
 		b[i] = rng.Float32()
 	}
-	ParallelFor(parts, 1, func(lo, hi int) {
+	parallel.For(parts, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			outs[p] = make([]float32, 120*110)
 			Sgemm(false, false, 120, 110, 130, float32(p+1), a, 130, b, 110, 0, outs[p], 110)
@@ -502,12 +503,12 @@ func TestSgemmAllocs(t *testing.T) {
 		m, n, k := sh[0], sh[1], sh[2]
 		a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
 		for _, threads := range []int{1, 2} {
-			prev := SetThreads(threads)
+			prev := parallel.SetThreads(threads)
 			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
 			allocs := allocsPerRun(20, func() {
 				Sgemm(false, true, m, n, k, 1, a, k, b, k, 0.5, c, n)
 			})
-			SetThreads(prev)
+			parallel.SetThreads(prev)
 			if allocs != 0 {
 				t.Errorf("%dx%dx%d on %d threads: %v allocations per call, want 0", m, n, k, threads, allocs)
 			}

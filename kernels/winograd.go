@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // Winograd convolution for 3×3 stride-1 filters, F(m×m, 3×3): each m×m
@@ -276,7 +278,7 @@ func (p *winoPlan) packFilters(u, w []float32, flip bool) {
 	mr := p.kern.mr
 	a2 := p.t.alpha * p.t.alpha
 	C, K := p.C, p.K
-	ParallelFor(p.rp, max(1, planeGrain/(mr*C*a2)), func(lo, hi int) {
+	parallel.For(p.rp, max(1, planeGrain/(mr*C*a2)), func(lo, hi int) {
 		var g [9]float64
 		for r := lo; r < hi; r++ {
 			// Channel by channel, the panel's mr filters: each of the α²
@@ -365,7 +367,7 @@ func (p *winoPlan) putScratch(sc *winoScratch) {
 
 // run computes y from x with the packed filters u, over the worker pool.
 func (p *winoPlan) run(y, x, u, bias []float32, relu bool) {
-	ParallelFor(p.nblocks, 1, func(lo, hi int) {
+	parallel.For(p.nblocks, 1, func(lo, hi int) {
 		sc := p.getScratch()
 		defer p.putScratch(sc)
 		for b := lo; b < hi; b++ {
@@ -512,7 +514,7 @@ func (s *winoShape) stageInput(stage, x []float32, n0, gn, y0, rows, cols int) {
 // of x with w into y, adding bias and applying the ReLU as Conv2d does.
 func winoForward(t *winoTile, s ConvShape, y, x, w, bias []float32) {
 	ws := winoShape{N: s.N, C: s.C, H: s.H, W: s.W, K: s.K, PH: s.PH, PW: s.PW, OH: s.OutH(), OW: s.OutW()}
-	p := newWinoPlan(ws, t, Threads())
+	p := newWinoPlan(ws, t, parallel.Threads())
 	u := getScratch(t.alpha * t.alpha * p.ustride)
 	defer putScratch(u)
 	p.packFilters(u, w, false)
@@ -523,7 +525,7 @@ func winoForward(t *winoTile, s ConvShape, y, x, w, bias []float32) {
 // convolution of dy with the rotated, transposed filters.
 func winoInputGrad(t *winoTile, s ConvShape, dx, dy, w []float32) {
 	ws := winoShape{N: s.N, C: s.K, H: s.OutH(), W: s.OutW(), K: s.C, PH: s.KH - 1 - s.PH, PW: s.KW - 1 - s.PW, OH: s.H, OW: s.W}
-	p := newWinoPlan(ws, t, Threads())
+	p := newWinoPlan(ws, t, parallel.Threads())
 	u := getScratch(t.alpha * t.alpha * p.ustride)
 	defer putScratch(u)
 	p.packFilters(u, w, true)

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // minPerCall runs f in rounds of calls until the benchmark's b.N calls are
@@ -76,8 +78,8 @@ func BenchmarkWinogradParts(b *testing.B) {
 // BenchmarkWinogradFilters measures the filter transform of a 256×256
 // layer per filter (min-ns/filter), on one worker.
 func BenchmarkWinogradFilters(b *testing.B) {
-	prev := SetThreads(1)
-	defer SetThreads(prev)
+	prev := parallel.SetThreads(1)
+	defer parallel.SetThreads(prev)
 	const k, c = 256, 256
 	w := randSlice(rand.New(rand.NewPCG(1, 1)), k*c*9)
 	for _, t := range []*winoTile{winoF2, winoF4} {

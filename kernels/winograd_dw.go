@@ -1,6 +1,10 @@
 package kernels
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/vmdls-go/vmdls/parallel"
+)
 
 // The weight gradient of a 3×3 stride-1 convolution by Winograd
 // F(2×2, 3×3), the transpose of the forward algorithm. The forward output
@@ -76,12 +80,12 @@ type winoDWPlan struct {
 }
 
 // runChunk returns the blocks per run on threads workers (the chunks
-// ParallelFor makes of them) and the number of runs, each with its own M.
+// parallel.For makes of them) and the number of runs, each with its own M.
 func (p *winoDWPlan) runChunk(threads int) (chunk, runs int) {
 	if p.serial {
 		return p.nblocks, 1
 	}
-	n := min(p.nblocks, threads, maxChunks)
+	n := min(p.nblocks, threads, parallel.MaxChunks)
 	chunk = (p.nblocks + n - 1) / n
 	return chunk, (p.nblocks + chunk - 1) / chunk
 }
@@ -262,7 +266,7 @@ func (p *winoDWPlan) runBlock(sc *winoDWScratch, b int, mm, dy, x []float32, fir
 // winoApplies to) from dy and x by Winograd F(2×2, 3×3).
 func winoWeightGrad(s ConvShape, dw, dy, x []float32) {
 	ws := winoShape{N: s.N, C: s.C, H: s.H, W: s.W, K: s.K, PH: s.PH, PW: s.PW, OH: s.OutH(), OW: s.OutW()}
-	threads := Threads()
+	threads := parallel.Threads()
 	p := newWinoDWPlan(ws, threads)
 	kern := sgemmKernel()
 	chunk, runs := p.runChunk(threads)
@@ -285,10 +289,10 @@ func winoWeightGrad(s ConvShape, dw, dy, x []float32) {
 	if p.serial {
 		run(0, p.nblocks)
 	} else {
-		ParallelFor(p.nblocks, 1, run)
+		parallel.For(p.nblocks, 1, run)
 	}
 	K, C := p.K, p.C
-	ParallelFor(K*C, max(1, planeGrain/(16*runs)), func(lo, hi int) {
+	parallel.For(K*C, max(1, planeGrain/(16*runs)), func(lo, hi int) {
 		var m [16]float64
 		for kc := lo; kc < hi; kc++ {
 			for xi := range m {

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // winoDWTol bounds the normwise error of the Winograd weight gradient
@@ -24,8 +26,8 @@ func TestWinogradDWMatchesDirect(t *testing.T) {
 	for _, threads := range []int{1, 2} {
 		for _, s := range shapes {
 			t.Run(fmt.Sprintf("t%d/%dx%dx%dx%d_k%d_p%d%d", threads, s.N, s.C, s.H, s.W, s.K, s.PH, s.PW), func(t *testing.T) {
-				prev := SetThreads(threads)
-				defer SetThreads(prev)
+				prev := parallel.SetThreads(threads)
+				defer parallel.SetThreads(prev)
 				x := randSlice(r, s.N*s.C*s.H*s.W)
 				w := randSlice(r, s.K*s.C*9)
 				dy := randSlice(r, s.N*s.K*s.OutH()*s.OutW())

@@ -1,9 +1,8 @@
 // Package nn holds the building blocks of networks: the Module abstraction
 // with PyTorch's state_dict naming, layers, initializers, losses, optimizers,
-// learning-rate schedules and checkpoints. It builds on autograd and tensor
-// and is built on by nn/backbone, ovd and the commands (kernels < tensor <
-// autograd < nn < nn/backbone < ovd < cmd); its checkpoints use package
-// safetensors.
+// learning-rate schedules and checkpoints. It builds on autograd and tensor,
+// on kernels for the optimizers' fused update steps, and on safetensors and
+// torchfile for its checkpoints; nn/backbone and ovd build on it.
 //
 // A Module has a Forward on autograd Vars and registers its parameters,
 // buffers and children, in PyTorch's order and under PyTorch's names, through

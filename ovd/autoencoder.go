@@ -14,7 +14,6 @@ import (
 
 	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/data"
-	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/nn"
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/tensor"
@@ -196,9 +195,7 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 	if cfg.OutputDir == "" {
 		return nil, errors.New("ovd.TrainAE: Config.OutputDir is empty")
 	}
-	if cfg.Threads > 0 {
-		kernels.SetThreads(cfg.Threads)
-	}
+	cfg.applyThreads()
 	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
 		return nil, fmt.Errorf("--output_dir: %w", err)
 	}

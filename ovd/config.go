@@ -8,6 +8,7 @@ import (
 
 	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/nn/backbone"
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // Config holds every setting of a VMDLS run. Field comments give the
@@ -74,6 +75,19 @@ type Config struct {
 	Seed      uint64 // --seed
 	OutputDir string // --output_dir
 	Threads   int    // --threads: 0 uses every core
+}
+
+// applyThreads sizes the process-wide worker pool (package parallel) from
+// c.Threads; Train, TrainAE and Test call it once at their start, after
+// validating c. This is the one place a run sets the thread count: here in
+// the library rather than in cmd/vmdls, so that a library caller's
+// Config.Threads takes effect as the binary's --threads does, and the
+// binary leaves it to ovd instead of setting it a second time. Threads 0
+// keeps the pool's current setting (GOMAXPROCS unless someone set one).
+func (c *Config) applyThreads() {
+	if c.Threads > 0 {
+		parallel.SetThreads(c.Threads)
+	}
 }
 
 // DefaultConfig returns the defaults of the reference's training script,

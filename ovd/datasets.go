@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/vmdls-go/vmdls/data"
-	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // sets are the three datasets of a run: the known training set, the known
@@ -102,7 +102,7 @@ func newLoader(cfg *Config, s *data.Set, train bool) (*data.Loader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--data_transforms: %w", err)
 	}
-	return data.NewLoader(s.Dataset, p.Then(s.Post...), data.LoaderOptions{Seed: cfg.Seed, Workers: kernels.Threads()}), nil
+	return data.NewLoader(s.Dataset, p.Then(s.Post...), data.LoaderOptions{Seed: cfg.Seed, Workers: parallel.Threads()}), nil
 }
 
 // sequentialBatches splits 0..n-1 into consecutive batches of size bs.

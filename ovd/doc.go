@@ -2,11 +2,11 @@
 // trains an encoder whose latent classes are Gaussian clusters kept apart by
 // a triplet loss with distancing and a KL term, then fits one Gaussian per
 // known class on a feature ensemble and flags an image as unknown when no
-// class finds it likely enough. It is the top library layer (kernels <
-// tensor < autograd < nn < nn/backbone < ovd < cmd), composing data,
-// nn/backbone and its own subpackages losses (the training losses), metrics
-// (the scores of a detector) and report (results.json, CSV tables, plots);
-// the vmdls command is the command-line shell over it.
+// class finds it likely enough. It is the top library package, composing
+// data, nn/backbone (with nn, autograd and tensor beneath it), parallel (the
+// thread count of a run) and its own subpackages losses (the training
+// losses), metrics (the scores of a detector) and report (results.json, CSV
+// tables, plots); the vmdls command is the command-line shell over it.
 //
 // The whole workflow is three calls on one Config (start from DefaultConfig,
 // whose fields carry the reference's flag names and defaults): Train does

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/vmdls-go/vmdls/data"
-	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/nn"
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/ovd/report"
@@ -100,9 +99,7 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 		return nil, errors.New("--ae_features needs --ae_path, the autoencoder that vmdls train-ae wrote")
 	}
 	removeTempFiles(cfg.OutputDir) // a killed run's half-written results
-	if cfg.Threads > 0 {
-		kernels.SetThreads(cfg.Threads)
-	}
+	cfg.applyThreads()
 	model, err := buildModel(&cfg)
 	if err != nil {
 		return nil, err

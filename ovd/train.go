@@ -13,7 +13,6 @@ import (
 
 	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/data"
-	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/nn"
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/ovd/losses"
@@ -104,9 +103,7 @@ func Train(ctx context.Context, cfg Config, obs Observer) (*TrainResult, error) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Threads > 0 {
-		kernels.SetThreads(cfg.Threads)
-	}
+	cfg.applyThreads()
 	if cfg.OutputDir == "" {
 		return nil, errors.New("ovd.Train: Config.OutputDir is empty")
 	}

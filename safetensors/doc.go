@@ -6,7 +6,7 @@
 // header.
 //
 // It is a leaf package: it depends on the standard library only and knows
-// nothing of the engine's tensors, so nn (checkpoints), bench/golden (the
+// nothing of the engine's tensors, so nn (checkpoints), internal/golden (the
 // PyTorch goldens) and ovd use it alike. ReadFile, ReadFrom and Parse give a
 // File whose tensors are looked up by name; ReadHeader and ReadHeaderFrom
 // give the same validated description (names, dtypes, shapes, offsets,

@@ -1,6 +1,9 @@
 package tensor
 
-import "github.com/vmdls-go/vmdls/kernels"
+import (
+	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/parallel"
+)
 
 // cpuStorage is host memory: a plain Go slice, numbered in allocation
 // order (for Recycle's mark) and flagged once recycled.
@@ -49,18 +52,18 @@ func (cpuBackend) Download(dst []float32, src Buf) { copy(dst, cpuSlice(src)) }
 
 func (cpuBackend) Fill(dst Buf, v float32) {
 	d := cpuSlice(dst)
-	kernels.ParallelFor(len(d), grainElementwise*4, func(lo, hi int) { kernels.Fill(d[lo:hi], v) })
+	parallel.For(len(d), grainElementwise*4, func(lo, hi int) { kernels.Fill(d[lo:hi], v) })
 }
 
 func (cpuBackend) Copy(dst, src Buf) {
 	d, s := cpuSlice(dst), cpuSlice(src)
-	kernels.ParallelFor(len(d), grainElementwise*4, func(lo, hi int) { copy(d[lo:hi], s[lo:hi]) })
+	parallel.For(len(d), grainElementwise*4, func(lo, hi int) { copy(d[lo:hi], s[lo:hi]) })
 }
 
 func (cpuBackend) StridedCopy(dst Buf, dstStrides []int, src Buf, srcStrides []int, shape []int) {
 	d, s := cpuData(dst.S), cpuData(src.S)
 	it := newStridedIter(shape, []int{dst.Off, src.Off}, dstStrides, srcStrides)
-	kernels.ParallelFor(it.total, grainElementwise, func(lo, hi int) {
+	parallel.For(it.total, grainElementwise, func(lo, hi int) {
 		it.run(lo, hi, func(o []int, n int) {
 			kernels.CopyStrided(d[o[0]:], it.inner[0], s[o[1]:], it.inner[1], n)
 		})
@@ -69,7 +72,7 @@ func (cpuBackend) StridedCopy(dst Buf, dstStrides []int, src Buf, srcStrides []i
 
 func (cpuBackend) Unary(op UnaryOp, dst, x Buf, p, q float32) {
 	d, s := cpuSlice(dst), cpuSlice(x)
-	kernels.ParallelFor(len(d), grainElementwise, func(lo, hi int) {
+	parallel.For(len(d), grainElementwise, func(lo, hi int) {
 		kernels.Unary(op, d[lo:hi], s[lo:hi], p, q)
 	})
 }
@@ -83,14 +86,14 @@ func (cpuBackend) Binary(op BinaryOp, dst Buf, shape []int, a Buf, aStrides []in
 			kernels.Binary(op, dr, ar, br)
 			return
 		}
-		kernels.ParallelFor(dst.N, grainElementwise, func(lo, hi int) {
+		parallel.For(dst.N, grainElementwise, func(lo, hi int) {
 			kernels.Binary(op, dr[lo:hi], ar[lo:hi], br[lo:hi])
 		})
 		return
 	}
 	it := newStridedIter(shape, []int{dst.Off, a.Off, b.Off}, contiguousStrides(shape), aStrides, bStrides)
 	sa, sb := it.inner[1], it.inner[2]
-	kernels.ParallelFor(it.total, grainElementwise, func(lo, hi int) {
+	parallel.For(it.total, grainElementwise, func(lo, hi int) {
 		it.run(lo, hi, func(o []int, n int) {
 			dr := d[o[0] : o[0]+n]
 			switch {
@@ -124,7 +127,7 @@ func (cpuBackend) Where(dst Buf, shape []int, m Buf, mStrides []int, a Buf, aStr
 	d, md, ad, bd := cpuData(dst.S), cpuData(m.S), cpuData(a.S), cpuData(b.S)
 	it := newStridedIter(shape, []int{dst.Off, m.Off, a.Off, b.Off}, contiguousStrides(shape), mStrides, aStrides, bStrides)
 	sm, sa, sb := it.inner[1], it.inner[2], it.inner[3]
-	kernels.ParallelFor(it.total, grainElementwise, func(lo, hi int) {
+	parallel.For(it.total, grainElementwise, func(lo, hi int) {
 		it.run(lo, hi, func(o []int, n int) {
 			kernels.Select(d[o[0]:o[0]+n], md[o[1]:], sm, ad[o[2]:], sa, bd[o[3]:], sb)
 		})
@@ -133,7 +136,7 @@ func (cpuBackend) Where(dst Buf, shape []int, m Buf, mStrides []int, a Buf, aStr
 
 func (cpuBackend) Axpy(alpha float32, x, y Buf) {
 	xs, ys := cpuSlice(x), cpuSlice(y)
-	kernels.ParallelFor(len(ys), grainElementwise, func(lo, hi int) {
+	parallel.For(len(ys), grainElementwise, func(lo, hi int) {
 		kernels.Axpy(alpha, xs[lo:hi], ys[lo:hi])
 	})
 }
@@ -173,7 +176,7 @@ func (cpuBackend) Gemm(transA, transB bool, m, n, k int, alpha float32,
 	// one after another; many small products (attention-like shapes) are
 	// instead spread over the cores a batch at a time.
 	if work := m * n * max(k, 1); len(cOffs) > 1 && work < smallGemm {
-		kernels.ParallelFor(len(cOffs), max(1, smallGemm/work), func(lo, hi int) {
+		parallel.For(len(cOffs), max(1, smallGemm/work), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				one(i)
 			}

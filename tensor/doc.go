@@ -1,8 +1,9 @@
 // Package tensor is the engine's N-dimensional float32 array: a shape, a
 // contiguous row-major storage and the device that storage lives on, with
-// the ops the layers and autograd are built from. It sits on kernels and
-// below everything else (kernels < tensor < autograd < nn < nn/backbone <
-// ovd < cmd); it records no gradients, which is autograd's job.
+// the ops the layers and autograd are built from. Of the module it imports
+// kernels (the CPU backend's loops) and parallel (the worker pool); autograd,
+// nn, data, ovd and the backends beside it (cuda) build on it. It records
+// no gradients, which is autograd's job.
 //
 // Tensors are made with FromSlice, Zeros, Ones, Full, Arange, Scalar and the
 // random constructors Rand, Uniform, Randn and Normal, which draw from a

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // Recycling of CPU storage. A training step allocates the same few hundred
@@ -155,7 +155,7 @@ func allocCPU(n int) *cpuStorage {
 		return &cpuStorage{data: make([]float32, n), seq: allocSeq.Add(1)}
 	}
 	d := s.data
-	kernels.ParallelFor(n, grainElementwise*4, func(lo, hi int) { clear(d[lo:hi]) })
+	parallel.For(n, grainElementwise*4, func(lo, hi int) { clear(d[lo:hi]) })
 	// A fresh record, so that a stale *cpuStorage (the recycled one) can
 	// never be recycled again into the tensor that now owns the memory.
 	return &cpuStorage{data: d, seq: allocSeq.Add(1)}

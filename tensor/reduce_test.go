@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // refReduce folds the values of a over the given axes with f in float64,
@@ -284,10 +284,10 @@ func TestReduceThreadIndependent(t *testing.T) {
 			LogSumExp(x, 0, false).Data(),
 		}
 	}
-	prev := kernels.SetThreads(1)
-	defer kernels.SetThreads(prev)
+	prev := parallel.SetThreads(1)
+	defer parallel.SetThreads(prev)
 	one := run()
-	kernels.SetThreads(4)
+	parallel.SetThreads(4)
 	four := run()
 	for i := range one {
 		if !slices.Equal(one[i], four[i]) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/vmdls-go/vmdls/autograd"
-	"github.com/vmdls-go/vmdls/bench/golden"
+	"github.com/vmdls-go/vmdls/internal/golden"
 	"github.com/vmdls-go/vmdls/tensor"
 )
 

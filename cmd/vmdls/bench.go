@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // runBench runs the micro-benchmark named by args[0].
@@ -129,8 +130,8 @@ func runBenchGemm(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("bench gemm: --path: %w", err)
 	}
 	defer kernels.SetPath(prevPath)
-	prevThreads := kernels.SetThreads(*threads)
-	defer kernels.SetThreads(prevThreads)
+	prevThreads := parallel.SetThreads(*threads)
+	defer parallel.SetThreads(prevThreads)
 
 	M, N, K := *m, *n, *k
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -155,7 +156,7 @@ func runBenchGemm(args []string, stdout, stderr io.Writer) error {
 	flop := 2 * float64(M) * float64(N) * float64(K)
 	res := gemmResult{
 		Op: "sgemm", M: M, N: N, K: K, TransA: *transA, TransB: *transB,
-		Threads: kernels.Threads(), Path: kernels.Path(),
+		Threads: parallel.Threads(), Path: kernels.Path(),
 		GFLOPS: flop / med / 1e9, Seconds: med,
 		Min: flop / per[len(per)-1] / 1e9, Max: flop / per[0] / 1e9,
 		Reps: *reps, Inner: inner,
@@ -213,8 +214,8 @@ func runBenchConv(args []string, stdout, stderr io.Writer) error {
 	if s.OutH() < 1 || s.OutW() < 1 {
 		return fmt.Errorf("bench conv: a %d×%d kernel with padding %d does not fit a %d×%d input", *kern, *kern, *pad, *h, *w)
 	}
-	prevThreads := kernels.SetThreads(*threads)
-	defer kernels.SetThreads(prevThreads)
+	prevThreads := parallel.SetThreads(*threads)
+	defer parallel.SetThreads(prevThreads)
 	rng := rand.New(rand.NewPCG(1, 2))
 	fill := func(x []float32) []float32 {
 		for i := range x {
@@ -229,5 +230,5 @@ func runBenchConv(args []string, stdout, stderr io.Writer) error {
 	_, med, _ := timeRuns(func() { kernels.Conv2d(s, y, x, wt, bias) }, 1, *reps, 200*time.Millisecond)
 	flop := 2 * float64(s.N*s.K*s.C*s.KH*s.KW) * float64(s.OutH()*s.OutW())
 	return json.NewEncoder(stdout).Encode(convResult{Op: "conv2d", N: s.N, C: s.C, K: s.K, H: s.H, W: s.W, Kernel: *kern,
-		Stride: *stride, Pad: *pad, Threads: kernels.Threads(), Path: kernels.Path(), GFLOPS: flop / med / 1e9, Seconds: med, Reps: *reps})
+		Stride: *stride, Pad: *pad, Threads: parallel.Threads(), Path: kernels.Path(), GFLOPS: flop / med / 1e9, Seconds: med, Reps: *reps})
 }

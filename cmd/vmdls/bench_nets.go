@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/vmdls-go/vmdls/bench/nets"
-	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/nn/backbone"
+	"github.com/vmdls-go/vmdls/parallel"
 )
 
 // runBenchNet times a training step (bench "train-step") or an inference
@@ -58,7 +58,7 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	// PyTorch is given n threads in all; the Go side gets n kernel workers
 	// and n threads running Go code (the collector's included).
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
-	defer kernels.SetThreads(kernels.SetThreads(n))
+	defer parallel.SetThreads(parallel.SetThreads(n))
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

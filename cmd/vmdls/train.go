@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/ovd"
 )
 
@@ -74,9 +73,6 @@ func start(o *runOptions, stderr io.Writer, what string) (*session, error) {
 	p := newProgress(stderr, tty)
 	if err := p.openMetrics(filepath.Join(o.cfg.OutputDir, "metrics.jsonl")); err != nil {
 		return nil, &exitError{1, fmt.Errorf("%s: %w", o.cmd, err)}
-	}
-	if o.cfg.Threads > 0 {
-		kernels.SetThreads(o.cfg.Threads)
 	}
 	ctx, stop := interruptible(context.Background(), stderr, what)
 	return &session{o: o, prog: p, ctx: ctx, stop: stop, madeDir: madeDir}, nil

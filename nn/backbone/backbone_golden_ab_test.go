@@ -1,7 +1,7 @@
 package backbone
 
 import (
-	"github.com/vmdls-go/vmdls/bench/golden"
+	"github.com/vmdls-go/vmdls/internal/golden"
 	"hash/crc32"
 	"math"
 	"math/rand/v2"

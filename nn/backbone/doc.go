@@ -2,8 +2,8 @@
 // model around them (an encoder followed by the two latent heads), with the
 // module names of the reference's PyTorch code, so that state_dict keys
 // ("encoder.encoder.0.weight", "fc_mu.bias", ...) match between the two. It
-// builds on nn and is used by ovd, bench/nets and the commands (kernels <
-// tensor < autograd < nn < nn/backbone < ovd < cmd).
+// builds on nn, autograd and tensor, and is used by ovd, bench/nets and the
+// commands.
 //
 // NewModel(encType, latentDim, rng) is the usual entry point: it builds the
 // encoder named by the reference's --enc_type (EncTypes lists them:

@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/vmdls-go/vmdls/bench/golden"
+	"github.com/vmdls-go/vmdls/internal/golden"
 	"github.com/vmdls-go/vmdls/tensor"
 )
 

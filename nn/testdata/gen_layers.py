@@ -6,8 +6,8 @@ Run by hand from the repository root with Debian's interpreter and python3-torch
     /usr/bin/python3 nn/testdata/gen_layers.py
 
 It rewrites nn/testdata/layers.safetensors. Tests and CI never run it; they read the
-committed file with the reader in bench/golden. The format and naming follow
-bench/golden/gen_golden.py (whose Writer this script reuses):
+committed file with the reader in internal/golden. The format and naming follow
+internal/golden/testdata/gen_golden.py (whose Writer this script reuses):
 
     <case>.in0, .in1        inputs (float32); .out the forward output; .w the random
                             upstream weight of loss = (out * w).sum(); .grad<i> d loss/d in<i>
@@ -38,7 +38,7 @@ import torch.nn as tnn
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "bench", "golden"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "internal", "golden", "testdata"))
 import gen_golden as gg  # noqa: E402  (Writer, gen_for, randn, away_from)
 
 F64 = torch.float64

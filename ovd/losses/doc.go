@@ -5,10 +5,11 @@
 // (autograd.Custom), so that the triplet loss never materializes its
 // millions of triplets and the KL term costs one pass over the batch.
 //
-// It builds on autograd and tensor, and on kernels for the worker pool
-// (kernels.ParallelFor) that spreads the triplet loss's anchors over the
-// threads; not on nn. ovd's training step calls it. Both losses take latents as an autograd.Var of shape [B, d]
-// with one int label per row and return a scalar Var to add to the step's
-// loss; their internal sums are formed in float64. Shape mismatches panic,
+// It builds on autograd and tensor, and on parallel for the worker pool
+// (parallel.For) that spreads the triplet loss's anchors over the threads;
+// not on nn. ovd's training step calls it. Both losses take latents as an
+// autograd.Var of shape [B, d] with one int label per row and return a
+// scalar Var to add to the step's loss; their internal sums are formed in
+// float64. Shape mismatches panic,
 // as in package tensor.
 package losses

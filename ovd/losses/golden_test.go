@@ -11,7 +11,7 @@ import (
 )
 
 // The golden file holds the reference's formulas evaluated by PyTorch in
-// float64 on float32 inputs (bench/golden/gen_losses.py). Our results are
+// float64 on float32 inputs (testdata/gen_losses.py). Our results are
 // float32, hence the tolerances: 1e-5 relative on the loss, 1e-4 normwise
 // on the gradients.
 const (

@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/vmdls-go/vmdls/autograd"
-	"github.com/vmdls-go/vmdls/kernels"
+	"github.com/vmdls-go/vmdls/parallel"
 	"github.com/vmdls-go/vmdls/tensor"
 )
 
@@ -76,7 +76,7 @@ func TripletDistancing(z *autograd.Var, labels []int, margin, negMargin float32)
 	sums := make([]float64, b)
 	counts := make([]int, b)
 	m, nu := float64(margin), float64(negMargin)
-	kernels.ParallelFor(b, 32, func(lo, hi int) {
+	parallel.For(b, 32, func(lo, hi int) {
 		sc := newAnchorScratch(maxGroup)
 		for a := lo; a < hi; a++ {
 			sums[a], counts[a] = anchorLoss(a, labels, groups[labels[a]], dist[a*b:(a+1)*b], coef[a*b:(a+1)*b], m, nu, sc)
@@ -243,7 +243,7 @@ func anchorLoss(a int, labels, group []int, row []float64, crow []int32, m, nu f
 // coef holding dS/dD: through D[a][j] = |xn_a - xn_j| (zero where D = 0)
 // and then through xn = z / max(|z|, eps).
 func tripletBackward(grad []float32, xn, norms, dist []float64, coef []int32, b, d int, scale float64) {
-	kernels.ParallelFor(b, 32, func(lo, hi int) {
+	parallel.For(b, 32, func(lo, hi int) {
 		gx := make([]float64, d)
 		for a := lo; a < hi; a++ {
 			clear(gx)
@@ -314,7 +314,7 @@ func normalizeRows(x []float32, b, d int) (xn, norms []float64) {
 func pairDistances(xn []float64, b, d int) []float64 {
 	dist := make([]float64, b*b)
 	half := (b + 1) / 2
-	kernels.ParallelFor(half, 16, func(lo, hi int) {
+	parallel.For(half, 16, func(lo, hi int) {
 		for q := lo; q < hi; q++ {
 			distRow(dist, xn, q, b, d)
 			if r := b - 1 - q; r != q {

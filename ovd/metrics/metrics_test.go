@@ -236,7 +236,7 @@ func orNaN(p *float64) float64 {
 }
 
 // TestGoldenSklearn compares with scikit-learn on the cases of
-// bench/golden/gen_metrics.py (random, many ties, degenerate).
+// testdata/gen_metrics.py (random, many ties, degenerate).
 func TestGoldenSklearn(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("testdata", "metrics_golden.json"))
 	if err != nil {

@@ -6,7 +6,7 @@ Run by hand from the repository root with Debian's interpreter and python3-torch
     /usr/bin/python3 nn/backbone/testdata/gen_ae_resnet.py
 
 It rewrites nn/backbone/testdata/ae_resnet.safetensors, read by
-nn/backbone/resnet_ae_test.go through bench/golden.
+nn/backbone/resnet_ae_test.go through internal/golden.
 
 The net is METHOD.md section 5's CIFAR autoencoder: PyTorch-Lightning-Bolts' AE with
 enc_type "resnet18", first_conv = maxpool1 = False, enc_out_dim 512, latent_dim 256,
@@ -48,7 +48,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "bench", "golden"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "internal", "golden", "testdata"))
 import gen_golden as gg  # noqa: E402
 from gen_backbones_ab import detfill  # noqa: E402
 from kinks import KINK_REL, KINKS, ReLU  # noqa: E402

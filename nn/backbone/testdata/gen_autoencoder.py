@@ -6,7 +6,7 @@ Run by hand from the repository root with Debian's interpreter and python3-torch
     /usr/bin/python3 nn/backbone/testdata/gen_autoencoder.py
 
 It rewrites nn/backbone/testdata/autoencoder.safetensors, read by
-nn/backbone/autoencoder_test.go through bench/golden.
+nn/backbone/autoencoder_test.go through internal/golden.
 
 The net is METHOD.md section 5's MNIST autoencoder with the module layout of the
 reference's MNIST_AE (models/mnist_ae.py and models/decoders_encoders.py of
@@ -50,7 +50,7 @@ import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "bench", "golden"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "internal", "golden", "testdata"))
 import gen_golden as gg  # noqa: E402
 from gen_backbones_ab import detfill  # noqa: E402
 

@@ -6,7 +6,7 @@ Run by hand from the repository root with Debian's interpreter and python3-torch
     /usr/bin/python3 nn/backbone/testdata/gen_backbones_ab.py
 
 It rewrites nn/backbone/testdata/backbones_ab.safetensors, read by
-nn/backbone/backbone_golden_ab_test.go through bench/golden.
+nn/backbone/backbone_golden_ab_test.go through internal/golden.
 
 The nets mirror ../shared/anchors/nets.py: VGGM as written there, and resnet18_cifar
 rebuilt here module by module with torchvision's names (torchvision is not installed;
@@ -45,7 +45,7 @@ import torch
 import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "bench", "golden"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "internal", "golden", "testdata"))
 import gen_golden as gg  # noqa: E402  (Writer, gen_for, randn)
 
 F64 = torch.float64

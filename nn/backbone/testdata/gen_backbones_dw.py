@@ -5,7 +5,7 @@ Run by hand from the repository root with an interpreter that has torch 1.13:
 
     python3 nn/backbone/testdata/gen_backbones_dw.py
 
-It rewrites nn/backbone/testdata/backbones_dw.safetensors; tests read it with bench/golden.
+It rewrites nn/backbone/testdata/backbones_dw.safetensors; tests read it with internal/golden.
 The networks mirror ../shared/anchors/nets.py (DenseNetBC, WRNBlock, WideResNet: same module
 structure and names, "net.0.weight", "net.1.short.weight", ...). The Go networks carry the
 names of the authors' code instead (DenseNet3's conv1, block1.layer.0..., trans1, bn1, fc;
@@ -44,7 +44,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "bench", "golden"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "internal", "golden", "testdata"))
 import gen_golden as gg  # noqa: E402
 sys.path.insert(0, HERE)
 from kinks import KINK_REL, KINKS, ReLU  # noqa: E402

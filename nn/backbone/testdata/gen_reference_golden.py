@@ -64,7 +64,7 @@ import torch
 import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "bench", "golden"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "internal", "golden", "testdata"))
 import gen_golden as gg  # noqa: E402
 sys.path.insert(0, HERE)
 from gen_backbones_dw import fill_values  # noqa: E402

@@ -3,9 +3,9 @@
 
 Run by hand from the repository root with Debian's interpreter and its python3-sklearn:
 
-    /usr/bin/python3 bench/golden/gen_metrics.py
+    /usr/bin/python3 ovd/metrics/testdata/gen_metrics.py
 
-It rewrites ovd/metrics/testdata/metrics_golden.json. Tests and CI never run this script;
+It rewrites ovd/metrics/testdata/metrics_golden.json, beside this script. Tests and CI never run this script;
 they read the committed file. The file records the scikit-learn and numpy versions.
 
 Conventions (those of ovd/metrics): value = score, higher = more in-distribution; pred in
@@ -156,9 +156,9 @@ def main():
     # One image of each kind and a single image.
     cases.append(case("two", [-1.0, -2.0], [0, 1], [0, 2], 2, rng))
     cases.append(case("single_known", [-0.5], [1], [1], 3, rng))
-    doc = {"generator": "bench/golden/gen_metrics.py", "sklearn_version": sklearn.__version__,
+    doc = {"generator": "ovd/metrics/testdata/gen_metrics.py", "sklearn_version": sklearn.__version__,
            "numpy_version": np.__version__, "cases": cases}
-    path = os.path.join("ovd", "metrics", "testdata", "metrics_golden.json")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "metrics_golden.json")
     with open(path, "w") as f:
         json.dump(doc, f, allow_nan=False)
         f.write("\n")

@@ -1,5 +1,5 @@
-// Package golden reads the PyTorch reference files in bench/golden/testdata, which
-// gen_golden.py writes and the repository commits, so that tests (of autograd, nn,
+// Package golden reads the PyTorch reference files in internal/golden/testdata, which
+// testdata/gen_golden.py writes and the repository commits, so that tests (of autograd, nn,
 // nn/backbone and bench/nets) can compare against PyTorch without running Python.
 //
 // The files are safetensors: an 8-byte little-endian header length N, N bytes of JSON

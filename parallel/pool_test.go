@@ -1,4 +1,4 @@
-package kernels
+package parallel
 
 import (
 	"runtime"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// checkCover runs ParallelFor(n, grain) and checks that every index is
+// checkCover runs ForThreads(threads, n, grain) and checks that every index is
 // visited exactly once, in chunks of at least grain (but the last) and no
 // more chunks than threads.
 func checkCover(t *testing.T, threads, n, grain int) {
@@ -15,7 +15,7 @@ func checkCover(t *testing.T, threads, n, grain int) {
 	seen := make([]int32, n)
 	var chunks atomic.Int32
 	var short atomic.Int32
-	parallelFor(threads, n, grain, func(lo, hi int) {
+	ForThreads(threads, n, grain, func(lo, hi int) {
 		chunks.Add(1)
 		if hi-lo < grain && hi != n {
 			short.Add(1)
@@ -37,7 +37,7 @@ func checkCover(t *testing.T, threads, n, grain int) {
 	}
 }
 
-func TestParallelForCovers(t *testing.T) {
+func TestForCovers(t *testing.T) {
 	for _, threads := range []int{1, 2, 3, 8} {
 		for _, n := range []int{0, 1, 2, 7, 100, 1001} {
 			for _, grain := range []int{0, 1, 3, 64, 5000} {
@@ -47,10 +47,10 @@ func TestParallelForCovers(t *testing.T) {
 	}
 }
 
-// TestParallelForConcurrentNested runs ParallelFor from many goroutines at
-// once, each body itself calling ParallelFor twice deep: it must finish
+// TestForConcurrentNested runs For from many goroutines at
+// once, each body itself calling For twice deep: it must finish
 // (no deadlock) and cover every index. Run under -race by CI.
-func TestParallelForConcurrentNested(t *testing.T) {
+func TestForConcurrentNested(t *testing.T) {
 	prev := SetThreads(4)
 	defer SetThreads(prev)
 	var wg sync.WaitGroup
@@ -60,10 +60,10 @@ func TestParallelForConcurrentNested(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for it := 0; it < 20; it++ {
-				ParallelFor(8, 1, func(lo, hi int) {
+				For(8, 1, func(lo, hi int) {
 					for i := lo; i < hi; i++ {
-						ParallelFor(10, 2, func(lo, hi int) {
-							ParallelFor(hi-lo, 1, func(lo, hi int) { total.Add(int64(hi - lo)) })
+						For(10, 2, func(lo, hi int) {
+							For(hi-lo, 1, func(lo, hi int) { total.Add(int64(hi - lo)) })
 						})
 					}
 				})
@@ -90,16 +90,30 @@ func TestSetThreads(t *testing.T) {
 	}
 }
 
-// TestParallelForAllocs checks that the pool itself allocates nothing per
+// TestForAllocs checks that the pool itself allocates nothing per
 // call once warm.
-func TestParallelForAllocs(t *testing.T) {
+func TestForAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	var sink atomic.Int64
 	fn := func(lo, hi int) { sink.Add(int64(hi - lo)) }
-	parallelFor(2, 100, 1, fn)
-	if a := allocsPerRun(100, func() { parallelFor(2, 100, 1, fn) }); a != 0 {
-		t.Errorf("%v allocations per ParallelFor, want 0", a)
+	ForThreads(2, 100, 1, fn)
+	if a := allocsPerRun(100, func() { ForThreads(2, 100, 1, fn) }); a != 0 {
+		t.Errorf("%v allocations per For, want 0", a)
 	}
+}
+
+// allocsPerRun is testing.AllocsPerRun without its GOMAXPROCS(1), which
+// would leave the pool's workers no processor to run on: the average number
+// of allocations per call of f, rounded down, after one warm-up call.
+func allocsPerRun(runs int, f func()) uint64 {
+	f()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return (after.Mallocs - before.Mallocs) / uint64(runs)
 }

@@ -1,4 +1,4 @@
-package kernels
+package parallel
 
 import (
 	"runtime"
@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// The worker pool behind ParallelFor and Sgemm.
+// The worker pool behind For and ForThreads (and so behind the kernels'
+// SGEMM and every other parallel loop of the engine).
 //
 // A call splits its range into at most Threads() chunks and posts "tickets"
 // for its job to a shared queue; idle workers take tickets and claim chunks
 // with an atomic counter, and the caller claims chunks too. The caller waits
 // only for chunks that were claimed, never for a ticket to be picked up, so
-// a call from inside a worker (nested ParallelFor, or Sgemm in a ParallelFor
-// body) cannot deadlock: when every worker is busy the caller simply runs all
+// a call from inside a worker (a nested For, or an SGEMM in a For body) cannot deadlock: when every worker is busy the caller simply runs all
 // chunks itself.
 //
 // Job records are recycled as soon as their call returns, even while stale
@@ -40,8 +40,8 @@ var (
 	freeJobs = make(chan *job, 64)
 )
 
-// Threads reports how many workers parallel kernels split their work over:
-// the value of SetThreads, or GOMAXPROCS when none was set.
+// Threads reports how many workers For splits its work over: the value of
+// SetThreads, or GOMAXPROCS when none was set.
 func Threads() int {
 	if t := int(threadSetting.Load()); t > 0 {
 		return t
@@ -49,9 +49,11 @@ func Threads() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// SetThreads sets the number of workers parallel kernels use (n < 1 means
-// GOMAXPROCS, following later changes to it) and returns the previous value
-// of Threads. Calls already running keep the count they started with.
+// SetThreads sets the number of workers For uses (n < 1 means GOMAXPROCS,
+// following later changes to it) and returns the previous value of
+// Threads. Calls already running keep the count they started with. The
+// setting is process-wide, so a program sets it once per run (package ovd
+// does so from Config.Threads at the start of Train, TrainAE and Test).
 func SetThreads(n int) int {
 	if n < 1 {
 		n = 0
@@ -61,7 +63,7 @@ func SetThreads(n int) int {
 	return prev
 }
 
-// job is one ParallelFor call in flight.
+// job is one For call in flight.
 type job struct {
 	// state packs the generation of the call (high 32 bits), the number of
 	// chunks (next 16) and the next chunk to claim (low 16).
@@ -78,7 +80,11 @@ type ticket struct {
 	gen uint32
 }
 
-const maxChunks = 1<<16 - 1
+// MaxChunks is the most chunks one call of For or ForThreads splits its
+// range into, whatever the thread count: the chunk counter has 16 bits. A
+// caller that sizes its work by the chunks For will make (as the kernels'
+// depthwise Winograd does) bounds its count by it too.
+const MaxChunks = 1<<16 - 1
 
 func getJob() *job {
 	select {
@@ -168,17 +174,24 @@ func ensureWorkers(n int) {
 	workersMu.Unlock()
 }
 
-// ParallelFor splits [0, n) into contiguous chunks of at least grain items
-// and calls fn(lo, hi) on them from the worker pool, returning when all are
+// For splits [0, n) into contiguous chunks of at least grain items and
+// calls fn(lo, hi) on them from the worker pool, returning when all are
 // done. fn must be safe to call concurrently on disjoint ranges. At most
-// Threads() chunks are made, of nearly equal size. It may be called from several goroutines at
-// once and from inside fn; when no worker is free the caller runs the
-// chunks itself.
-func ParallelFor(n, grain int, fn func(lo, hi int)) {
-	parallelFor(Threads(), n, grain, fn)
+// Threads() chunks are made, of nearly equal size. It may be called from
+// several goroutines at once and from inside fn; when no worker is free the
+// caller runs the chunks itself. Once the pool is warm a call allocates
+// nothing.
+func For(n, grain int, fn func(lo, hi int)) {
+	ForThreads(Threads(), n, grain, fn)
 }
 
-func parallelFor(threads, n, grain int, fn func(lo, hi int)) {
+// ForThreads is For with an explicit bound on the number of chunks in place
+// of Threads(): for a caller that has already chosen how many parts its
+// work splits into (the kernels' SGEMM sizes its packing and its parts by
+// the thread count it read once at the start of the call, and must not see
+// a SetThreads that lands in between). threads < 1 runs fn(0, n) on the
+// caller.
+func ForThreads(threads, n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
@@ -186,7 +199,7 @@ func parallelFor(threads, n, grain int, fn func(lo, hi int)) {
 		grain = 1
 	}
 	// Every chunk gets at least grain items, so round the count down.
-	nchunks := min(n/grain, threads, maxChunks)
+	nchunks := min(n/grain, threads, MaxChunks)
 	if nchunks <= 1 {
 		fn(0, n)
 		return

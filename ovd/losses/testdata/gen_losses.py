@@ -3,9 +3,10 @@
 
 Run by hand from the repository root with Debian's interpreter and its python3-torch:
 
-    /usr/bin/python3 bench/golden/gen_losses.py
+    /usr/bin/python3 ovd/losses/testdata/gen_losses.py
 
-It rewrites ovd/losses/testdata/losses_golden.safetensors. Tests never run this script.
+It rewrites ovd/losses/testdata/losses_golden.safetensors, beside this script. Tests never
+run this script.
 
 What it evaluates, in float64 from float32 inputs (the upcast is exact):
 
@@ -50,7 +51,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-OUT = os.path.join("ovd", "losses", "testdata", "losses_golden.safetensors")
+# The output lies beside this script, wherever it is run from.
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "losses_golden.safetensors")
 
 DTYPES = {np.float32: "F32", np.float64: "F64", np.int64: "I64"}
 
@@ -262,7 +264,7 @@ def main():
 
     meta = {
         "format": "vmdls losses golden v1",
-        "generator": "bench/golden/gen_losses.py",
+        "generator": "ovd/losses/testdata/gen_losses.py",
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
         "triplet_cases": ",".join(tnames),

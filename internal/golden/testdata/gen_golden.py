@@ -4,14 +4,14 @@
 Run by hand from the repository root, with Debian's interpreter and its python3-torch
 (apt-get install -y python3-torch), not whatever python3 comes first on PATH:
 
-    /usr/bin/python3 bench/golden/gen_golden.py
+    /usr/bin/python3 internal/golden/testdata/gen_golden.py
 
-It rewrites bench/golden/testdata/ops.safetensors (elementwise ops, comparisons,
-reductions, softmax family, shape ops) and bench/golden/testdata/gemm.safetensors
-(matmul, matmul_t, linear). The committed files were made with torch 1.13.0a0 (Debian's
+It rewrites internal/golden/testdata/ops.safetensors (elementwise ops, comparisons,
+reductions, softmax family, shape ops) and internal/golden/testdata/gemm.safetensors
+(matmul, matmul_t, linear), beside this script. The committed files were made with torch 1.13.0a0 (Debian's
 1.13 build) and numpy 1.24.2; both versions are recorded in each file's __metadata__
 ("torch_version", "numpy_version"). Tests and CI never run this script: they read the
-committed files through the Go package in bench/golden.
+committed files through the Go package in internal/golden.
 
 Format: safetensors (8-byte little-endian header length N, N bytes of JSON header padded
 with spaces to a multiple of 8, then the raw little-endian data), written here with
@@ -61,7 +61,7 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT_DIR = os.path.join(HERE, "testdata")
+OUT_DIR = HERE  # the script lives in the testdata folder it writes
 
 torch.manual_seed(0)  # nothing should use the global generator; fixed anyway
 torch.use_deterministic_algorithms(True)
@@ -104,7 +104,7 @@ class Writer:
             off += len(b)
         md = {
             "format": "vmdls golden v1",
-            "generator": "bench/golden/gen_golden.py",
+            "generator": "internal/golden/testdata/gen_golden.py",
             "torch_version": torch.__version__,
             "numpy_version": np.__version__,
         }

@@ -22,13 +22,13 @@ type File struct {
 	meta map[string]string
 }
 
-// Path returns the path of bench/golden/testdata/<file>, found from this source file's
+// Path returns the path of internal/golden/testdata/<file>, found from this source file's
 // location so that tests in any package of the module can open the committed files
 // regardless of their working directory. (Under -trimpath the result is not absolute.)
 func Path(file string) string {
 	_, src, _, ok := runtime.Caller(0)
 	if !ok {
-		return filepath.Join("bench", "golden", "testdata", file)
+		return filepath.Join("internal", "golden", "testdata", file)
 	}
 	return filepath.Join(filepath.Dir(src), "testdata", file)
 }

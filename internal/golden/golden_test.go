@@ -43,7 +43,7 @@ func TestPath(t *testing.T) {
 	if !filepath.IsAbs(p) {
 		t.Errorf("Path gave %q, want an absolute path", p)
 	}
-	if !strings.HasSuffix(filepath.ToSlash(p), "bench/golden/testdata/ops.safetensors") {
+	if !strings.HasSuffix(filepath.ToSlash(p), "internal/golden/testdata/ops.safetensors") {
 		t.Errorf("Path gave %q", p)
 	}
 	if _, err := os.Stat(p); err != nil {
@@ -68,7 +68,7 @@ func TestCommittedStructure(t *testing.T) {
 		if !strings.HasPrefix(md["torch_version"], "1.13") {
 			t.Errorf("%s: torch_version %q, want the 1.13 the README states", fn, md["torch_version"])
 		}
-		if md["generator"] != "bench/golden/gen_golden.py" {
+		if md["generator"] != "internal/golden/testdata/gen_golden.py" {
 			t.Errorf("%s: generator %q", fn, md["generator"])
 		}
 		cases := f.Cases()
