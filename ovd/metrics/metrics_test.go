@@ -64,9 +64,12 @@ func TestHandCase(t *testing.T) {
 		{"threshold_at_tpr95", s.ThresholdAtTPR95, -3},
 		{"f1_at_tpr95", s.F1AtTPR95, 11.0 / 18},
 		{"fpr95_ood_positive", s.FPR95OODPositive, 2.0 / 3},
-		{"cauroc", s.CAUROC, 7.0 / 12},
+		{"cauroc", s.CAUROC, 7.0 / 8}, // correct known {-1, -2} beat unknown {-2, -4} in 3.5 of 4 pairs
+		{"oscr", s.OSCR, 7.0 / 12},
 		{"aupr_in", s.AUPRIn, 29.0 / 36},
 		{"aupr_out", s.AUPROut, 0.75},
+		{"aupr_in_trapezoid", s.AUPRInTrapezoid, 61.0 / 72}, // (0,1) (1/3,1) (2/3,2/3) (1,3/4)
+		{"aupr_out_trapezoid", s.AUPROutTrapezoid, 0.75},    // (0,1) (1/2,1) (1/2,1/2) (1,1/2)
 		{"detection_error", s.DetectionError, 0.25},
 	} {
 		if !near(c.got, c.want) {
@@ -89,6 +92,9 @@ func TestHandCase(t *testing.T) {
 		{"CAUROC", CAUROC(handValues, handPred, handLabels, 2), s.CAUROC},
 		{"AUPRIn", AUPRIn(handValues, handLabels, 2), s.AUPRIn},
 		{"AUPROut", AUPROut(handValues, handLabels, 2), s.AUPROut},
+		{"OSCR", OSCR(handValues, handPred, handLabels, 2), s.OSCR},
+		{"AUPRInTrapezoid", AUPRInTrapezoid(handValues, handLabels, 2), s.AUPRInTrapezoid},
+		{"AUPROutTrapezoid", AUPROutTrapezoid(handValues, handLabels, 2), s.AUPROutTrapezoid},
 		{"DetectionError", DetectionError(handValues, handLabels, 2), s.DetectionError},
 	} {
 		if c.got != c.want {
@@ -223,8 +229,11 @@ type goldenCase struct {
 	F1AtTPR95        *float64  `json:"f1_at_tpr95"`
 	FPR95OODPositive *float64  `json:"fpr95_ood_positive"`
 	CAUROC           *float64  `json:"cauroc"`
+	OSCR             *float64  `json:"oscr"`
 	AUPRIn           *float64  `json:"aupr_in"`
 	AUPROut          *float64  `json:"aupr_out"`
+	AUPRInTrap       *float64  `json:"aupr_in_trapezoid"`
+	AUPROutTrap      *float64  `json:"aupr_out_trapezoid"`
 	DetectionError   *float64  `json:"detection_error"`
 }
 
@@ -293,8 +302,11 @@ func TestGoldenSklearn(t *testing.T) {
 			check("f1_at_tpr95", s.F1AtTPR95, orNaN(g.F1AtTPR95))
 			check("fpr95_ood_positive", s.FPR95OODPositive, orNaN(g.FPR95OODPositive))
 			check("cauroc", s.CAUROC, orNaN(g.CAUROC))
+			check("oscr", s.OSCR, orNaN(g.OSCR))
 			check("aupr_in", s.AUPRIn, orNaN(g.AUPRIn))
 			check("aupr_out", s.AUPROut, orNaN(g.AUPROut))
+			check("aupr_in_trapezoid", s.AUPRInTrapezoid, orNaN(g.AUPRInTrap))
+			check("aupr_out_trapezoid", s.AUPROutTrapezoid, orNaN(g.AUPROutTrap))
 			check("detection_error", s.DetectionError, orNaN(g.DetectionError))
 		})
 	}
@@ -312,7 +324,8 @@ func TestSummaryJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"macro_f1", "auroc", "tnr_at_tpr95", "fpr95_ood_positive", "known_accuracy",
-		"fpr_at_tpr95_id_positive", "f1_at_tpr95", "cauroc", "aupr_in", "aupr_out", "detection_error",
+		"fpr_at_tpr95_id_positive", "f1_at_tpr95", "cauroc", "oscr", "aupr_in", "aupr_out",
+		"aupr_in_trapezoid", "aupr_out_trapezoid", "detection_error",
 		"best_threshold", "threshold_at_tpr95", "num_known", "num_unknown"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("key %q missing from %s", k, b)
@@ -394,5 +407,41 @@ func BenchmarkCompute(b *testing.B) {
 	values, pred, labels := benchCase(20000, 10)
 	for b.Loop() {
 		Compute(values, pred, labels, 10)
+	}
+}
+
+// TestCAUROCMatchesReference compares CAUROC with the reference's own
+// computation (models/vae.py's loop over 100,000 geometric thresholds, run
+// on the committed tie-free cases of testdata/reference_cauroc.json): on
+// tie-free scores its sum and our exact area agree but for rounding, and
+// neither is OSCR.
+func TestCAUROCMatchesReference(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "reference_cauroc.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Cases []struct {
+			NumClasses int       `json:"num_classes"`
+			Values     []float64 `json:"values"`
+			Pred       []int     `json:"pred"`
+			Labels     []int     `json:"labels"`
+			Reference  float64   `json:"reference_cauroc"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Cases) == 0 {
+		t.Fatal("no cases")
+	}
+	for i, c := range doc.Cases {
+		got := CAUROC(c.Values, c.Pred, c.Labels, c.NumClasses)
+		if math.Abs(got-c.Reference) > 1e-9 {
+			t.Errorf("case %d: CAUROC %v, the reference's loop %v", i, got, c.Reference)
+		}
+		if o := OSCR(c.Values, c.Pred, c.Labels, c.NumClasses); math.Abs(o-c.Reference) < 1e-3 {
+			t.Errorf("case %d: OSCR %v is the reference's CAUROC too: the case cannot tell them apart", i, o)
+		}
 	}
 }

@@ -95,19 +95,42 @@ func FPR95OODPositive(values []float64, labels []int, numClasses int) float64 {
 }
 
 func cauroc(pts []Point) float64 {
+	k, u := counted(pts)
+	correct := pts[len(pts)-1].CorrectAccepted
+	if k == 0 || u == 0 || correct == 0 {
+		return math.NaN()
+	}
+	return trapezoid(pts, func(p Point) float64 { return float64(p.CorrectAccepted) / float64(correct) })
+}
+
+// CAUROC is the reference's classification-aware AUROC (models/vae.py,
+// METHOD.md section 4): the area under the curve of x = FPR (ID positive)
+// against y = the fraction of the correctly classified known images that
+// are accepted, by trapezoids over the thresholds of Sweep. The reference
+// sums the same curve over 100,000 geometrically spaced thresholds, which
+// converges to this area (they differ only in how ties between a known and
+// an unknown score count: a half here, as in AUROC). It is the AUROC of the
+// correctly classified known images against the unknown ones; NaN without
+// either kind or without a correct known image.
+func CAUROC(values []float64, pred, labels []int, numClasses int) float64 {
+	return cauroc(Sweep(values, pred, labels, numClasses))
+}
+
+func oscr(pts []Point) float64 {
 	if k, u := counted(pts); k == 0 || u == 0 {
 		return math.NaN()
 	}
 	return trapezoid(pts, func(p Point) float64 { return p.CCR })
 }
 
-// CAUROC is the reference's classification-aware AUROC (METHOD.md section 4):
-// the trapezoid area under the curve of x = FPR (ID positive) against y = the
-// fraction of known images that are accepted and correctly classified, over
-// the thresholds of Sweep. It equals AUROC times known accuracy when the
-// correct ones are spread like all known images, and at most AUROC.
-func CAUROC(values []float64, pred, labels []int, numClasses int) float64 {
-	return cauroc(Sweep(values, pred, labels, numClasses))
+// OSCR is the area under the open-set classification rate curve (Dhamija et
+// al. 2018): x = FPR (ID positive) against y = CCR, the fraction of all
+// known images that are accepted and correctly classified, by trapezoids
+// over the thresholds of Sweep. It is CAUROC scaled by the known accuracy
+// when the correct images score like the rest, and at most AUROC; earlier
+// versions of this package called it CAUROC.
+func OSCR(values []float64, pred, labels []int, numClasses int) float64 {
+	return oscr(Sweep(values, pred, labels, numClasses))
 }
 
 // averagePrecision is scikit-learn's average_precision_score: the sum over
@@ -146,6 +169,44 @@ func auprOut(pts []Point) float64 {
 		func(i int) int { return k - pts[n-i].KnownAccepted })
 }
 
+// trapezoidPR is the area under the precision-recall curve by trapezoids,
+// as pytorch-ood and OpenOOD compute it (scikit-learn's auc(recall,
+// precision) over precision_recall_curve): the curve from (recall 0,
+// precision 1) through each threshold, in decreasing score, up to the
+// first at which every positive is in. tps and fps are as for
+// averagePrecision.
+func trapezoidPR(n, positives int, tps, fps func(k int) int) float64 {
+	if positives == 0 {
+		return math.NaN()
+	}
+	area, r0, p0 := 0.0, 0.0, 1.0
+	for k := 1; k <= n; k++ {
+		tp, fp := tps(k), fps(k)
+		r, p := float64(tp)/float64(positives), float64(tp)/float64(tp+fp)
+		area += (r - r0) * (p + p0) / 2
+		r0, p0 = r, p
+		if tp == positives {
+			break
+		}
+	}
+	return area
+}
+
+func auprInTrapezoid(pts []Point) float64 {
+	k, _ := counted(pts)
+	return trapezoidPR(len(pts)-1, k,
+		func(i int) int { return pts[i].KnownAccepted },
+		func(i int) int { return pts[i].UnknownAccepted })
+}
+
+func auprOutTrapezoid(pts []Point) float64 {
+	k, u := counted(pts)
+	n := len(pts) - 1
+	return trapezoidPR(n, u,
+		func(i int) int { return u - pts[n-i].UnknownAccepted },
+		func(i int) int { return k - pts[n-i].KnownAccepted })
+}
+
 // AUPRIn is scikit-learn's average_precision_score(labels < C, values): known
 // images positive, score value. NaN without known images.
 func AUPRIn(values []float64, labels []int, numClasses int) float64 {
@@ -175,4 +236,19 @@ func detectionError(pts []Point) float64 {
 // NaN unless both kinds are present.
 func DetectionError(values []float64, labels []int, numClasses int) float64 {
 	return detectionError(sweep(values, nil, labels, numClasses))
+}
+
+// AUPRInTrapezoid is the trapezoid area under the precision-recall curve
+// with known images positive and score value (pytorch-ood's and OpenOOD's
+// AUPR-IN); AUPRIn is the average precision of the same curve. NaN without
+// known images.
+func AUPRInTrapezoid(values []float64, labels []int, numClasses int) float64 {
+	return auprInTrapezoid(sweep(values, nil, labels, numClasses))
+}
+
+// AUPROutTrapezoid is AUPRInTrapezoid with unknown images positive and
+// score -value (pytorch-ood's and OpenOOD's AUPR-OUT). NaN without unknown
+// images.
+func AUPROutTrapezoid(values []float64, labels []int, numClasses int) float64 {
+	return auprOutTrapezoid(sweep(values, nil, labels, numClasses))
 }

@@ -30,13 +30,20 @@ type Summary struct {
 	FPR95OODPositive float64 `json:"fpr95_ood_positive"`
 	// KnownAccuracy: argmax accuracy over the known images, no rejection.
 	KnownAccuracy float64 `json:"known_accuracy"`
-	// CAUROC: area under FPR against the fraction of known images accepted
-	// and correctly classified.
+	// CAUROC (the reference's): area under FPR against the fraction of the
+	// correctly classified known images that are accepted. OSCR: the same
+	// curve with the fraction of all known images (the open-set
+	// classification rate).
 	CAUROC float64 `json:"cauroc"`
+	OSCR   float64 `json:"oscr"`
 	// AUPRIn (known positive, score value) and AUPROut (unknown positive,
-	// score -value): average precision as scikit-learn computes it.
-	AUPRIn  float64 `json:"aupr_in"`
-	AUPROut float64 `json:"aupr_out"`
+	// score -value): average precision as scikit-learn computes it; the
+	// Trapezoid variants integrate the same curves by trapezoids, as
+	// pytorch-ood and OpenOOD do.
+	AUPRIn           float64 `json:"aupr_in"`
+	AUPROut          float64 `json:"aupr_out"`
+	AUPRInTrapezoid  float64 `json:"aupr_in_trapezoid"`
+	AUPROutTrapezoid float64 `json:"aupr_out_trapezoid"`
 	// DetectionError: min over thresholds of 0.5*(1-TPR) + 0.5*FPR.
 	DetectionError float64 `json:"detection_error"`
 	// NumKnown and NumUnknown count the images of each kind.
@@ -67,8 +74,11 @@ func FromSweep(pts []Point, pred, labels []int, numClasses int) Summary {
 	s.FPR95OODPositive = fpr95OOD(pts)
 	s.KnownAccuracy = KnownAccuracy(pred, labels, numClasses)
 	s.CAUROC = cauroc(pts)
+	s.OSCR = oscr(pts)
 	s.AUPRIn = auprIn(pts)
 	s.AUPROut = auprOut(pts)
+	s.AUPRInTrapezoid = auprInTrapezoid(pts)
+	s.AUPROutTrapezoid = auprOutTrapezoid(pts)
 	s.DetectionError = detectionError(pts)
 	return s
 }

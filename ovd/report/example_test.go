@@ -55,7 +55,9 @@ func ExampleWrite() {
 	// Output:
 	// ablations
 	// aupr_in
+	// aupr_in_trapezoid
 	// aupr_out
+	// aupr_out_trapezoid
 	// auroc
 	// best_threshold
 	// cauroc
@@ -71,6 +73,7 @@ func ExampleWrite() {
 	// method
 	// num_known
 	// num_unknown
+	// oscr
 	// threshold_at_tpr95
 	// tnr_at_tpr95
 	// method: vmdls auroc: 0.9583333333333334

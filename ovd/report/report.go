@@ -49,9 +49,12 @@ var Conventions = map[string]string{
 	"f1_at_tpr95":              "macro_f1's definition at that same threshold",
 	"fpr95_ood_positive":       "unknown (OOD) positive, score = -value; fraction of known images flagged when 95% of unknown images are flagged (OpenOOD / pytorch-ood convention)",
 	"known_accuracy":           "argmax accuracy over the known images, no rejection",
-	"cauroc":                   "area under FPR (known positive) against the fraction of known images accepted and correctly classified",
+	"cauroc":                   "the reference's: area under FPR (known positive) against the fraction of the correctly classified known images that are accepted",
+	"oscr":                     "area under FPR (known positive) against the fraction of all known images that are accepted and correctly classified (open-set classification rate)",
 	"aupr_in":                  "average precision (scikit-learn), known positive, score = value",
 	"aupr_out":                 "average precision (scikit-learn), unknown positive, score = -value",
+	"aupr_in_trapezoid":        "trapezoid area under precision-recall (pytorch-ood, OpenOOD: auc(recall, precision)), known positive, score = value",
+	"aupr_out_trapezoid":       "trapezoid area under precision-recall (pytorch-ood, OpenOOD), unknown positive, score = -value",
 	"detection_error":          "min over thresholds of 0.5 * (1 - TPR) + 0.5 * FPR",
 }
 

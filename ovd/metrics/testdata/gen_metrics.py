@@ -30,10 +30,16 @@ Each case holds its inputs (values, pred, labels, num_classes, pred_with_unknown
   fpr95_ood_positive
                     roc_curve(labels == C, -values, drop_intermediate=False): fpr at the
                     first point with tpr >= 0.95 (unknown positive)
-  cauroc            sklearn.metrics.auc(fpr, ccr), ccr = fraction of known images with
-                    pred == label and value >= t at each roc_curve threshold
+  cauroc            sklearn.metrics.auc(fpr, ccr), ccr = fraction of the correctly
+                    classified known images (pred == label) with value >= t at each
+                    roc_curve threshold (the reference's denominator, models/vae.py)
+  oscr              the same with ccr = fraction of all known images with pred == label
+                    and value >= t (the open-set classification rate)
   aupr_in, aupr_out average_precision_score(labels < C, values) and
                     average_precision_score(labels == C, -values)
+  aupr_in_trapezoid, aupr_out_trapezoid
+                    auc(recall, precision) of precision_recall_curve on the same two
+                    problems (pytorch-ood's and OpenOOD's AUPR)
   detection_error   min over roc_curve points of 0.5*(1 - tpr) + 0.5*fpr
 A number that is undefined for the case (no unknown images, ...) is null.
 """
@@ -44,7 +50,7 @@ import warnings
 import numpy as np
 import sklearn
 from sklearn.metrics import (accuracy_score, auc, average_precision_score, f1_score,
-                             roc_auc_score, roc_curve)
+                             precision_recall_curve, roc_auc_score, roc_curve)
 
 warnings.simplefilter("ignore")
 
@@ -77,14 +83,18 @@ def case(name, values, pred, labels, C, rng):
     out["best_f1"] = max([out["sweep_f1_inf"]] + out["sweep_f1"])
     both = known.any() and unknown.any()
     keys = ["roc_fpr", "roc_tpr", "auroc", "fpr_at_tpr95_id_positive", "tnr_at_tpr95",
-            "f1_at_tpr95", "fpr95_ood_positive", "cauroc", "aupr_in", "aupr_out",
-            "detection_error"]
+            "f1_at_tpr95", "fpr95_ood_positive", "cauroc", "oscr", "aupr_in", "aupr_out",
+            "aupr_in_trapezoid", "aupr_out_trapezoid", "detection_error"]
     for k in keys:
         out[k] = None
     if known.any():
         out["aupr_in"] = float(average_precision_score(known, values))
+        precision, recall, _ = precision_recall_curve(known, values)
+        out["aupr_in_trapezoid"] = float(auc(recall, precision))
     if unknown.any():
         out["aupr_out"] = float(average_precision_score(unknown, -values))
+        precision, recall, _ = precision_recall_curve(unknown, -values)
+        out["aupr_out_trapezoid"] = float(auc(recall, precision))
     if known.any():
         fpr, tpr, th = roc_curve(known, values, drop_intermediate=False)
         th = th.copy()
@@ -100,8 +110,10 @@ def case(name, values, pred, labels, C, rng):
         fo, to, _ = roc_curve(unknown, -values, drop_intermediate=False)
         out["fpr95_ood_positive"] = float(fo[int(np.argmax(to >= 0.95))])
         correct = known & (pred == labels)
-        ccr = np.array([np.sum(correct & (values >= t)) for t in th]) / known.sum()
-        out["cauroc"] = float(auc(fpr, ccr))
+        accepted = np.array([np.sum(correct & (values >= t)) for t in th])
+        out["oscr"] = float(auc(fpr, accepted / known.sum()))
+        if correct.any():
+            out["cauroc"] = float(auc(fpr, accepted / correct.sum()))
         out["detection_error"] = float(np.min(0.5 * (1 - tpr) + 0.5 * fpr))
     return out
 
