@@ -86,10 +86,13 @@ type ResNet18 struct {
 }
 
 // NewResNet18 builds the encoder with the reference's initialization: the
-// stem convolution is a plain nn.Conv2d created after torchvision's init
-// loop, so it has PyTorch's default initialization; every other convolution
-// has torchvision's Kaiming normal (fan-out) and every BN ones and zeros.
-func NewResNet18(rng *rand.Rand) *ResNet18 { return newResNet18(rng, resnetConv) }
+// authors' ResNetEncoder (models/resnet_encoders.py, resnet18_encoder) has
+// no init loop, so every convolution has PyTorch's default (Kaiming
+// uniform with a = sqrt(5), U(±1/sqrt(fan_in))) and every batch norm ones
+// and zeros. torchvision's resnet18, whose keys these are, would instead
+// draw its block convolutions Kaiming normal (fan-out); an earlier version
+// did that.
+func NewResNet18(rng *rand.Rand) *ResNet18 { return newResNet18(rng, plainConv) }
 
 // newResNet18 builds the CIFAR ResNet-18 with the blocks' convolutions
 // (not the stem's, always PyTorch's default) from conv.
