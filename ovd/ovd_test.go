@@ -116,8 +116,9 @@ func TestBestThreeCheckpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gs, means := latentGaussians(NewMoments(cfg.ClassNum, cfg.LatentDim), nil, nil)
 	tr := &trainer{cfg: cfg, model: m, dir: t.TempDir(), st: trainState{NegMargin: InitialNegMargin, RunID: newRunID(),
-		gaussians: latentGaussians(NewMoments(cfg.ClassNum, cfg.LatentDim), nil), bounds: make([]float64, cfg.ClassNum)}}
+		gaussians: gs, priorMeans: means, bounds: make([]float64, cfg.ClassNum)}}
 	if err := tr.buildOptimizer(); err != nil {
 		t.Fatal(err)
 	}
@@ -140,5 +141,74 @@ func TestBestThreeCheckpoints(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(tr.dir, "*.safetensors"))
 	if len(files) != 4 {
 		t.Errorf("files %v, want the three best and last.safetensors", files)
+	}
+}
+
+// TestPriorMeanSurvivesFallback checks the reference's behaviour for a
+// class whose covariance is not positive definite: its Gaussian falls back
+// to N(0, I), but the KL term's prior centre stays the class's mean (the
+// reference's class_means), through a checkpoint too; a class absent from
+// the epoch keeps its previous Gaussian and mean.
+func TestPriorMeanSurvivesFallback(t *testing.T) {
+	cfg := mnistConfig("", t.TempDir(), 0, 0, 1)
+	cfg.ClassNum = 3
+	d := cfg.LatentDim
+	mo := NewMoments(3, d)
+	// Class 0: every z the same point, so its covariance is 0. Class 1:
+	// spread. Class 2: absent.
+	var z []float32
+	var labels []int
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 4*d; i++ {
+		for j := range d {
+			if i%2 == 0 {
+				z = append(z, 2)
+			} else {
+				z = append(z, float32(rng.NormFloat64())+float32(j))
+			}
+		}
+		labels = append(labels, i%2)
+	}
+	mo.Add(z, labels)
+	gs, means := latentGaussians(mo, nil, nil)
+	for j := range d {
+		if gs[0].Mean[j] != 0 || means[0][j] != 2 {
+			t.Fatalf("class 0: Gaussian mean %v, prior mean %v; want the N(0, I) fallback and the class mean 2", gs[0].Mean[j], means[0][j])
+		}
+	}
+	if !slices.Equal(gs[1].Mean, means[1]) {
+		t.Errorf("class 1: prior mean %v differs from its Gaussian's %v", means[1], gs[1].Mean)
+	}
+	gs2, means2 := latentGaussians(NewMoments(3, d), gs, means)
+	if gs2[0] != gs[0] || !slices.Equal(means2[0], means[0]) {
+		t.Error("an absent class did not keep its Gaussian and prior mean")
+	}
+
+	m, err := buildModel(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &trainer{cfg: cfg, model: m, dir: t.TempDir(), st: trainState{Epoch: 1, NegMargin: InitialNegMargin, RunID: newRunID(),
+		EncType: cfg.EncType, LatentDim: d, ClassNum: 3, Seed: cfg.Seed,
+		gaussians: gs, priorMeans: means, bounds: make([]float64, 3)}}
+	if err := tr.buildOptimizer(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ck.safetensors")
+	if err := tr.saveState(path); err != nil {
+		t.Fatal(err)
+	}
+	back := &trainer{cfg: cfg, model: m}
+	if _, err := back.loadState(path); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 3 {
+		if !slices.Equal(back.st.priorMeans[k], means[k]) {
+			t.Errorf("class %d: prior mean after a checkpoint %v, want %v", k, back.st.priorMeans[k], means[k])
+		}
+	}
+	ct := back.classMeansTensor().Data()
+	if ct[0] != 2 {
+		t.Errorf("the KL centres start %v, want class 0's mean 2", ct[:3])
 	}
 }

@@ -37,6 +37,10 @@ type trainState struct {
 	// are saved as tensors).
 	gaussians []*Gaussian
 	bounds    []float64
+	// priorMeans are the class means, the KL term's prior centres; they
+	// differ from the Gaussians' means only for a class whose Gaussian
+	// fell back to N(0, I).
+	priorMeans [][]float64
 }
 
 // Checkpoint metadata keys.
@@ -55,9 +59,11 @@ func (t *trainer) saveState(path string) error {
 	c, d := t.cfg.ClassNum, t.cfg.LatentDim
 	means := make([]float64, 0, c*d)
 	covs := make([]float64, 0, c*d*d)
-	for _, g := range t.st.gaussians {
+	priors := make([]float64, 0, c*d)
+	for k, g := range t.st.gaussians {
 		means = append(means, g.Mean...)
 		covs = append(covs, g.Cov.RawSymmetric().Data...)
+		priors = append(priors, t.st.priorMeans[k]...)
 	}
 	cfgJSON, _ := json.Marshal(t.cfg)
 	return nn.SaveCheckpoint(path, t.model, &nn.SaveOptions{
@@ -66,6 +72,7 @@ func (t *trainer) saveState(path string) error {
 			safetensors.FromFloat64("class_means", []int{c, d}, means),
 			safetensors.FromFloat64("class_covs", []int{c, d, d}, covs),
 			safetensors.FromFloat64("class_bounds", []int{c}, t.st.bounds),
+			safetensors.FromFloat64("class_prior_means", []int{c, d}, priors),
 		},
 		Metadata: map[string]string{metaState: string(js), "config": string(cfgJSON)},
 	})
@@ -117,6 +124,17 @@ func (t *trainer) loadState(path string) (*nn.Checkpoint, error) {
 				return nil, inputErrorf("--checkpoint_path %s: class %d Gaussian: %w", path, k, err)
 			}
 			st.gaussians = append(st.gaussians, g)
+		}
+		// Checkpoints before the prior means were kept apart have the
+		// Gaussians' means only, which were the prior centres then.
+		priors := means
+		if _, ok := ck.Extra("class_prior_means"); ok {
+			if priors, err = extraF64(ck, "class_prior_means", c*d); err != nil {
+				return nil, inputErrorf("--checkpoint_path %s: %w", path, err)
+			}
+		}
+		for k := range c {
+			st.priorMeans = append(st.priorMeans, priors[k*d:(k+1)*d])
 		}
 	}
 	t.st = st

@@ -342,7 +342,7 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochSummary, bool, error) 
 			}
 		}
 	}
-	t.st.gaussians = latentGaussians(moments, t.st.gaussians)
+	t.st.gaussians, t.st.priorMeans = latentGaussians(moments, t.st.gaussians, t.st.priorMeans)
 	if t.st.bounds == nil {
 		t.st.bounds = make([]float64, cfg.ClassNum)
 	}
@@ -429,9 +429,9 @@ func Reparameterize(mu, logvar *autograd.Var, rng *rand.Rand) *autograd.Var {
 func (t *trainer) classMeansTensor() *tensor.Tensor {
 	c, d := t.cfg.ClassNum, t.cfg.LatentDim
 	out := make([]float32, c*d)
-	for k, g := range t.st.gaussians {
+	for k, m := range t.st.priorMeans {
 		for j := range d {
-			out[k*d+j] = float32(g.Mean[j])
+			out[k*d+j] = float32(m[j])
 		}
 	}
 	return tensor.FromSlice(out, c, d)
@@ -439,25 +439,29 @@ func (t *trainer) classMeansTensor() *tensor.Tensor {
 
 // latentGaussians fits each class's N(mean, cov) of the epoch's z, falling
 // back to N(0, I) when the covariance is not positive definite, as the
-// reference does. A class absent from the epoch keeps its old Gaussian.
-func latentGaussians(m *Moments, prev []*Gaussian) []*Gaussian {
+// reference does, and returns the class means beside them: the KL term's
+// prior centres, which, as the reference's class_means, stay the class's
+// mean when its Gaussian falls back. A class absent from the epoch keeps
+// its old Gaussian and mean (zeros before any).
+func latentGaussians(m *Moments, prev []*Gaussian, prevMeans [][]float64) ([]*Gaussian, [][]float64) {
 	gs := make([]*Gaussian, len(m.Count))
+	means := make([][]float64, len(m.Count))
 	for c := range gs {
 		mean, cov, ok := m.MeanCov(c)
 		switch {
 		case !ok && prev != nil:
-			gs[c] = prev[c]
+			gs[c], means[c] = prev[c], prevMeans[c]
 		case !ok:
-			gs[c] = StandardGaussian(m.Dim)
+			gs[c], means[c] = StandardGaussian(m.Dim), make([]float64, m.Dim)
 		default:
 			g, err := NewGaussian(mean, cov)
 			if err != nil {
 				g = StandardGaussian(m.Dim)
 			}
-			gs[c] = g
+			gs[c], means[c] = g, mean
 		}
 	}
-	return gs
+	return gs, means
 }
 
 // recordLogLikelihoods appends log N(z; class Gaussian) of each known row
