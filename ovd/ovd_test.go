@@ -212,3 +212,38 @@ func TestPriorMeanSurvivesFallback(t *testing.T) {
 		t.Errorf("the KL centres start %v, want class 0's mean 2", ct[:3])
 	}
 }
+
+// TestEpochBatchesFresh checks the reference's per-epoch sampler: an
+// epoch's batches depend on the epoch alone (drawing them again, as a
+// resumed run does, gives the same), each epoch starts its class lists
+// afresh (every class's first take is a new shuffle, not where the last
+// epoch stopped), and epochs differ.
+func TestEpochBatchesFresh(t *testing.T) {
+	labels := make([]int, 200)
+	for i := range labels {
+		labels[i] = i % 4
+	}
+	tr := &trainer{cfg: Config{BatchClasses: 2, SampleCount: 5, Seed: 9}, trainLabels: labels}
+	e1, err := tr.epochBatches(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e0, _ := tr.epochBatches(0)
+	again, _ := tr.epochBatches(1)
+	if !slices.EqualFunc(e1, again, slices.Equal) {
+		t.Error("epoch 1 drew different batches the second time: a resumed run would not replay it")
+	}
+	if slices.EqualFunc(e0, e1, slices.Equal) {
+		t.Error("epochs 0 and 1 drew the same batches")
+	}
+	want, err := data.NewBalancedSampler(labels, 2, 5, samplerSeed(9, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(e1, want.Epoch(), slices.Equal) {
+		t.Error("epoch 1 is not the first epoch of a fresh sampler")
+	}
+	if samplerSeed(9, 0) != 9 {
+		t.Error("epoch 0's sampler does not take the run's seed")
+	}
+}

@@ -81,16 +81,18 @@ type TrainResult struct {
 
 // trainer holds a training run.
 type trainer struct {
-	cfg     Config
-	obs     Observer
-	model   *backbone.Model
-	opt     nn.Optimizer
-	sched   *nn.StepLR
-	st      trainState
-	sets    *sets
-	sampler *data.BalancedSampler
-	loader  *data.Loader
-	dir     string
+	cfg   Config
+	obs   Observer
+	model *backbone.Model
+	opt   nn.Optimizer
+	sched *nn.StepLR
+	st    trainState
+	sets  *sets
+	// trainLabels are the training set's labels, for the sampler each
+	// epoch makes afresh.
+	trainLabels []int
+	loader      *data.Loader
+	dir         string
 }
 
 // Train trains a VMDLS model as the reference's main.py does (METHOD.md
@@ -148,14 +150,9 @@ func newTrainer(cfg *Config, obs Observer, dir string) (*trainer, error) {
 		return nil, err
 	}
 	removeTempFiles(dir)
-	t.sampler, err = data.NewBalancedSampler(data.Labels(t.sets.train.Dataset), cfg.BatchClasses, cfg.SampleCount, cfg.Seed)
-	if err != nil {
+	t.trainLabels = data.Labels(t.sets.train.Dataset)
+	if _, err = data.NewBalancedSampler(t.trainLabels, cfg.BatchClasses, cfg.SampleCount, cfg.Seed); err != nil {
 		return nil, fmt.Errorf("--batch_classes/--sample_count: %w", err)
-	}
-	// The sampler's positions carry across epochs; replaying the completed
-	// epochs' index draws (cheap: no images) restores them on resume.
-	for range t.st.Epoch {
-		t.sampler.Epoch()
 	}
 	if t.loader, err = newLoader(cfg, t.sets.train, true); err != nil {
 		return nil, err
@@ -290,7 +287,10 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochSummary, bool, error) 
 	moments := NewMoments(cfg.ClassNum, cfg.LatentDim)
 	records := make([][]float64, cfg.ClassNum)
 	classMeans := t.classMeansTensor()
-	batches := t.sampler.Epoch()
+	batches, err := t.epochBatches(e)
+	if err != nil {
+		return sum, false, err
+	}
 	it := t.loader.Epoch(e, batches)
 	defer it.Close()
 	start := time.Now()
@@ -500,6 +500,26 @@ func Quantile(v []float64, q float64) float64 {
 
 // reseedDropout gives every dropout layer a generator derived from (seed,
 // epoch), so that a resumed run draws the same masks.
+// epochBatches draws epoch e's training batches from a fresh sampler, its
+// class lists reshuffled and its positions at the start, as the
+// reference's (Lightning rebuilds its BalancedBatchSampler every epoch, with
+// reload_dataloaders_every_epoch=True). Its seed depends on the epoch
+// alone, so a resumed run draws what the uninterrupted one did.
+func (t *trainer) epochBatches(e int) ([][]int, error) {
+	s, err := data.NewBalancedSampler(t.trainLabels, t.cfg.BatchClasses, t.cfg.SampleCount, samplerSeed(t.cfg.Seed, e))
+	if err != nil {
+		return nil, err // checked when the run started
+	}
+	return s.Epoch(), nil
+}
+
+// samplerSeed is the seed of epoch e's training sampler: the run's seed
+// for epoch 0, so that a one-epoch run draws as it did before samplers were
+// made per epoch, and a distinct mix of it for every later epoch.
+func samplerSeed(seed uint64, e int) uint64 {
+	return seed ^ uint64(e)*0x9e3779b97f4a7c15
+}
+
 func reseedDropout(m nn.Module, seed uint64, epoch int) {
 	i := uint64(0)
 	var walk func(m nn.Module)
