@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/klauspost/cpuid/v2"
+	"github.com/vmdls-go/vmdls/internal/allocs"
 	"github.com/vmdls-go/vmdls/parallel"
 )
 
@@ -505,29 +505,15 @@ func TestSgemmAllocs(t *testing.T) {
 		for _, threads := range []int{1, 2} {
 			prev := parallel.SetThreads(threads)
 			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-			allocs := allocsPerRun(20, func() {
+			got := allocs.PerRun(20, func() {
 				Sgemm(false, true, m, n, k, 1, a, k, b, k, 0.5, c, n)
 			})
 			parallel.SetThreads(prev)
-			if allocs != 0 {
-				t.Errorf("%dx%dx%d on %d threads: %v allocations per call, want 0", m, n, k, threads, allocs)
+			if got != 0 {
+				t.Errorf("%dx%dx%d on %d threads: %v allocations per call, want 0", m, n, k, threads, got)
 			}
 		}
 	}
-}
-
-// allocsPerRun is testing.AllocsPerRun without its GOMAXPROCS(1), which
-// would leave the pool's workers no processor to run on: the average number
-// of allocations per call of f, rounded down, after one warm-up call.
-func allocsPerRun(runs int, f func()) uint64 {
-	f()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range runs {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return (after.Mallocs - before.Mallocs) / uint64(runs)
 }
 
 // TestBlocking checks that the block sizes are whole micro-tiles and fit

@@ -201,13 +201,125 @@ func stateTensor(kind, key string, t *tensor.Tensor, want []int) (*tensor.Tensor
 	return t.Clone(), nil
 }
 
-// flatParams lists the groups' parameters in index order.
-func flatParams(groups [][]*autograd.Var) []*autograd.Var {
-	var out []*autograd.Var
-	for _, g := range groups {
-		out = append(out, g...)
+// groupOptions is what paramGroups needs of an optimizer's per-group
+// hyperparameters O (SGDOptions, AdamOptions): their validation and their
+// learning rate.
+type groupOptions[O any] interface {
+	// check says why the hyperparameters are invalid, as PyTorch's
+	// constructor does, or returns nil.
+	check() error
+	// lr is the group's learning rate.
+	lr() float64
+	// withLR returns the options with the learning rate set to lr.
+	withLR(lr float64) O
+}
+
+// paramGroups is the parameter-group bookkeeping SGD and Adam share: each
+// group's hyperparameters O and parameters, and each parameter's optimizer
+// state S (the zero S, nil, until the parameter's first step with a
+// gradient). Parameters are numbered across groups in order, the index of
+// PyTorch's optimizer.state_dict(). The optimizers embed it, so its
+// exported methods (NumGroups, LR, SetLR, ZeroGrad of Optimizer) are
+// theirs.
+type paramGroups[O groupOptions[O], S comparable] struct {
+	opts   []O
+	params [][]*autograd.Var
+	state  [][]S
+}
+
+// addGroup appends a group after checking its options and that none of its
+// parameters is nil, not a leaf or already in a group; kind ("SGD",
+// "Adam") names the optimizer in errors.
+func (pg *paramGroups[O, S]) addGroup(kind string, params []*autograd.Var, o O) error {
+	if err := o.check(); err != nil {
+		return fmt.Errorf("nn.%s: group %d: %v", kind, len(pg.opts), err)
+	}
+	if err := checkParams(kind+".AddGroup", pg.params, params); err != nil {
+		return err
+	}
+	pg.opts = append(pg.opts, o)
+	pg.params = append(pg.params, append([]*autograd.Var(nil), params...))
+	pg.state = append(pg.state, make([]S, len(params)))
+	return nil
+}
+
+// NumGroups returns the number of parameter groups.
+func (pg *paramGroups[O, S]) NumGroups() int { return len(pg.opts) }
+
+// LR returns group g's learning rate.
+func (pg *paramGroups[O, S]) LR(g int) float64 { return pg.opts[g].lr() }
+
+// SetLR sets group g's learning rate (what schedulers do).
+func (pg *paramGroups[O, S]) SetLR(g int, lr float64) { pg.opts[g] = pg.opts[g].withLR(lr) }
+
+// ZeroGrad drops every parameter's gradient.
+func (pg *paramGroups[O, S]) ZeroGrad() {
+	for _, ps := range pg.params {
+		for _, p := range ps {
+			p.ZeroGrad()
+		}
+	}
+}
+
+// sizes returns the number of parameters of each group.
+func (pg *paramGroups[O, S]) sizes() []int {
+	out := make([]int, len(pg.params))
+	for i, ps := range pg.params {
+		out[i] = len(ps)
 	}
 	return out
+}
+
+// flatParams lists the groups' parameters in index order.
+func (pg *paramGroups[O, S]) flatParams() []*autograd.Var {
+	var out []*autograd.Var
+	for _, ps := range pg.params {
+		out = append(out, ps...)
+	}
+	return out
+}
+
+// flatState lists the parameters' states in index order (nil for a
+// parameter never stepped), for StateDict.
+func (pg *paramGroups[O, S]) flatState() []S {
+	var out []S
+	for _, ss := range pg.state {
+		out = append(out, ss...)
+	}
+	return out
+}
+
+// exportGroups encodes the groups' options for StateDict.
+func (pg *paramGroups[O, S]) exportGroups() json.RawMessage {
+	return exportGroups(pg.opts, pg.sizes())
+}
+
+// importOptions decodes and checks the groups' options of a state kind's
+// LoadStateDict is given; the optimizer is not changed.
+func (pg *paramGroups[O, S]) importOptions(kind string, st *OptimizerState) ([]O, error) {
+	opts, err := importGroups[O](kind, st, pg.sizes())
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range opts {
+		if err := o.check(); err != nil {
+			return nil, fmt.Errorf("nn.%s.LoadStateDict: group %d: %v", kind, i, err)
+		}
+	}
+	return opts, nil
+}
+
+// restore installs what LoadStateDict checked: the groups' options and the
+// parameters' states, flat in index order.
+func (pg *paramGroups[O, S]) restore(opts []O, flat []S) {
+	pg.opts = opts
+	idx := 0
+	for gi := range pg.state {
+		for pi := range pg.state[gi] {
+			pg.state[gi][pi] = flat[idx]
+			idx++
+		}
+	}
 }
 
 // checkGrad panics on a gradient whose shape differs from its parameter's:

@@ -41,6 +41,10 @@ func (o AdamOptions) check() error {
 	return nil
 }
 
+func (o AdamOptions) lr() float64 { return o.LR }
+
+func (o AdamOptions) withLR(lr float64) AdamOptions { o.LR = lr; return o }
+
 // adamState is one parameter's moments.
 type adamState struct {
 	step      int64
@@ -61,9 +65,9 @@ type adamState struct {
 // the bias corrections in float64 as PyTorch forms them in Python. The
 // tensors must be on the CPU.
 type Adam struct {
-	opts   []AdamOptions
-	params [][]*autograd.Var
-	state  [][]*adamState // nil until the first step that has a gradient
+	// The groups, and each parameter's moments (nil until the first step
+	// that has a gradient).
+	paramGroups[AdamOptions, *adamState]
 }
 
 // NewAdam makes an Adam optimizer with one parameter group.
@@ -79,39 +83,13 @@ func NewAdam(params []*autograd.Var, o AdamOptions) (*Adam, error) {
 }
 
 // AddGroup adds a parameter group with its own hyperparameters.
+// A parameter may belong to one group only.
 func (a *Adam) AddGroup(params []*autograd.Var, o AdamOptions) error {
-	if err := o.check(); err != nil {
-		return fmt.Errorf("nn.Adam: group %d: %v", len(a.opts), err)
-	}
-	if err := checkParams("Adam.AddGroup", a.params, params); err != nil {
-		return err
-	}
-	a.opts = append(a.opts, o)
-	a.params = append(a.params, append([]*autograd.Var(nil), params...))
-	a.state = append(a.state, make([]*adamState, len(params)))
-	return nil
+	return a.addGroup("Adam", params, o)
 }
 
 // Options returns group g's hyperparameters.
 func (a *Adam) Options(g int) AdamOptions { return a.opts[g] }
-
-// NumGroups returns the number of parameter groups.
-func (a *Adam) NumGroups() int { return len(a.opts) }
-
-// LR returns group g's learning rate.
-func (a *Adam) LR(g int) float64 { return a.opts[g].LR }
-
-// SetLR sets group g's learning rate.
-func (a *Adam) SetLR(g int, lr float64) { a.opts[g].LR = lr }
-
-// ZeroGrad drops every parameter's gradient.
-func (a *Adam) ZeroGrad() {
-	for _, g := range a.params {
-		for _, p := range g {
-			p.ZeroGrad()
-		}
-	}
-}
 
 // Step applies one Adam update to every parameter that has a gradient.
 func (a *Adam) Step() {
@@ -159,22 +137,18 @@ func (a *Adam) Step() {
 
 // StateDict exports the hyperparameters, step counts and moments.
 func (a *Adam) StateDict() *OptimizerState {
-	st := &OptimizerState{Type: "Adam", ParamGroups: exportGroups(a.opts, groupSizes(a.params))}
-	idx := 0
-	for gi := range a.params {
-		for pi := range a.params[gi] {
-			if s := a.state[gi][pi]; s != nil {
-				add := func(name string, t *tensor.Tensor) {
-					st.State = append(st.State, Named[*tensor.Tensor]{fmt.Sprintf("%d.%s", idx, name), t})
-				}
-				add("step", tensor.Scalar(float32(s.step)))
-				add("exp_avg", s.m.Clone())
-				add("exp_avg_sq", s.v.Clone())
-				if s.max != nil {
-					add("max_exp_avg_sq", s.max.Clone())
-				}
+	st := &OptimizerState{Type: "Adam", ParamGroups: a.exportGroups()}
+	for idx, s := range a.flatState() {
+		if s != nil {
+			add := func(name string, t *tensor.Tensor) {
+				st.State = append(st.State, Named[*tensor.Tensor]{fmt.Sprintf("%d.%s", idx, name), t})
 			}
-			idx++
+			add("step", tensor.Scalar(float32(s.step)))
+			add("exp_avg", s.m.Clone())
+			add("exp_avg_sq", s.v.Clone())
+			if s.max != nil {
+				add("max_exp_avg_sq", s.max.Clone())
+			}
 		}
 	}
 	return st
@@ -182,16 +156,11 @@ func (a *Adam) StateDict() *OptimizerState {
 
 // LoadStateDict restores hyperparameters, step counts and moments.
 func (a *Adam) LoadStateDict(st *OptimizerState) error {
-	opts, err := importGroups[AdamOptions]("Adam", st, groupSizes(a.params))
+	opts, err := a.importOptions("Adam", st)
 	if err != nil {
 		return err
 	}
-	for i, o := range opts {
-		if err := o.check(); err != nil {
-			return fmt.Errorf("nn.Adam.LoadStateDict: group %d: %v", i, err)
-		}
-	}
-	flat := flatParams(a.params)
+	flat := a.flatParams()
 	states := make([]*adamState, len(flat))
 	seen := map[string]bool{}
 	for _, e := range st.State {
@@ -247,13 +216,6 @@ func (a *Adam) LoadStateDict(st *OptimizerState) error {
 			idx++
 		}
 	}
-	a.opts = opts
-	idx = 0
-	for gi := range a.params {
-		for pi := range a.params[gi] {
-			a.state[gi][pi] = states[idx]
-			idx++
-		}
-	}
+	a.restore(opts, states)
 	return nil
 }

@@ -35,6 +35,10 @@ func (o SGDOptions) check() error {
 	return nil
 }
 
+func (o SGDOptions) lr() float64 { return o.LR }
+
+func (o SGDOptions) withLR(lr float64) SGDOptions { o.LR = lr; return o }
+
 // SGD is stochastic gradient descent with PyTorch 1.13's update rule. For
 // each parameter p with gradient g (one group's hyperparameters):
 //
@@ -47,9 +51,9 @@ func (o SGDOptions) check() error {
 // one fused multiply-add), so that results agree with PyTorch's bit for bit.
 // The tensors must be on the CPU.
 type SGD struct {
-	opts   []SGDOptions
-	params [][]*autograd.Var
-	bufs   [][]*tensor.Tensor // nil until the first step that has a gradient
+	// The groups, and each parameter's momentum buffer (nil until the
+	// first step that has a gradient).
+	paramGroups[SGDOptions, *tensor.Tensor]
 }
 
 // NewSGD makes an SGD optimizer with one parameter group.
@@ -67,38 +71,11 @@ func NewSGD(params []*autograd.Var, o SGDOptions) (*SGD, error) {
 // AddGroup adds a parameter group with its own hyperparameters. A parameter
 // may belong to one group only.
 func (s *SGD) AddGroup(params []*autograd.Var, o SGDOptions) error {
-	if err := o.check(); err != nil {
-		return fmt.Errorf("nn.SGD: group %d: %v", len(s.opts), err)
-	}
-	if err := checkParams("SGD.AddGroup", s.params, params); err != nil {
-		return err
-	}
-	s.opts = append(s.opts, o)
-	s.params = append(s.params, append([]*autograd.Var(nil), params...))
-	s.bufs = append(s.bufs, make([]*tensor.Tensor, len(params)))
-	return nil
+	return s.addGroup("SGD", params, o)
 }
 
 // Options returns group g's hyperparameters.
 func (s *SGD) Options(g int) SGDOptions { return s.opts[g] }
-
-// NumGroups returns the number of parameter groups.
-func (s *SGD) NumGroups() int { return len(s.opts) }
-
-// LR returns group g's learning rate.
-func (s *SGD) LR(g int) float64 { return s.opts[g].LR }
-
-// SetLR sets group g's learning rate.
-func (s *SGD) SetLR(g int, lr float64) { s.opts[g].LR = lr }
-
-// ZeroGrad drops every parameter's gradient.
-func (s *SGD) ZeroGrad() {
-	for _, g := range s.params {
-		for _, p := range g {
-			p.ZeroGrad()
-		}
-	}
-}
 
 // Step applies one SGD update to every parameter that has a gradient.
 func (s *SGD) Step() {
@@ -117,11 +94,11 @@ func (s *SGD) Step() {
 			var buf []float32
 			first := false
 			if o.Momentum != 0 {
-				if s.bufs[gi][pi] == nil {
-					s.bufs[gi][pi] = tensor.Zeros(p.Shape()...)
+				if s.state[gi][pi] == nil {
+					s.state[gi][pi] = tensor.Zeros(p.Shape()...)
 					first = true
 				}
-				buf = s.bufs[gi][pi].Data()
+				buf = s.state[gi][pi].Data()
 			}
 			kernels.SGDStep(pv, gv, buf, kernels.SGDOptions{WeightDecay: wd, Momentum: mom, OneMinusDampening: damp,
 				NegLR: negLR, Nesterov: o.Nesterov, First: first})
@@ -131,14 +108,10 @@ func (s *SGD) Step() {
 
 // StateDict exports the hyperparameters and momentum buffers.
 func (s *SGD) StateDict() *OptimizerState {
-	st := &OptimizerState{Type: "SGD", ParamGroups: exportGroups(s.opts, groupSizes(s.params))}
-	idx := 0
-	for gi := range s.params {
-		for pi := range s.params[gi] {
-			if b := s.bufs[gi][pi]; b != nil {
-				st.State = append(st.State, Named[*tensor.Tensor]{fmt.Sprintf("%d.momentum_buffer", idx), b.Clone()})
-			}
-			idx++
+	st := &OptimizerState{Type: "SGD", ParamGroups: s.exportGroups()}
+	for idx, b := range s.flatState() {
+		if b != nil {
+			st.State = append(st.State, Named[*tensor.Tensor]{fmt.Sprintf("%d.momentum_buffer", idx), b.Clone()})
 		}
 	}
 	return st
@@ -146,16 +119,11 @@ func (s *SGD) StateDict() *OptimizerState {
 
 // LoadStateDict restores hyperparameters and momentum buffers.
 func (s *SGD) LoadStateDict(st *OptimizerState) error {
-	opts, err := importGroups[SGDOptions]("SGD", st, groupSizes(s.params))
+	opts, err := s.importOptions("SGD", st)
 	if err != nil {
 		return err
 	}
-	for i, o := range opts {
-		if err := o.check(); err != nil {
-			return fmt.Errorf("nn.SGD.LoadStateDict: group %d: %v", i, err)
-		}
-	}
-	flat := flatParams(s.params)
+	flat := s.flatParams()
 	bufs := make([]*tensor.Tensor, len(flat))
 	for _, e := range st.State {
 		i, name, ok := splitStateKey(e.Name)
@@ -171,21 +139,6 @@ func (s *SGD) LoadStateDict(st *OptimizerState) error {
 		}
 		bufs[i] = t
 	}
-	s.opts = opts
-	idx := 0
-	for gi := range s.params {
-		for pi := range s.params[gi] {
-			s.bufs[gi][pi] = bufs[idx]
-			idx++
-		}
-	}
+	s.restore(opts, bufs)
 	return nil
-}
-
-func groupSizes(groups [][]*autograd.Var) []int {
-	out := make([]int, len(groups))
-	for i, g := range groups {
-		out[i] = len(g)
-	}
-	return out
 }

@@ -119,18 +119,82 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	timings := map[string]float64{}
+	fit, err := fitPass(ctx, &cfg, model, s.train, obs)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := scorePass(ctx, &cfg, model, ae, fit, []*data.Set{s.test, s.unknown}, obs)
+	if err != nil {
+		return nil, err
+	}
+	timings := map[string]float64{"fit_seconds": fit.seconds, "score_seconds": sc.seconds}
 
-	// Pass 1: fit.
+	// The scores (METHOD.md section 4, after pass 2): the weights and M
+	// need the whole evaluation set.
+	var w []float64
+	if ae != nil {
+		w = ReconstructionWeights(sc.r)
+	}
+	run := func(name string, ll []float64, w []float64) report.Run {
+		v, p := Score(ll, cfg.ClassNum, w)
+		return report.Run{Name: name, Values: v, Pred: p, Labels: sc.labels, NumClasses: cfg.ClassNum}
+	}
+	var runs []report.Run
+	switch {
+	case cfg.LatentOnly:
+		runs = append(runs, run("latent", sc.llLat, w))
+	case ae != nil:
+		runs = append(runs, run("vmdls", sc.llEns, w), run("vmdlsb", sc.llEns, nil), run("latent", sc.llLat, w))
+	default:
+		runs = append(runs, run("vmdlsb", sc.llEns, nil), run("latent", sc.llLat, nil))
+	}
+	meta := map[string]any{
+		"method":          runs[0].Name,
+		"hyperparameters": cfg,
+		"seed":            cfg.Seed,
+		"timings":         timings,
+		"jitter":          map[string]any{"ensemble_k": fit.kEns, "latent_k": fit.kLat, "step": JitterStep},
+		"feature_dim":     fit.dim,
+		"images":          map[string]int{"train": fit.images, "known_test": s.test.Len(), "unknown": s.unknown.Len()},
+		"checkpoint":      cfg.CheckpointPath,
+	}
+	var columns []report.Column
+	if ae != nil {
+		columns = append(columns, report.Column{Name: "recon_distance", Values: sc.r}, report.Column{Name: "recon_weight", Values: w})
+	}
+	results, err := report.Write(cfg.OutputDir, runs, meta, columns...)
+	if err != nil {
+		return nil, err
+	}
+	return &TestResult{OutputDir: cfg.OutputDir, Results: results, Jitter: fit.kEns}, nil
+}
+
+// testFit is what pass 1 of Test leaves for pass 2.
+type testFit struct {
+	ens, lat   []*Gaussian // one Gaussian per class, on F(x) and on mu
+	kEns, kLat int         // their shared jitter k (S_c + k·1e-6·I)
+	dim        int         // the width of the feature ensemble F(x)
+	images     int         // training images fitted
+	seconds    float64     // how long the pass took
+}
+
+// fitPass is pass 1 of the test procedure (METHOD.md section 4, "Pass 1:
+// fit"): over the training set with test-time transforms it computes the
+// feature ensemble F(x) = [tap1, tap2, tap3, h, mu] and the latent mean mu
+// of every image, accumulates their per-class moments in float64, and fits
+// one Gaussian per class on each with the shared jitter FitShared finds
+// (the smallest k for which every class's S_c + k·1e-6·I has a Cholesky
+// factor, plus 2). Errors are wrapped as pass 1's.
+func fitPass(ctx context.Context, cfg *Config, model *backbone.Model, train *data.Set, obs Observer) (*testFit, error) {
 	start := time.Now()
 	tapDims := model.Enc.(backbone.Tapped).TapDims()
 	dim := tapDims[0] + tapDims[1] + tapDims[2] + cfg.EncOutDim + cfg.LatentDim
 	ens, lat := NewMoments(cfg.ClassNum, dim), NewMoments(cfg.ClassNum, cfg.LatentDim)
-	trainLoader, err := newLoader(&cfg, s.train, false)
+	trainLoader, err := newLoader(cfg, train, false)
 	if err != nil {
 		return nil, err
 	}
-	n := s.train.Len()
+	n := train.Len()
 	err = forEachBatch(ctx, trainLoader, n, cfg.BatchSize, func(b *data.Batch) error {
 		f, err := ExtractFeatures(model, b.X)
 		if err != nil {
@@ -152,15 +216,37 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pass 1 (fit), latent: %w", err)
 	}
-	timings["fit_seconds"] = time.Since(start).Seconds()
+	return &testFit{ens: gsEns, lat: gsLat, kEns: kEns, kLat: kLat, dim: dim, images: n,
+		seconds: time.Since(start).Seconds()}, nil
+}
 
-	// Pass 2: score.
-	start = time.Now()
-	var llEns, llLat, r []float64
-	var labels []int
-	total := s.test.Len() + s.unknown.Len()
-	for _, set := range []*data.Set{s.test, s.unknown} {
-		l, err := newLoader(&cfg, set, false)
+// testScores is what pass 2 of Test measured, one entry per evaluated
+// image in the order of the sets.
+type testScores struct {
+	llEns, llLat []float64 // l_c(x) row-major (images×classes), on F(x) and on mu
+	r            []float64 // the reconstruction distance r(x); nil without an autoencoder
+	labels       []int
+	seconds      float64 // how long the pass took
+}
+
+// scorePass is pass 2 of the test procedure (METHOD.md section 4, "Pass 2:
+// score"): over the sets in order (the known test set, then the unknown
+// set) it computes every image's class log-densities l_c(x) under pass 1's
+// Gaussians, on the feature ensemble and on mu, and, when ae is not nil,
+// the reconstruction distance r(x), the mean squared difference between
+// tap 1 of x and of AE(x) under the model's own encoder. What needs the
+// whole evaluation set (the weights w(x) = r(x)/max r, M and s_c(x), value
+// and pred) Test then forms with ReconstructionWeights and Score. Errors of
+// the passes over the data are wrapped as pass 2's.
+func scorePass(ctx context.Context, cfg *Config, model *backbone.Model, ae backbone.Autoencoder, fit *testFit, sets []*data.Set, obs Observer) (*testScores, error) {
+	start := time.Now()
+	sc := &testScores{}
+	total := 0
+	for _, set := range sets {
+		total += set.Len()
+	}
+	for _, set := range sets {
+		l, err := newLoader(cfg, set, false)
 		if err != nil {
 			return nil, err
 		}
@@ -169,61 +255,25 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 			if err != nil {
 				return err
 			}
-			llEns = appendLogProbs(llEns, gsEns, f.Ensemble.Data())
-			llLat = appendLogProbs(llLat, gsLat, f.Mu.Data())
+			sc.llEns = appendLogProbs(sc.llEns, fit.ens, f.Ensemble.Data())
+			sc.llLat = appendLogProbs(sc.llLat, fit.lat, f.Mu.Data())
 			if ae != nil {
 				t1, err := tap1(model, reconstruct(ae, b.X))
 				if err != nil {
 					return err
 				}
-				r = append(r, rowMSE(f.Tap1, t1)...)
+				sc.r = append(sc.r, rowMSE(f.Tap1, t1)...)
 			}
-			labels = append(labels, b.Labels...)
-			obs.emit(Event{Phase: "score", Images: len(labels), Steps: total, Elapsed: time.Since(start)})
+			sc.labels = append(sc.labels, b.Labels...)
+			obs.emit(Event{Phase: "score", Images: len(sc.labels), Steps: total, Elapsed: time.Since(start)})
 			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("pass 2 (score): %w", err)
 		}
 	}
-	timings["score_seconds"] = time.Since(start).Seconds()
-
-	var w []float64
-	if ae != nil {
-		w = ReconstructionWeights(r)
-	}
-	run := func(name string, ll []float64, w []float64) report.Run {
-		v, p := Score(ll, cfg.ClassNum, w)
-		return report.Run{Name: name, Values: v, Pred: p, Labels: labels, NumClasses: cfg.ClassNum}
-	}
-	var runs []report.Run
-	switch {
-	case cfg.LatentOnly:
-		runs = append(runs, run("latent", llLat, w))
-	case ae != nil:
-		runs = append(runs, run("vmdls", llEns, w), run("vmdlsb", llEns, nil), run("latent", llLat, w))
-	default:
-		runs = append(runs, run("vmdlsb", llEns, nil), run("latent", llLat, nil))
-	}
-	meta := map[string]any{
-		"method":          runs[0].Name,
-		"hyperparameters": cfg,
-		"seed":            cfg.Seed,
-		"timings":         timings,
-		"jitter":          map[string]any{"ensemble_k": kEns, "latent_k": kLat, "step": JitterStep},
-		"feature_dim":     dim,
-		"images":          map[string]int{"train": n, "known_test": s.test.Len(), "unknown": s.unknown.Len()},
-		"checkpoint":      cfg.CheckpointPath,
-	}
-	var columns []report.Column
-	if ae != nil {
-		columns = append(columns, report.Column{Name: "recon_distance", Values: r}, report.Column{Name: "recon_weight", Values: w})
-	}
-	results, err := report.Write(cfg.OutputDir, runs, meta, columns...)
-	if err != nil {
-		return nil, err
-	}
-	return &TestResult{OutputDir: cfg.OutputDir, Results: results, Jitter: kEns}, nil
+	sc.seconds = time.Since(start).Seconds()
+	return sc, nil
 }
 
 func sumCounts(m *Moments) float64 {

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/vmdls-go/vmdls/internal/allocs"
 )
 
 // checkCover runs ForThreads(threads, n, grain) and checks that every index is
@@ -99,21 +101,7 @@ func TestForAllocs(t *testing.T) {
 	var sink atomic.Int64
 	fn := func(lo, hi int) { sink.Add(int64(hi - lo)) }
 	ForThreads(2, 100, 1, fn)
-	if a := allocsPerRun(100, func() { ForThreads(2, 100, 1, fn) }); a != 0 {
+	if a := allocs.PerRun(100, func() { ForThreads(2, 100, 1, fn) }); a != 0 {
 		t.Errorf("%v allocations per For, want 0", a)
 	}
-}
-
-// allocsPerRun is testing.AllocsPerRun without its GOMAXPROCS(1), which
-// would leave the pool's workers no processor to run on: the average number
-// of allocations per call of f, rounded down, after one warm-up call.
-func allocsPerRun(runs int, f func()) uint64 {
-	f()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range runs {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return (after.Mallocs - before.Mallocs) / uint64(runs)
 }
