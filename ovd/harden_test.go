@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -140,7 +141,8 @@ func TestResumeDeletesOnlyItsOwnFiles(t *testing.T) {
 	// A best list no run writes is refused before anything happens.
 	bogus := filepath.Join(t.TempDir(), "bogus.safetensors")
 	rewriteCheckpoint(t, resA.LastCheckpoint, bogus, func(_ []safetensors.Tensor, meta map[string]string) {
-		meta[metaState] = strings.Replace(meta[metaState], `"best":[`, `"best":[{"epoch":99,"f1":2},`, 1)
+		// The run keeps three: rename the first to an epoch it never ran.
+		meta[metaState] = regexp.MustCompile(`"best":\[\{"epoch":\d+`).ReplaceAllString(meta[metaState], `"best":[{"epoch":99`)
 	})
 	c := fakeConfig(t, data, 4)
 	c.CheckpointPath = bogus

@@ -333,6 +333,24 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochSummary, bool, error) 
 	sum.Seconds = time.Since(start).Seconds()
 	sum.ImagesPerSec = float64(images) / max(sum.Seconds, 1e-9)
 
+	// Validation comes before the end-of-epoch refit, as in the reference
+	// (Lightning 1.1 validates before training_epoch_end): it classifies
+	// with the Gaussians and bounds of the previous epoch's end. At epoch 0
+	// there are none yet and the reference logs an F1 of 0, which its
+	// checkpoint callback ranks like any other; so do we, without the pass.
+	if e == 0 {
+		sum.Validated = true
+	} else {
+		f1, acc, err := t.validate(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return sum, true, nil
+			}
+			return sum, false, err
+		}
+		sum.Validated, sum.F1, sum.KnownAcc = true, f1, acc
+	}
+
 	// End of epoch: class bounds from this epoch's log-likelihoods under
 	// the previous Gaussians, then new Gaussians from this epoch's z.
 	if t.st.gaussians != nil {
@@ -345,16 +363,6 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochSummary, bool, error) 
 	t.st.gaussians, t.st.priorMeans = latentGaussians(moments, t.st.gaussians, t.st.priorMeans)
 	if t.st.bounds == nil {
 		t.st.bounds = make([]float64, cfg.ClassNum)
-	}
-	if e >= 1 {
-		f1, acc, err := t.validate(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return sum, true, nil
-			}
-			return sum, false, err
-		}
-		sum.Validated, sum.F1, sum.KnownAcc = true, f1, acc
 	}
 	t.sched.Step()
 	t.st.Epoch = e + 1
