@@ -63,8 +63,10 @@ type Options struct {
 	BadImages BadImages
 }
 
-// DefaultDir returns $VMDLS_DATA, or "./data" (the reference's default
-// --data_dir) when it is unset.
+// DefaultDir returns $VMDLS_DATA, or "./data" when it is unset. The
+// reference's --data_dir defaults to "." (models/vae.py), the current
+// directory; ours keeps the datasets in a folder of their own, and the
+// reference's command lines, which pass --data_dir, mean the same here.
 func DefaultDir() string {
 	if d := os.Getenv("VMDLS_DATA"); d != "" {
 		return d

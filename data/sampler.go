@@ -7,7 +7,10 @@ import (
 )
 
 // Sampler yields the batches (lists of dataset indices) of one epoch per
-// call. Samplers keep state across epochs, as the reference's do.
+// call. A sampler keeps its state (list positions, generator) from one
+// call to the next; the reference's training loop instead builds a new
+// sampler every epoch (Lightning's reload_dataloaders_every_epoch), which
+// ovd's trainer does too, and its test pass iterates its sampler once.
 type Sampler interface {
 	Epoch() [][]int
 }

@@ -96,7 +96,8 @@ func (c *Config) applyThreads() {
 // (max_epochs 1000). The scripts always pass these to the model, so where
 // GMM_VAE_Contrastive's keyword defaults differ (generation_epoch 50,
 // batch_size 32, finetune_lr 0.001) they never apply, and Train's defaults
-// are the argparse ones. This is the one source of defaults: the command
+// are the argparse ones, but for DataDir: "./data" here, "." there (see
+// data.DefaultDir). This is the one source of defaults: the command
 // line's train starts from it, test from DefaultTestConfig and train-ae
 // from DefaultAEConfig.
 func DefaultConfig() Config {
