@@ -310,11 +310,20 @@ func (r RandomResizedCrop) OutShape(c, _, _ int) (int, int, int) { return c, r.H
 var (
 	mnistNorm = Normalize{Mean: []float32{0.5}, Std: []float32{0.5}}
 	cifarNorm = Normalize{Mean: []float32{0.4914, 0.4822, 0.4465}, Std: []float32{0.2023, 0.1994, 0.2010}}
+	// boltsCIFARNorm is pl_bolts' cifar10_normalization, on which the
+	// reference's CIFAR autoencoders train (models/train_resnet_ae.py,
+	// models/cifar100_datamodule.py): mean (125.3, 123.0, 113.9)/255, std
+	// (63.0, 62.1, 66.7)/255.
+	boltsCIFARNorm = Normalize{
+		Mean: []float32{125.3 / 255, 123.0 / 255, 113.9 / 255},
+		Std:  []float32{63.0 / 255, 62.1 / 255, 66.7 / 255},
+	}
 )
 
 // PipelineNames lists the values of the reference's --data_transforms flag
-// that Pipeline knows.
-var PipelineNames = []string{"mnist", "blob", "cifar", "cifar_test", "toy"}
+// that Pipeline knows, and bolts_cifar, the normalization of pl_bolts'
+// CIFAR data modules, for --ae_transforms.
+var PipelineNames = []string{"mnist", "blob", "cifar", "cifar_test", "toy", "bolts_cifar"}
 
 // Pipeline returns the named transform pipeline of the reference's
 // --data_transforms flag; train selects its "train" variant, otherwise its
@@ -325,6 +334,7 @@ var PipelineNames = []string{"mnist", "blob", "cifar", "cifar_test", "toy"}
 //	cifar       train: RandomCrop(32, padding 4), RandomHorizontalFlip; then CIFAR mean/std
 //	cifar_test  CIFAR mean/std
 //	toy         ToTensor only
+//	bolts_cifar pl_bolts' cifar10_normalization (the reference's CIFAR autoencoders)
 func Pipeline(name string, train bool) (*Compose, error) {
 	switch name {
 	case "mnist":
@@ -348,6 +358,8 @@ func Pipeline(name string, train bool) (*Compose, error) {
 		return &Compose{Tensor: []TensorTransform{cifarNorm}}, nil
 	case "toy":
 		return &Compose{}, nil
+	case "bolts_cifar":
+		return &Compose{Tensor: []TensorTransform{boltsCIFARNorm}}, nil
 	}
 	return nil, fmt.Errorf("data: unknown --data_transforms %q (known: %v)", name, PipelineNames)
 }

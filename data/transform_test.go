@@ -94,7 +94,7 @@ func TestPipelines(t *testing.T) {
 				t.Fatal(err)
 			}
 			c, h, w := 1, 28, 28
-			if name == "cifar" || name == "cifar_test" {
+			if name == "cifar" || name == "cifar_test" || name == "bolts_cifar" {
 				c, h, w = 3, 32, 32
 			}
 			if oc, oh, ow := p.OutShape(c, h, w); oc != c || oh != h || ow != w {
@@ -117,6 +117,8 @@ func TestPipelines(t *testing.T) {
 				want = (1 - 0.4914) / 0.2023
 			case "toy":
 				want = 1
+			case "bolts_cifar":
+				want = 129.7 / 63.0
 			}
 			if math.Abs(float64(center-want)) > 1e-6 {
 				t.Fatalf("%s train=%v: centre value %v, want %v", name, train, center, want)
@@ -132,5 +134,27 @@ func TestPipelines(t *testing.T) {
 		return err
 	}(); err == nil {
 		t.Fatal("size mismatch not reported")
+	}
+}
+
+// TestBoltsCIFARNormalization checks the bolts_cifar pipeline against
+// pl_bolts' cifar10_normalization worked by hand: a white pixel maps to
+// (1 - 125.3/255) / (63.0/255) = 129.7/63.0 in the red channel, a black one
+// to -125.3/63.0.
+func TestBoltsCIFARNormalization(t *testing.T) {
+	p, err := Pipeline("bolts_cifar", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := &Image{C: 3, H: 1, W: 2, Pix: []uint8{255, 0, 255, 0, 255, 0}}
+	out := make([]float32, 6)
+	if _, _, _, err := p.Run(img, nil, out); err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{129.7 / 63.0, -125.3 / 63.0, 132.0 / 62.1, -123.0 / 62.1, 141.1 / 66.7, -113.9 / 66.7}
+	for i, w := range want {
+		if d := out[i] - w; d > 1e-5 || d < -1e-5 {
+			t.Errorf("value %d = %v, want %v", i, out[i], w)
+		}
 	}
 }

@@ -185,7 +185,8 @@ func AutoencoderKind(shapes map[string][]int) string {
 
 // TrainAE trains the autoencoder of the known data (METHOD.md section 5):
 // MSE with Adam at cfg.LR, cfg.MaxEpochs epochs of shuffled batches of
-// cfg.BatchSize training images with cfg.AETransforms (its test-time variant), saved to
+// cfg.BatchSize training images with cfg.AETransforms (its test-time variant;
+// empty: AETransformsFor the known dataset), saved to
 // cfg.OutputDir/ae.safetensors after every epoch. With cfg.CheckpointPath
 // it continues from the weights of an autoencoder it wrote before.
 func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
@@ -210,7 +211,7 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 		set.Dataset = classBalancedHead(set.Dataset, cfg.TrainLimit)
 	}
 	aeData := cfg
-	aeData.DataTransforms = cfg.AETransforms
+	aeData.DataTransforms = cfg.aeTransforms()
 	loader, err := newLoader(&aeData, set, false)
 	if err != nil {
 		return nil, err

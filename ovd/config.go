@@ -49,10 +49,13 @@ type Config struct {
 	SampleCount    int    // --sample_count
 	BatchSize      int    // --batch_size: evaluation batch size
 	// AETransforms (--ae_transforms) is the pipeline the autoencoder
-	// trains on. The reference trains its MNIST autoencoder on pl_bolts'
-	// MNISTDataModule, which does not normalize ("toy": ToTensor only,
-	// [0, 1]), and applies it to the test images of DataTransforms;
-	// docs/results.md measures what this mismatch does to the weighted score.
+	// trains on; empty means the reference's for the known dataset
+	// (AETransformsFor). The reference trains its MNIST autoencoder on
+	// pl_bolts' MNISTDataModule, which does not normalize ("toy": ToTensor
+	// only, [0, 1]), and applies it to the test images of DataTransforms;
+	// docs/results.md measures what this mismatch does to the weighted
+	// score. Its CIFAR autoencoders train on pl_bolts' normalization
+	// ("bolts_cifar").
 	AETransforms string
 	// TrainLimit and UnknownLimit cap the training and unknown sets (0: all),
 	// for quick runs and tests; the first images are kept.
@@ -108,7 +111,7 @@ func DefaultConfig() Config {
 		MaxEpochs: 1000, LR: 1e-4, Opt: "sgd", StepSize: 100, StepGamma: 0.1,
 		FinetuneLR: 0.0001,
 		DataDir:    "./data", KnownDataset: "mnist", UnknownDataset: "omniglot",
-		DataTransforms: "mnist", AETransforms: "toy", InputHeight: 28,
+		DataTransforms: "mnist", InputHeight: 28,
 		BatchClasses: 10, SampleCount: 40, BatchSize: 256,
 		Seed: 42,
 	}
@@ -263,8 +266,26 @@ func (c *Config) ValidateAE() error {
 	case c.LR <= 0:
 		return fmt.Errorf("--lr %g: want a positive learning rate", c.LR)
 	}
-	if _, err := data.Pipeline(c.AETransforms, false); err != nil {
+	if _, err := data.Pipeline(c.aeTransforms(), false); err != nil {
 		return fmt.Errorf("--ae_transforms: %w", err)
 	}
 	return nil
+}
+
+// AETransformsFor names the pipeline the reference's autoencoder for the
+// known dataset trains on: "bolts_cifar" for the colour (CIFAR) sets,
+// "toy" for the others (the MNIST family).
+func AETransformsFor(knownDataset string) string {
+	if k, ok := data.LookupKnown(knownDataset); ok && k.Channels == 3 {
+		return "bolts_cifar"
+	}
+	return "toy"
+}
+
+// aeTransforms is AETransforms, or the known dataset's default when empty.
+func (c *Config) aeTransforms() string {
+	if c.AETransforms != "" {
+		return c.AETransforms
+	}
+	return AETransformsFor(c.KnownDataset)
 }

@@ -53,3 +53,21 @@ func TestValidateMethodChecks(t *testing.T) {
 		t.Errorf("ValidateAE checks the unknown set, which the autoencoder does not use: %v", err)
 	}
 }
+
+// TestAETransformsPerDataset checks that an empty --ae_transforms means the
+// reference's pipeline for the known dataset: unnormalized for the MNIST
+// family, pl_bolts' CIFAR normalization for the CIFAR sets, and that a
+// given one wins.
+func TestAETransformsPerDataset(t *testing.T) {
+	for ds, want := range map[string]string{"mnist": "toy", "fashion_mnist": "toy", "cifar_known": "bolts_cifar", "cifar100_known": "bolts_cifar"} {
+		c := DefaultAEConfig()
+		c.KnownDataset = ds
+		if got := c.aeTransforms(); got != want {
+			t.Errorf("%s: ae transforms %q, want %q", ds, got, want)
+		}
+		c.AETransforms = "cifar_test"
+		if got := c.aeTransforms(); got != "cifar_test" {
+			t.Errorf("%s with --ae_transforms cifar_test: %q", ds, got)
+		}
+	}
+}

@@ -158,7 +158,7 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 		// mnist_ae.py's script flag names the dataset the autoencoder learns.
 		fs.Func("dataset", "alias of --known_dataset (mnist_ae.py's name)", func(v string) error { c.KnownDataset = v; return nil })
 		str(&c.AETransforms, "ae_transforms", "pipeline the autoencoder trains on (train-ae ignores --data_transforms): "+
-			strings.Join(data.PipelineNames, ", ")+`; "toy" (unnormalized [0, 1]) is what the reference's MNIST autoencoder was trained on`)
+			strings.Join(data.PipelineNames, ", ")+`; unset, the reference's for the dataset: "toy" (unnormalized [0, 1]) for MNIST, "bolts_cifar" (pl_bolts' normalization) for CIFAR`)
 		return fs
 	}
 
