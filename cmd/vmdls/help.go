@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -53,6 +54,12 @@ func printFlagList(w io.Writer, fs *flag.FlagSet) {
 		def := f.DefValue
 		if def == "" {
 			def = "none"
+		}
+		if strings.Contains(f.Usage, "(default ") {
+			// The usage says the default in words ($VMDLS_DATA, derived
+			// from --enc_type): the value of this machine would contradict it.
+			fmt.Fprintf(w, "  --%-20s %s\n", f.Name, f.Usage)
+			return
 		}
 		fmt.Fprintf(w, "  --%-20s %s (default %s)\n", f.Name, f.Usage, def)
 	})
@@ -131,13 +138,20 @@ func didYouMean(name string, names []string) string {
 	return "; did you mean " + strings.Join(near, " or ") + "?"
 }
 
+// pseudoVersion matches the module version the go command makes up for an
+// untagged commit.
+var pseudoVersion = regexp.MustCompile(`-(0\.)?\d{14}-[0-9a-f]{12}(\+dirty)?$`)
+
 // versionString is the release and the VCS revision the binary was built
 // from, as the Go toolchain records them in the build information.
 func versionString() string {
 	v := version
 	var rev, modified string
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		if mv := bi.Main.Version; mv != "" && mv != "(devel)" {
+		// A release (go install ...@v0.1.0) names itself; a pseudo-version
+		// (v0.0.0-20260102030405-abcdef123456) says no more than the
+		// revision printed below, so the development version stays.
+		if mv := bi.Main.Version; mv != "" && mv != "(devel)" && !pseudoVersion.MatchString(mv) {
 			v = strings.TrimPrefix(mv, "v")
 		}
 		for _, s := range bi.Settings {
@@ -154,6 +168,9 @@ func versionString() string {
 	out := "vmdls " + v
 	if rev != "" {
 		out += fmt.Sprintf(" (revision %.12s%s)", rev, modified)
+	} else {
+		// go test, go run and -buildvcs=false record no revision.
+		out += " (revision unknown: built without VCS information)"
 	}
 	return fmt.Sprintf("%s %s %s/%s", out, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
