@@ -125,25 +125,81 @@ func CheckCheckpoint(cfg *Config, path string) error {
 	if rec.ClassNum != nil && *rec.ClassNum != cfg.ClassNum {
 		return fmt.Errorf("--checkpoint_path %s was trained with --class_num %d, not %d", path, *rec.ClassNum, cfg.ClassNum)
 	}
+	lat, in, ok := meanHead(hdr)
+	if !ok {
+		return wrongKind(hdr, path)
+	}
+	if in != cfg.EncOutDim {
+		return fmt.Errorf("--checkpoint_path %s was made for an encoder of width %d, not --enc_type %s (--enc_out_dim %d)", path, in, cfg.EncType, cfg.EncOutDim)
+	}
+	if lat != cfg.LatentDim {
+		return fmt.Errorf("--checkpoint_path %s has --latent_dim %d, not %d", path, lat, cfg.LatentDim)
+	}
+	return nil
+}
+
+// meanHead finds the latent mean head's weight, [latent_dim, enc_out_dim]:
+// "fc_mu" in backbone.Model (the reference's name), "mu" in older files of
+// this engine, under a prefix in a Lightning checkpoint.
+func meanHead(hdr *safetensors.Header) (lat, in int, ok bool) {
 	for _, ti := range hdr.Tensors {
-		// The mean head: "fc_mu" in backbone.Model (the reference's
-		// name), "mu" in older files of this engine.
 		name := ti.Name
 		if name != "mu.weight" && name != "fc_mu.weight" && !strings.HasSuffix(name, ".mu.weight") && !strings.HasSuffix(name, ".fc_mu.weight") {
 			continue
 		}
-		if len(ti.Shape) != 2 {
-			continue
-		}
-		lat, in := ti.Shape[0], ti.Shape[1]
-		if in != cfg.EncOutDim {
-			return fmt.Errorf("--checkpoint_path %s was made for an encoder of width %d, not --enc_type %s (--enc_out_dim %d)", path, in, cfg.EncType, cfg.EncOutDim)
-		}
-		if lat != cfg.LatentDim {
-			return fmt.Errorf("--checkpoint_path %s has --latent_dim %d, not %d", path, lat, cfg.LatentDim)
+		if len(ti.Shape) == 2 {
+			return ti.Shape[0], ti.Shape[1], true
 		}
 	}
-	return nil
+	return 0, 0, false
+}
+
+// wrongKind is the error for a file without a mean head given as the
+// model: an autoencoder, an encoder's weights or something else, said
+// before a run creates its output folder rather than when loading fails.
+func wrongKind(hdr *safetensors.Header, path string) error {
+	shapes := make(map[string][]int, len(hdr.Tensors))
+	for _, t := range hdr.Tensors {
+		shapes[t.Name] = t.Shape
+	}
+	if _, ok := hdr.Metadata[aeMetaType]; ok || AutoencoderKind(shapes) != "" {
+		return fmt.Errorf("--checkpoint_path %s is an autoencoder, not a model: give it as --ae_path (with --ae_features) and the model vmdls train writes as --checkpoint_path", path)
+	}
+	return fmt.Errorf("--checkpoint_path %s holds no model: none of its %d tensors is the latent mean head (fc_mu.weight); encoder weights go to --weights", path, len(hdr.Tensors))
+}
+
+// CheckpointArch is the network a checkpoint holds, as far as its header
+// says: the settings it records and the shape of its latent mean head. The
+// command line fills in from it the architecture flags a user left out.
+type CheckpointArch struct {
+	TrainedSettings
+	// EncOutDim and HeadLatentDim are the mean head's input and output
+	// widths; 0 when the file has none.
+	EncOutDim, HeadLatentDim int
+	// Resumable reports whether the file holds the training state that
+	// vmdls train resumes from (a checkpoint that Train wrote).
+	Resumable bool
+}
+
+// ReadCheckpointArch reads only the header of the checkpoint at path (a
+// safetensors file or a PyTorch one). Its errors name --checkpoint_path,
+// as CheckCheckpoint's do.
+func ReadCheckpointArch(path string) (CheckpointArch, error) {
+	hdr, err := readFileHeader(path)
+	if err != nil {
+		return CheckpointArch{}, fmt.Errorf("--checkpoint_path %s: %v", path, err)
+	}
+	a := CheckpointArch{TrainedSettings: TrainedWith(hdr.Metadata)}
+	if et, ok := hdr.Metadata["enc_type"]; ok {
+		a.EncType = et // as CheckCheckpoint reads it
+	}
+	a.HeadLatentDim, a.EncOutDim, _ = meanHead(hdr)
+	// readTorchHeader makes up the state of a PyTorch file from its
+	// hyper_parameters; only a safetensors file has Train's own.
+	if st, err := safetensors.ReadHeader(path); err == nil {
+		_, a.Resumable = st.Metadata[metaState]
+	}
+	return a, nil
 }
 
 // ErrAutoencoderInside is CheckAutoencoder's error for a model checkpoint

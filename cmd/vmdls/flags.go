@@ -64,7 +64,12 @@ type runOptions struct {
 	outputDirSet bool
 	// args are the flags as given, for the resume hint.
 	args []string
-	fs   *flag.FlagSet
+	// given holds the names of the flags on the command line: the others
+	// may be derived (deriveArchitecture, fromCheckpoint).
+	given map[string]bool
+	// filled lists the flags fromCheckpoint took from the checkpoint.
+	filled []string
+	fs     *flag.FlagSet
 }
 
 // optString is a string flag whose unset value is JSON null, as the
@@ -129,9 +134,9 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 	// Shared by every run command.
 	str(&c.DataDir, "data_dir", "data directory (default $VMDLS_DATA or ./data)")
 	str(&c.KnownDataset, "known_dataset", "the known (in-distribution) dataset: "+strings.Join(knownDatasetNames(), ", "))
-	str(&c.DataTransforms, "data_transforms", "transform pipeline: "+strings.Join(data.PipelineNames, ", "))
-	num(&c.InputHeight, "input_height", "image height the encoder takes (28 for mnist-conv, 32 for the CIFAR encoders)")
-	num(&c.ClassNum, "class_num", "known classes: labels 0..class_num-1")
+	str(&c.DataTransforms, "data_transforms", "transform pipeline: "+strings.Join(data.PipelineNames, ", ")+" (default mnist; cifar for train and cifar_test for test when --known_dataset has colour images)")
+	num(&c.InputHeight, "input_height", "image height the encoder takes (default: --enc_type's, 28 for mnist-conv and 32 for the CIFAR encoders)")
+	num(&c.ClassNum, "class_num", "known classes: labels 0..class_num-1 (default 10; with --checkpoint_path the checkpoint's)")
 	num(&c.BatchSize, "batch_size", "evaluation batch size")
 	num(&c.MaxEpochs, "max_epochs", "training epochs (PyTorch Lightning's Trainer flag)")
 	flt(&c.LR, "lr", "learning rate")
@@ -149,9 +154,9 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 	fs.TextVar(&c.BadImages, "bad_images", c.BadImages, "images of folder datasets that do not decode: fail (check every header at open), scan (decode every image at open) or skip (decode all, leave out the bad ones with a warning)")
 	fs.Var(skipBadImages{&c.BadImages}, "skip_bad_images", "leave out images that do not decode, with a warning (same as --bad_images skip)")
 	opt(&c.CheckpointPath, "checkpoint_path", "checkpoint to resume training from, or the model to test")
-	str(&c.EncType, "enc_type", "encoder: "+strings.Join(backbone.EncTypes(), ", "))
-	num(&c.EncOutDim, "enc_out_dim", "the encoder's output width (must match --enc_type)")
-	num(&c.LatentDim, "latent_dim", "latent dimension")
+	str(&c.EncType, "enc_type", "encoder: "+strings.Join(backbone.EncTypes(), ", ")+" (default resnet18, the reference's, or mnist-conv when --known_dataset has 1x28x28 images; with --checkpoint_path the checkpoint's)")
+	num(&c.EncOutDim, "enc_out_dim", "the encoder's output width (default: --enc_type's, 500 for mnist-conv, 512 for resnet18, ...)")
+	num(&c.LatentDim, "latent_dim", fmt.Sprintf("latent dimension (default %d; with --checkpoint_path the checkpoint's)", c.LatentDim))
 	bol(&o.firstConv, "first_conv", "reference resnet18 option (7x7 stem); not supported: the encoders are the CIFAR variants")
 	bol(&o.maxpool1, "maxpool1", "reference resnet18 option (stem max-pool); not supported: the encoders are the CIFAR variants")
 	if cmd == "train-ae" {
@@ -249,6 +254,11 @@ func parseRunFlags(cmd string, args []string, stdout, stderr io.Writer) (*runOpt
 	}
 	if fs.NArg() > 0 {
 		return nil, usageErrorf("%s: unexpected argument %q (flags are --name value)", cmd, fs.Arg(0))
+	}
+	o.given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.given[f.Name] = true })
+	if o.given["dataset"] {
+		o.given["known_dataset"] = true
 	}
 	return o, nil
 }
@@ -488,13 +498,7 @@ func (o *runOptions) validate() error {
 	if _, err := parseGPUs(o.gpus.String()); err != nil {
 		return usageErrorf("%s: --gpus %q: %v", cmd, o.gpus.String(), err)
 	}
-	if cmd == "test" && c.CheckpointPath == "" && !o.dryRun {
-		return usageErrorf("test: --checkpoint_path is required: the trained model to evaluate (vmdls train writes it)")
-	}
-	if c.AEFeatures && cmd == "test" && c.AEPath == "" && !o.dryRun {
-		return usageErrorf("test: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes")
-	}
-	return nil
+	return o.checkRequired()
 }
 
 func contains(list []string, s string) bool {
@@ -607,4 +611,144 @@ func (o *runOptions) applyGPUs(stderr io.Writer) error {
 		return usageErrorf("%s: --gpus %q: %v", o.cmd, o.gpus.String(), err)
 	}
 	return nil
+}
+
+// checkRequired checks the files a command cannot do without, before
+// anything is read from them.
+func (o *runOptions) checkRequired() error {
+	c := &o.cfg
+	if o.cmd == "test" && c.CheckpointPath == "" && !o.dryRun {
+		return usageErrorf("test: --checkpoint_path is required: the trained model to evaluate (vmdls train writes it)")
+	}
+	if c.AEFeatures && o.cmd == "test" && c.AEPath == "" && !o.dryRun {
+		return usageErrorf("test: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes")
+	}
+	return nil
+}
+
+// regularFile reports whether path names a regular file; reading anything
+// else (a FIFO) may block, and checkFiles names the problem.
+func regularFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// fromCheckpoint fills in the architecture the checkpoint of
+// --checkpoint_path records (enc_type, latent_dim, class_num) where the
+// command line does not say it, so that vmdls test needs no flag the
+// checkpoint knows. A flag that disagrees is left for checkCheckpoint to
+// refuse, naming both values. Only the header is read.
+func (o *runOptions) fromCheckpoint() error {
+	c := &o.cfg
+	if o.cmd == "train-ae" || c.CheckpointPath == "" || !regularFile(c.CheckpointPath) {
+		return nil
+	}
+	a, err := ovd.ReadCheckpointArch(c.CheckpointPath)
+	if err != nil {
+		return usageErrorf("%s: %v", o.cmd, err)
+	}
+	fill := func(name string, set func()) {
+		if !o.given[name] {
+			set()
+			o.filled = append(o.filled, name)
+		}
+	}
+	switch {
+	case a.EncType != "":
+		fill("enc_type", func() { c.EncType = a.EncType })
+	case a.EncOutDim > 0:
+		// No name recorded: the encoder of that output width, when only
+		// one has it.
+		var match []string
+		for _, e := range backbone.Encoders() {
+			if e.OutDim == a.EncOutDim {
+				match = append(match, e.Name)
+			}
+		}
+		if len(match) == 1 {
+			fill("enc_type", func() { c.EncType = match[0] })
+		}
+	}
+	switch {
+	case a.LatentDim != nil:
+		fill("latent_dim", func() { c.LatentDim = *a.LatentDim })
+	case a.HeadLatentDim > 0:
+		fill("latent_dim", func() { c.LatentDim = a.HeadLatentDim })
+	}
+	if a.ClassNum != nil {
+		fill("class_num", func() {
+			c.ClassNum = *a.ClassNum
+			// The reference's batch_classes default is class_num's; a
+			// checkpoint of fewer classes would make it out of range.
+			if !o.given["batch_classes"] {
+				c.BatchClasses = min(c.BatchClasses, c.ClassNum)
+			}
+		})
+	}
+	// A file without the mean head is not a model at all, which
+	// checkCheckpoint says; one with it may still lack the training state.
+	if o.cmd == "train" && !a.Resumable && a.EncOutDim > 0 {
+		return usageErrorf("train: --checkpoint_path %s is not a training checkpoint of vmdls train (no training state in it); to start from a model's weights use --weights", c.CheckpointPath)
+	}
+	return nil
+}
+
+// deriveArchitecture makes the defaults a valid run: the encoder fits the
+// known dataset's images unless --enc_type is given, and --enc_out_dim and
+// --input_height are the encoder's unless given; colour datasets get the
+// CIFAR pipeline unless --data_transforms is given.
+func (o *runOptions) deriveArchitecture() {
+	c := &o.cfg
+	kd, known := data.LookupKnown(c.KnownDataset)
+	fits := func(name string) bool {
+		e, ok := backbone.LookupEncoder(name)
+		return ok && e.Channels == kd.Channels && e.Height == kd.Height && e.Width == kd.Width
+	}
+	if known && !o.given["enc_type"] && !contains(o.filled, "enc_type") && !fits(c.EncType) {
+		// The reference's resnet18 first, then the registry's order
+		// (mnist-conv for the 1x28x28 sets).
+		for _, e := range append([]string{"resnet18"}, backbone.EncTypes()...) {
+			if fits(e) {
+				c.EncType = e
+				break
+			}
+		}
+	}
+	if e, ok := backbone.LookupEncoder(c.EncType); ok {
+		if !o.given["enc_out_dim"] {
+			c.EncOutDim = e.OutDim
+		}
+		if !o.given["input_height"] {
+			c.InputHeight = e.Height
+		}
+	}
+	if known && kd.Channels == 3 && !o.given["data_transforms"] && o.cmd != "train-ae" {
+		c.DataTransforms = "cifar"
+		if o.cmd == "test" {
+			c.DataTransforms = "cifar_test"
+		}
+	}
+}
+
+// checkCheckpoint compares the checkpoint's architecture with the
+// settings, before the settings' own checks, so that a flag that disagrees
+// with the checkpoint is named with both values.
+func (o *runOptions) checkCheckpoint() error {
+	c := &o.cfg
+	if o.cmd == "train-ae" || c.CheckpointPath == "" || !regularFile(c.CheckpointPath) {
+		return nil
+	}
+	if err := ovd.CheckCheckpoint(c, c.CheckpointPath); err != nil {
+		return usageErrorf("%s: %v", o.cmd, err)
+	}
+	return nil
+}
+
+// filledString lists the settings taken from the checkpoint, as flags.
+func (o *runOptions) filledString() string {
+	var parts []string
+	for _, name := range o.filled {
+		parts = append(parts, "--"+name+" "+o.fs.Lookup(name).Value.String())
+	}
+	return strings.Join(parts, " ")
 }

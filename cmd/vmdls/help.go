@@ -55,7 +55,7 @@ func printFlagList(w io.Writer, fs *flag.FlagSet) {
 		if def == "" {
 			def = "none"
 		}
-		if strings.Contains(f.Usage, "(default ") {
+		if strings.Contains(f.Usage, "(default") {
 			// The usage says the default in words ($VMDLS_DATA, derived
 			// from --enc_type): the value of this machine would contradict it.
 			fmt.Fprintf(w, "  --%-20s %s\n", f.Name, f.Usage)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/ovd"
 )
@@ -24,8 +25,23 @@ func prepare(cmd string, args []string, stdout, stderr io.Writer) (*runOptions, 
 	if err != nil || o == nil {
 		return nil, err
 	}
+	// The order makes each message the most useful one: what is missing,
+	// then what the checkpoint says, then the settings' own checks.
+	if err := o.checkRequired(); err != nil {
+		return nil, err
+	}
+	if err := o.fromCheckpoint(); err != nil {
+		return nil, err
+	}
+	o.deriveArchitecture()
+	if err := o.checkCheckpoint(); err != nil {
+		return nil, err
+	}
 	if !o.outputDirSet {
 		o.cfg.OutputDir = o.defaultOutputDir(clock())
+	}
+	if len(o.filled) > 0 && !o.dryRun {
+		fmt.Fprintf(stderr, "vmdls: %s: from %s: %s\n", cmd, o.cfg.CheckpointPath, o.filledString())
 	}
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -100,9 +116,9 @@ func (s *session) finish(stdout io.Writer, err error) error {
 		return nil
 	case errors.Is(err, context.Canceled):
 		return &exitError{130, fmt.Errorf("%s: interrupted: %w", s.o.cmd, err)}
-	case ovd.IsInputError(err):
-		// A checkpoint or data file that cannot be used is a bad input,
-		// as a bad flag is.
+	case ovd.IsInputError(err), errors.As(err, new(*data.MissingError)):
+		// A checkpoint or data file that cannot be used, or is not
+		// there, is a bad input, as a bad flag is.
 		return &exitError{2, fmt.Errorf("%s: %w", s.o.cmd, err)}
 	default:
 		return &exitError{1, fmt.Errorf("%s: %w", s.o.cmd, err)}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/vmdls-go/vmdls/safetensors"
 )
 
 // Tests of issue 22, the command line a new user meets: the built binary
@@ -147,3 +150,173 @@ func TestVersionBinary(t *testing.T) {
 }
 
 func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+// dryRunBinary runs `vmdls CMD --dry_run ARGS` and returns its JSON.
+func dryRunBinary(t *testing.T, bin, cmd string, args ...string) map[string]any {
+	t.Helper()
+	code, out, errOut := runBinary(t, bin, t.TempDir(), append([]string{cmd, "--dry_run"}, args...)...)
+	if code != 0 {
+		t.Fatalf("vmdls %s --dry_run %v: exit %d\n%s", cmd, args, code, errOut)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("vmdls %s --dry_run %v: %v\n%s", cmd, args, err, out)
+	}
+	return m
+}
+
+// wantSettings compares a dry run's settings with want.
+func wantSettings(t *testing.T, what string, m map[string]any, want map[string]any) {
+	t.Helper()
+	for k, w := range want {
+		if m[k] != w {
+			t.Errorf("%s: %s = %v, want %v", what, k, m[k], w)
+		}
+	}
+}
+
+// TestDefaultsThatRun checks that the defaults form a valid run: the
+// encoder follows the dataset and its width and input height follow the
+// encoder, unless given; and that the help says so.
+func TestDefaultsThatRun(t *testing.T) {
+	bin := builtBinary(t)
+	wantSettings(t, "train", dryRunBinary(t, bin, "train"),
+		map[string]any{"enc_type": "mnist-conv", "enc_out_dim": 500.0, "input_height": 28.0, "data_transforms": "mnist"})
+	wantSettings(t, "train cifar_known", dryRunBinary(t, bin, "train", "--known_dataset", "cifar_known"),
+		map[string]any{"enc_type": "resnet18", "enc_out_dim": 512.0, "input_height": 32.0, "data_transforms": "cifar"})
+	wantSettings(t, "train wresnet", dryRunBinary(t, bin, "train", "--known_dataset", "cifar100_known", "--class_num", "100", "--enc_type", "wresnet"),
+		map[string]any{"enc_type": "wresnet", "enc_out_dim": 640.0, "input_height": 32.0})
+	wantSettings(t, "test cifar", dryRunBinary(t, bin, "test", "--known_dataset", "cifar_known"),
+		map[string]any{"enc_type": "resnet18", "data_transforms": "cifar_test"})
+	wantSettings(t, "train-ae", dryRunBinary(t, bin, "train-ae"), map[string]any{"enc_type": "mnist-conv", "enc_out_dim": 500.0})
+	// Given values are kept, and checked.
+	code, _, errOut := runBinary(t, bin, t.TempDir(), "train", "--dry_run", "--enc_type", "resnet18", "--enc_out_dim", "500", "--known_dataset", "cifar_known")
+	if code != 2 || !strings.Contains(errOut, "--enc_out_dim 500 does not match --enc_type resnet18") {
+		t.Errorf("a given --enc_out_dim that does not fit: exit %d\n%s", code, errOut)
+	}
+	_, help, _ := runBinary(t, bin, t.TempDir(), "train", "-h")
+	for _, w := range []string{"--enc_out_dim          the encoder's output width (default: --enc_type's",
+		"--input_height         image height the encoder takes (default: --enc_type's", "mnist-conv when --known_dataset has 1x28x28 images"} {
+		if !strings.Contains(help, w) {
+			t.Errorf("train -h lacks %q", w)
+		}
+	}
+}
+
+// writeCheckpoint writes a checkpoint header as ovd.Train's would look:
+// the mean head [latent, width] and, when state is not "", vmdls_state.
+func writeCheckpoint(t *testing.T, path string, latent, width int, meta map[string]string) string {
+	t.Helper()
+	if err := safetensors.WriteFile(path, []safetensors.Tensor{
+		safetensors.FromFloat32("fc_mu.weight", []int{latent, width}, make([]float32, latent*width)),
+	}, meta); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestTestReadsTheCheckpoint checks that vmdls test takes the architecture
+// from the checkpoint: absent flags are filled in, a disagreeing one is an
+// error naming both values.
+func TestTestReadsTheCheckpoint(t *testing.T) {
+	bin := builtBinary(t)
+	dir := t.TempDir()
+	mnist := writeCheckpoint(t, filepath.Join(dir, "mnist.safetensors"), 32, 500,
+		map[string]string{"vmdls_state": `{"epoch":3,"enc_type":"mnist-conv","latent_dim":32,"class_num":10}`})
+	wantSettings(t, "mnist checkpoint", dryRunBinary(t, bin, "test", "--checkpoint_path", mnist),
+		map[string]any{"enc_type": "mnist-conv", "latent_dim": 32.0, "enc_out_dim": 500.0, "input_height": 28.0, "class_num": 10.0})
+	cifar := writeCheckpoint(t, filepath.Join(dir, "cifar.safetensors"), 64, 512,
+		map[string]string{"vmdls_state": `{"epoch":3,"enc_type":"resnet18","latent_dim":64,"class_num":6}`})
+	wantSettings(t, "cifar checkpoint", dryRunBinary(t, bin, "test", "--checkpoint_path", cifar, "--known_dataset", "cifar_known"),
+		map[string]any{"enc_type": "resnet18", "latent_dim": 64.0, "enc_out_dim": 512.0, "input_height": 32.0, "class_num": 6.0,
+			"batch_classes": 6.0, "data_transforms": "cifar_test"})
+	// Nothing recorded: the head's shape names the only encoder that wide.
+	bare := writeCheckpoint(t, filepath.Join(dir, "bare.safetensors"), 16, 342, nil)
+	wantSettings(t, "bare checkpoint", dryRunBinary(t, bin, "test", "--checkpoint_path", bare, "--known_dataset", "cifar_known"),
+		map[string]any{"enc_type": "densenet", "latent_dim": 16.0, "enc_out_dim": 342.0})
+	// A flag that disagrees: exit 2, both values named, nothing created.
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--checkpoint_path", mnist, "--latent_dim", "16"}, []string{"--latent_dim 32, not 16"}},
+		{[]string{"--checkpoint_path", mnist, "--class_num", "5", "--batch_classes", "5"}, []string{"--class_num 10, not 5"}},
+		{[]string{"--checkpoint_path", cifar, "--known_dataset", "cifar_known", "--enc_type", "vgg"}, []string{"holds a resnet18 model but --enc_type is vgg"}},
+	} {
+		work := t.TempDir()
+		code, _, errOut := runBinary(t, bin, work, append([]string{"test", "--output_dir", "out"}, c.args...)...)
+		if code != 2 {
+			t.Errorf("test %v: exit %d, want 2\n%s", c.args, code, errOut)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("test %v: stderr lacks %q:\n%s", c.args, w, errOut)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(work, "out")); !os.IsNotExist(err) {
+			t.Errorf("test %v created its output folder (%v)", c.args, err)
+		}
+	}
+}
+
+// TestBadInputsCreateNothing checks every kind of bad file and bad
+// combination through the binary: exit status 2, a message naming it, and
+// neither the output folder nor metrics.jsonl created.
+func TestBadInputsCreateNothing(t *testing.T) {
+	bin := builtBinary(t)
+	dir := t.TempDir()
+	model := writeCheckpoint(t, filepath.Join(dir, "model.safetensors"), 32, 500,
+		map[string]string{"vmdls_state": `{"epoch":3,"enc_type":"mnist-conv","latent_dim":32,"class_num":10}`})
+	ae := filepath.Join(dir, "ae.safetensors")
+	if err := safetensors.WriteFile(ae, []safetensors.Tensor{safetensors.FromFloat32("fc.weight", []int{32, 500}, make([]float32, 32*500))},
+		map[string]string{"ae_type": "mnist"}); err != nil {
+		t.Fatal(err)
+	}
+	weights := filepath.Join(dir, "encoder.safetensors")
+	if err := safetensors.WriteFile(weights, []safetensors.Tensor{safetensors.FromFloat32("conv1.weight", []int{20, 1, 5, 5}, make([]float32, 500))}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A model without training state: vmdls test takes it, a resume not.
+	testOnly := writeCheckpoint(t, filepath.Join(dir, "exported.safetensors"), 32, 500, map[string]string{"enc_type": "mnist-conv"})
+	garbage := filepath.Join(dir, "garbage.safetensors")
+	os.WriteFile(garbage, []byte("not a checkpoint at all"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"test", "--checkpoint_path", ae}, "is an autoencoder, not a model"},
+		{[]string{"test", "--checkpoint_path", weights}, "holds no model"},
+		{[]string{"test", "--checkpoint_path", garbage}, "garbage.safetensors"},
+		{[]string{"test", "--checkpoint_path", filepath.Join(dir, "nope.safetensors")}, "no such file"},
+		{[]string{"test", "--checkpoint_path", model, "--ae_features", "--ae_path", model}, "is not an autoencoder"},
+		{[]string{"test", "--checkpoint_path", model, "--ae_features"}, "--ae_features needs --ae_path"},
+		{[]string{"test"}, "--checkpoint_path is required"},
+		{[]string{"train", "--checkpoint_path", testOnly}, "not a training checkpoint"},
+		{[]string{"train", "--checkpoint_path", ae}, "is an autoencoder, not a model"},
+		{[]string{"train", "--finetune"}, "--finetune needs --weights"},
+		{[]string{"train", "--weights", filepath.Join(dir, "none.safetensors")}, "no such file"},
+		{[]string{"train", "--enc_type", "vgg"}, "--known_dataset mnist has 1x28x28 images"},
+		{[]string{"train", "--class_num", "20"}, "--class_num 20"},
+		{[]string{"train", "--first_conv"}, "--first_conv"},
+		{[]string{"train-ae", "--enc_type", "vgg", "--enc_out_dim", "1024", "--input_height", "32", "--dataset", "cifar_known"}, "autoencoders are mnist-conv"},
+	} {
+		work := t.TempDir()
+		code, _, errOut := runBinary(t, bin, work, append(c.args, "--output_dir", "out")...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("vmdls %v: exit %d, want 2 and %q:\n%s", c.args, code, c.want, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(work, "out")); !os.IsNotExist(err) {
+			t.Errorf("vmdls %v created its output folder (%v)", c.args, err)
+		}
+	}
+	// Data that is not there is a bad file too (exit 2); the loader finds
+	// it after the folder is made, which the run then removes.
+	work := t.TempDir()
+	code, _, errOut := runBinary(t, bin, work, "train", "--data_dir", filepath.Join(dir, "no-data"), "--output_dir", "out")
+	if code != 2 || !strings.Contains(errOut, "not found") {
+		t.Errorf("missing data: exit %d\n%s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(work, "out")); !os.IsNotExist(err) {
+		t.Errorf("missing data left its output folder (%v)", err)
+	}
+}
