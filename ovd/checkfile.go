@@ -177,8 +177,10 @@ type CheckpointArch struct {
 	// widths; 0 when the file has none.
 	EncOutDim, HeadLatentDim int
 	// Resumable reports whether the file holds the training state that
-	// vmdls train resumes from (a checkpoint that Train wrote).
+	// vmdls train resumes from (a checkpoint that Train wrote); Epochs is
+	// then the number of epochs it completed.
 	Resumable bool
+	Epochs    int
 }
 
 // ReadCheckpointArch reads only the header of the checkpoint at path (a
@@ -197,7 +199,14 @@ func ReadCheckpointArch(path string) (CheckpointArch, error) {
 	// readTorchHeader makes up the state of a PyTorch file from its
 	// hyper_parameters; only a safetensors file has Train's own.
 	if st, err := safetensors.ReadHeader(path); err == nil {
-		_, a.Resumable = st.Metadata[metaState]
+		var js string
+		if js, a.Resumable = st.Metadata[metaState]; a.Resumable {
+			var rec struct {
+				Epoch int `json:"epoch"`
+			}
+			json.Unmarshal([]byte(js), &rec)
+			a.Epochs = rec.Epoch
+		}
 	}
 	return a, nil
 }
@@ -238,4 +247,23 @@ func CheckAutoencoder(path string) error {
 		return fmt.Errorf("--ae_path %s is %w", path, ErrAutoencoderInside)
 	}
 	return fmt.Errorf("--ae_path %s is not an autoencoder: no %s in its metadata (vmdls train-ae writes one), and its layers are neither the MNIST nor the ResNet-18 autoencoder's", path, aeMetaType)
+}
+
+// CheckWeights reads only the header of the encoder weights at path (a
+// safetensors file or a PyTorch one), so that an unreadable file or an
+// autoencoder given as --weights fails before a run creates anything.
+// Whether its keys fit the encoder is known only once the encoder is
+// built, when Train loads them.
+func CheckWeights(path string) error {
+	hdr, err := readFileHeader(path)
+	if err != nil {
+		return fmt.Errorf("--weights %s: %v", path, err)
+	}
+	if _, ok := hdr.Metadata[aeMetaType]; ok {
+		return fmt.Errorf("--weights %s is an autoencoder; it goes to --ae_path (with --ae_features)", path)
+	}
+	if len(hdr.Tensors) == 0 {
+		return fmt.Errorf("--weights %s holds no tensors", path)
+	}
+	return nil
 }

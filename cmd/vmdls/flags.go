@@ -69,7 +69,10 @@ type runOptions struct {
 	given map[string]bool
 	// filled lists the flags fromCheckpoint took from the checkpoint.
 	filled []string
-	fs     *flag.FlagSet
+	// doneEpochs is the number of epochs the checkpoint of a resumed
+	// training run completed.
+	doneEpochs int
+	fs         *flag.FlagSet
 }
 
 // optString is a string flag whose unset value is JSON null, as the
@@ -537,6 +540,11 @@ func (o *runOptions) checkFiles() error {
 			return usageErrorf("%s: %v", o.cmd, err)
 		}
 	}
+	if c.Weights != "" && o.cmd == "train" {
+		if err := ovd.CheckWeights(c.Weights); err != nil {
+			return usageErrorf("%s: %v", o.cmd, err)
+		}
+	}
 	if c.AEPath != "" {
 		err := ovd.CheckAutoencoder(c.AEPath)
 		if errors.Is(err, ovd.ErrAutoencoderInside) {
@@ -687,6 +695,7 @@ func (o *runOptions) fromCheckpoint() error {
 	}
 	// A file without the mean head is not a model at all, which
 	// checkCheckpoint says; one with it may still lack the training state.
+	o.doneEpochs = a.Epochs
 	if o.cmd == "train" && !a.Resumable && a.EncOutDim > 0 {
 		return usageErrorf("train: --checkpoint_path %s is not a training checkpoint of vmdls train (no training state in it); to start from a model's weights use --weights", c.CheckpointPath)
 	}

@@ -84,10 +84,14 @@ func start(o *runOptions, stderr io.Writer, what string) (*session, error) {
 		return nil, &exitError{1, fmt.Errorf("%s: --output_dir: %w", o.cmd, err)}
 	}
 	tty := false
-	if f, ok := stderr.(*os.File); ok {
+	f, isFile := stderr.(*os.File)
+	if isFile {
 		tty = isTerminal(f)
 	}
 	p := newProgress(stderr, tty)
+	if tty {
+		p.width = func() int { return termWidth(f) }
+	}
 	if err := p.openMetrics(filepath.Join(o.cfg.OutputDir, "metrics.jsonl")); err != nil {
 		return nil, &exitError{1, fmt.Errorf("%s: %w", o.cmd, err)}
 	}
@@ -146,6 +150,9 @@ func runTrainCmd(args []string, stdout, stderr io.Writer) error {
 	s, err := start(o, stderr, "finishing the current step and writing a checkpoint")
 	if err != nil {
 		return err
+	}
+	if o.cfg.CheckpointPath != "" {
+		fmt.Fprintf(stderr, "vmdls: train: resuming from epoch %d of %s\n", o.doneEpochs+1, o.cfg.CheckpointPath)
 	}
 	ckpt, err := method.Train(s.ctx, o.cfg, s.prog.observe)
 	if errors.Is(err, context.Canceled) {

@@ -294,6 +294,8 @@ func TestBadInputsCreateNothing(t *testing.T) {
 		{[]string{"train", "--checkpoint_path", testOnly}, "not a training checkpoint"},
 		{[]string{"train", "--checkpoint_path", ae}, "is an autoencoder, not a model"},
 		{[]string{"train", "--finetune"}, "--finetune needs --weights"},
+		{[]string{"train", "--weights", garbage}, "garbage.safetensors"},
+		{[]string{"train", "--weights", ae}, "is an autoencoder; it goes to --ae_path"},
 		{[]string{"train", "--weights", filepath.Join(dir, "none.safetensors")}, "no such file"},
 		{[]string{"train", "--enc_type", "vgg"}, "--known_dataset mnist has 1x28x28 images"},
 		{[]string{"train", "--class_num", "20"}, "--class_num 20"},
