@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +56,7 @@ type runOptions struct {
 	numWorkers int       // --num_workers: accepted; the loader sizes its own workers
 	offline    bool      // --offline: accepted; there is no remote logger to disable
 	dryRun     bool      // --dry_run
+	configPath string    // --config
 
 	// Accepted for the reference's command lines; see checkUnsupported.
 	firstConv, maxpool1, logTSNE       bool
@@ -152,6 +155,7 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 		func(v string) error { c.OutputDir = v; o.outputDirSet = true; return nil })
 	num(&c.Threads, "threads", "compute threads (0: every core)")
 	bol(&o.dryRun, "dry_run", "check the flags, print the resolved configuration as one JSON object and exit")
+	str(&o.configPath, "config", "read the settings from this JSON file (what --dry_run prints, or a run's config.json); flags on the command line override it")
 	num(&c.TrainLimit, "train_limit", "use only the first N training images (0: all)")
 	num(&c.TestLimit, "test_limit", "use only the first N known test images (0: all)")
 	fs.TextVar(&c.BadImages, "bad_images", c.BadImages, "images of folder datasets that do not decode: fail (check every header at open), scan (decode every image at open) or skip (decode all, leave out the bad ones with a warning)")
@@ -260,10 +264,88 @@ func parseRunFlags(cmd string, args []string, stdout, stderr io.Writer) (*runOpt
 	}
 	o.given = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.given[f.Name] = true })
-	if o.given["dataset"] {
-		o.given["known_dataset"] = true
+	for _, group := range flagAliases {
+		for _, name := range group {
+			if o.given[name] {
+				for _, n := range group {
+					o.given[n] = true
+				}
+			}
+		}
+	}
+	if o.configPath != "" {
+		if err := o.applyConfig(o.configPath); err != nil {
+			return nil, err
+		}
 	}
 	return o, nil
+}
+
+// flagAliases are the groups of flags that set one setting: a setting
+// given under one name counts as given under all.
+var flagAliases = [][]string{{"margin_jump", "margin_jumps"}, {"known_dataset", "dataset"}, {"bad_images", "skip_bad_images"}}
+
+// configSkipped are the keys of the dry-run JSON that --config does not
+// read: what a replay must not repeat (printing instead of running,
+// reading itself), and the second names of aliased settings, whose values
+// the first names carry.
+var configSkipped = []string{"dry_run", "config", "margin_jumps", "dataset", "skip_bad_images"}
+
+// applyConfig sets the flags a --config file names and the command line
+// does not, as if they had been given (so nothing derived replaces them).
+func (o *runOptions) applyConfig(path string) error {
+	if !regularFile(path) {
+		if _, err := os.Stat(path); err != nil {
+			return usageErrorf("%s: --config %s: %v", o.cmd, path, errors.Unwrap(err))
+		}
+		return usageErrorf("%s: --config %s is not a regular file", o.cmd, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return usageErrorf("%s: --config %s: %v", o.cmd, path, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // a seed above 2^53 stays exact
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return usageErrorf("%s: --config %s: not the JSON object --dry_run prints: %v", o.cmd, path, err)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if contains(configSkipped, k) || o.given[k] {
+			continue
+		}
+		f := o.fs.Lookup(k)
+		if f == nil {
+			hint := ""
+			if near := nearestFlags(o.fs, k); len(near) > 0 {
+				hint = "; did you mean " + strings.Join(near, ", ") + "?"
+			}
+			return usageErrorf("%s: --config %s: unknown setting %q%s (the keys are vmdls %s's flag names)", o.cmd, path, k, hint, o.cmd)
+		}
+		var v string
+		switch x := m[k].(type) {
+		case nil:
+			continue // unset (the reference's None)
+		case string:
+			v = x
+		case json.Number:
+			v = x.String()
+		case bool:
+			v = strconv.FormatBool(x)
+		default:
+			return usageErrorf("%s: --config %s: %s: want a string, number or boolean, not %v", o.cmd, path, k, x)
+		}
+		if err := o.fs.Set(k, v); err != nil {
+			return usageErrorf("%s: --config %s: %s %q: %v", o.cmd, path, k, v, err)
+		}
+		o.given[k] = true
+	}
+	return nil
 }
 
 // flagError rewrites the flag package's messages so they name the flag
@@ -417,6 +499,11 @@ func (o *runOptions) dryRunJSON() ([]byte, error) {
 	first := true
 	o.fs.VisitAll(func(f *flag.Flag) {
 		if err != nil {
+			return
+		}
+		if f.Name == "config" {
+			// The resolved settings stand alone: replaying them needs
+			// no other file.
 			return
 		}
 		var v any

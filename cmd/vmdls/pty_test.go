@@ -130,6 +130,14 @@ func TestProgressInTerminal(t *testing.T) {
 	if !regexp.MustCompile(`validate epoch 2 images \d+/200 `).MatchString(out) {
 		t.Errorf("validate shows no total:\n%q", out)
 	}
+	// The run's config.json replays it: the same settings as a dry run of
+	// its command line.
+	conf := filepath.Join(work, "run", "config.json")
+	code, replay, errOut := runBinary(t, bin, work, "train", "--dry_run", "--config", conf)
+	_, direct, _ := runBinary(t, bin, work, append([]string{"train", "--dry_run", "--max_epochs", "2", "--output_dir", "run"}, common...)...)
+	if code != 0 || replay != direct {
+		t.Errorf("--config run/config.json: exit %d\n got %s\nwant %s\n%s", code, replay, direct, errOut)
+	}
 	ck := filepath.Join("run", "checkpoints", "last.safetensors")
 	code, out = runInPTY(t, bin, work, cols, append([]string{"train", "--max_epochs", "3", "--output_dir", "run", "--checkpoint_path", ck}, common...)...)
 	if code != 0 || !strings.Contains(out, "resuming from epoch 3 of "+ck) {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vmdls-go/vmdls/data"
+	"github.com/vmdls-go/vmdls/internal/regularfile"
 	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/ovd"
 )
@@ -83,6 +86,9 @@ func start(o *runOptions, stderr io.Writer, what string) (*session, error) {
 	if err := os.MkdirAll(o.cfg.OutputDir, 0o755); err != nil {
 		return nil, &exitError{1, fmt.Errorf("%s: --output_dir: %w", o.cmd, err)}
 	}
+	if err := writeConfig(o); err != nil {
+		return nil, &exitError{1, fmt.Errorf("%s: %w", o.cmd, err)}
+	}
 	tty := false
 	f, isFile := stderr.(*os.File)
 	if isFile {
@@ -130,12 +136,14 @@ func (s *session) finish(stdout io.Writer, err error) error {
 }
 
 // removeIfUnused removes the output folder dir of a failed run when the run
-// left nothing in it but an empty metrics.jsonl and an empty checkpoints
-// folder, and reports whether it did.
+// left nothing in it but an empty metrics.jsonl, its config.json and an
+// empty checkpoints folder, and reports whether it did.
 func removeIfUnused(dir string) bool {
 	m := filepath.Join(dir, "metrics.jsonl")
 	if st, err := os.Lstat(m); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
 		os.Remove(m)
+		// config.json was written with it, before any work.
+		os.Remove(filepath.Join(dir, "config.json"))
 	}
 	os.Remove(filepath.Join(dir, "checkpoints")) // only if empty, as below
 	return os.Remove(dir) == nil
@@ -194,4 +202,24 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// writeConfig writes the run's resolved settings, the JSON --dry_run
+// prints, as config.json beside metrics.jsonl: `--config config.json`
+// replays the run. A resumed run rewrites it with its own settings.
+func writeConfig(o *runOptions) error {
+	b, err := o.dryRunJSON()
+	if err != nil {
+		return err
+	}
+	var ind bytes.Buffer
+	if err := json.Indent(&ind, b, "", "  "); err != nil {
+		return err
+	}
+	ind.WriteByte('\n')
+	p := filepath.Join(o.cfg.OutputDir, "config.json")
+	if st, err := os.Lstat(p); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%s)", p, regularfile.Kind(st.Mode()))
+	}
+	return os.WriteFile(p, ind.Bytes(), 0o644)
 }

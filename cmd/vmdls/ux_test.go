@@ -322,3 +322,56 @@ func TestBadInputsCreateNothing(t *testing.T) {
 		t.Errorf("missing data left its output folder (%v)", err)
 	}
 }
+
+// TestConfigRoundTrip checks --config: the JSON a dry run prints, read
+// back, resolves to the same settings as the command line it came from;
+// a flag given beside it wins; a bad file exits 2. A run writes the same
+// JSON as config.json beside metrics.jsonl.
+func TestConfigRoundTrip(t *testing.T) {
+	bin := builtBinary(t)
+	dir := t.TempDir()
+	ck := writeCheckpoint(t, filepath.Join(dir, "model.safetensors"), 32, 500,
+		map[string]string{"vmdls_state": `{"epoch":3,"enc_type":"mnist-conv","latent_dim":32,"class_num":10}`})
+	for _, args := range [][]string{
+		{"train", "--known_dataset", "cifar_known", "--lr", "0.5", "--margin_jump", "2.5", "--seed", "18446744073709551615",
+			"--gpus", "0,", "--skip_bad_images", "--output_dir", "somewhere"},
+		{"train", "--enc_type", "mnist-conv", "--latent_dim", "32", "--finetune", "--weights", ck},
+		{"test", "--checkpoint_path", ck, "--ae_features", "--ae_path", ck + ".ae", "--unknown_limit", "30"},
+		{"train-ae", "--dataset", "mnist", "--max_epochs", "3"},
+	} {
+		code, want, errOut := runBinary(t, bin, dir, append(args, "--dry_run")...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, errOut)
+		}
+		cfg := filepath.Join(t.TempDir(), "config.json")
+		os.WriteFile(cfg, []byte(want), 0o644)
+		code, got, errOut := runBinary(t, bin, dir, args[0], "--dry_run", "--config", cfg)
+		if code != 0 || got != want {
+			t.Errorf("%v: --config gives exit %d\n got %s\nwant %s\n%s", args, code, got, want, errOut)
+		}
+		// A flag on the command line overrides the file.
+		code, got, _ = runBinary(t, bin, dir, args[0], "--dry_run", "--config", cfg, "--batch_size", "7")
+		if code != 0 || !strings.Contains(got, `"batch_size":7,`) || strings.Replace(got, `"batch_size":7,`, `"batch_size":256,`, 1) != want {
+			t.Errorf("%v: --config with --batch_size 7: exit %d\n%s", args, code, got)
+		}
+	}
+	bad := filepath.Join(dir, "bad.json")
+	for _, c := range []struct{ content, want string }{
+		{`{"lrr": 0.1}`, `unknown setting "lrr"; did you mean lr?`},
+		{`{"lr": "fast"}`, `lr "fast"`},
+		{`[1, 2]`, "not the JSON object --dry_run prints"},
+	} {
+		os.WriteFile(bad, []byte(c.content), 0o644)
+		work := t.TempDir()
+		code, _, errOut := runBinary(t, bin, work, "train", "--config", bad, "--output_dir", "out")
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("--config %s: exit %d, want 2 and %q:\n%s", c.content, code, c.want, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(work, "out")); !os.IsNotExist(err) {
+			t.Errorf("--config %s created the output folder", c.content)
+		}
+	}
+	if code, _, errOut := runBinary(t, bin, dir, "train", "--config", filepath.Join(dir, "none.json")); code != 2 || !strings.Contains(errOut, "no such file") {
+		t.Errorf("missing --config: exit %d\n%s", code, errOut)
+	}
+}
