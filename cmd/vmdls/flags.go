@@ -426,11 +426,13 @@ func editDistance(a, b string) int {
 // runNotes say, under a run command's synopsis, what its flags do not
 // show: what is derived and what a run does besides its main work.
 var runNotes = map[string]string{
-	"train": "Trains the OOD model on --known_dataset. From the second epoch on, each epoch ends with a\n" +
-		"validation pass over the known test set and the unknown set (--test_limit and --unknown_limit\n" +
-		"cap them); the three best checkpoints by macro F1 are kept.",
-	"test": "Evaluates the model of --checkpoint_path: fits the class Gaussians on the training set,\n" +
-		"scores the known test set and the unknown set, writes results.json and prints the metrics.",
+	"train": "Trains the OOD model on --known_dataset. From the second epoch on, each epoch\n" +
+		"ends with a validation pass over the known test set and the unknown set\n" +
+		"(--test_limit and --unknown_limit cap them); the three best checkpoints by\n" +
+		"macro F1 are kept.",
+	"test": "Evaluates the model of --checkpoint_path: fits the class Gaussians on the\n" +
+		"training set, scores the known test set and the unknown set, writes\n" +
+		"results.json and prints the metrics. The architecture is the checkpoint's.",
 }
 
 // notUsedBy lists, per run command, the flags it accepts only so that the
@@ -462,9 +464,9 @@ func printFlags(w io.Writer, cmd string, fs *flag.FlagSet) {
 	})
 	printFlagList(w, own)
 	if len(ignored) > 0 {
-		what := "the training settings of the reference's test.py lines; the checkpoint holds what training used"
+		what := "training settings, in the reference's test.py lines;\nthe checkpoint holds what training used"
 		if cmd == "train" {
-			what = "test options, in main.py's parser too; vmdls test uses them"
+			what = "test options, in main.py's parser too;\nvmdls test uses them"
 		}
 		fmt.Fprintf(w, "\naccepted and ignored (%s):\n", what)
 		printWrapped(w, "  ", "--"+strings.Join(ignored, " --"), 78)
@@ -566,7 +568,8 @@ func knownDatasetNames() []string {
 
 // validate checks the settings before any work: values, names and the
 // combinations that cannot work, each naming the flag and what is valid.
-// Files are checked by checkFiles (not in a dry run, which reads nothing).
+// Files are checked by checkFiles (not in a dry run, which reads nothing
+// but the header of --checkpoint_path, for fromCheckpoint).
 func (o *runOptions) validate() error {
 	c := &o.cfg
 	cmd := o.cmd

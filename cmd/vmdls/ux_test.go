@@ -50,7 +50,7 @@ func builtBinary(t *testing.T) string {
 // nothing on stderr.
 func TestHelpBinary(t *testing.T) {
 	bin := builtBinary(t)
-	cmds := []string{"train", "test", "train-ae", "demo", "info", "convert", "data", "bench",
+	cmds := []string{"", "train", "test", "train-ae", "demo", "info", "convert", "data", "bench",
 		"data fetch", "data verify", "data info", "bench gemm", "bench conv", "bench train-step", "bench infer"}
 	for _, cmd := range cmds {
 		words := strings.Fields(cmd)
@@ -60,11 +60,20 @@ func TestHelpBinary(t *testing.T) {
 		}
 		for _, args := range forms {
 			code, out, errOut := runBinary(t, bin, t.TempDir(), args...)
-			if code != 0 || errOut != "" || !strings.HasPrefix(out, "usage: vmdls "+cmd) {
+			want := "usage: vmdls " + cmd
+			if cmd == "" {
+				want = "usage: vmdls <command>"
+			}
+			if code != 0 || errOut != "" || !strings.HasPrefix(out, want) {
 				t.Errorf("vmdls %s: exit %d, stderr %q, stdout starts %.50q", strings.Join(args, " "), code, errOut, out)
 			}
 			if strings.Contains(out, "unknown subcommand") || strings.Contains(out, "flag: help requested") {
 				t.Errorf("vmdls %s:\n%s", strings.Join(args, " "), out)
+			}
+			for _, l := range strings.Split(out, "\n") {
+				if len(l) >= 80 {
+					t.Errorf("vmdls %s: a line of %d columns, which wraps in a terminal of 80: %q", strings.Join(args, " "), len(l), l)
+				}
 			}
 		}
 	}
@@ -195,8 +204,9 @@ func TestDefaultsThatRun(t *testing.T) {
 		t.Errorf("a given --enc_out_dim that does not fit: exit %d\n%s", code, errOut)
 	}
 	_, help, _ := runBinary(t, bin, t.TempDir(), "train", "-h")
-	for _, w := range []string{"--enc_out_dim          the encoder's output width (default: --enc_type's",
-		"--input_height         image height the encoder takes (default: --enc_type's", "mnist-conv when --known_dataset has 1x28x28 images"} {
+	help = strings.Join(strings.Fields(help), " ") // the help wraps at 80 columns
+	for _, w := range []string{"--enc_out_dim the encoder's output width (default: --enc_type's",
+		"--input_height image height the encoder takes (default: --enc_type's", "mnist-conv when --known_dataset has 1x28x28 images"} {
 		if !strings.Contains(help, w) {
 			t.Errorf("train -h lacks %q", w)
 		}
