@@ -27,15 +27,28 @@ func isTerminal(f *os.File) bool {
 	return isTTY(f)
 }
 
-// fitLine cuts a live line to width-1 columns (the lines are ASCII): a
-// line as wide as the terminal makes some terminals wrap at its last
-// column, and a wrapped line leaves a stale row on every redraw, as \r
-// returns to the start of the last row only. width 0 is unknown: no cut.
-func fitLine(line string, width int) string {
+// fitLine makes a live line narrower than the terminal's width columns
+// (the lines are ASCII): a line as wide as the terminal makes some
+// terminals wrap at its last column, and a wrapped line leaves a stale row
+// on every redraw, as \r returns to the start of the last row only. The
+// values give way from the last, whole, and the ETA (what a reader looks
+// for) stays; a head wider than the terminal alone is cut. width 0 is
+// unknown: no cut.
+func fitLine(head string, vals []string, tail string, width int) string {
+	line := head + strings.Join(vals, "") + tail
 	if width <= 1 || len(line) < width {
 		return line
 	}
-	return line[:width-1]
+	n := len(line)
+	for len(vals) > 0 && n >= width {
+		n -= len(vals[len(vals)-1])
+		vals = vals[:len(vals)-1]
+	}
+	line = head + strings.Join(vals, "") + tail
+	if len(line) >= width {
+		line = line[:width-1]
+	}
+	return line
 }
 
 // progress turns ovd events into what a person watches: on a terminal one
@@ -142,7 +155,8 @@ func (p *progress) observe(e ovd.Event) {
 	}
 	p.writeMetric(now, e)
 	p.final[e.Phase] = e
-	line := p.format(now, e)
+	head, vals, tail := p.formatParts(now, e)
+	line := head + strings.Join(vals, "") + tail
 	switch {
 	case p.tty:
 		if p.lineOpen && p.phase != e.Phase {
@@ -153,7 +167,7 @@ func (p *progress) observe(e ovd.Event) {
 			return
 		}
 		p.phase = e.Phase
-		fmt.Fprintf(p.w, "\r\033[K%s", fitLine(line, p.width()))
+		fmt.Fprintf(p.w, "\r\033[K%s", fitLine(head, vals, tail, p.width()))
 		p.lineOpen = true
 		p.lastDraw = now
 		if e.EpochEnd {
@@ -173,6 +187,15 @@ func (p *progress) observe(e ovd.Event) {
 // format renders one progress line: phase, epoch k/K, batch i/N, images/s,
 // the loss parts and the ETA of the whole phase.
 func (p *progress) format(now time.Time, e ovd.Event) string {
+	head, vals, tail := p.formatParts(now, e)
+	return head + strings.Join(vals, "") + tail
+}
+
+// formatParts is format's line in three parts, so that a live line too
+// wide for the terminal can give up whole values: the head (phase, epoch,
+// batch, images/s), the values (" name value" each) and the tail (" ETA
+// ..." or " done in ...").
+func (p *progress) formatParts(now time.Time, e ovd.Event) (head string, vals []string, tail string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-8s", e.Phase)
 	if e.Epochs > 0 {
@@ -182,7 +205,8 @@ func (p *progress) format(now time.Time, e ovd.Event) string {
 		fmt.Fprintf(&b, " epoch %d", e.Epoch)
 	}
 	if e.Steps > 0 && e.Step == 0 {
-		// Phases that count images rather than batches (fit, score).
+		// Phases that count images rather than batches (fit, score,
+		// validate).
 		fmt.Fprintf(&b, " images %d/%d", e.Images, e.Steps)
 	} else if e.Steps > 0 {
 		fmt.Fprintf(&b, " batch %d/%d", e.Step, e.Steps)
@@ -193,14 +217,14 @@ func (p *progress) format(now time.Time, e ovd.Event) string {
 		fmt.Fprintf(&b, " %s img/s", rate(float64(e.Images)/s))
 	}
 	for _, k := range orderedKeys(e.Values) {
-		fmt.Fprintf(&b, " %s %s", k, num4(e.Values[k]))
+		vals = append(vals, fmt.Sprintf(" %s %s", k, num4(e.Values[k])))
 	}
 	if e.EpochEnd && (e.Epochs == 0 || e.Epoch >= e.Epochs) {
-		fmt.Fprintf(&b, " done in %s", shortDur(now.Sub(p.start[e.Phase])))
+		tail = " done in " + shortDur(now.Sub(p.start[e.Phase]))
 	} else if eta, ok := p.eta(now, e); ok {
-		fmt.Fprintf(&b, " ETA %s", shortDur(eta))
+		tail = " ETA " + shortDur(eta)
 	}
-	return b.String()
+	return b.String(), vals, tail
 }
 
 // eta extrapolates the phase's wall time (which includes whatever runs

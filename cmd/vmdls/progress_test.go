@@ -266,16 +266,24 @@ func TestETAResumed(t *testing.T) {
 }
 
 // TestFitLine checks the cut of the live line: below the terminal's
-// width, whole when it fits or the width is unknown.
+// width, whole values given up from the last, the ETA kept; whole when it
+// fits or the width is unknown.
 func TestFitLine(t *testing.T) {
-	long := strings.Repeat("x", 120)
+	head, tail := "train    epoch 1/2 batch 1/4 133 img/s", " ETA 3m07s"
+	vals := []string{" loss 5.419", " triplet 0.3826", " kl 5.037", " lr 0.0001", " neg_margin 0.15"}
 	for _, c := range []struct {
-		line  string
 		width int
-		want  int
-	}{{long, 80, 79}, {long, 0, 120}, {"short", 80, 5}, {long[:79], 80, 79}, {long[:80], 80, 79}} {
-		if got := len(fitLine(c.line, c.width)); got != c.want {
-			t.Errorf("fitLine(%d columns, width %d) has %d, want %d", len(c.line), c.width, got, c.want)
+		want  string
+	}{
+		{80, head + " loss 5.419 triplet 0.3826" + tail},
+		{84, head + " loss 5.419 triplet 0.3826 kl 5.037" + tail},
+		{0, head + strings.Join(vals, "") + tail},
+		{200, head + strings.Join(vals, "") + tail},
+		{50, head + tail},
+		{20, head[:19]},
+	} {
+		if got := fitLine(head, vals, tail, c.width); got != c.want {
+			t.Errorf("width %d: %q, want %q", c.width, got, c.want)
 		}
 	}
 	// The live line is cut to the terminal's width.
