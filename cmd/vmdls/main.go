@@ -67,8 +67,9 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		usage(stdout)
 		return nil
 	default:
-		usage(stderr)
-		return usageErrorf("unknown command %q%s", args[0], didYouMean(args[0], commands))
+		// The error alone: the suggestion would scroll away above a
+		// screen of usage.
+		return usageErrorf("unknown command %q%s (vmdls -h lists the commands)", args[0], didYouMean(args[0], commands))
 	}
 }
 
