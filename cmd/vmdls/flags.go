@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -850,4 +851,31 @@ func (o *runOptions) filledString() string {
 		parts = append(parts, "--"+name+" "+o.fs.Lookup(name).Value.String())
 	}
 	return strings.Join(parts, " ")
+}
+
+// writeConfig writes the run's resolved settings, the JSON --dry_run
+// prints, as config.json beside metrics.jsonl: `--config config.json`
+// replays the run. A resumed run rewrites it with its own settings.
+func writeConfig(o *runOptions) error {
+	b, err := o.dryRunJSON()
+	if err != nil {
+		return err
+	}
+	var ind bytes.Buffer
+	if err := json.Indent(&ind, b, "", "  "); err != nil {
+		return err
+	}
+	ind.WriteByte('\n')
+	p := filepath.Join(o.cfg.OutputDir, "config.json")
+	if st, err := os.Lstat(p); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%s)", p, regularfile.Kind(st.Mode()))
+	}
+	return os.WriteFile(p, ind.Bytes(), 0o644)
+}
+
+// isMissingData reports whether err is a dataset file that is not there,
+// which the loader finds only once the run has started: a bad input too.
+func isMissingData(err error) bool {
+	var me *data.MissingError
+	return errors.As(err, &me)
 }

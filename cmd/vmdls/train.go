@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vmdls-go/vmdls/data"
-	"github.com/vmdls-go/vmdls/internal/regularfile"
 	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/ovd"
 )
@@ -126,7 +122,7 @@ func (s *session) finish(stdout io.Writer, err error) error {
 		return nil
 	case errors.Is(err, context.Canceled):
 		return &exitError{130, fmt.Errorf("%s: interrupted: %w", s.o.cmd, err)}
-	case ovd.IsInputError(err), errors.As(err, new(*data.MissingError)):
+	case ovd.IsInputError(err), isMissingData(err):
 		// A checkpoint or data file that cannot be used, or is not
 		// there, is a bad input, as a bad flag is.
 		return &exitError{2, fmt.Errorf("%s: %w", s.o.cmd, err)}
@@ -202,24 +198,4 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// writeConfig writes the run's resolved settings, the JSON --dry_run
-// prints, as config.json beside metrics.jsonl: `--config config.json`
-// replays the run. A resumed run rewrites it with its own settings.
-func writeConfig(o *runOptions) error {
-	b, err := o.dryRunJSON()
-	if err != nil {
-		return err
-	}
-	var ind bytes.Buffer
-	if err := json.Indent(&ind, b, "", "  "); err != nil {
-		return err
-	}
-	ind.WriteByte('\n')
-	p := filepath.Join(o.cfg.OutputDir, "config.json")
-	if st, err := os.Lstat(p); err == nil && !st.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file (%s)", p, regularfile.Kind(st.Mode()))
-	}
-	return os.WriteFile(p, ind.Bytes(), 0o644)
 }
