@@ -125,25 +125,90 @@ func CheckCheckpoint(cfg *Config, path string) error {
 	if rec.ClassNum != nil && *rec.ClassNum != cfg.ClassNum {
 		return fmt.Errorf("--checkpoint_path %s was trained with --class_num %d, not %d", path, *rec.ClassNum, cfg.ClassNum)
 	}
+	lat, in, ok := meanHead(hdr)
+	if !ok {
+		return wrongKind(hdr, path)
+	}
+	if in != cfg.EncOutDim {
+		return fmt.Errorf("--checkpoint_path %s was made for an encoder of width %d, not --enc_type %s (--enc_out_dim %d)", path, in, cfg.EncType, cfg.EncOutDim)
+	}
+	if lat != cfg.LatentDim {
+		return fmt.Errorf("--checkpoint_path %s has --latent_dim %d, not %d", path, lat, cfg.LatentDim)
+	}
+	return nil
+}
+
+// meanHead finds the latent mean head's weight, [latent_dim, enc_out_dim]:
+// "fc_mu" in backbone.Model (the reference's name), "mu" in older files of
+// this engine, under a prefix in a Lightning checkpoint.
+func meanHead(hdr *safetensors.Header) (lat, in int, ok bool) {
 	for _, ti := range hdr.Tensors {
-		// The mean head: "fc_mu" in backbone.Model (the reference's
-		// name), "mu" in older files of this engine.
 		name := ti.Name
 		if name != "mu.weight" && name != "fc_mu.weight" && !strings.HasSuffix(name, ".mu.weight") && !strings.HasSuffix(name, ".fc_mu.weight") {
 			continue
 		}
-		if len(ti.Shape) != 2 {
-			continue
-		}
-		lat, in := ti.Shape[0], ti.Shape[1]
-		if in != cfg.EncOutDim {
-			return fmt.Errorf("--checkpoint_path %s was made for an encoder of width %d, not --enc_type %s (--enc_out_dim %d)", path, in, cfg.EncType, cfg.EncOutDim)
-		}
-		if lat != cfg.LatentDim {
-			return fmt.Errorf("--checkpoint_path %s has --latent_dim %d, not %d", path, lat, cfg.LatentDim)
+		if len(ti.Shape) == 2 {
+			return ti.Shape[0], ti.Shape[1], true
 		}
 	}
-	return nil
+	return 0, 0, false
+}
+
+// wrongKind is the error for a file without a mean head given as the
+// model: an autoencoder, an encoder's weights or something else, said
+// before a run creates its output folder rather than when loading fails.
+func wrongKind(hdr *safetensors.Header, path string) error {
+	shapes := make(map[string][]int, len(hdr.Tensors))
+	for _, t := range hdr.Tensors {
+		shapes[t.Name] = t.Shape
+	}
+	if _, ok := hdr.Metadata[aeMetaType]; ok || AutoencoderKind(shapes) != "" {
+		return fmt.Errorf("--checkpoint_path %s is an autoencoder, not a model: give it as --ae_path (with --ae_features) and the model vmdls train writes as --checkpoint_path", path)
+	}
+	return fmt.Errorf("--checkpoint_path %s holds no model: none of its %d tensors is the latent mean head (fc_mu.weight); encoder weights go to --weights", path, len(hdr.Tensors))
+}
+
+// CheckpointArch is the network a checkpoint holds, as far as its header
+// says: the settings it records and the shape of its latent mean head. The
+// command line fills in from it the architecture flags a user left out.
+type CheckpointArch struct {
+	TrainedSettings
+	// EncOutDim and HeadLatentDim are the mean head's input and output
+	// widths; 0 when the file has none.
+	EncOutDim, HeadLatentDim int
+	// Resumable reports whether the file holds the training state that
+	// vmdls train resumes from (a checkpoint that Train wrote); Epochs is
+	// then the number of epochs it completed.
+	Resumable bool
+	Epochs    int
+}
+
+// ReadCheckpointArch reads only the header of the checkpoint at path (a
+// safetensors file or a PyTorch one). Its errors name --checkpoint_path,
+// as CheckCheckpoint's do.
+func ReadCheckpointArch(path string) (CheckpointArch, error) {
+	hdr, err := readFileHeader(path)
+	if err != nil {
+		return CheckpointArch{}, fmt.Errorf("--checkpoint_path %s: %v", path, err)
+	}
+	a := CheckpointArch{TrainedSettings: TrainedWith(hdr.Metadata)}
+	if et, ok := hdr.Metadata["enc_type"]; ok {
+		a.EncType = et // as CheckCheckpoint reads it
+	}
+	a.HeadLatentDim, a.EncOutDim, _ = meanHead(hdr)
+	// readTorchHeader makes up the state of a PyTorch file from its
+	// hyper_parameters; only a safetensors file has Train's own.
+	if st, err := safetensors.ReadHeader(path); err == nil {
+		var js string
+		if js, a.Resumable = st.Metadata[metaState]; a.Resumable {
+			var rec struct {
+				Epoch int `json:"epoch"`
+			}
+			json.Unmarshal([]byte(js), &rec)
+			a.Epochs = rec.Epoch
+		}
+	}
+	return a, nil
 }
 
 // ErrAutoencoderInside is CheckAutoencoder's error for a model checkpoint
@@ -182,4 +247,23 @@ func CheckAutoencoder(path string) error {
 		return fmt.Errorf("--ae_path %s is %w", path, ErrAutoencoderInside)
 	}
 	return fmt.Errorf("--ae_path %s is not an autoencoder: no %s in its metadata (vmdls train-ae writes one), and its layers are neither the MNIST nor the ResNet-18 autoencoder's", path, aeMetaType)
+}
+
+// CheckWeights reads only the header of the encoder weights at path (a
+// safetensors file or a PyTorch one), so that an unreadable file or an
+// autoencoder given as --weights fails before a run creates anything.
+// Whether its keys fit the encoder is known only once the encoder is
+// built, when Train loads them.
+func CheckWeights(path string) error {
+	hdr, err := readFileHeader(path)
+	if err != nil {
+		return fmt.Errorf("--weights %s: %v", path, err)
+	}
+	if _, ok := hdr.Metadata[aeMetaType]; ok {
+		return fmt.Errorf("--weights %s is an autoencoder; it goes to --ae_path (with --ae_features)", path)
+	}
+	if len(hdr.Tensors) == 0 {
+		return fmt.Errorf("--weights %s holds no tensors", path)
+	}
+	return nil
 }

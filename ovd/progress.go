@@ -10,7 +10,9 @@ type Event struct {
 	Phase string
 	// Epoch counts from 1 to Epochs; 0 for phases outside epochs.
 	Epoch, Epochs int
-	// Step counts the batches of the phase from 1 to Steps.
+	// Step counts the batches of the phase from 1 to Steps. The phases
+	// that count images (fit, score, validate) leave Step 0 and give
+	// their total of images as Steps.
 	Step, Steps int
 	// Images is how many images the phase has processed so far.
 	Images int

@@ -586,6 +586,9 @@ func (t *trainer) validate(ctx context.Context) (f1, knownAcc float64, err error
 	defer nn.SetTraining(t.model, true)
 	var pred, labels []int
 	start := time.Now()
+	// The total of both sets, so that the display shows how far the pass
+	// is and its ETA: it is the whole test and unknown sets every epoch.
+	total := t.sets.test.Len() + t.sets.unknown.Len()
 	for _, s := range []*data.Set{t.sets.test, t.sets.unknown} {
 		l, err := newLoader(cfg, s, false)
 		if err != nil {
@@ -598,7 +601,7 @@ func (t *trainer) validate(ctx context.Context) (f1, knownAcc float64, err error
 			}
 			pred = append(pred, classify(t.st.gaussians, t.st.bounds, f.Mu.Data(), cfg.LatentDim)...)
 			labels = append(labels, b.Labels...)
-			t.obs.emit(Event{Phase: "validate", Epoch: t.st.Epoch + 1, Images: len(labels), Elapsed: time.Since(start)})
+			t.obs.emit(Event{Phase: "validate", Epoch: t.st.Epoch + 1, Images: len(labels), Steps: total, Elapsed: time.Since(start)})
 			return nil
 		})
 		if err != nil {

@@ -109,6 +109,17 @@ func TestBinaryTrainTestOnRealData(t *testing.T) {
 		t.Errorf("test printed no metrics table:\n%s", stdout)
 	}
 
+	// A new user's test line: no architecture flags, the checkpoint
+	// says them (issue 22).
+	code, stdout, stderr = runBinary(t, bin, work, append([]string{"test", "--checkpoint_path", ck, "--known_dataset", "mnist",
+		"--unknown_dataset", "omniglot", "--data_transforms", "blob", "--output_dir", "eval-bare"}, subset...)...)
+	if code != 0 || !strings.Contains(stdout, "auroc") {
+		t.Errorf("test without architecture flags: status %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "--enc_type mnist-conv --latent_dim 32 --class_num 10") {
+		t.Errorf("test did not say what it took from the checkpoint:\n%s", stderr)
+	}
+
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -42,7 +42,7 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	fs.Var(meta, "metadata", "add a metadata entry KEY=VALUE (repeatable)")
 	names, err := parseWithNames(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		printUsage(stdout, "convert [flags] IN OUT.safetensors", "IN is a PyTorch checkpoint (torch.save's zip or legacy format: a state_dict, a Lightning .ckpt,\na .pth.tar snapshot); no Python is needed.", fs)
+		printUsage(stdout, "convert [flags] IN OUT.safetensors", "IN is a PyTorch checkpoint (torch.save's zip or legacy format: a state_dict,\na Lightning .ckpt, a .pth.tar snapshot); no Python is needed.", fs)
 		return errHelpShown
 	}
 	if err != nil {

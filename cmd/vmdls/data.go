@@ -57,8 +57,14 @@ func runDataFetch(args []string, stdout, stderr io.Writer) error {
 	fs := commandFlags("data fetch")
 	dir := dataDirFlag(fs)
 	names, err := parseWithNames(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		var note strings.Builder
+		printWrapped(&note, "", "NAME is one of "+strings.Join(data.RemoteNames(), ", ")+".", 79)
+		printUsage(stdout, "data fetch [flags] NAME...", strings.TrimSuffix(note.String(), "\n"), fs)
+		return errHelpShown
+	}
 	if err != nil {
-		return parseFailed("data fetch [flags] NAME...   (NAME: "+strings.Join(data.RemoteNames(), ", ")+")", fs, err, stdout)
+		return parseFailed("data fetch [flags] NAME...", fs, err, stdout)
 	}
 	if len(names) == 0 {
 		return fmt.Errorf("data fetch: name a dataset (%s)", strings.Join(data.RemoteNames(), ", "))

@@ -21,11 +21,21 @@
 // input height; --help still prints its help).
 //
 // train, test, train-ae and demo take --dry_run, which prints the resolved
-// configuration as one JSON object and exits without reading anything.
+// configuration as one JSON object and exits without reading anything but
+// the header of --checkpoint_path. train, test and train-ae read that JSON
+// back with --config FILE (flags on the command line override it), and
+// every run writes it as config.json beside metrics.jsonl.
+//
+// Defaults form a valid run: unless given, the encoder follows
+// --known_dataset (mnist-conv for 1x28x28 images, resnet18 for colour
+// ones), --enc_out_dim and --input_height follow the encoder, and test
+// takes --enc_type, --latent_dim and --class_num from the checkpoint; a
+// given flag that disagrees with the checkpoint is an error.
 //
 // Exit status: 0 success; 2 a bad input: a flag, a combination of flags, or
-// a file that cannot be used (a checkpoint of another network or with
-// weights that are not finite, a corrupt dataset file; data verify also
-// exits 2 for bad or missing data); 1 a failure during the work (a full
+// a file that cannot be used or is missing (a checkpoint of another network
+// or kind, or with weights that are not finite, a corrupt or missing
+// dataset file), found before the output folder is created except for the
+// dataset files, which the loader reads (the folder is then removed); 1 a failure during the work (a full
 // disk, a training run that diverged); 130 an interrupted run.
 package main

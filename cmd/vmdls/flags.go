@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +57,7 @@ type runOptions struct {
 	numWorkers int       // --num_workers: accepted; the loader sizes its own workers
 	offline    bool      // --offline: accepted; there is no remote logger to disable
 	dryRun     bool      // --dry_run
+	configPath string    // --config
 
 	// Accepted for the reference's command lines; see checkUnsupported.
 	firstConv, maxpool1, logTSNE       bool
@@ -64,7 +68,15 @@ type runOptions struct {
 	outputDirSet bool
 	// args are the flags as given, for the resume hint.
 	args []string
-	fs   *flag.FlagSet
+	// given holds the names of the flags on the command line: the others
+	// may be derived (deriveArchitecture, fromCheckpoint).
+	given map[string]bool
+	// filled lists the flags fromCheckpoint took from the checkpoint.
+	filled []string
+	// doneEpochs is the number of epochs the checkpoint of a resumed
+	// training run completed.
+	doneEpochs int
+	fs         *flag.FlagSet
 }
 
 // optString is a string flag whose unset value is JSON null, as the
@@ -129,9 +141,9 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 	// Shared by every run command.
 	str(&c.DataDir, "data_dir", "data directory (default $VMDLS_DATA or ./data)")
 	str(&c.KnownDataset, "known_dataset", "the known (in-distribution) dataset: "+strings.Join(knownDatasetNames(), ", "))
-	str(&c.DataTransforms, "data_transforms", "transform pipeline: "+strings.Join(data.PipelineNames, ", "))
-	num(&c.InputHeight, "input_height", "image height the encoder takes (28 for mnist-conv, 32 for the CIFAR encoders)")
-	num(&c.ClassNum, "class_num", "known classes: labels 0..class_num-1")
+	str(&c.DataTransforms, "data_transforms", "transform pipeline: "+strings.Join(data.PipelineNames, ", ")+" (default mnist; cifar for train and cifar_test for test when --known_dataset has colour images)")
+	num(&c.InputHeight, "input_height", "image height the encoder takes (default: --enc_type's, 28 for mnist-conv and 32 for the CIFAR encoders)")
+	num(&c.ClassNum, "class_num", "known classes: labels 0..class_num-1 (default 10; with --checkpoint_path the checkpoint's)")
 	num(&c.BatchSize, "batch_size", "evaluation batch size")
 	num(&c.MaxEpochs, "max_epochs", "training epochs (PyTorch Lightning's Trainer flag)")
 	flt(&c.LR, "lr", "learning rate")
@@ -144,14 +156,15 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 		func(v string) error { c.OutputDir = v; o.outputDirSet = true; return nil })
 	num(&c.Threads, "threads", "compute threads (0: every core)")
 	bol(&o.dryRun, "dry_run", "check the flags, print the resolved configuration as one JSON object and exit")
+	str(&o.configPath, "config", "read the settings from this JSON file (what --dry_run prints, or a run's config.json); flags on the command line override it")
 	num(&c.TrainLimit, "train_limit", "use only the first N training images (0: all)")
 	num(&c.TestLimit, "test_limit", "use only the first N known test images (0: all)")
 	fs.TextVar(&c.BadImages, "bad_images", c.BadImages, "images of folder datasets that do not decode: fail (check every header at open), scan (decode every image at open) or skip (decode all, leave out the bad ones with a warning)")
 	fs.Var(skipBadImages{&c.BadImages}, "skip_bad_images", "leave out images that do not decode, with a warning (same as --bad_images skip)")
 	opt(&c.CheckpointPath, "checkpoint_path", "checkpoint to resume training from, or the model to test")
-	str(&c.EncType, "enc_type", "encoder: "+strings.Join(backbone.EncTypes(), ", "))
-	num(&c.EncOutDim, "enc_out_dim", "the encoder's output width (must match --enc_type)")
-	num(&c.LatentDim, "latent_dim", "latent dimension")
+	str(&c.EncType, "enc_type", "encoder: "+strings.Join(backbone.EncTypes(), ", ")+" (default resnet18, the reference's, or mnist-conv when --known_dataset has 1x28x28 images; with --checkpoint_path the checkpoint's)")
+	num(&c.EncOutDim, "enc_out_dim", "the encoder's output width (default: --enc_type's, 500 for mnist-conv, 512 for resnet18, ...)")
+	num(&c.LatentDim, "latent_dim", fmt.Sprintf("latent dimension (default %d; with --checkpoint_path the checkpoint's)", c.LatentDim))
 	bol(&o.firstConv, "first_conv", "reference resnet18 option (7x7 stem); not supported: the encoders are the CIFAR variants")
 	bol(&o.maxpool1, "maxpool1", "reference resnet18 option (stem max-pool); not supported: the encoders are the CIFAR variants")
 	if cmd == "train-ae" {
@@ -250,7 +263,90 @@ func parseRunFlags(cmd string, args []string, stdout, stderr io.Writer) (*runOpt
 	if fs.NArg() > 0 {
 		return nil, usageErrorf("%s: unexpected argument %q (flags are --name value)", cmd, fs.Arg(0))
 	}
+	o.given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.given[f.Name] = true })
+	for _, group := range flagAliases {
+		for _, name := range group {
+			if o.given[name] {
+				for _, n := range group {
+					o.given[n] = true
+				}
+			}
+		}
+	}
+	if o.configPath != "" {
+		if err := o.applyConfig(o.configPath); err != nil {
+			return nil, err
+		}
+	}
 	return o, nil
+}
+
+// flagAliases are the groups of flags that set one setting: a setting
+// given under one name counts as given under all.
+var flagAliases = [][]string{{"margin_jump", "margin_jumps"}, {"known_dataset", "dataset"}, {"bad_images", "skip_bad_images"}}
+
+// configSkipped are the keys of the dry-run JSON that --config does not
+// read: what a replay must not repeat (printing instead of running,
+// reading itself), and the second names of aliased settings, whose values
+// the first names carry.
+var configSkipped = []string{"dry_run", "config", "margin_jumps", "dataset", "skip_bad_images"}
+
+// applyConfig sets the flags a --config file names and the command line
+// does not, as if they had been given (so nothing derived replaces them).
+func (o *runOptions) applyConfig(path string) error {
+	if !regularFile(path) {
+		if _, err := os.Stat(path); err != nil {
+			return usageErrorf("%s: --config %s: %v", o.cmd, path, errors.Unwrap(err))
+		}
+		return usageErrorf("%s: --config %s is not a regular file", o.cmd, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return usageErrorf("%s: --config %s: %v", o.cmd, path, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // a seed above 2^53 stays exact
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return usageErrorf("%s: --config %s: not the JSON object --dry_run prints: %v", o.cmd, path, err)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if contains(configSkipped, k) || o.given[k] {
+			continue
+		}
+		f := o.fs.Lookup(k)
+		if f == nil {
+			hint := ""
+			if near := nearestFlags(o.fs, k); len(near) > 0 {
+				hint = "; did you mean " + strings.Join(near, ", ") + "?"
+			}
+			return usageErrorf("%s: --config %s: unknown setting %q%s (the keys are vmdls %s's flag names)", o.cmd, path, k, hint, o.cmd)
+		}
+		var v string
+		switch x := m[k].(type) {
+		case nil:
+			continue // unset (the reference's None)
+		case string:
+			v = x
+		case json.Number:
+			v = x.String()
+		case bool:
+			v = strconv.FormatBool(x)
+		default:
+			return usageErrorf("%s: --config %s: %s: want a string, number or boolean, not %v", o.cmd, path, k, x)
+		}
+		if err := o.fs.Set(k, v); err != nil {
+			return usageErrorf("%s: --config %s: %s %q: %v", o.cmd, path, k, v, err)
+		}
+		o.given[k] = true
+	}
+	return nil
 }
 
 // flagError rewrites the flag package's messages so they name the flag
@@ -328,9 +424,73 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// runNotes say, under a run command's synopsis, what its flags do not
+// show: what is derived and what a run does besides its main work.
+var runNotes = map[string]string{
+	"train": "Trains the OOD model on --known_dataset. From the second epoch on, each epoch\n" +
+		"ends with a validation pass over the known test set and the unknown set\n" +
+		"(--test_limit and --unknown_limit cap them); the three best checkpoints by\n" +
+		"macro F1 are kept.",
+	"test": "Evaluates the model of --checkpoint_path: fits the class Gaussians on the\n" +
+		"training set, scores the known test set and the unknown set, writes\n" +
+		"results.json and prints the metrics. The architecture is the checkpoint's.",
+}
+
+// notUsedBy lists, per run command, the flags it accepts only so that the
+// reference's command lines run unchanged: test.py's lines repeat the
+// training settings, and main.py's parser has the test options. Its help
+// names them on one line instead of listing them as if they mattered.
+var notUsedBy = map[string][]string{
+	"test": {"batch_classes", "cov_scaling", "finetune", "finetune_lr", "gen_weight", "generation_epoch", "kl_coeff",
+		"log_tsne", "lower_bound", "lr", "margin_jump", "margin_jumps", "margin_max_distance", "margins_epoch",
+		"max_epochs", "opt", "recon_weight", "sample_count", "step_gamma", "step_size", "train_limit", "weights"},
+	"train": {"ae_features", "ae_path", "latent_only"},
+}
+
+// printFlags is the help of a run command: its own flags in full, then
+// the names of those it accepts and ignores (notUsedBy).
 func printFlags(w io.Writer, cmd string, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "usage: vmdls %s [flags]\n\nflags (the reference's names; -- or - both work):\n", cmd)
-	printFlagList(w, fs)
+	fmt.Fprintf(w, "usage: vmdls %s [flags]\n\n", cmd)
+	if note := runNotes[cmd]; note != "" {
+		fmt.Fprintf(w, "%s\n\n", note)
+	}
+	fmt.Fprintln(w, "flags (the reference's names; -- or - both work):")
+	ignored := notUsedBy[cmd]
+	own := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !contains(ignored, f.Name) {
+			own.Var(f.Value, f.Name, f.Usage)
+			own.Lookup(f.Name).DefValue = f.DefValue
+		}
+	})
+	printFlagList(w, own)
+	if len(ignored) > 0 {
+		what := "training settings, in the reference's test.py lines;\nthe checkpoint holds what training used"
+		if cmd == "train" {
+			what = "test options, in main.py's parser too;\nvmdls test uses them"
+		}
+		fmt.Fprintf(w, "\naccepted and ignored (%s):\n", what)
+		printWrapped(w, "  ", "--"+strings.Join(ignored, " --"), 78)
+	}
+}
+
+// printWrapped prints words on lines of at most width columns after
+// indent, for lists of names a terminal of 80 columns shows whole.
+func printWrapped(w io.Writer, indent, text string, width int) {
+	line := indent
+	for _, word := range strings.Fields(text) {
+		if len(line) > len(indent) && len(line)+1+len(word) > width {
+			fmt.Fprintln(w, line)
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += word
+	}
+	if len(line) > len(indent) {
+		fmt.Fprintln(w, line)
+	}
 }
 
 // dryRunJSON is the resolved configuration as one JSON object keyed by the
@@ -342,6 +502,11 @@ func (o *runOptions) dryRunJSON() ([]byte, error) {
 	first := true
 	o.fs.VisitAll(func(f *flag.Flag) {
 		if err != nil {
+			return
+		}
+		if f.Name == "config" {
+			// The resolved settings stand alone: replaying them needs
+			// no other file.
 			return
 		}
 		var v any
@@ -404,7 +569,8 @@ func knownDatasetNames() []string {
 
 // validate checks the settings before any work: values, names and the
 // combinations that cannot work, each naming the flag and what is valid.
-// Files are checked by checkFiles (not in a dry run, which reads nothing).
+// Files are checked by checkFiles (not in a dry run, which reads nothing
+// but the header of --checkpoint_path, for fromCheckpoint).
 func (o *runOptions) validate() error {
 	c := &o.cfg
 	cmd := o.cmd
@@ -426,13 +592,7 @@ func (o *runOptions) validate() error {
 	if _, err := parseGPUs(o.gpus.String()); err != nil {
 		return usageErrorf("%s: --gpus %q: %v", cmd, o.gpus.String(), err)
 	}
-	if cmd == "test" && c.CheckpointPath == "" && !o.dryRun {
-		return usageErrorf("test: --checkpoint_path is required: the trained model to evaluate (vmdls train writes it)")
-	}
-	if c.AEFeatures && cmd == "test" && c.AEPath == "" && !o.dryRun {
-		return usageErrorf("test: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes")
-	}
-	return nil
+	return o.checkRequired()
 }
 
 func contains(list []string, s string) bool {
@@ -468,6 +628,11 @@ func (o *runOptions) checkFiles() error {
 	}
 	if c.CheckpointPath != "" {
 		if err := ovd.CheckCheckpoint(c, c.CheckpointPath); err != nil {
+			return usageErrorf("%s: %v", o.cmd, err)
+		}
+	}
+	if c.Weights != "" && o.cmd == "train" {
+		if err := ovd.CheckWeights(c.Weights); err != nil {
 			return usageErrorf("%s: %v", o.cmd, err)
 		}
 	}
@@ -545,4 +710,172 @@ func (o *runOptions) applyGPUs(stderr io.Writer) error {
 		return usageErrorf("%s: --gpus %q: %v", o.cmd, o.gpus.String(), err)
 	}
 	return nil
+}
+
+// checkRequired checks the files a command cannot do without, before
+// anything is read from them.
+func (o *runOptions) checkRequired() error {
+	c := &o.cfg
+	if o.cmd == "test" && c.CheckpointPath == "" && !o.dryRun {
+		return usageErrorf("test: --checkpoint_path is required: the trained model to evaluate (vmdls train writes it)")
+	}
+	if c.AEFeatures && o.cmd == "test" && c.AEPath == "" && !o.dryRun {
+		return usageErrorf("test: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes")
+	}
+	return nil
+}
+
+// regularFile reports whether path names a regular file; reading anything
+// else (a FIFO) may block, and checkFiles names the problem.
+func regularFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// fromCheckpoint fills in the architecture the checkpoint of
+// --checkpoint_path records (enc_type, latent_dim, class_num) where the
+// command line does not say it, so that vmdls test needs no flag the
+// checkpoint knows. A flag that disagrees is left for checkCheckpoint to
+// refuse, naming both values. Only the header is read.
+func (o *runOptions) fromCheckpoint() error {
+	c := &o.cfg
+	if o.cmd == "train-ae" || c.CheckpointPath == "" || !regularFile(c.CheckpointPath) {
+		return nil
+	}
+	a, err := ovd.ReadCheckpointArch(c.CheckpointPath)
+	if err != nil {
+		return usageErrorf("%s: %v", o.cmd, err)
+	}
+	fill := func(name string, set func()) {
+		if !o.given[name] {
+			set()
+			o.filled = append(o.filled, name)
+		}
+	}
+	switch {
+	case a.EncType != "":
+		fill("enc_type", func() { c.EncType = a.EncType })
+	case a.EncOutDim > 0:
+		// No name recorded: the encoder of that output width, when only
+		// one has it.
+		var match []string
+		for _, e := range backbone.Encoders() {
+			if e.OutDim == a.EncOutDim {
+				match = append(match, e.Name)
+			}
+		}
+		if len(match) == 1 {
+			fill("enc_type", func() { c.EncType = match[0] })
+		}
+	}
+	switch {
+	case a.LatentDim != nil:
+		fill("latent_dim", func() { c.LatentDim = *a.LatentDim })
+	case a.HeadLatentDim > 0:
+		fill("latent_dim", func() { c.LatentDim = a.HeadLatentDim })
+	}
+	if a.ClassNum != nil {
+		fill("class_num", func() {
+			c.ClassNum = *a.ClassNum
+			// The reference's batch_classes default is class_num's; a
+			// checkpoint of fewer classes would make it out of range.
+			if !o.given["batch_classes"] {
+				c.BatchClasses = min(c.BatchClasses, c.ClassNum)
+			}
+		})
+	}
+	// A file without the mean head is not a model at all, which
+	// checkCheckpoint says; one with it may still lack the training state.
+	o.doneEpochs = a.Epochs
+	if o.cmd == "train" && !a.Resumable && a.EncOutDim > 0 {
+		return usageErrorf("train: --checkpoint_path %s is not a training checkpoint of vmdls train (no training state in it); to start from a model's weights use --weights", c.CheckpointPath)
+	}
+	return nil
+}
+
+// deriveArchitecture makes the defaults a valid run: the encoder fits the
+// known dataset's images unless --enc_type is given, and --enc_out_dim and
+// --input_height are the encoder's unless given; colour datasets get the
+// CIFAR pipeline unless --data_transforms is given.
+func (o *runOptions) deriveArchitecture() {
+	c := &o.cfg
+	kd, known := data.LookupKnown(c.KnownDataset)
+	fits := func(name string) bool {
+		e, ok := backbone.LookupEncoder(name)
+		return ok && e.Channels == kd.Channels && e.Height == kd.Height && e.Width == kd.Width
+	}
+	if known && !o.given["enc_type"] && !contains(o.filled, "enc_type") && !fits(c.EncType) {
+		// The reference's resnet18 first, then the registry's order
+		// (mnist-conv for the 1x28x28 sets).
+		for _, e := range append([]string{"resnet18"}, backbone.EncTypes()...) {
+			if fits(e) {
+				c.EncType = e
+				break
+			}
+		}
+	}
+	if e, ok := backbone.LookupEncoder(c.EncType); ok {
+		if !o.given["enc_out_dim"] {
+			c.EncOutDim = e.OutDim
+		}
+		if !o.given["input_height"] {
+			c.InputHeight = e.Height
+		}
+	}
+	if known && kd.Channels == 3 && !o.given["data_transforms"] && o.cmd != "train-ae" {
+		c.DataTransforms = "cifar"
+		if o.cmd == "test" {
+			c.DataTransforms = "cifar_test"
+		}
+	}
+}
+
+// checkCheckpoint compares the checkpoint's architecture with the
+// settings, before the settings' own checks, so that a flag that disagrees
+// with the checkpoint is named with both values.
+func (o *runOptions) checkCheckpoint() error {
+	c := &o.cfg
+	if o.cmd == "train-ae" || c.CheckpointPath == "" || !regularFile(c.CheckpointPath) {
+		return nil
+	}
+	if err := ovd.CheckCheckpoint(c, c.CheckpointPath); err != nil {
+		return usageErrorf("%s: %v", o.cmd, err)
+	}
+	return nil
+}
+
+// filledString lists the settings taken from the checkpoint, as flags.
+func (o *runOptions) filledString() string {
+	var parts []string
+	for _, name := range o.filled {
+		parts = append(parts, "--"+name+" "+o.fs.Lookup(name).Value.String())
+	}
+	return strings.Join(parts, " ")
+}
+
+// writeConfig writes the run's resolved settings, the JSON --dry_run
+// prints, as config.json beside metrics.jsonl: `--config config.json`
+// replays the run. A resumed run rewrites it with its own settings.
+func writeConfig(o *runOptions) error {
+	b, err := o.dryRunJSON()
+	if err != nil {
+		return err
+	}
+	var ind bytes.Buffer
+	if err := json.Indent(&ind, b, "", "  "); err != nil {
+		return err
+	}
+	ind.WriteByte('\n')
+	p := filepath.Join(o.cfg.OutputDir, "config.json")
+	if st, err := os.Lstat(p); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%s)", p, regularfile.Kind(st.Mode()))
+	}
+	return os.WriteFile(p, ind.Bytes(), 0o644)
+}
+
+// isMissingData reports whether err is a dataset file that is not there,
+// which the loader finds only once the run has started: a bad input too.
+func isMissingData(err error) bool {
+	var me *data.MissingError
+	return errors.As(err, &me)
 }

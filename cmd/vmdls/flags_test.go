@@ -106,7 +106,10 @@ func TestValidationMessages(t *testing.T) {
 		{[]string{"train", "--enc_type", "resnet50"}, []string{`--enc_type "resnet50"`, "mnist-conv, vgg, resnet18, densenet, wresnet"}},
 		{[]string{"train", "--enc_type", "vgg", "--enc_out_dim", "512", "--input_height", "32", "--known_dataset", "cifar_known"},
 			[]string{"--enc_out_dim 512", "vgg", "1024"}},
-		{[]string{"train", "--enc_type", "vgg", "--enc_out_dim", "1024"}, []string{"--input_height 28", "want --input_height 32"}},
+		// --input_height follows --enc_type unless given (issue 22): a
+		// given one that does not fit is still named.
+		{[]string{"train", "--enc_type", "vgg", "--enc_out_dim", "1024", "--input_height", "28"}, []string{"--input_height 28", "want --input_height 32"}},
+		{[]string{"train", "--enc_type", "vgg", "--enc_out_dim", "1024"}, []string{"--known_dataset mnist", "1x28x28", "3x32x32"}},
 		{[]string{"train", "--enc_type", "vgg", "--enc_out_dim", "1024", "--input_height", "32"}, []string{"--known_dataset mnist", "1x28x28", "3x32x32"}},
 		{append([]string{"train", "--class_num", "11"}, mnistArgs...), []string{"--class_num 11", "mnist has 10 classes", "2..10"}},
 		{append([]string{"train", "--known_dataset", "omniglot"}, mnistArgs...), []string{`--known_dataset "omniglot"`, "cifar100_known"}},

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -54,7 +55,17 @@ func printFlagList(w io.Writer, fs *flag.FlagSet) {
 		if def == "" {
 			def = "none"
 		}
-		fmt.Fprintf(w, "  --%-20s %s (default %s)\n", f.Name, f.Usage, def)
+		text := fmt.Sprintf("%s (default %s)", f.Usage, def)
+		if strings.Contains(f.Usage, "(default") {
+			// The usage says the default in words ($VMDLS_DATA, derived
+			// from --enc_type): the value of this machine would contradict it.
+			text = f.Usage
+		}
+		// Wrapped under the text column, so that the help reads in a
+		// terminal of 80 columns.
+		var b strings.Builder
+		printWrapped(&b, strings.Repeat(" ", 25), text, 79)
+		fmt.Fprintf(w, "  --%-20s %s", f.Name, strings.TrimLeft(b.String(), " "))
 	})
 }
 
@@ -68,15 +79,15 @@ type subcommand struct{ name, summary string }
 
 var dataCommands = commandGroup{"data", []subcommand{
 	{"fetch NAME...", "download datasets and check their sums"},
-	{"verify NAME...", "check every file the loader reads: sizes, sums, a full decode"},
+	{"verify NAME...", "check the files the loader reads: sizes, sums, decode"},
 	{"info --dataset NAME", "what was found where: images, shape, classes"},
 }}
 
 var benchCommands = commandGroup{"bench", []subcommand{
 	{"gemm", "SGEMM GFLOP/s (--m --n --k --threads --reps)"},
-	{"conv", "one convolution's forward and backward (--batch --cin --cout --h --w)"},
-	{"train-step", "a network's training step in images/s (--enc_type --batch_size --threads)"},
-	{"infer", "a network's inference in images/s (--enc_type --batch_size --threads)"},
+	{"conv", "a convolution's forward and backward (--cin ...)"},
+	{"train-step", "a network's training step in images/s (--enc_type ...)"},
+	{"infer", "a network's inference in images/s (--enc_type ...)"},
 }}
 
 // isHelpArg reports whether a is one of the help flags.
@@ -131,13 +142,21 @@ func didYouMean(name string, names []string) string {
 	return "; did you mean " + strings.Join(near, " or ") + "?"
 }
 
-// versionString is the release and the VCS revision the binary was built
-// from, as the Go toolchain records them in the build information.
-func versionString() string {
-	v := version
-	var rev, modified string
+// pseudoVersion matches the module version the go command makes up for an
+// untagged commit.
+var pseudoVersion = regexp.MustCompile(`-(0\.)?\d{14}-[0-9a-f]{12}(\+dirty)?$`)
+
+// buildVersion is the release and the VCS revision the binary was built
+// from, as the Go toolchain records them in the build information: the
+// module version of a release build (go install ...@v0.1.0), else version;
+// rev is "" when the build recorded none (go test, -buildvcs=false).
+func buildVersion() (v, rev string, modified bool) {
+	v = version
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		if mv := bi.Main.Version; mv != "" && mv != "(devel)" {
+		// A release (go install ...@v0.1.0) names itself; a pseudo-version
+		// (v0.0.0-20260102030405-abcdef123456) says no more than the
+		// revision, so the development version stays.
+		if mv := bi.Main.Version; mv != "" && mv != "(devel)" && !pseudoVersion.MatchString(mv) {
 			v = strings.TrimPrefix(mv, "v")
 		}
 		for _, s := range bi.Settings {
@@ -145,15 +164,26 @@ func versionString() string {
 			case "vcs.revision":
 				rev = s.Value
 			case "vcs.modified":
-				if s.Value == "true" {
-					modified = ", modified"
-				}
+				modified = s.Value == "true"
 			}
 		}
 	}
+	return v, rev, modified
+}
+
+// versionString is the line version and info print: the release, the
+// revision (or that it is unknown), the Go release and the platform.
+func versionString() string {
+	v, rev, modified := buildVersion()
 	out := "vmdls " + v
-	if rev != "" {
-		out += fmt.Sprintf(" (revision %.12s%s)", rev, modified)
+	switch {
+	case rev != "" && modified:
+		out += fmt.Sprintf(" (revision %.12s, modified)", rev)
+	case rev != "":
+		out += fmt.Sprintf(" (revision %.12s)", rev)
+	default:
+		// go test, go run and -buildvcs=false record no revision.
+		out += " (revision unknown: built without VCS information)"
 	}
 	return fmt.Sprintf("%s %s %s/%s", out, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

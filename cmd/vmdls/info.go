@@ -29,12 +29,15 @@ func runInfo(args []string, w io.Writer) error {
 	}
 	ci := kernels.Info()
 	if *asJSON {
+		v, rev, modified := buildVersion()
 		return json.NewEncoder(w).Encode(struct {
-			Version string `json:"version"`
-			Go      string `json:"go"`
-			CUDA    bool   `json:"cuda"`
+			Version  string `json:"version"`
+			Revision string `json:"revision,omitempty"`
+			Modified bool   `json:"modified,omitempty"`
+			Go       string `json:"go"`
+			CUDA     bool   `json:"cuda"`
 			kernels.CPUInfo
-		}{version, runtime.Version(), cuda.Available, ci})
+		}{v, rev, modified, runtime.Version(), cuda.Available, ci})
 	}
 	kb := func(b int) string {
 		if b < 0 {

@@ -67,33 +67,37 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		usage(stdout)
 		return nil
 	default:
-		usage(stderr)
-		return usageErrorf("unknown command %q%s", args[0], didYouMean(args[0], commands))
+		// The error alone: the suggestion would scroll away above a
+		// screen of usage.
+		return usageErrorf("unknown command %q%s (vmdls -h lists the commands)", args[0], didYouMean(args[0], commands))
 	}
 }
 
 func usage(w io.Writer) {
+	// Lines under 80 columns: the help is read in a terminal.
 	fmt.Fprint(w, `usage: vmdls <command> [flags]
 
 commands:
-  info         print the version, the CPU features found and the kernel path chosen;
-               info --checkpoint FILE describes a checkpoint (safetensors or PyTorch)
-  bench gemm   measure SGEMM (flags: --m --n --k --threads --reps); prints one JSON line
-  bench train-step, bench infer
-               time a network (flags: --enc_type --batch_size --threads); one JSON line
-  data         datasets: fetch NAME (download, verify), verify NAME (checksums, decode every
-               image), info --dataset NAME --data_dir DIR
-  train        train an OOD model; the reference main.py's flags (--enc_type, --latent_dim, ...)
-  test         evaluate a trained model; the reference test.py's flags (--checkpoint_path, ...)
-  train-ae     train the autoencoder that --ae_features uses (--known_dataset mnist|cifar_known)
-  demo         mnist-conv on MNIST vs Omniglot, end to end, in minutes (downloads missing data)
+  train      train an OOD model; the reference main.py's flags (--enc_type ...)
+  test       evaluate a trained model; the reference test.py's flags
+             (--checkpoint_path, ...); the architecture is the checkpoint's
+  train-ae   train the autoencoder that --ae_features uses
+  demo       mnist-conv on MNIST vs Omniglot, end to end, in minutes
+             (downloads missing data)
+  data       datasets: fetch NAME (download, verify), verify NAME (checksums,
+             decode every image), info --dataset NAME
   convert IN OUT.safetensors
-               a PyTorch checkpoint (state_dict, Lightning .ckpt, .pth.tar) as safetensors, without
-               Python; --checkpoint_path, --weights and --ae_path also read PyTorch files directly
+             a PyTorch checkpoint (state_dict, Lightning .ckpt, .pth.tar) as
+             safetensors, without Python (--checkpoint_path, --weights and
+             --ae_path also read PyTorch files directly)
+  info       the version, the CPU features found and the kernel path chosen;
+             info --checkpoint FILE describes a checkpoint
+  bench      micro-benchmarks: gemm, conv, train-step, infer (one JSON line)
+  version    the release and the revision this binary was built from
+             (also vmdls --version)
 
-  version      the release and the revision this binary was built from
-
-  vmdls <command> -h (or vmdls help <command>) lists a command's flags; --dry_run prints
-  the resolved settings as JSON.
+vmdls <command> -h (or vmdls help <command>) lists a command's flags.
+train, test and train-ae take --dry_run, which prints the resolved settings
+as JSON, and --config FILE, which reads them back.
 `)
 }

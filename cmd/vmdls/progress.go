@@ -24,8 +24,31 @@ func isTerminal(f *os.File) bool {
 	if os.Getenv("TERM") == "dumb" {
 		return false
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return isTTY(f)
+}
+
+// fitLine makes a live line narrower than the terminal's width columns
+// (the lines are ASCII): a line as wide as the terminal makes some
+// terminals wrap at its last column, and a wrapped line leaves a stale row
+// on every redraw, as \r returns to the start of the last row only. The
+// values give way from the last, whole, and the ETA (what a reader looks
+// for) stays; a head wider than the terminal alone is cut. width 0 is
+// unknown: no cut.
+func fitLine(head string, vals []string, tail string, width int) string {
+	line := head + strings.Join(vals, "") + tail
+	if width <= 1 || len(line) < width {
+		return line
+	}
+	n := len(line)
+	for len(vals) > 0 && n >= width {
+		n -= len(vals[len(vals)-1])
+		vals = vals[:len(vals)-1]
+	}
+	line = head + strings.Join(vals, "") + tail
+	if len(line) >= width {
+		line = line[:width-1]
+	}
+	return line
 }
 
 // progress turns ovd events into what a person watches: on a terminal one
@@ -38,6 +61,9 @@ type progress struct {
 	tty bool
 	// now is the clock; tests replace it.
 	now func() time.Time
+	// width returns the terminal's width in columns (0: unknown), asked
+	// at every redraw so that a resized window is followed.
+	width func() int
 	// plainEvery is the spacing of plain lines; redrawEvery throttles the
 	// live line so that drawing never costs noticeable time.
 	plainEvery, redrawEvery time.Duration
@@ -61,7 +87,7 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, tty bool) *progress {
-	return &progress{w: w, tty: tty, now: time.Now, plainEvery: 5 * time.Second,
+	return &progress{w: w, tty: tty, now: time.Now, width: func() int { return 0 }, plainEvery: 5 * time.Second,
 		redrawEvery: 100 * time.Millisecond, start: map[string]time.Time{}, startDone: map[string]float64{}, final: map[string]ovd.Event{}}
 }
 
@@ -129,7 +155,8 @@ func (p *progress) observe(e ovd.Event) {
 	}
 	p.writeMetric(now, e)
 	p.final[e.Phase] = e
-	line := p.format(now, e)
+	head, vals, tail := p.formatParts(now, e)
+	line := head + strings.Join(vals, "") + tail
 	switch {
 	case p.tty:
 		if p.lineOpen && p.phase != e.Phase {
@@ -140,7 +167,7 @@ func (p *progress) observe(e ovd.Event) {
 			return
 		}
 		p.phase = e.Phase
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		fmt.Fprintf(p.w, "\r\033[K%s", fitLine(head, vals, tail, p.width()))
 		p.lineOpen = true
 		p.lastDraw = now
 		if e.EpochEnd {
@@ -160,13 +187,26 @@ func (p *progress) observe(e ovd.Event) {
 // format renders one progress line: phase, epoch k/K, batch i/N, images/s,
 // the loss parts and the ETA of the whole phase.
 func (p *progress) format(now time.Time, e ovd.Event) string {
+	head, vals, tail := p.formatParts(now, e)
+	return head + strings.Join(vals, "") + tail
+}
+
+// formatParts is format's line in three parts, so that a live line too
+// wide for the terminal can give up whole values: the head (phase, epoch,
+// batch, images/s), the values (" name value" each) and the tail (" ETA
+// ..." or " done in ...").
+func (p *progress) formatParts(now time.Time, e ovd.Event) (head string, vals []string, tail string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-8s", e.Phase)
 	if e.Epochs > 0 {
 		fmt.Fprintf(&b, " epoch %d/%d", e.Epoch, e.Epochs)
+	} else if e.Epoch > 0 {
+		// A pass inside an epoch (validate): which epoch it checks.
+		fmt.Fprintf(&b, " epoch %d", e.Epoch)
 	}
 	if e.Steps > 0 && e.Step == 0 {
-		// Phases that count images rather than batches (fit, score).
+		// Phases that count images rather than batches (fit, score,
+		// validate).
 		fmt.Fprintf(&b, " images %d/%d", e.Images, e.Steps)
 	} else if e.Steps > 0 {
 		fmt.Fprintf(&b, " batch %d/%d", e.Step, e.Steps)
@@ -177,14 +217,14 @@ func (p *progress) format(now time.Time, e ovd.Event) string {
 		fmt.Fprintf(&b, " %s img/s", rate(float64(e.Images)/s))
 	}
 	for _, k := range orderedKeys(e.Values) {
-		fmt.Fprintf(&b, " %s %s", k, num4(e.Values[k]))
+		vals = append(vals, fmt.Sprintf(" %s %s", k, num4(e.Values[k])))
 	}
 	if e.EpochEnd && (e.Epochs == 0 || e.Epoch >= e.Epochs) {
-		fmt.Fprintf(&b, " done in %s", shortDur(now.Sub(p.start[e.Phase])))
+		tail = " done in " + shortDur(now.Sub(p.start[e.Phase]))
 	} else if eta, ok := p.eta(now, e); ok {
-		fmt.Fprintf(&b, " ETA %s", shortDur(eta))
+		tail = " ETA " + shortDur(eta)
 	}
-	return b.String()
+	return b.String(), vals, tail
 }
 
 // eta extrapolates the phase's wall time (which includes whatever runs
@@ -200,7 +240,13 @@ func (p *progress) eta(now time.Time, e ovd.Event) (time.Duration, bool) {
 	}
 	epochs, epoch := e.Epochs, e.Epoch
 	if epochs <= 0 {
-		epochs, epoch = 1, 1
+		// One pass, which may recur (validate, once an epoch): its own
+		// elapsed time is the measure, not the time since its first event.
+		if step > e.Steps || e.Elapsed <= 0 {
+			return 0, false
+		}
+		done := float64(step) / float64(e.Steps)
+		return time.Duration(float64(e.Elapsed) * (1 - done) / done), true
 	}
 	done := float64((epoch-1)*e.Steps+step) / float64(epochs*e.Steps)
 	doneHere := done - p.startDone[e.Phase]
@@ -297,6 +343,17 @@ func (p *progress) writeMetric(now time.Time, e ovd.Event) {
 	p.merr = err
 }
 
+// endLine ends the live line, so that what is printed next (the results
+// table) starts on a line of its own.
+func (p *progress) endLine() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lineOpen {
+		fmt.Fprintln(p.w)
+		p.lineOpen = false
+	}
+}
+
 // close ends the live line and flushes metrics.jsonl.
 func (p *progress) close() error {
 	p.mu.Lock()
@@ -327,7 +384,8 @@ func (p *progress) summary(w io.Writer) {
 	if len(p.final) == 0 {
 		return
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "phase\tepoch\timages\ttime\timg/s\tlast values")
 	for _, ph := range p.phases {
 		e, ok := p.final[ph]
@@ -349,4 +407,39 @@ func (p *progress) summary(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", ph, ep, e.Images, shortDur(e.Elapsed), r, strings.Join(vals, "  "))
 	}
 	tw.Flush()
+	width := 0
+	if f, ok := w.(*os.File); ok && isTerminal(f) {
+		width = termWidth(f)
+	}
+	col := strings.Index(buf.String(), "last values")
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		io.WriteString(w, wrapColumn(line, col, width))
+	}
+}
+
+// wrapColumn wraps the last column of a table row, which starts at column
+// col, onto lines indented to it, so that no line is as wide as a terminal
+// of width columns (0: unknown, no wrap). The values are "name value"
+// pairs two spaces apart, which stay whole.
+func wrapColumn(line string, col, width int) string {
+	body := strings.TrimSuffix(line, "\n")
+	if width <= 1 || col <= 0 || len(body) < width || col >= len(body) || col+20 > width {
+		return line
+	}
+	var b strings.Builder
+	cur := body[:col]
+	fresh := true
+	for _, pair := range strings.Split(body[col:], "  ") {
+		if !fresh && len(cur)+2+len(pair) >= width {
+			b.WriteString(strings.TrimRight(cur, " ") + "\n")
+			cur, fresh = strings.Repeat(" ", col), true
+		}
+		if !fresh {
+			cur += "  "
+		}
+		cur += pair
+		fresh = false
+	}
+	b.WriteString(cur + "\n")
+	return b.String()
 }

@@ -264,3 +264,77 @@ func TestETAResumed(t *testing.T) {
 		t.Errorf("ETA %v (ok %v), want 45s", eta, ok)
 	}
 }
+
+// TestFitLine checks the cut of the live line: below the terminal's
+// width, whole values given up from the last, the ETA kept; whole when it
+// fits or the width is unknown.
+func TestFitLine(t *testing.T) {
+	head, tail := "train    epoch 1/2 batch 1/4 133 img/s", " ETA 3m07s"
+	vals := []string{" loss 5.419", " triplet 0.3826", " kl 5.037", " lr 0.0001", " neg_margin 0.15"}
+	for _, c := range []struct {
+		width int
+		want  string
+	}{
+		{80, head + " loss 5.419 triplet 0.3826" + tail},
+		{84, head + " loss 5.419 triplet 0.3826 kl 5.037" + tail},
+		{0, head + strings.Join(vals, "") + tail},
+		{200, head + strings.Join(vals, "") + tail},
+		{50, head + tail},
+		{20, head[:19]},
+	} {
+		if got := fitLine(head, vals, tail, c.width); got != c.want {
+			t.Errorf("width %d: %q, want %q", c.width, got, c.want)
+		}
+	}
+	// The live line is cut to the terminal's width.
+	var out bytes.Buffer
+	p := newProgress(&out, true)
+	p.width = func() int { return 40 }
+	p.observe(ovd.Event{Phase: "train", Epoch: 1, Epochs: 9, Step: 1, Steps: 9, Images: 10, Elapsed: time.Second,
+		Values: map[string]float64{"loss": 1, "triplet": 2, "kl": 3, "lr": 0.1, "neg_margin": 0.5}})
+	for _, seg := range strings.Split(out.String(), "\r\033[K") {
+		if len(seg) >= 40 {
+			t.Errorf("a drawn line of %d columns on 40: %q", len(seg), seg)
+		}
+	}
+}
+
+// TestValidateETA checks that a pass that recurs each epoch (validate)
+// shows its epoch, its total and an ETA from its own elapsed time.
+func TestValidateETA(t *testing.T) {
+	var out bytes.Buffer
+	p := newProgress(&out, false)
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), step: time.Minute}
+	p.now = clk.now
+	p.observe(ovd.Event{Phase: "validate", Epoch: 2, Images: 100, Steps: 400, Elapsed: 10 * time.Second})
+	// An hour later, the next epoch's pass: its ETA must not count the hour.
+	clk.t = clk.t.Add(time.Hour)
+	p.observe(ovd.Event{Phase: "validate", Epoch: 3, Images: 200, Steps: 400, Elapsed: 20 * time.Second})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "validate epoch 2 images 100/400") || !strings.Contains(lines[0], "ETA 30s") ||
+		!strings.Contains(lines[1], "epoch 3 images 200/400") || !strings.Contains(lines[1], "ETA 20s") {
+		t.Errorf("validate lines:\n%s", out.String())
+	}
+}
+
+// TestWrapColumn checks that the summary's last column wraps under itself
+// on a narrow terminal and is left alone otherwise.
+func TestWrapColumn(t *testing.T) {
+	line := "train     2/2    320     4s    86.8   loss 6.207  triplet 0.9655  kl 5.241  f1 0.008658  images_per_sec 113.5  lr 0.0001\n"
+	col := strings.Index(line, "loss")
+	got := wrapColumn(line, col, 80)
+	for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+		if len(l) >= 80 {
+			t.Errorf("line of %d columns: %q", len(l), l)
+		}
+		if !strings.HasPrefix(l, "train") && strings.TrimLeft(l, " ") != l[col:] {
+			t.Errorf("continuation not under its column: %q", l)
+		}
+	}
+	if strings.Join(strings.Fields(got), " ") != strings.Join(strings.Fields(line), " ") {
+		t.Errorf("wrapping changed the words:\n%s", got)
+	}
+	if wrapColumn(line, col, 0) != line || wrapColumn(line, col, 200) != line {
+		t.Error("wrapped without need")
+	}
+}

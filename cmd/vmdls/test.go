@@ -24,6 +24,7 @@ func runTestCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	res, err := method.Test(s.ctx, o.cfg, s.prog.observe)
 	if err == nil {
+		s.prog.endLine()
 		metricsTable(stdout, res)
 	}
 	return s.finish(stdout, err)

@@ -23,8 +23,23 @@ func prepare(cmd string, args []string, stdout, stderr io.Writer) (*runOptions, 
 	if err != nil || o == nil {
 		return nil, err
 	}
+	// The order makes each message the most useful one: what is missing,
+	// then what the checkpoint says, then the settings' own checks.
+	if err := o.checkRequired(); err != nil {
+		return nil, err
+	}
+	if err := o.fromCheckpoint(); err != nil {
+		return nil, err
+	}
+	o.deriveArchitecture()
+	if err := o.checkCheckpoint(); err != nil {
+		return nil, err
+	}
 	if !o.outputDirSet {
 		o.cfg.OutputDir = o.defaultOutputDir(clock())
+	}
+	if len(o.filled) > 0 && !o.dryRun {
+		fmt.Fprintf(stderr, "vmdls: %s: from %s: %s\n", cmd, o.cfg.CheckpointPath, o.filledString())
 	}
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -66,11 +81,18 @@ func start(o *runOptions, stderr io.Writer, what string) (*session, error) {
 	if err := os.MkdirAll(o.cfg.OutputDir, 0o755); err != nil {
 		return nil, &exitError{1, fmt.Errorf("%s: --output_dir: %w", o.cmd, err)}
 	}
+	if err := writeConfig(o); err != nil {
+		return nil, &exitError{1, fmt.Errorf("%s: %w", o.cmd, err)}
+	}
 	tty := false
-	if f, ok := stderr.(*os.File); ok {
+	f, isFile := stderr.(*os.File)
+	if isFile {
 		tty = isTerminal(f)
 	}
 	p := newProgress(stderr, tty)
+	if tty {
+		p.width = func() int { return termWidth(f) }
+	}
 	if err := p.openMetrics(filepath.Join(o.cfg.OutputDir, "metrics.jsonl")); err != nil {
 		return nil, &exitError{1, fmt.Errorf("%s: %w", o.cmd, err)}
 	}
@@ -96,9 +118,9 @@ func (s *session) finish(stdout io.Writer, err error) error {
 		return nil
 	case errors.Is(err, context.Canceled):
 		return &exitError{130, fmt.Errorf("%s: interrupted: %w", s.o.cmd, err)}
-	case ovd.IsInputError(err):
-		// A checkpoint or data file that cannot be used is a bad input,
-		// as a bad flag is.
+	case ovd.IsInputError(err), isMissingData(err):
+		// A checkpoint or data file that cannot be used, or is not
+		// there, is a bad input, as a bad flag is.
 		return &exitError{2, fmt.Errorf("%s: %w", s.o.cmd, err)}
 	default:
 		return &exitError{1, fmt.Errorf("%s: %w", s.o.cmd, err)}
@@ -106,12 +128,14 @@ func (s *session) finish(stdout io.Writer, err error) error {
 }
 
 // removeIfUnused removes the output folder dir of a failed run when the run
-// left nothing in it but an empty metrics.jsonl and an empty checkpoints
-// folder, and reports whether it did.
+// left nothing in it but an empty metrics.jsonl, its config.json and an
+// empty checkpoints folder, and reports whether it did.
 func removeIfUnused(dir string) bool {
 	m := filepath.Join(dir, "metrics.jsonl")
 	if st, err := os.Lstat(m); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
 		os.Remove(m)
+		// config.json was written with it, before any work.
+		os.Remove(filepath.Join(dir, "config.json"))
 	}
 	os.Remove(filepath.Join(dir, "checkpoints")) // only if empty, as below
 	return os.Remove(dir) == nil
@@ -126,6 +150,9 @@ func runTrainCmd(args []string, stdout, stderr io.Writer) error {
 	s, err := start(o, stderr, "finishing the current step and writing a checkpoint")
 	if err != nil {
 		return err
+	}
+	if o.cfg.CheckpointPath != "" {
+		fmt.Fprintf(stderr, "vmdls: train: resuming from epoch %d of %s\n", o.doneEpochs+1, o.cfg.CheckpointPath)
 	}
 	ckpt, err := method.Train(s.ctx, o.cfg, s.prog.observe)
 	if errors.Is(err, context.Canceled) {
