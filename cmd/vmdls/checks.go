@@ -1,0 +1,246 @@
+package main
+
+import (
+	"errors"
+	"os"
+
+	"github.com/vmdls-go/vmdls/data"
+	"github.com/vmdls-go/vmdls/internal/regularfile"
+	"github.com/vmdls-go/vmdls/nn/backbone"
+	"github.com/vmdls-go/vmdls/ovd"
+)
+
+// Checks of a run's settings and files before anything is created, and
+// the architecture read from a checkpoint.
+
+// knownDatasetNames lists the datasets with class labels, usable as
+// --known_dataset (the others are unknown-only sets), in name order.
+func knownDatasetNames() []string {
+	var out []string
+	for _, k := range data.KnownSets() {
+		out = append(out, k.Name)
+	}
+	return out
+}
+
+// validate checks the settings before any work: values, names and the
+// combinations that cannot work, each naming the flag and what is valid.
+// Files are checked by checkFiles (not in a dry run, which reads nothing
+// but the header of --checkpoint_path, for fromCheckpoint).
+func (o *runOptions) validate() error {
+	c := &o.cfg
+	cmd := o.cmd
+	// The method's own checks first (ovd.Config.Validate): names, shapes
+	// and values; then what only the command line has.
+	validate := c.Validate
+	if cmd == "train-ae" {
+		validate = c.ValidateAE
+	}
+	if err := validate(); err != nil {
+		return usageErrorf("%s: %v", cmd, err)
+	}
+	if o.numWorkers < 0 {
+		return usageErrorf("%s: --num_workers %d: want 0 or more", cmd, o.numWorkers)
+	}
+	if o.firstConv || o.maxpool1 {
+		return usageErrorf("%s: --first_conv/--maxpool1 select the ImageNet ResNet stem, which is not built here; the encoders are the CIFAR variants the published experiments use (leave both off)", cmd)
+	}
+	if _, err := parseGPUs(o.gpus.String()); err != nil {
+		return usageErrorf("%s: --gpus %q: %v", cmd, o.gpus.String(), err)
+	}
+	return o.checkRequired()
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// checkFiles checks that the files named on the command line exist and,
+// for checkpoints, that they were made for the same network.
+func (o *runOptions) checkFiles() error {
+	c := &o.cfg
+	for _, f := range []struct{ flag, path string }{
+		{"checkpoint_path", c.CheckpointPath}, {"weights", c.Weights}, {"ae_path", c.AEPath},
+	} {
+		if f.path == "" {
+			continue
+		}
+		st, err := os.Stat(f.path)
+		if err != nil {
+			return usageErrorf("%s: --%s %s: %v", o.cmd, f.flag, f.path, errors.Unwrap(err))
+		}
+		if st.IsDir() {
+			return usageErrorf("%s: --%s %s is a directory; want a file", o.cmd, f.flag, f.path)
+		}
+		if !st.Mode().IsRegular() {
+			// Reading a FIFO blocks until a writer comes, which may be never.
+			return usageErrorf("%s: --%s %s is not a regular file (%s); want a file", o.cmd, f.flag, f.path, regularfile.Kind(st.Mode()))
+		}
+	}
+	if c.CheckpointPath != "" {
+		if err := ovd.CheckCheckpoint(c, c.CheckpointPath); err != nil {
+			return usageErrorf("%s: %v", o.cmd, err)
+		}
+	}
+	if c.Weights != "" && o.cmd == "train" {
+		if err := ovd.CheckWeights(c.Weights); err != nil {
+			return usageErrorf("%s: %v", o.cmd, err)
+		}
+	}
+	if c.AEPath != "" {
+		err := ovd.CheckAutoencoder(c.AEPath)
+		if errors.Is(err, ovd.ErrAutoencoderInside) {
+			// The reference's model checkpoints keep their frozen
+			// autoencoder under ae.
+			return usageErrorf("%s: --ae_path %s is a model checkpoint with an autoencoder inside (under ae.); take it out with vmdls convert --prefix ae. %s ae.safetensors", o.cmd, c.AEPath, shellQuote(c.AEPath))
+		}
+		if err != nil {
+			return usageErrorf("%s: %v", o.cmd, err)
+		}
+	}
+	return nil
+}
+
+// checkRequired checks the files a command cannot do without, before
+// anything is read from them.
+func (o *runOptions) checkRequired() error {
+	c := &o.cfg
+	if o.cmd == "test" && c.CheckpointPath == "" && !o.dryRun {
+		return usageErrorf("test: --checkpoint_path is required: the trained model to evaluate (vmdls train writes it)")
+	}
+	if c.AEFeatures && o.cmd == "test" && c.AEPath == "" && !o.dryRun {
+		return usageErrorf("test: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes")
+	}
+	return nil
+}
+
+// regularFile reports whether path names a regular file; reading anything
+// else (a FIFO) may block, and checkFiles names the problem.
+func regularFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// fromCheckpoint fills in the architecture the checkpoint of
+// --checkpoint_path records (enc_type, latent_dim, class_num) where the
+// command line does not say it, so that vmdls test needs no flag the
+// checkpoint knows. A flag that disagrees is left for checkCheckpoint to
+// refuse, naming both values. Only the header is read.
+func (o *runOptions) fromCheckpoint() error {
+	c := &o.cfg
+	if o.cmd == "train-ae" || c.CheckpointPath == "" || !regularFile(c.CheckpointPath) {
+		return nil
+	}
+	a, err := ovd.ReadCheckpointArch(c.CheckpointPath)
+	if err != nil {
+		return usageErrorf("%s: %v", o.cmd, err)
+	}
+	fill := func(name string, set func()) {
+		if !o.given[name] {
+			set()
+			o.filled = append(o.filled, name)
+		}
+	}
+	switch {
+	case a.EncType != "":
+		fill("enc_type", func() { c.EncType = a.EncType })
+	case a.EncOutDim > 0:
+		// No name recorded: the encoder of that output width, when only
+		// one has it.
+		var match []string
+		for _, e := range backbone.Encoders() {
+			if e.OutDim == a.EncOutDim {
+				match = append(match, e.Name)
+			}
+		}
+		if len(match) == 1 {
+			fill("enc_type", func() { c.EncType = match[0] })
+		}
+	}
+	switch {
+	case a.LatentDim != nil:
+		fill("latent_dim", func() { c.LatentDim = *a.LatentDim })
+	case a.HeadLatentDim > 0:
+		fill("latent_dim", func() { c.LatentDim = a.HeadLatentDim })
+	}
+	if a.ClassNum != nil {
+		fill("class_num", func() {
+			c.ClassNum = *a.ClassNum
+			// The reference's batch_classes default is class_num's; a
+			// checkpoint of fewer classes would make it out of range.
+			if !o.given["batch_classes"] {
+				c.BatchClasses = min(c.BatchClasses, c.ClassNum)
+			}
+		})
+	}
+	// A file without the mean head is not a model at all, which
+	// checkCheckpoint says; one with it may still lack the training state.
+	o.doneEpochs = a.Epochs
+	if o.cmd == "train" && !a.Resumable && a.EncOutDim > 0 {
+		return usageErrorf("train: --checkpoint_path %s is not a training checkpoint of vmdls train (no training state in it); to start from a model's weights use --weights", c.CheckpointPath)
+	}
+	return nil
+}
+
+// deriveArchitecture makes the defaults a valid run: the encoder fits the
+// known dataset's images unless --enc_type is given, and --enc_out_dim and
+// --input_height are the encoder's unless given; colour datasets get the
+// CIFAR pipeline unless --data_transforms is given.
+func (o *runOptions) deriveArchitecture() {
+	c := &o.cfg
+	kd, known := data.LookupKnown(c.KnownDataset)
+	fits := func(name string) bool {
+		e, ok := backbone.LookupEncoder(name)
+		return ok && e.Channels == kd.Channels && e.Height == kd.Height && e.Width == kd.Width
+	}
+	if known && !o.given["enc_type"] && !contains(o.filled, "enc_type") && !fits(c.EncType) {
+		// The reference's resnet18 first, then the registry's order
+		// (mnist-conv for the 1x28x28 sets).
+		for _, e := range append([]string{"resnet18"}, backbone.EncTypes()...) {
+			if fits(e) {
+				c.EncType = e
+				break
+			}
+		}
+	}
+	if e, ok := backbone.LookupEncoder(c.EncType); ok {
+		if !o.given["enc_out_dim"] {
+			c.EncOutDim = e.OutDim
+		}
+		if !o.given["input_height"] {
+			c.InputHeight = e.Height
+		}
+	}
+	if known && kd.Channels == 3 && !o.given["data_transforms"] && o.cmd != "train-ae" {
+		c.DataTransforms = "cifar"
+		if o.cmd == "test" {
+			c.DataTransforms = "cifar_test"
+		}
+	}
+}
+
+// checkCheckpoint compares the checkpoint's architecture with the
+// settings, before the settings' own checks, so that a flag that disagrees
+// with the checkpoint is named with both values.
+func (o *runOptions) checkCheckpoint() error {
+	c := &o.cfg
+	if o.cmd == "train-ae" || c.CheckpointPath == "" || !regularFile(c.CheckpointPath) {
+		return nil
+	}
+	if err := ovd.CheckCheckpoint(c, c.CheckpointPath); err != nil {
+		return usageErrorf("%s: %v", o.cmd, err)
+	}
+	return nil
+}
+
+// isMissingData reports whether err is a dataset file that is not there,
+// which the loader finds only once the run has started: a bad input too.
+func isMissingData(err error) bool {
+	var me *data.MissingError
+	return errors.As(err, &me)
+}
