@@ -185,38 +185,14 @@ func Conv2d(s ConvShape, y, x, w, bias []float32) {
 			s.unfoldGroup(col, x, n0, gn, oh, ow)
 		}
 		if gn == 1 {
-			out := y[n0*s.K*hw : (n0+1)*s.K*hw]
-			var beta float32
-			if bias != nil {
-				for k, v := range bias {
-					row := out[k*hw : (k+1)*hw]
-					for i := range row {
-						row[i] = v
-					}
-				}
-				beta = 1
-			}
-			Sgemm(false, false, s.K, hw, kdim, 1, w, kdim, b, hw, beta, out, hw)
-			if s.ReLU {
-				Relu(out, out)
-			}
+			s.forwardImage(y[n0*s.K*hw:(n0+1)*s.K*hw], w, b, bias, hw, kdim)
 			continue
 		}
 		Sgemm(false, false, s.K, ncols, kdim, 1, w, kdim, b, ncols, 0, tmp, ncols)
 		// Scatter the K×(gn*hw) product into the gn images, adding the bias.
 		parallel.For(gn*s.K, max(1, planeGrain/hw), func(lo, hi int) {
 			for t := lo; t < hi; t++ {
-				bi, k := t/s.K, t%s.K
-				dst := y[((n0+bi)*s.K+k)*hw : ((n0+bi)*s.K+k+1)*hw]
-				src := tmp[k*ncols+bi*hw : k*ncols+(bi+1)*hw]
-				if bias != nil {
-					AddScalar(dst, bias[k], src)
-				} else {
-					copy(dst, src)
-				}
-				if s.ReLU {
-					Relu(dst, dst)
-				}
+				s.scatterPlane(y, tmp, bias, n0, t/s.K, t%s.K, hw, ncols)
 			}
 		})
 	}
@@ -373,40 +349,50 @@ func (s *ConvShape) forwardPerWorker(y, x, w, bias []float32, g, oh, ow int) {
 				}
 			}
 			if gn == 1 {
-				out := y[n0*s.K*hw : (n0+1)*s.K*hw]
-				var beta float32
-				if bias != nil {
-					for k, v := range bias {
-						row := out[k*hw : (k+1)*hw]
-						for i := range row {
-							row[i] = v
-						}
-					}
-					beta = 1
-				}
-				Sgemm(false, false, s.K, hw, kdim, 1, w, kdim, b, hw, beta, out, hw)
-				if s.ReLU {
-					Relu(out, out)
-				}
+				s.forwardImage(y[n0*s.K*hw:(n0+1)*s.K*hw], w, b, bias, hw, kdim)
 				continue
 			}
 			Sgemm(false, false, s.K, ncols, kdim, 1, w, kdim, b, ncols, 0, tmp, ncols)
 			for bi := 0; bi < gn; bi++ {
 				for k := 0; k < s.K; k++ {
-					dst := y[((n0+bi)*s.K+k)*hw : ((n0+bi)*s.K+k+1)*hw]
-					src := tmp[k*ncols+bi*hw : k*ncols+(bi+1)*hw]
-					if bias != nil {
-						AddScalar(dst, bias[k], src)
-					} else {
-						copy(dst, src)
-					}
-					if s.ReLU {
-						Relu(dst, dst)
-					}
+					s.scatterPlane(y, tmp, bias, n0, bi, k, hw, ncols)
 				}
 			}
 		}
 	})
+}
+
+// forwardImage is one image's output out (K×hw) as one product of the
+// filters w with its unfolded input b (kdim×hw): the bias written first and
+// the product added onto it, then the fused ReLU.
+func (s *ConvShape) forwardImage(out, w, b, bias []float32, hw, kdim int) {
+	var beta float32
+	if bias != nil {
+		for k, v := range bias {
+			Fill(out[k*hw:(k+1)*hw], v)
+		}
+		beta = 1
+	}
+	Sgemm(false, false, s.K, hw, kdim, 1, w, kdim, b, hw, beta, out, hw)
+	if s.ReLU {
+		Relu(out, out)
+	}
+}
+
+// scatterPlane copies plane k of image bi of a group's product tmp
+// (K×ncols, the group's images side by side) into y, image n0+bi, adding
+// the bias and applying the fused ReLU.
+func (s *ConvShape) scatterPlane(y, tmp, bias []float32, n0, bi, k, hw, ncols int) {
+	dst := y[((n0+bi)*s.K+k)*hw : ((n0+bi)*s.K+k+1)*hw]
+	src := tmp[k*ncols+bi*hw : k*ncols+(bi+1)*hw]
+	if bias != nil {
+		AddScalar(dst, bias[k], src)
+	} else {
+		copy(dst, src)
+	}
+	if s.ReLU {
+		Relu(dst, dst)
+	}
 }
 
 // convDWTransposed computes the weight gradient as its transpose (see
