@@ -7,14 +7,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/vmdls-go/vmdls/ovd"
-	"github.com/vmdls-go/vmdls/safetensors"
-	"github.com/vmdls-go/vmdls/torchfile"
 )
 
 // metaFlag collects repeated --metadata KEY=VALUE flags.
@@ -63,79 +60,26 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageErrorf("convert: --ae_type %q: want mnist, resnet18, auto or none", *aeType)
 	}
-	format, err := torchfile.DetectFile(in)
-	if err != nil {
+	res, err := ovd.ConvertPyTorch(in, out, ovd.ConvertOptions{KeepFloat64: *keep64, Prefix: *prefix, AEType: *aeType, Metadata: meta})
+	if ovd.IsInputError(err) {
 		return usageErrorf("convert: %v", err)
 	}
-	if format == torchfile.Unknown {
-		if _, herr := safetensors.ReadHeader(in); herr == nil {
-			return usageErrorf("convert: %s is already a safetensors file; use it as it is", in)
-		}
-		return usageErrorf("convert: %s is not a PyTorch checkpoint (neither torch.save's zip nor its legacy format)", in)
-	}
-	f, err := torchfile.ReadFile(in, &torchfile.Options{KeepFloat64: *keep64})
 	if err != nil {
-		return usageErrorf("convert: %v", err)
-	}
-	if *prefix != "" {
-		var kept []safetensors.Tensor
-		var infos []torchfile.TensorInfo
-		for i, t := range f.Tensors {
-			if name, ok := strings.CutPrefix(t.Name, *prefix); ok && name != "" {
-				t.Name = name
-				kept = append(kept, t)
-				info := f.Header.Tensors[i]
-				info.Name = name
-				infos = append(infos, info)
-			}
-		}
-		if len(kept) == 0 {
-			return usageErrorf("convert: no key of %s starts with --prefix %q", in, *prefix)
-		}
-		f.Notes = append(f.Notes, fmt.Sprintf("kept the %d of %d keys under %q, without it", len(kept), len(f.Tensors), *prefix))
-		f.Tensors, f.Header.Tensors = kept, infos
-	}
-	md := maps.Clone(f.Metadata)
-	if kind := aeKind(*aeType, f.Header.Tensors); kind != "" {
-		md["ae_type"] = kind
-	}
-	maps.Copy(md, meta)
-	if err := safetensors.WriteFile(out, f.Tensors, md); err != nil {
 		return &exitError{1, fmt.Errorf("convert: %w", err)}
 	}
-	var size int
-	for _, t := range f.Tensors {
-		size += len(t.Data)
-	}
 	where := "a state_dict"
-	if f.StateDictKey != "" {
-		where = fmt.Sprintf("the state_dict under %q", f.StateDictKey)
+	if res.StateDictKey != "" {
+		where = fmt.Sprintf("the state_dict under %q", res.StateDictKey)
 	}
-	fmt.Fprintf(stdout, "%s: %s format, %s: %d tensors (%s)\n", in, f.Format, where, len(f.Tensors), humanBytes(size))
-	for _, n := range f.Notes {
+	fmt.Fprintf(stdout, "%s: %s format, %s: %d tensors (%s)\n", in, res.Format, where, res.Tensors, humanBytes(res.Bytes))
+	for _, n := range res.Notes {
 		fmt.Fprintf(stdout, "  %s\n", n)
 	}
-	if k := md["ae_type"]; k != "" {
-		fmt.Fprintf(stdout, "  marked as a %s autoencoder (ae_type) for --ae_path\n", k)
+	if res.AEType != "" {
+		fmt.Fprintf(stdout, "  marked as a %s autoencoder (ae_type) for --ae_path\n", res.AEType)
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", out)
 	return nil
-}
-
-// aeKind is the ae_type to record: the one asked for, or with "auto" the
-// kind ovd.AutoencoderKind reads from the layers' shapes.
-func aeKind(want string, ts []torchfile.TensorInfo) string {
-	switch want {
-	case "none":
-		return ""
-	case "mnist", "resnet18":
-		return want
-	}
-	shapes := make(map[string][]int, len(ts))
-	for _, t := range ts {
-		shapes[t.Name] = t.Shape
-	}
-	return ovd.AutoencoderKind(shapes)
 }
 
 func humanBytes(n int) string {
@@ -153,47 +97,11 @@ func humanBytes(n int) string {
 // with, and its hyper_parameters and other metadata. It reads no tensor
 // data.
 func runInfoCheckpoint(path string, asJSON bool, w io.Writer) error {
-	st, err := os.Stat(path)
+	info, err := ovd.ReadCheckpointInfo(path)
 	if err != nil {
 		return usageErrorf("info: --checkpoint: %v", err)
 	}
-	if !st.Mode().IsRegular() {
-		return usageErrorf("info: --checkpoint %s is not a regular file", path)
-	}
-	type tensorInfo struct {
-		Name  string
-		DType safetensors.DType
-		Shape []int
-	}
-	var (
-		format  string
-		sdKey   string
-		tensors []tensorInfo
-		md      map[string]string
-		notes   []string
-	)
-	if h, err := safetensors.ReadHeader(path); err == nil {
-		format = "safetensors"
-		md = h.Metadata
-		for _, t := range h.Tensors {
-			tensors = append(tensors, tensorInfo{t.Name, t.DType, t.Shape})
-		}
-	} else if !errors.Is(err, safetensors.ErrFormat) {
-		return usageErrorf("info: %v", err)
-	} else {
-		th, ok, terr := readTorchInfo(path)
-		if !ok {
-			return usageErrorf("info: %s is neither a safetensors file nor a PyTorch checkpoint (%v)", path, err)
-		}
-		if terr != nil {
-			return usageErrorf("info: %v", terr)
-		}
-		format = "PyTorch " + th.Format.String()
-		sdKey, md, notes = th.StateDictKey, th.Metadata, th.Notes
-		for _, t := range th.Tensors {
-			tensors = append(tensors, tensorInfo{t.Name, t.DType, t.Shape})
-		}
-	}
+	format, sdKey, tensors, md, notes := info.Format, info.StateDictKey, info.Tensors, info.Metadata, info.Notes
 	var params int64
 	groups := map[string]int{}
 	var order []string
@@ -209,11 +117,7 @@ func runInfoCheckpoint(path string, asJSON bool, w io.Writer) error {
 		}
 		groups[g]++
 	}
-	rec := ovd.TrainedWith(md)
-	hp := md["hyper_parameters"]
-	if hp == "" {
-		hp = md["hparams"]
-	}
+	rec, hp := info.TrainedWith, info.HyperParameters()
 	other := map[string]string{}
 	for k, v := range md {
 		if k != "hyper_parameters" && k != "hparams" && k != "epoch" && k != "global_step" {
@@ -281,17 +185,6 @@ func runInfoCheckpoint(path string, asJSON bool, w io.Writer) error {
 		}
 	}
 	return nil
-}
-
-// readTorchInfo reads a PyTorch checkpoint's header; ok is false when the
-// file is not one.
-func readTorchInfo(path string) (*torchfile.Header, bool, error) {
-	format, err := torchfile.DetectFile(path)
-	if err != nil || format == torchfile.Unknown {
-		return nil, false, err
-	}
-	h, err := torchfile.ReadHeader(path)
-	return h, true, err
 }
 
 // printJSONObject prints a JSON object's entries one a line, in order.

@@ -19,7 +19,6 @@ import (
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/safetensors"
 	"github.com/vmdls-go/vmdls/tensor"
-	"github.com/vmdls-go/vmdls/torchfile"
 )
 
 // torchFixture is a file written by PyTorch 1.13
@@ -456,26 +455,4 @@ func forwardMu(m *backbone.Model, x []float32, n int) []float32 {
 		out = m.Forward(autograd.Const(tensor.FromSlice(x, n, 1, 28, 28))).Value().Data()
 	})
 	return out
-}
-
-func TestAEKind(t *testing.T) {
-	ae := func(fc ...int) []torchfile.TensorInfo {
-		return []torchfile.TensorInfo{{Name: "encoder.0.weight"}, {Name: "decoder.0.weight"}, {Name: "fc.weight", Shape: fc}}
-	}
-	for _, tc := range []struct {
-		want string
-		ts   []torchfile.TensorInfo
-		ask  string
-	}{
-		{"mnist", ae(32, 500), "auto"},
-		{"resnet18", ae(256, 512), "auto"},
-		{"", ae(10, 500), "auto"},
-		{"", ae(32, 500), "none"},
-		{"resnet18", ae(32, 500), "resnet18"},
-		{"", []torchfile.TensorInfo{{Name: "fc.weight", Shape: []int{32, 500}}}, "auto"},
-	} {
-		if got := aeKind(tc.ask, tc.ts); got != tc.want {
-			t.Errorf("aeKind(%s, fc %v) = %q, want %q", tc.ask, tc.ts[len(tc.ts)-1].Shape, got, tc.want)
-		}
-	}
 }
