@@ -18,6 +18,7 @@ import (
 	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/nn"
 	"github.com/vmdls-go/vmdls/nn/backbone"
+	"github.com/vmdls-go/vmdls/ovd/metrics"
 	"github.com/vmdls-go/vmdls/safetensors"
 	"github.com/vmdls-go/vmdls/tensor"
 )
@@ -503,4 +504,130 @@ func syntheticDetector(tb testing.TB) *Detector {
 		classes: []string{"a", "b"}, input: InputSpec{Channels: 1, Height: 28, Width: 28, Mean: []float32{0.5}, Std: []float32{0.5}},
 		offset: 1, thr: Threshold{Value: -3, Method: ThresholdKnownTPR, TargetTPR: 0.95, TPR: 0.95, Set: "none", Images: 1},
 		chunk: backbone.DefaultInferChunk, info: DetectorInfo{Version: "test"}}
+}
+
+// TestDetectorThresholdOptions fits with the reference's best-F1 sweep
+// (which needs the unknown set, and says so in the file) and with a
+// held-out fraction of the training set instead of the test split.
+func TestDetectorThresholdOptions(t *testing.T) {
+	fx := fixtureDetector(t, false)
+	cfg := fx.cfg
+	cfg.UnknownLimit = 40
+	det, err := FitDetector(context.Background(), cfg, DetectorOptions{Threshold: ThresholdBestF1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := det.Threshold()
+	if th.Method != ThresholdBestF1 || !(th.MacroF1 > 0) || !strings.Contains(th.Note, "not for deployment") || !strings.Contains(th.Set, "noise") {
+		t.Errorf("best_f1 threshold %+v", th)
+	}
+	p := filepath.Join(t.TempDir(), "f1.safetensors")
+	if err := det.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	if back, err := LoadDetector(p); err != nil || back.Threshold() != th {
+		t.Errorf("best_f1 detector reloaded: %v, %+v", err, back)
+	}
+
+	det, err = FitDetector(context.Background(), cfg, DetectorOptions{Holdout: HoldoutTrain, HoldoutFraction: 0.25, TargetTPR: 0.9}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th = det.Threshold()
+	// 120 training images, 12 per class: 3 of each held out.
+	if th.Images != 30 || th.TargetTPR != 0.9 || th.TPR < 0.9 || !strings.Contains(th.Set, "held-out") {
+		t.Errorf("held-out threshold %+v", th)
+	}
+	if _, err := FitDetector(context.Background(), cfg, DetectorOptions{Threshold: "median"}, nil); err == nil {
+		t.Error("an unknown threshold method was accepted")
+	}
+}
+
+// TestKnownTPRThreshold checks the threshold on hand-made scores.
+func TestKnownTPRThreshold(t *testing.T) {
+	v := []float64{-5, -1, -3, -2, -4, -6, -7, -8, -9, -10}
+	th := knownTPRThreshold(v, 0.95) // 10 values: all must be kept
+	if th.Value != -10 || th.TPR != 1 {
+		t.Errorf("0.95 of 10: %+v", th)
+	}
+	th = knownTPRThreshold(v, 0.5)
+	if th.Value != -5 || th.TPR != 0.5 {
+		t.Errorf("0.5 of 10: %+v", th)
+	}
+}
+
+// TestDetectorMNIST is the round trip on real data: a mnist-conv model
+// trained briefly on 300 MNIST images, fitted to a detector file, loaded,
+// and MNIST test and Omniglot images scored through ScoreImages, which
+// must tell them apart far better than chance and match Score on the test
+// pipeline's tensors.
+func TestDetectorMNIST(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model on real MNIST")
+	}
+	dir := sharedData(t)
+	out := t.TempDir()
+	cfg := mnistConfig(dir, out, 300, 200, 1)
+	cfg.SampleCount, cfg.BatchSize = 10, 100
+	ctx := context.Background()
+	tr, err := Train(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.CheckpointPath = tr.LastCheckpoint
+	det, err := FitDetector(ctx, cfg, DetectorOptions{Command: "TestDetectorMNIST"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(out, "mnist.detector.safetensors")
+	if err := det.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if det, err = LoadDetector(path); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openSets(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values []float64
+	var labels []int
+	for _, set := range []*data.Set{s.test, s.unknown} {
+		x, _ := setImages(t, &cfg, set)
+		want, err := det.Score(ctx, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var imgs []image.Image
+		for i := range set.Len() {
+			im, err := set.Image(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := image.NewGray(image.Rect(0, 0, im.W, im.H))
+			copy(g.Pix, im.Pix)
+			imgs = append(imgs, g)
+		}
+		got, err := det.ScoreImages(ctx, imgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameResults(t, set.Name, got, want)
+		for i, r := range got {
+			values = append(values, r.Score)
+			labels = append(labels, set.Label(i))
+		}
+	}
+	auroc := metrics.AUROC(values, labels, cfg.ClassNum)
+	unknown := 0
+	for i, v := range values {
+		if labels[i] == cfg.ClassNum && v < det.Threshold().Value {
+			unknown++
+		}
+	}
+	t.Logf("MNIST vs Omniglot through the detector file: AUROC %.3f, %d of %d Omniglot images unknown at %+v",
+		auroc, unknown, s.unknown.Len(), det.Threshold())
+	if auroc < 0.8 {
+		t.Errorf("AUROC %.3f: the detector barely tells MNIST from Omniglot", auroc)
+	}
 }
