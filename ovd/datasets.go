@@ -74,15 +74,7 @@ func classBalancedHead(ds data.Dataset, n int) data.Dataset {
 	if n >= ds.Len() {
 		return ds
 	}
-	byClass := map[int][]int{}
-	var classes []int
-	for i := range ds.Len() {
-		l := ds.Label(i)
-		if _, ok := byClass[l]; !ok {
-			classes = append(classes, l)
-		}
-		byClass[l] = append(byClass[l], i)
-	}
+	byClass, classes := classIndices(ds)
 	keep := make([]bool, ds.Len())
 	for taken, round := 0, 0; taken < n; round++ {
 		for _, c := range classes {
@@ -99,6 +91,20 @@ func classBalancedHead(ds data.Dataset, n int) data.Dataset {
 		}
 	}
 	return &data.Subset{Base: ds, Indices: idx}
+}
+
+// classIndices groups the item indices of ds by label, in dataset order,
+// and lists the labels in the order they first appear.
+func classIndices(ds data.Dataset) (byClass map[int][]int, classes []int) {
+	byClass = map[int][]int{}
+	for i := range ds.Len() {
+		l := ds.Label(i)
+		if _, ok := byClass[l]; !ok {
+			classes = append(classes, l)
+		}
+		byClass[l] = append(byClass[l], i)
+	}
+	return byClass, classes
 }
 
 // newLoader makes the loader of set s with the run's transforms: the

@@ -2,7 +2,6 @@ package ovd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -12,7 +11,6 @@ import (
 	"strconv"
 
 	"github.com/vmdls-go/vmdls/data"
-	"github.com/vmdls-go/vmdls/nn"
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/ovd/metrics"
 	"github.com/vmdls-go/vmdls/tensor"
@@ -210,33 +208,16 @@ const (
 // their scores (with ThresholdBestF1, on them and the unknown set's).
 // The unknown set is opened only for ThresholdBestF1.
 func FitDetector(ctx context.Context, cfg Config, opt DetectorOptions, obs Observer) (*Detector, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.checkEvaluation("fitting a detector"); err != nil {
 		return nil, err
 	}
 	if err := opt.fill(); err != nil {
 		return nil, err
 	}
-	if cfg.CheckpointPath == "" {
-		return nil, errors.New("--checkpoint_path: fitting a detector needs the trained model's checkpoint")
-	}
-	if cfg.AEFeatures && cfg.AEPath == "" {
-		return nil, errors.New("--ae_features needs --ae_path, the autoencoder that vmdls train-ae wrote")
-	}
 	cfg.applyThreads()
-	model, err := buildModel(&cfg)
+	model, ae, err := loadTestModels(&cfg)
 	if err != nil {
 		return nil, err
-	}
-	if err := loadModelWeights(model, cfg.CheckpointPath); err != nil {
-		return nil, err
-	}
-	nn.SetTraining(model, false)
-	var ae backbone.Autoencoder
-	if cfg.AEFeatures {
-		if ae, err = LoadAutoencoder(cfg.AEPath); err != nil {
-			return nil, err
-		}
-		nn.SetTraining(ae, false)
 	}
 	input, err := inputSpec(&cfg)
 	if err != nil {
@@ -395,15 +376,7 @@ func inputSpec(cfg *Config) (InputSpec, error) {
 // class-stratified fraction of every class (at least one image of a class
 // with two or more), drawn with seed; both keep their dataset order.
 func holdOut(train *data.Set, frac float64, seed uint64) (fit, held *data.Set) {
-	byClass := map[int][]int{}
-	var classes []int
-	for i := range train.Len() {
-		l := train.Label(i)
-		if _, ok := byClass[l]; !ok {
-			classes = append(classes, l)
-		}
-		byClass[l] = append(byClass[l], i)
-	}
+	byClass, classes := classIndices(train.Dataset)
 	rng := rand.New(rand.NewPCG(seed, 0x686f6c646f7574))
 	out := make([]bool, train.Len())
 	for _, c := range classes {

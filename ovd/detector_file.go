@@ -399,29 +399,20 @@ func loadPrefixed(f *safetensors.File, prefix string, m nn.Module) error {
 // float64Tensor returns the finite F64 values of tensor name of the given
 // shape.
 func float64Tensor(f *safetensors.File, name string, shape []int) ([]float64, error) {
-	t, err := shapedTensor(f, name, safetensors.F64, shape)
-	if err != nil {
-		return nil, err
-	}
-	v, err := t.Float64s()
-	if err != nil {
-		return nil, err
-	}
-	for i, x := range v {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, fmt.Errorf("%s[%d] = %v, want a finite number", name, i, x)
-		}
-	}
-	return v, nil
+	return finiteTensor(f, name, safetensors.F64, shape, safetensors.Tensor.Float64s)
 }
 
 // float32Tensor is float64Tensor for F32.
 func float32Tensor(f *safetensors.File, name string, shape []int) ([]float32, error) {
-	t, err := shapedTensor(f, name, safetensors.F32, shape)
+	return finiteTensor(f, name, safetensors.F32, shape, safetensors.Tensor.Float32s)
+}
+
+func finiteTensor[T float32 | float64](f *safetensors.File, name string, dt safetensors.DType, shape []int, values func(safetensors.Tensor) ([]T, error)) ([]T, error) {
+	t, err := shapedTensor(f, name, dt, shape)
 	if err != nil {
 		return nil, err
 	}
-	v, err := t.Float32s()
+	v, err := values(t)
 	if err != nil {
 		return nil, err
 	}

@@ -133,6 +133,23 @@ func setImages(t *testing.T, cfg *Config, s *data.Set) (*tensor.Tensor, []int) {
 	return tensor.Concat(0, xs...), labels
 }
 
+// grayImages is a one-channel set's images as Go images, as a service
+// would have decoded them.
+func grayImages(t *testing.T, s *data.Set) []image.Image {
+	t.Helper()
+	var imgs []image.Image
+	for i := range s.Len() {
+		im, err := s.Image(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := image.NewGray(image.Rect(0, 0, im.W, im.H))
+		copy(g.Pix, im.Pix)
+		imgs = append(imgs, g)
+	}
+	return imgs
+}
+
 func knownTest(t *testing.T, cfg *Config) *data.Set {
 	t.Helper()
 	s, err := openSetsFor(cfg, false)
@@ -320,17 +337,7 @@ func TestDetectorScoreImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var imgs []image.Image
-	for i := range s.Len() {
-		im, err := s.Image(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := image.NewGray(image.Rect(0, 0, im.W, im.H))
-		copy(g.Pix, im.Pix)
-		imgs = append(imgs, g)
-	}
-	got, err := fx.det.ScoreImages(context.Background(), imgs)
+	got, err := fx.det.ScoreImages(context.Background(), grayImages(t, s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,17 +605,7 @@ func TestDetectorMNIST(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var imgs []image.Image
-		for i := range set.Len() {
-			im, err := set.Image(i)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g := image.NewGray(image.Rect(0, 0, im.W, im.H))
-			copy(g.Pix, im.Pix)
-			imgs = append(imgs, g)
-		}
-		got, err := det.ScoreImages(ctx, imgs)
+		got, err := det.ScoreImages(ctx, grayImages(t, set))
 		if err != nil {
 			t.Fatal(err)
 		}

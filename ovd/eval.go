@@ -101,31 +101,14 @@ func scoreAt(ll []float64, classes int, w []float64, m float64) (values []float6
 // the same passes: without reconstruction weighting ("vmdlsb", when the
 // method uses it) and latent-only ("latent": mu instead of the ensemble).
 func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.checkEvaluation("vmdls test"); err != nil {
 		return nil, err
-	}
-	if cfg.CheckpointPath == "" {
-		return nil, errors.New("--checkpoint_path: vmdls test needs the trained model's checkpoint")
-	}
-	if cfg.AEFeatures && cfg.AEPath == "" {
-		return nil, errors.New("--ae_features needs --ae_path, the autoencoder that vmdls train-ae wrote")
 	}
 	removeTempFiles(cfg.OutputDir) // a killed run's half-written results
 	cfg.applyThreads()
-	model, err := buildModel(&cfg)
+	model, ae, err := loadTestModels(&cfg)
 	if err != nil {
 		return nil, err
-	}
-	if err := loadModelWeights(model, cfg.CheckpointPath); err != nil {
-		return nil, err
-	}
-	nn.SetTraining(model, false)
-	var ae backbone.Autoencoder
-	if cfg.AEFeatures {
-		if ae, err = LoadAutoencoder(cfg.AEPath); err != nil {
-			return nil, err
-		}
-		nn.SetTraining(ae, false)
 	}
 	s, err := openSets(&cfg)
 	if err != nil {
@@ -179,6 +162,45 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 		return nil, err
 	}
 	return &TestResult{OutputDir: cfg.OutputDir, Results: results, Jitter: fit.kEns}, nil
+}
+
+// checkEvaluation is Validate and what evaluating a trained model needs
+// beside it: the model's checkpoint and, with AEFeatures, the
+// autoencoder's. who names the evaluation in the error (Test, FitDetector).
+func (c *Config) checkEvaluation(who string) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if c.CheckpointPath == "" {
+		return fmt.Errorf("--checkpoint_path: %s needs the trained model's checkpoint", who)
+	}
+	if c.AEFeatures && c.AEPath == "" {
+		return errors.New("--ae_features needs --ae_path, the autoencoder that vmdls train-ae wrote")
+	}
+	return nil
+}
+
+// loadTestModels builds the model of cfg with the weights of
+// cfg.CheckpointPath and, with cfg.AEFeatures, loads the autoencoder of
+// cfg.AEPath (nil otherwise), both in eval mode: what Test and FitDetector
+// evaluate.
+func loadTestModels(cfg *Config) (*backbone.Model, backbone.Autoencoder, error) {
+	model, err := buildModel(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := loadModelWeights(model, cfg.CheckpointPath); err != nil {
+		return nil, nil, err
+	}
+	nn.SetTraining(model, false)
+	var ae backbone.Autoencoder
+	if cfg.AEFeatures {
+		if ae, err = LoadAutoencoder(cfg.AEPath); err != nil {
+			return nil, nil, err
+		}
+		nn.SetTraining(ae, false)
+	}
+	return model, ae, nil
 }
 
 // testFit is what pass 1 of Test leaves for pass 2.
