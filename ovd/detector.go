@@ -202,9 +202,9 @@ const (
 // and calibrates it. cfg is Test's Config: CheckpointPath (the model),
 // AEFeatures and AEPath (the reconstruction weight), LatentOnly (the
 // feature set), the known dataset, its transform and the limits. Pass 1 is
-// Test's own (fitPass) over the training set, less the held-out images with
+// the code Test runs, over the training set less the held-out images with
 // HoldoutTrain; the calibration images then go through Test's pass 2
-// (scorePass), which gives M and max r, and the threshold is chosen on
+// code, which gives their l_c, M and max r, and the threshold is chosen on
 // their scores (with ThresholdBestF1, on them and the unknown set's).
 // The unknown set is opened only for ThresholdBestF1.
 func FitDetector(ctx context.Context, cfg Config, opt DetectorOptions, obs Observer) (*Detector, error) {

@@ -236,6 +236,27 @@ func TestDetectorMatchesPass2(t *testing.T) {
 				}
 			}
 		}
+		if !weighted {
+			// The latent ablation's detector scores mu under pass 1's
+			// Gaussians on mu.
+			lcfg := cfg
+			lcfg.LatentOnly = true
+			lat, err := FitDetector(context.Background(), lcfg, DetectorOptions{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lv, lp := Score(sc.llLat, cfg.ClassNum, nil)
+			res, err := lat.Score(context.Background(), x, WithLogDensities())
+			if err != nil {
+				t.Fatal(err)
+			}
+			C := cfg.ClassNum
+			for i, r := range res {
+				if lat.FeatureSet() != featuresLatent || r.Class != lp[i] || r.Score != lv[i] || !slices.Equal(r.LogDensities, sc.llLat[i*C:(i+1)*C]) {
+					t.Fatalf("latent detector, image %d: %+v; Test's passes give class %d value %v", i, r, lp[i], lv[i])
+				}
+			}
+		}
 		if th := fx.det.Threshold(); th.Method != ThresholdKnownTPR || th.TPR < 0.95 || th.Images != s.test.Len() {
 			t.Errorf("threshold %+v: want known_tpr keeping at least 95%% of the %d test images", th, s.test.Len())
 		}
