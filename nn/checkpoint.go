@@ -77,24 +77,14 @@ func SaveCheckpoint(path string, m Module, o *SaveOptions) error {
 	if o == nil {
 		o = &SaveOptions{}
 	}
-	var ts []safetensors.Tensor
 	for _, e := range StateDict(m) {
 		if isTrainingKey(e.Name) {
 			return fmt.Errorf("nn.SaveCheckpoint: model key %q clashes with the reserved optimizer./extra. prefixes", e.Name)
 		}
-		v := hostValues(e.Value)
-		if modelDType(e.Name) == safetensors.I64 {
-			iv := make([]int64, len(v))
-			for i, x := range v {
-				if x != float32(math.Trunc(float64(x))) {
-					return fmt.Errorf("nn.SaveCheckpoint: %s = %v is not an integer", e.Name, x)
-				}
-				iv[i] = int64(x)
-			}
-			ts = append(ts, safetensors.FromInt64(e.Name, e.Value.Shape(), iv))
-			continue
-		}
-		ts = append(ts, safetensors.FromFloat32(e.Name, e.Value.Shape(), v))
+	}
+	ts, err := StateTensors(m, "")
+	if err != nil {
+		return fmt.Errorf("nn.SaveCheckpoint: %w", err)
 	}
 	meta := map[string]string{}
 	for k, v := range o.Metadata {
@@ -132,6 +122,31 @@ func SaveCheckpoint(path string, m Module, o *SaveOptions) error {
 		return fmt.Errorf("nn.SaveCheckpoint: %w", err)
 	}
 	return nil
+}
+
+// StateTensors returns m's state_dict as safetensors tensors in the
+// checkpoint's dtypes (F32, I64 for BatchNorm's num_batches_tracked), each
+// name prefixed with prefix. SaveCheckpoint writes these; a file that holds
+// several modules side by side (ovd's detector file) prefixes each one's
+// keys so that they cannot collide.
+func StateTensors(m Module, prefix string) ([]safetensors.Tensor, error) {
+	var ts []safetensors.Tensor
+	for _, e := range StateDict(m) {
+		v := hostValues(e.Value)
+		if modelDType(e.Name) == safetensors.I64 {
+			iv := make([]int64, len(v))
+			for i, x := range v {
+				if x != float32(math.Trunc(float64(x))) {
+					return nil, fmt.Errorf("%s = %v is not an integer", e.Name, x)
+				}
+				iv[i] = int64(x)
+			}
+			ts = append(ts, safetensors.FromInt64(prefix+e.Name, e.Value.Shape(), iv))
+			continue
+		}
+		ts = append(ts, safetensors.FromFloat32(prefix+e.Name, e.Value.Shape(), v))
+	}
+	return ts, nil
 }
 
 // hostValues returns t's values on the host (the storage itself on the CPU).

@@ -22,10 +22,23 @@ import (
 // ReconstructionWeights turns the per-image reconstruction distances r(x)
 // into weights w(x) = r(x) / max r over the evaluation set.
 func ReconstructionWeights(r []float64) []float64 {
+	return weightsAt(r, reconMax(r))
+}
+
+// reconMax is the largest reconstruction distance of r (0 for none): the
+// normalizer of the weights, which a Detector freezes on its calibration
+// set.
+func reconMax(r []float64) float64 {
 	mx := 0.0
 	for _, v := range r {
 		mx = max(mx, v)
 	}
+	return mx
+}
+
+// weightsAt is ReconstructionWeights with the normalizer given: w = r/mx,
+// or all 1 when mx is not positive.
+func weightsAt(r []float64, mx float64) []float64 {
 	w := make([]float64, len(r))
 	for i, v := range r {
 		if mx > 0 {

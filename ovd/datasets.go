@@ -16,7 +16,12 @@ type sets struct {
 
 // openSets opens cfg's datasets, applies the subset caps and checks that
 // the known set has the classes class_num promises.
-func openSets(cfg *Config) (*sets, error) {
+func openSets(cfg *Config) (*sets, error) { return openSetsFor(cfg, true) }
+
+// openSetsFor is openSets; without unknown it leaves the unknown set nil
+// and never opens it, for a Detector fit whose threshold needs no unknown
+// data (whose files may then be absent).
+func openSetsFor(cfg *Config, unknown bool) (*sets, error) {
 	opt := data.Options{Dir: cfg.DataDir, ClassNum: cfg.ClassNum, Seed: cfg.Seed, BadImages: cfg.BadImages}
 	train, err := data.Open(cfg.KnownDataset, data.Train, opt)
 	if err != nil {
@@ -26,9 +31,11 @@ func openSets(cfg *Config) (*sets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--known_dataset %s (test split): %w", cfg.KnownDataset, err)
 	}
-	unknown, err := data.OpenUnknown(cfg.UnknownDataset, data.Test, opt)
-	if err != nil {
-		return nil, fmt.Errorf("--unknown_dataset %s: %w", cfg.UnknownDataset, err)
+	var unk *data.Set
+	if unknown {
+		if unk, err = data.OpenUnknown(cfg.UnknownDataset, data.Test, opt); err != nil {
+			return nil, fmt.Errorf("--unknown_dataset %s: %w", cfg.UnknownDataset, err)
+		}
 	}
 	// Only the known classes take part (a dataset with more classes than
 	// class_num, such as cifar10, keeps labels < class_num).
@@ -38,8 +45,8 @@ func openSets(cfg *Config) (*sets, error) {
 	for _, c := range []struct {
 		s *data.Set
 		n int
-	}{{train, cfg.TrainLimit}, {test, cfg.TestLimit}, {unknown, cfg.UnknownLimit}} {
-		if c.n > 0 {
+	}{{train, cfg.TrainLimit}, {test, cfg.TestLimit}, {unk, cfg.UnknownLimit}} {
+		if c.n > 0 && c.s != nil {
 			c.s.Dataset = classBalancedHead(c.s.Dataset, c.n)
 		}
 	}
@@ -56,7 +63,7 @@ func openSets(cfg *Config) (*sets, error) {
 	if present < cfg.ClassNum {
 		return nil, fmt.Errorf("--class_num %d: the training set of %s has only %d of the classes 0..%d", cfg.ClassNum, cfg.KnownDataset, present, cfg.ClassNum-1)
 	}
-	return &sets{train: train, test: test, unknown: unknown}, nil
+	return &sets{train: train, test: test, unknown: unk}, nil
 }
 
 // classBalancedHead keeps n items of ds: the first items of every class
@@ -67,15 +74,7 @@ func classBalancedHead(ds data.Dataset, n int) data.Dataset {
 	if n >= ds.Len() {
 		return ds
 	}
-	byClass := map[int][]int{}
-	var classes []int
-	for i := range ds.Len() {
-		l := ds.Label(i)
-		if _, ok := byClass[l]; !ok {
-			classes = append(classes, l)
-		}
-		byClass[l] = append(byClass[l], i)
-	}
+	byClass, classes := classIndices(ds)
 	keep := make([]bool, ds.Len())
 	for taken, round := 0, 0; taken < n; round++ {
 		for _, c := range classes {
@@ -92,6 +91,20 @@ func classBalancedHead(ds data.Dataset, n int) data.Dataset {
 		}
 	}
 	return &data.Subset{Base: ds, Indices: idx}
+}
+
+// classIndices groups the item indices of ds by label, in dataset order,
+// and lists the labels in the order they first appear.
+func classIndices(ds data.Dataset) (byClass map[int][]int, classes []int) {
+	byClass = map[int][]int{}
+	for i := range ds.Len() {
+		l := ds.Label(i)
+		if _, ok := byClass[l]; !ok {
+			classes = append(classes, l)
+		}
+		byClass[l] = append(byClass[l], i)
+	}
+	return byClass, classes
 }
 
 // newLoader makes the loader of set s with the run's transforms: the

@@ -23,6 +23,19 @@
 // Gaussian.LogProb, Score (the per-class log-likelihoods turned into a value
 // and a predicted class) and ReconstructionWeights.
 //
+// For a service, FitDetector makes a Detector from a trained checkpoint and
+// Test's Config, Save writes it as one safetensors file, and LoadDetector,
+// Detector.Score (transformed float32 NCHW batches) and
+// Detector.ScoreImages (decoded images) use it. The detector lives here
+// rather than in a package above ovd because it is the test procedure
+// itself, frozen: FitDetector runs Test's own pass 1 and pass 2 (fitPass,
+// scorePass) and Score's arithmetic with the normalizers fixed, so a
+// detector cannot drift from what Test computes, and none of the passes'
+// internals had to become API to make it. Its scores differ from Test's in
+// one way, on purpose: Test normalizes by its evaluation set (M, max r),
+// a Detector by its calibration set, fixed at fit time, so that a score
+// does not depend on what else is in the request.
+//
 // Conventions: images are float32 NCHW and the model's state_dict keys are
 // the reference's (see nn/backbone); densities, moments and scores are
 // float64. Labels 0..ClassNum-1 are the known classes, and a higher value

@@ -57,12 +57,24 @@ func tap1(m *backbone.Model, x *tensor.Tensor) (*tensor.Tensor, error) {
 // (nil: all 1). s_c = (l_c - M)·w with M = 1 + max ll; value = max_c s_c,
 // pred = argmax_c s_c.
 func Score(ll []float64, classes int, w []float64) (values []float64, pred []int) {
-	n := len(ll) / classes
+	return scoreAt(ll, classes, w, scoreOffset(ll))
+}
+
+// scoreOffset is pass 2's M = 1 + max ll over the evaluated images. A
+// Detector computes it once, on its calibration set, and keeps it.
+func scoreOffset(ll []float64) float64 {
 	m := math.Inf(-1)
 	for _, v := range ll {
 		m = max(m, v)
 	}
-	m++
+	return m + 1
+}
+
+// scoreAt is Score with M given: s_c = (l_c - m)·w. Score takes m from the
+// images it scores; a Detector passes the M frozen on its calibration set,
+// so that an image's score does not depend on the rest of its batch.
+func scoreAt(ll []float64, classes int, w []float64, m float64) (values []float64, pred []int) {
+	n := len(ll) / classes
 	values = make([]float64, n)
 	pred = make([]int, n)
 	for i := range n {
@@ -89,31 +101,14 @@ func Score(ll []float64, classes int, w []float64) (values []float64, pred []int
 // the same passes: without reconstruction weighting ("vmdlsb", when the
 // method uses it) and latent-only ("latent": mu instead of the ensemble).
 func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.checkEvaluation("vmdls test"); err != nil {
 		return nil, err
-	}
-	if cfg.CheckpointPath == "" {
-		return nil, errors.New("--checkpoint_path: vmdls test needs the trained model's checkpoint")
-	}
-	if cfg.AEFeatures && cfg.AEPath == "" {
-		return nil, errors.New("--ae_features needs --ae_path, the autoencoder that vmdls train-ae wrote")
 	}
 	removeTempFiles(cfg.OutputDir) // a killed run's half-written results
 	cfg.applyThreads()
-	model, err := buildModel(&cfg)
+	model, ae, err := loadTestModels(&cfg)
 	if err != nil {
 		return nil, err
-	}
-	if err := loadModelWeights(model, cfg.CheckpointPath); err != nil {
-		return nil, err
-	}
-	nn.SetTraining(model, false)
-	var ae backbone.Autoencoder
-	if cfg.AEFeatures {
-		if ae, err = LoadAutoencoder(cfg.AEPath); err != nil {
-			return nil, err
-		}
-		nn.SetTraining(ae, false)
 	}
 	s, err := openSets(&cfg)
 	if err != nil {
@@ -167,6 +162,45 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 		return nil, err
 	}
 	return &TestResult{OutputDir: cfg.OutputDir, Results: results, Jitter: fit.kEns}, nil
+}
+
+// checkEvaluation is Validate and what evaluating a trained model needs
+// beside it: the model's checkpoint and, with AEFeatures, the
+// autoencoder's. who names the evaluation in the error (Test, FitDetector).
+func (c *Config) checkEvaluation(who string) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if c.CheckpointPath == "" {
+		return fmt.Errorf("--checkpoint_path: %s needs the trained model's checkpoint", who)
+	}
+	if c.AEFeatures && c.AEPath == "" {
+		return errors.New("--ae_features needs --ae_path, the autoencoder that vmdls train-ae wrote")
+	}
+	return nil
+}
+
+// loadTestModels builds the model of cfg with the weights of
+// cfg.CheckpointPath and, with cfg.AEFeatures, loads the autoencoder of
+// cfg.AEPath (nil otherwise), both in eval mode: what Test and FitDetector
+// evaluate.
+func loadTestModels(cfg *Config) (*backbone.Model, backbone.Autoencoder, error) {
+	model, err := buildModel(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := loadModelWeights(model, cfg.CheckpointPath); err != nil {
+		return nil, nil, err
+	}
+	nn.SetTraining(model, false)
+	var ae backbone.Autoencoder
+	if cfg.AEFeatures {
+		if ae, err = LoadAutoencoder(cfg.AEPath); err != nil {
+			return nil, nil, err
+		}
+		nn.SetTraining(ae, false)
+	}
+	return model, ae, nil
 }
 
 // testFit is what pass 1 of Test leaves for pass 2.
@@ -258,11 +292,11 @@ func scorePass(ctx context.Context, cfg *Config, model *backbone.Model, ae backb
 			sc.llEns = appendLogProbs(sc.llEns, fit.ens, f.Ensemble.Data())
 			sc.llLat = appendLogProbs(sc.llLat, fit.lat, f.Mu.Data())
 			if ae != nil {
-				t1, err := tap1(model, reconstruct(ae, b.X))
+				r, err := reconDistances(model, ae, b.X, f)
 				if err != nil {
 					return err
 				}
-				sc.r = append(sc.r, rowMSE(f.Tap1, t1)...)
+				sc.r = append(sc.r, r...)
 			}
 			sc.labels = append(sc.labels, b.Labels...)
 			obs.emit(Event{Phase: "score", Images: len(sc.labels), Steps: total, Elapsed: time.Since(start)})
@@ -274,6 +308,18 @@ func scorePass(ctx context.Context, cfg *Config, model *backbone.Model, ae backb
 	}
 	sc.seconds = time.Since(start).Seconds()
 	return sc, nil
+}
+
+// reconDistances is pass 2's r(x) for every image of x, whose features f
+// ExtractFeatures gave: the mean squared difference between tap 1 of x and
+// tap 1 of the autoencoder's reconstruction of x, under the model's own
+// encoder. scorePass and a Detector share it.
+func reconDistances(model *backbone.Model, ae backbone.Autoencoder, x *tensor.Tensor, f Features) ([]float64, error) {
+	t1, err := tap1(model, reconstruct(ae, x))
+	if err != nil {
+		return nil, err
+	}
+	return rowMSE(f.Tap1, t1), nil
 }
 
 func sumCounts(m *Moments) float64 {
