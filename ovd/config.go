@@ -12,42 +12,44 @@ import (
 )
 
 // Config holds every setting of a VMDLS run. Field comments give the
-// reference's flag name; the command line maps its flags onto this struct
-// one to one, and library users fill it directly (DefaultConfig first).
+// reference's flag name, and the JSON keys are the flag names, so that
+// results.json, checkpoint metadata and the command line's --dry_run speak
+// one language; the command line maps its flags onto this struct one to
+// one, and library users fill it directly (DefaultConfig first).
 type Config struct {
 	// Model (GMM_VAE_Contrastive's arguments).
-	EncType   string // --enc_type: mnist-conv, vgg, resnet18, densenet, wresnet
-	LatentDim int    // --latent_dim
-	EncOutDim int    // --enc_out_dim: must equal the backbone's output width
-	ClassNum  int    // --class_num: the known classes are labels 0..ClassNum-1
+	EncType   string `json:"enc_type"`    // --enc_type: mnist-conv, vgg, resnet18, densenet, wresnet
+	LatentDim int    `json:"latent_dim"`  // --latent_dim
+	EncOutDim int    `json:"enc_out_dim"` // --enc_out_dim: must equal the backbone's output width
+	ClassNum  int    `json:"class_num"`   // --class_num: the known classes are labels 0..ClassNum-1
 
 	// Loss and schedules.
-	KLCoeff           float64 // --kl_coeff
-	GenerationEpoch   int     // --generation_epoch: the KL term is 0 before this epoch
-	LowerBound        float64 // --lower_bound: quantile of the class log-likelihoods kept as the class bound
-	MarginMaxDistance float64 // --margin_max_distance
-	MarginJump        float64 // --margin_jump / --margin_jumps
-	MarginsEpoch      int     // --margins_epoch
+	KLCoeff           float64 `json:"kl_coeff"`            // --kl_coeff
+	GenerationEpoch   int     `json:"generation_epoch"`    // --generation_epoch: the KL term is 0 before this epoch
+	LowerBound        float64 `json:"lower_bound"`         // --lower_bound: quantile of the class log-likelihoods kept as the class bound
+	MarginMaxDistance float64 `json:"margin_max_distance"` // --margin_max_distance
+	MarginJump        float64 `json:"margin_jump"`         // --margin_jump / --margin_jumps
+	MarginsEpoch      int     `json:"margins_epoch"`       // --margins_epoch
 
 	// Optimization.
-	MaxEpochs  int     // --max_epochs
-	LR         float64 // --lr
-	Opt        string  // --opt: sgd or adam
-	StepSize   int     // --step_size: StepLR period in epochs
-	StepGamma  float64 // --step_gamma
-	Finetune   bool    // --finetune: freeze the encoder for the first epochs
-	FinetuneLR float64 // --finetune_lr
-	Weights    string  // --weights: encoder weights (safetensors) to start from
+	MaxEpochs  int     `json:"max_epochs"`  // --max_epochs
+	LR         float64 `json:"lr"`          // --lr
+	Opt        string  `json:"opt"`         // --opt: sgd or adam
+	StepSize   int     `json:"step_size"`   // --step_size: StepLR period in epochs
+	StepGamma  float64 `json:"step_gamma"`  // --step_gamma
+	Finetune   bool    `json:"finetune"`    // --finetune: freeze the encoder for the first epochs
+	FinetuneLR float64 `json:"finetune_lr"` // --finetune_lr
+	Weights    string  `json:"weights"`     // --weights: encoder weights (safetensors) to start from
 
 	// Data.
-	DataDir        string // --data_dir
-	KnownDataset   string // --known_dataset
-	UnknownDataset string // --unknown_dataset
-	DataTransforms string // --data_transforms: mnist, cifar, cifar_test, blob, ...
-	InputHeight    int    // --input_height
-	BatchClasses   int    // --batch_classes
-	SampleCount    int    // --sample_count
-	BatchSize      int    // --batch_size: evaluation batch size
+	DataDir        string `json:"data_dir"`        // --data_dir
+	KnownDataset   string `json:"known_dataset"`   // --known_dataset
+	UnknownDataset string `json:"unknown_dataset"` // --unknown_dataset
+	DataTransforms string `json:"data_transforms"` // --data_transforms: mnist, cifar, cifar_test, blob, ...
+	InputHeight    int    `json:"input_height"`    // --input_height
+	BatchClasses   int    `json:"batch_classes"`   // --batch_classes
+	SampleCount    int    `json:"sample_count"`    // --sample_count
+	BatchSize      int    `json:"batch_size"`      // --batch_size: evaluation batch size
 	// AETransforms (--ae_transforms) is the pipeline the autoencoder
 	// trains on; empty means the reference's for the known dataset
 	// (AETransformsFor). The reference trains its MNIST autoencoder on
@@ -56,28 +58,29 @@ type Config struct {
 	// docs/results.md measures what this mismatch does to the weighted
 	// score. Its CIFAR autoencoders train on pl_bolts' normalization
 	// ("bolts_cifar").
-	AETransforms string
+	AETransforms string `json:"ae_transforms"`
 	// TrainLimit and UnknownLimit cap the training and unknown sets (0: all),
 	// for quick runs and tests; the first images are kept.
-	TrainLimit, UnknownLimit int
+	TrainLimit   int `json:"train_limit"`
+	UnknownLimit int `json:"unknown_limit"`
 	// TestLimit caps the known test set (0: all).
-	TestLimit int
+	TestLimit int `json:"test_limit"`
 	// BadImages (--bad_images, --skip_bad_images) is what opening an image
 	// folder dataset does about images that do not decode: check every
 	// header and fail (the default), decode every image and fail, or
 	// decode every image and leave the bad ones out with a warning.
-	BadImages data.BadImages
+	BadImages data.BadImages `json:"bad_images"`
 
 	// Evaluation.
-	CheckpointPath string // --checkpoint_path: resume training from it, or the model to test
-	AEFeatures     bool   // --ae_features: reconstruction weighting
-	AEPath         string // --ae_path: the trained autoencoder (safetensors)
-	LatentOnly     bool   // --latent_only: ablation, score mu instead of the feature ensemble
+	CheckpointPath string `json:"checkpoint_path"` // --checkpoint_path: resume training from it, or the model to test
+	AEFeatures     bool   `json:"ae_features"`     // --ae_features: reconstruction weighting
+	AEPath         string `json:"ae_path"`         // --ae_path: the trained autoencoder (safetensors)
+	LatentOnly     bool   `json:"latent_only"`     // --latent_only: ablation, score mu instead of the feature ensemble
 
 	// Ours.
-	Seed      uint64 // --seed
-	OutputDir string // --output_dir
-	Threads   int    // --threads: 0 uses every core
+	Seed      uint64 `json:"seed"`       // --seed
+	OutputDir string `json:"output_dir"` // --output_dir
+	Threads   int    `json:"threads"`    // --threads: 0 uses every core
 }
 
 // applyThreads sizes the process-wide worker pool (package parallel) from

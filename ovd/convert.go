@@ -1,9 +1,12 @@
 package ovd
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/vmdls-go/vmdls/safetensors"
@@ -192,4 +195,42 @@ func ReadCheckpointInfo(path string) (*CheckpointInfo, error) {
 	}
 	info.TrainedWith = TrainedWith(info.Metadata)
 	return info, nil
+}
+
+// trainConfig returns the training settings a checkpoint recorded, for
+// results.json's train_config: a vmdls checkpoint's config (Config's JSON,
+// flag names as keys) or a Lightning checkpoint's hyper_parameters (the
+// reference's argparse names); nil when it recorded none.
+func trainConfig(path string) json.RawMessage {
+	info, err := ReadCheckpointInfo(path)
+	if err != nil {
+		return nil
+	}
+	for _, js := range []string{info.Metadata["config"], info.HyperParameters()} {
+		if js != "" && json.Valid([]byte(js)) {
+			return json.RawMessage(js)
+		}
+	}
+	return nil
+}
+
+// buildInfo says which vmdls made a file: the module version (a release
+// tag, a pseudo-version or "(devel)"), the VCS revision when the build
+// recorded one, and the Go version.
+func buildInfo() map[string]string {
+	out := map[string]string{"go": runtime.Version()}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return out
+	}
+	out["version"] = bi.Main.Version
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			out["revision"] = s.Value
+		case "vcs.modified":
+			out["modified"] = s.Value
+		}
+	}
+	return out
 }

@@ -97,6 +97,17 @@ func TestEndToEndMNIST(t *testing.T) {
 		}
 		return v
 	}
+	// The settings under the flags' names: the test's, and the training's
+	// from the checkpoint, with the build that wrote them.
+	for _, k := range []string{"test_config", "train_config"} {
+		m, ok := got[k].(map[string]any)
+		if !ok || m["enc_type"] != "mnist-conv" || m["latent_dim"] != float64(cfg.LatentDim) {
+			t.Errorf("results.json %s = %v, want the settings keyed by flag name", k, got[k])
+		}
+	}
+	if v, ok := got["vmdls"].(map[string]any); !ok || v["go"] == nil {
+		t.Errorf("results.json vmdls = %v, want the build's versions", got["vmdls"])
+	}
 	abl, _ := got["ablations"].(map[string]any)
 	for _, name := range []string{"vmdlsb", "latent"} {
 		m, ok := abl[name].(map[string]any)

@@ -144,14 +144,16 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 		runs = append(runs, run("vmdlsb", sc.llEns, nil), run("latent", sc.llLat, nil))
 	}
 	meta := map[string]any{
-		"method":          runs[0].Name,
-		"hyperparameters": cfg,
-		"seed":            cfg.Seed,
-		"timings":         timings,
-		"jitter":          map[string]any{"ensemble_k": fit.kEns, "latent_k": fit.kLat, "step": JitterStep},
-		"feature_dim":     fit.dim,
-		"images":          map[string]int{"train": fit.images, "known_test": s.test.Len(), "unknown": s.unknown.Len()},
-		"checkpoint":      cfg.CheckpointPath,
+		"method":       runs[0].Name,
+		"test_config":  cfg,
+		"train_config": trainConfig(cfg.CheckpointPath),
+		"vmdls":        buildInfo(),
+		"seed":         cfg.Seed,
+		"timings":      timings,
+		"jitter":       map[string]any{"ensemble_k": fit.kEns, "latent_k": fit.kLat, "step": JitterStep},
+		"feature_dim":  fit.dim,
+		"images":       map[string]int{"train": fit.images, "known_test": s.test.Len(), "unknown": s.unknown.Len()},
+		"checkpoint":   cfg.CheckpointPath,
 	}
 	var columns []report.Column
 	if ae != nil {

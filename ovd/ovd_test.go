@@ -1,6 +1,7 @@
 package ovd
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -206,6 +207,12 @@ func TestPriorMeanSurvivesFallback(t *testing.T) {
 		if !slices.Equal(back.st.priorMeans[k], means[k]) {
 			t.Errorf("class %d: prior mean after a checkpoint %v, want %v", k, back.st.priorMeans[k], means[k])
 		}
+	}
+	// The checkpoint records its settings under the flags' names, which
+	// results.json's train_config repeats.
+	var recorded map[string]any
+	if err := json.Unmarshal(trainConfig(path), &recorded); err != nil || recorded["enc_type"] != cfg.EncType || recorded["class_num"] != float64(cfg.ClassNum) {
+		t.Errorf("train_config of the checkpoint: %v (%v)", recorded, err)
 	}
 	ct := back.classMeansTensor().Data()
 	if ct[0] != 2 {
