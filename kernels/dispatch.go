@@ -85,15 +85,16 @@ func SetPath(name string) (prev string, err error) {
 }
 
 // CPUInfo describes the processor the kernels run on, as read by cpuid.
+// Its JSON keys are snake_case, the style of every file vmdls writes.
 type CPUInfo struct {
-	Brand      string   // the processor's brand string
-	CPUs       int      // logical CPUs this process may run on (runtime.NumCPU)
-	Threads    int      // workers the parallel kernels use (parallel.Threads())
-	Features   []string // SIMD features relevant to the kernels that the CPU has
-	L1DBytes   int      // L1 data cache per core, bytes (-1 if unknown)
-	L2Bytes    int      // L2 cache per core, bytes (-1 if unknown)
-	L3Bytes    int      // L3 cache in total, bytes (-1 if unknown)
-	KernelPath string   // the path Path reports
+	Brand      string   `json:"brand"`       // the processor's brand string
+	CPUs       int      `json:"cpus"`        // logical CPUs this process may run on (runtime.NumCPU)
+	Threads    int      `json:"threads"`     // workers the parallel kernels use (parallel.Threads())
+	Features   []string `json:"features"`    // SIMD features relevant to the kernels that the CPU has
+	L1DBytes   int      `json:"l1d_bytes"`   // L1 data cache per core, bytes (-1 if unknown)
+	L2Bytes    int      `json:"l2_bytes"`    // L2 cache per core, bytes (-1 if unknown)
+	L3Bytes    int      `json:"l3_bytes"`    // L3 cache in total, bytes (-1 if unknown)
+	KernelPath string   `json:"kernel_path"` // the path Path reports
 }
 
 // Info returns what cpuid found about this CPU and the kernel path chosen.
