@@ -2,13 +2,12 @@ package ovd_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"image"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 
+	"github.com/vmdls-go/vmdls/internal/toymnist"
 	"github.com/vmdls-go/vmdls/ovd"
 )
 
@@ -23,7 +22,9 @@ func Example_detector() {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	writeToyMNIST(dir, 200, 60)
+	if err := toymnist.Write(dir, 200, 60); err != nil {
+		panic(err)
+	}
 
 	cfg := ovd.DefaultTestConfig()
 	cfg.EncType, cfg.LatentDim, cfg.EncOutDim = "mnist-conv", 32, 500
@@ -80,33 +81,4 @@ func Example_detector() {
 	// threshold: known_tpr keeps true of 60 known images
 	// same score alone and in a batch: true
 	// log-densities per class: 10
-}
-
-// writeToyMNIST writes MNIST's four IDX files under dir/mnist: ten classes
-// of 28x28 images that differ in brightness.
-func writeToyMNIST(dir string, train, test int) {
-	if err := os.MkdirAll(filepath.Join(dir, "mnist"), 0o755); err != nil {
-		panic(err)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, split := range []struct {
-		prefix string
-		n      int
-	}{{"train", train}, {"t10k", test}} {
-		prefix, n := split.prefix, split.n
-		img := binary.BigEndian.AppendUint32([]byte{0, 0, 8, 3}, uint32(n))
-		img = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(img, 28), 28)
-		lab := binary.BigEndian.AppendUint32([]byte{0, 0, 8, 1}, uint32(n))
-		for i := range n {
-			lab = append(lab, byte(i%10))
-			for range 28 * 28 {
-				img = append(img, byte(i%10*20+rng.IntN(40)))
-			}
-		}
-		for name, b := range map[string][]byte{prefix + "-images-idx3-ubyte": img, prefix + "-labels-idx1-ubyte": lab} {
-			if err := os.WriteFile(filepath.Join(dir, "mnist", name), b, 0o644); err != nil {
-				panic(err)
-			}
-		}
-	}
 }

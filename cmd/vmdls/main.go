@@ -52,6 +52,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return runDemo(args[1:], stdout, stderr)
 	case "convert":
 		return runConvert(args[1:], stdout, stderr)
+	case "score":
+		return runScore(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return nil
@@ -90,6 +92,8 @@ commands:
              a PyTorch checkpoint (state_dict, Lightning .ckpt, .pth.tar) as
              safetensors, without Python (--checkpoint_path, --weights and
              --ae_path also read PyTorch files directly)
+  score --detector FILE INPUT...
+             a detector file's verdict on image files and folders, as CSV
   info       the version, the CPU features found and the kernel path chosen;
              info --checkpoint FILE describes a checkpoint
   bench      micro-benchmarks: gemm, conv, train-step, infer (one JSON line)
