@@ -152,22 +152,24 @@ func averagePrecision(n, positives int, tps, fps func(k int) int) float64 {
 	return ap
 }
 
-func auprIn(pts []Point) float64 {
-	k, _ := counted(pts)
-	return averagePrecision(len(pts)-1, k,
-		func(i int) int { return pts[i].KnownAccepted },
-		func(i int) int { return pts[i].UnknownAccepted })
-}
-
-func auprOut(pts []Point) float64 {
+// prProblem returns the precision-recall problem of the sweep pts for
+// averagePrecision and trapezoidPR: its n thresholds, its positives and
+// the positives and negatives scoring at least the k-th threshold. Known
+// images are positive with score value; with unknownPositive, unknown
+// images are, with score -value.
+func prProblem(pts []Point, unknownPositive bool) (n, positives int, tps, fps func(k int) int) {
 	k, u := counted(pts)
-	n := len(pts) - 1
+	n = len(pts) - 1
+	if !unknownPositive {
+		return n, k, func(i int) int { return pts[i].KnownAccepted }, func(i int) int { return pts[i].UnknownAccepted }
+	}
 	// The i-th largest -value is the i-th smallest value, pts[n+1-i]; images
 	// with value <= it are those not accepted at pts[n-i].
-	return averagePrecision(n, u,
-		func(i int) int { return u - pts[n-i].UnknownAccepted },
-		func(i int) int { return k - pts[n-i].KnownAccepted })
+	return n, u, func(i int) int { return u - pts[n-i].UnknownAccepted }, func(i int) int { return k - pts[n-i].KnownAccepted }
 }
+
+func auprIn(pts []Point) float64  { return averagePrecision(prProblem(pts, false)) }
+func auprOut(pts []Point) float64 { return averagePrecision(prProblem(pts, true)) }
 
 // trapezoidPR is the area under the precision-recall curve by trapezoids,
 // as pytorch-ood and OpenOOD compute it (scikit-learn's auc(recall,
@@ -192,20 +194,8 @@ func trapezoidPR(n, positives int, tps, fps func(k int) int) float64 {
 	return area
 }
 
-func auprInTrapezoid(pts []Point) float64 {
-	k, _ := counted(pts)
-	return trapezoidPR(len(pts)-1, k,
-		func(i int) int { return pts[i].KnownAccepted },
-		func(i int) int { return pts[i].UnknownAccepted })
-}
-
-func auprOutTrapezoid(pts []Point) float64 {
-	k, u := counted(pts)
-	n := len(pts) - 1
-	return trapezoidPR(n, u,
-		func(i int) int { return u - pts[n-i].UnknownAccepted },
-		func(i int) int { return k - pts[n-i].KnownAccepted })
-}
+func auprInTrapezoid(pts []Point) float64  { return trapezoidPR(prProblem(pts, false)) }
+func auprOutTrapezoid(pts []Point) float64 { return trapezoidPR(prProblem(pts, true)) }
 
 // AUPRIn is scikit-learn's average_precision_score(labels < C, values): known
 // images positive, score value. NaN without known images.
