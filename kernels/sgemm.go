@@ -399,7 +399,9 @@ func (g *gemm) runParts(nparts, kcBlk int) {
 	g.parts = g.parts[:nparts]
 	for i := range g.parts {
 		p := &g.parts[i]
-		p.ap = grow(p.ap, mcMax*kcBlk)
+		if g.sharedA == nil { // runSharedA packed all of A already
+			p.ap = grow(p.ap, mcMax*kcBlk)
+		}
 		p.bg = grow(p.bg, kcBlk*ncPart)
 		p.tile = grow(p.tile, mr*nr)
 	}

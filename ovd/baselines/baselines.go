@@ -330,11 +330,12 @@ func (n *KNN) Score(x Matrix) []float64 {
 		parallel.For(rows, 8, func(lo, hi int) {
 			cand := make([]float64, 0, 64)
 			approx := make([]float64, t.Rows)
+			sorted := make([]float64, t.Rows)
 			for i := lo; i < hi; i++ {
 				for j := range t.Rows {
 					approx[j] = 2 - 2*float64(dots[i*t.Rows+j])
 				}
-				kth := kthSmallest(slices.Clone(approx), n.k)
+				kth := kthSmallest(append(sorted[:0], approx...), n.k)
 				cand = cand[:0]
 				qi := q.Row(r0 + i)
 				for j, a := range approx {
