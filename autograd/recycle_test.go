@@ -2,6 +2,8 @@ package autograd
 
 import (
 	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/vmdls-go/vmdls/tensor"
@@ -165,4 +167,120 @@ func integerSeed(r *rand.Rand, n int) *tensor.Tensor {
 		seed.Data()[i] = float32(r.IntN(17) - 8)
 	}
 	return seed
+}
+
+// TestRecycleValues runs three training-like steps with Backward's
+// RecycleValues in each recycling mode and wants, bit for bit, the
+// gradients of plain Backward. It also wants what the option promises to
+// leave alone left alone (the root, a kept intermediate, a view of a
+// parameter, a value made before the mark, the parameters), and what it
+// promises to take taken: in poison mode an intermediate that was not kept
+// reads NaN after Backward, and with recycling on the next step's first
+// activation lands in the storage the previous step handed back.
+func TestRecycleValues(t *testing.T) {
+	const rows, cols = 8, 4096
+	r := rand.New(rand.NewPCG(7, 8))
+	xv, wv, in := tensor.Randn(r, rows, cols), tensor.Randn(r, rows, cols), tensor.Randn(r, rows, cols)
+	type stepOut struct {
+		grads            []*tensor.Tensor
+		loss, kept       float32
+		dropped, viewSum float32
+		preSum, paramSum float32
+		allocated        uint64 // bytes, the step's forward and backward
+	}
+	run := func(mode string, recycle bool) []stepOut {
+		prev, err := tensor.SetRecycle(mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tensor.SetRecycle(prev)
+		tensor.DropRecycled()
+		x, w := Param(xv.Clone()), Param(wv.Clone())
+		var outs []stepOut
+		for range 3 {
+			x.ZeroGrad()
+			w.ZeroGrad()
+			pre := Tanh(Mul(x, Const(in))) // in the graph, but made before the mark
+			preWant := tensor.Sum(pre.Value(), false).Item()
+			mark := tensor.AllocMark()
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			a := Mul(x, w)
+			b := Relu(Add(a, pre))
+			view := Reshape(x, rows*cols) // shares the parameter's storage
+			c := Mul(Reshape(b, rows*cols), view)
+			kept := Exp(MulScalar(c, 0.01))
+			loss := Mean(Mul(kept, kept), false)
+			keptWant := tensor.Sum(kept.Value(), false).Item()
+			var opts []BackwardOption
+			if recycle {
+				opts = append(opts, RecycleValues(mark, kept))
+			}
+			if err := loss.Backward(opts...); err != nil {
+				t.Fatal(err)
+			}
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			o := stepOut{
+				allocated: after.TotalAlloc - before.TotalAlloc,
+				grads:     []*tensor.Tensor{x.Grad().Clone(), w.Grad().Clone()},
+				loss:      loss.Value().Item(),
+				kept:      tensor.Sum(kept.Value(), false).Item(),
+				dropped:   a.Value().Data()[0],
+				viewSum:   tensor.Sum(view.Value(), false).Item(),
+				preSum:    tensor.Sum(pre.Value(), false).Item(),
+				paramSum:  tensor.Sum(x.Value(), false).Item(),
+			}
+			if o.kept != keptWant {
+				t.Errorf("%s: the kept value changed in Backward: sum %v, was %v", mode, o.kept, keptWant)
+			}
+			if o.preSum != preWant {
+				t.Errorf("%s: a value made before the mark changed: sum %v, was %v", mode, o.preSum, preWant)
+			}
+			outs = append(outs, o)
+			// An SGD-like update in place, so that each step differs.
+			x.Value().AxpyInPlace(-0.1, x.Grad())
+			w.Value().AxpyInPlace(-0.1, w.Grad())
+		}
+		return outs
+	}
+	// A collection during a step frees the values no backward reads (a+pre)
+	// before Backward can hand them back, as it may in a real step; with the
+	// collector off the count of recycled activations is exact.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	want := run("off", false)
+	plainOn := run("on", false)
+	for _, mode := range []string{"off", "on", "poison"} {
+		got := run(mode, true)
+		for s := range got {
+			g, w := got[s], want[s]
+			for i := range g.grads {
+				if j, same := sameFloats(g.grads[i].Data(), w.grads[i].Data()); !same {
+					t.Errorf("%s step %d: gradient %d differs at %d: %v, plain Backward %v", mode, s, i, j, g.grads[i].Data()[j], w.grads[i].Data()[j])
+				}
+			}
+			if g.loss != w.loss || g.viewSum != w.viewSum || g.paramSum != w.paramSum {
+				t.Errorf("%s step %d: loss %v, parameter view %v, parameter %v; plain Backward %v, %v, %v",
+					mode, s, g.loss, g.viewSum, g.paramSum, w.loss, w.viewSum, w.paramSum)
+			}
+			switch mode {
+			case "poison":
+				if d := g.dropped; d == d {
+					t.Errorf("poison step %d: an intermediate not kept reads %v after Backward, want NaN: it was not recycled", s, d)
+				}
+			case "on":
+				// Six of the step's activations are recycled (a, a+pre,
+				// b, c, c/100, kept²); pre's two, made before the step's
+				// mark, take two of them back. The other four must come
+				// from the cache, not from fresh memory, less the option's
+				// own bookkeeping (a weak pointer per op, a few hundred
+				// bytes).
+				const activation = rows * cols * 4
+				if saved := int64(plainOn[s].allocated) - int64(g.allocated); s > 0 && saved < 4*activation-1024 {
+					t.Errorf("step %d: allocated %d bytes, plain Backward %d: RecycleValues saved %d, want at least %d",
+						s, g.allocated, plainOn[s].allocated, saved, 4*activation-1024)
+				}
+			}
+		}
+	}
 }

@@ -288,9 +288,10 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 			if !ok {
 				break
 			}
+			mark := tensor.AllocMark()
 			loss := ae.ReconstructionLoss(autograd.Const(b.X))
 			adam.ZeroGrad()
-			if err := loss.Backward(); err != nil {
+			if err := loss.Backward(autograd.RecycleValues(mark)); err != nil {
 				it.Close()
 				return res, err
 			}

@@ -405,6 +405,7 @@ func (t *trainer) step(b *data.Batch, e, step int, classMeans *tensor.Tensor) ([
 	cfg := &t.cfg
 	// One generator per (epoch, step) makes a resumed run draw the same eps.
 	rng := rand.New(rand.NewPCG(cfg.Seed^0x7a5eed, uint64(e)<<32|uint64(step)))
+	mark := tensor.AllocMark()
 	mu, logvar := t.model.Encode(autograd.Const(b.X))
 	z := Reparameterize(mu, logvar, rng)
 	trip, _ := losses.TripletDistancing(z, b.Labels, TripletMargin, float32(t.st.NegMargin))
@@ -417,7 +418,9 @@ func (t *trainer) step(b *data.Batch, e, step int, classMeans *tensor.Tensor) ([
 	}
 	t.opt.ZeroGrad()
 	if loss.RequiresGrad() {
-		if err := loss.Backward(); err != nil {
+		// The step's activations go back to the cache for the next step's;
+		// what the epoch's statistics and the log read afterwards is kept.
+		if err := loss.Backward(autograd.RecycleValues(mark, trip, z)); err != nil {
 			panic(err) // a fresh graph with a scalar root cannot fail
 		}
 		t.opt.Step()

@@ -90,7 +90,7 @@ func Conv2dWith(x, w, bias *Tensor, o ConvOptions) *Tensor {
 	p := convParams(op, x, w, o.Stride, o.Padding)
 	p.ReLU, p.ForwardOnly = o.ReLU, o.ForwardOnly
 	checkBias(op, bias, p.K, x.shape, w.shape)
-	y := empty(dev, []int{p.N, p.K, p.OH, p.OW})
+	y := uninit(dev, []int{p.N, p.K, p.OH, p.OW})
 	if y.n > 0 {
 		backendOf(op, dev).Conv2d(p, y.buf(), x.buf(), w.buf(), optBuf(bias))
 	}
@@ -107,14 +107,15 @@ func Conv2dBackward(dy, x, w *Tensor, stride, padding [2]int, wantX, wantW, want
 	if !slices.Equal(dy.shape, []int{p.N, p.K, p.OH, p.OW}) {
 		failf(op, [][]int{dy.shape, x.shape, w.shape}, "output gradient must be [%d %d %d %d]", p.N, p.K, p.OH, p.OW)
 	}
+	// The backend overwrites each gradient it is given.
 	if wantX {
-		dx = empty(dev, x.shape)
+		dx = uninit(dev, x.shape)
 	}
 	if wantW {
-		dw = empty(dev, w.shape)
+		dw = uninit(dev, w.shape)
 	}
 	if wantBias {
-		db = empty(dev, []int{p.K})
+		db = uninit(dev, []int{p.K})
 	}
 	if !wantX && !wantW && !wantBias {
 		return
@@ -172,7 +173,7 @@ func ConvTranspose2d(x, w, bias *Tensor, stride, padding, outPadding [2]int) *Te
 	}
 	p := convTransposeParams(op, x, w, stride, padding, outPadding)
 	checkBias(op, bias, p.C, x.shape, w.shape)
-	y := empty(dev, []int{p.N, p.C, p.H, p.W})
+	y := uninit(dev, []int{p.N, p.C, p.H, p.W})
 	if y.n == 0 {
 		return y
 	}
@@ -198,7 +199,7 @@ func ConvTranspose2dBackward(dy, x, w *Tensor, stride, padding, outPadding [2]in
 	if wantX {
 		// The transposed convolution's input gradient is the forward
 		// convolution of dy with the same filters.
-		dx = empty(dev, x.shape)
+		dx = uninit(dev, x.shape)
 		if dx.n > 0 {
 			b.Conv2d(p, dx.buf(), dy.buf(), w.buf(), nilBuf)
 		}
@@ -206,7 +207,7 @@ func ConvTranspose2dBackward(dy, x, w *Tensor, stride, padding, outPadding [2]in
 	if wantW {
 		// The filter gradient of the convolution with dy as its input and x
 		// as its output gradient.
-		dw = empty(dev, w.shape)
+		dw = uninit(dev, w.shape)
 		if dw.n > 0 {
 			b.Conv2dBackward(p, nilBuf, dw.buf(), nilBuf, x.buf(), dy.buf(), nilBuf)
 		}

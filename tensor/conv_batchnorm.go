@@ -48,7 +48,7 @@ func BatchNorm2d(x, gamma, beta, runMean, runVar *Tensor, training bool, momentu
 		if n*hw <= 1 && training {
 			failf(op, [][]int{x.shape}, "expected more than 1 value per channel when training")
 		}
-		mean, variance = empty(x.dev, []int{c}), empty(x.dev, []int{c})
+		mean, variance = uninit(x.dev, []int{c}), uninit(x.dev, []int{c})
 		if c > 0 {
 			b.ChannelStats(mean.buf(), variance.buf(), x.buf(), n, c, hw)
 		}
@@ -64,7 +64,7 @@ func BatchNorm2d(x, gamma, beta, runMean, runVar *Tensor, training bool, momentu
 	if beta != nil {
 		shift = Add(beta, shift)
 	}
-	y = empty(x.dev, x.shape)
+	y = uninit(x.dev, x.shape)
 	if y.n > 0 {
 		b.ChannelAffine(y.buf(), x.buf(), n, c, hw, scale.buf(), shift.buf())
 	}
@@ -90,13 +90,13 @@ func BatchNorm2dBackward(dy, x, mean, invstd, gamma *Tensor, batchStats, wantX, 
 		fail(op, "gradient and input shapes differ", dy.shape, x.shape)
 	}
 	if wantX {
-		dx = empty(x.dev, x.shape)
+		dx = uninit(x.dev, x.shape)
 	}
 	if wantGamma {
-		dgamma = empty(x.dev, []int{c})
+		dgamma = uninit(x.dev, []int{c})
 	}
 	if wantBeta {
-		dbeta = empty(x.dev, []int{c})
+		dbeta = uninit(x.dev, []int{c})
 	}
 	if c > 0 && (wantX || wantGamma || wantBeta) {
 		backendOf(op, x.dev).BatchNormBackward(optBuf(dx), optBuf(dgamma), optBuf(dbeta), dy.buf(), x.buf(), n, c, hw,

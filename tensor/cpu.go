@@ -44,7 +44,9 @@ type cpuBackend struct{}
 
 func (cpuBackend) Name() string { return "cpu" }
 
-func (cpuBackend) Alloc(n int) Storage { return allocCPU(n) }
+func (cpuBackend) Alloc(n int) Storage { return allocCPU(n, true) }
+
+func (cpuBackend) AllocUninit(n int) Storage { return allocCPU(n, false) }
 
 func (cpuBackend) Upload(dst Buf, src []float32) { copy(cpuSlice(dst), src) }
 

@@ -106,6 +106,15 @@ const (
 	RLogSumExp = kernels.RLogSumExp
 )
 
+// uninitAllocator is the optional fast path of a Backend that can hand out
+// storage without clearing it (the CPU's, from its cache of recycled
+// storage).
+type uninitAllocator interface {
+	// AllocUninit returns a storage of n elements with unspecified
+	// contents.
+	AllocUninit(n int) Storage
+}
+
 // Backend is the set of primitive operations a device provides. Every tensor
 // op is written once against it; the CPU backend (cpu.go) implements it with
 // the kernels package and a CUDA backend registers its own under the cuda

@@ -4,7 +4,7 @@ package tensor
 func binary(name string, op BinaryOp, a, b *Tensor) *Tensor {
 	dev := sameDevice(name, a, b)
 	shape := broadcastOrFail(name, a.shape, b.shape)
-	r := empty(dev, shape)
+	r := uninit(dev, shape)
 	if r.n > 0 {
 		backendOf(name, dev).Binary(op, r.buf(), shape, a.buf(), broadcastStrides(a.shape, shape), b.buf(), broadcastStrides(b.shape, shape))
 	}
@@ -13,7 +13,7 @@ func binary(name string, op BinaryOp, a, b *Tensor) *Tensor {
 
 // unary applies op with parameters p, q to every element of a.
 func unary(name string, op UnaryOp, a *Tensor, p, q float32) *Tensor {
-	r := empty(a.dev, a.shape)
+	r := uninit(a.dev, a.shape)
 	if r.n > 0 {
 		backendOf(name, a.dev).Unary(op, r.buf(), a.buf(), p, q)
 	}
@@ -75,7 +75,7 @@ func Where(mask, a, b *Tensor) *Tensor {
 	const name = "tensor.Where"
 	dev := sameDevice(name, mask, a, b)
 	shape := broadcastOrFail(name, mask.shape, a.shape, b.shape)
-	r := empty(dev, shape)
+	r := uninit(dev, shape)
 	if r.n > 0 {
 		backendOf(name, dev).Where(r.buf(), shape,
 			mask.buf(), broadcastStrides(mask.shape, shape),

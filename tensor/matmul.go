@@ -40,14 +40,14 @@ func matmul(name string, a, b *Tensor, transA, transB bool) *Tensor {
 		fail(name, "batch dimensions cannot broadcast", a.shape, b.shape)
 	}
 	out := append(append([]int{}, batch...), m, n)
-	r := empty(dev, out)
+	if k == 0 {
+		return empty(dev, out) // zero-filled: an empty sum
+	}
+	r := uninit(dev, out) // the products write every element (beta 0)
 	if r.n == 0 {
 		return r
 	}
 	be := backendOf(name, dev)
-	if k == 0 {
-		return r // zero-filled already: an empty sum
-	}
 	nb := numelOf(batch)
 	// A batch of products against one shared B with A not transposed is a
 	// single tall product: stacking the A's gives one [nb*m, k] matrix.
@@ -100,7 +100,12 @@ func Linear(x, w, bias *Tensor) *Tensor {
 		rows = numelOf(x.shape[:len(x.shape)-1])
 	}
 	shape := append(append([]int{}, x.shape[:len(x.shape)-1]...), outF)
-	r := empty(dev, shape)
+	var r *Tensor
+	if in == 0 && bias == nil {
+		r = empty(dev, shape) // zero-filled: an empty sum
+	} else {
+		r = uninit(dev, shape) // the bias or the product (beta 0) writes it whole
+	}
 	if r.n == 0 {
 		return r
 	}

@@ -36,8 +36,8 @@ func poolParams(op string, x *Tensor, kernel, stride, padding [2]int) PoolParams
 func MaxPool2d(x *Tensor, kernel, stride, padding [2]int) (y, indices *Tensor) {
 	const op = "tensor.MaxPool2d"
 	p := poolParams(op, x, kernel, stride, padding)
-	y = empty(x.dev, []int{p.N, p.C, p.OH, p.OW})
-	indices = empty(x.dev, y.shape)
+	y = uninit(x.dev, []int{p.N, p.C, p.OH, p.OW})
+	indices = uninit(x.dev, y.shape)
 	if y.n > 0 {
 		backendOf(op, x.dev).MaxPool2d(p, y.buf(), indices.buf(), x.buf())
 	}
@@ -68,7 +68,7 @@ func AvgPool2d(x *Tensor, kernel, stride, padding [2]int, countIncludePad bool) 
 	const op = "tensor.AvgPool2d"
 	p := poolParams(op, x, kernel, stride, padding)
 	p.CountIncludePad = countIncludePad
-	y := empty(x.dev, []int{p.N, p.C, p.OH, p.OW})
+	y := uninit(x.dev, []int{p.N, p.C, p.OH, p.OW})
 	if y.n > 0 {
 		backendOf(op, x.dev).AvgPool2d(p, y.buf(), x.buf())
 	}

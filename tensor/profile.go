@@ -177,6 +177,14 @@ func (b *profiledBackend) Alloc(n int) Storage {
 	return b.inner.Alloc(n)
 }
 
+func (b *profiledBackend) AllocUninit(n int) Storage {
+	defer b.p.add(ProfAlloc, time.Now())
+	if u, ok := b.inner.(uninitAllocator); ok {
+		return u.AllocUninit(n)
+	}
+	return b.inner.Alloc(n)
+}
+
 func (b *profiledBackend) Upload(dst Buf, src []float32) {
 	defer b.p.add(ProfCopy, time.Now())
 	b.inner.Upload(dst, src)

@@ -115,3 +115,102 @@ func TestRecycleConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRecycleStepAndTrim checks the step storage of RecycleStep: it is not
+// bound by the cache's size limit, TrimRecycled drops only what came back
+// before its mark, and what came back after stays to be reused.
+func TestRecycleStepAndTrim(t *testing.T) {
+	withRecycle(t, "on")
+	DropRecycled()
+	mark := AllocMark()
+	// More step storage than maxCachedFloats lets Recycle keep.
+	big := make([]*Tensor, 5)
+	for i := range big {
+		big[i] = Zeros(maxCachedFloats / 4)
+	}
+	for _, b := range big {
+		if !RecycleStep(b, mark) {
+			t.Fatal("RecycleStep refused storage made after the mark")
+		}
+	}
+	stepStart := AllocMark()
+	late := Zeros(2 * minRecycled)
+	RecycleStep(late, mark)
+	if got := cachedEntries(); got != 6 {
+		t.Fatalf("cache holds %d entries, want all 6 step storages", got)
+	}
+	TrimRecycled(stepStart)
+	if got := cachedEntries(); got != 1 {
+		t.Fatalf("after the trim the cache holds %d entries, want only the one that came back after the mark", got)
+	}
+	if r := Zeros(2 * minRecycled); &r.Data()[0] != &late.Data()[0] {
+		t.Error("the storage that came back after the trim's mark was not reused")
+	}
+	if r := Zeros(maxCachedFloats / 4); &r.Data()[0] == &big[4].Data()[0] {
+		t.Error("trimmed storage was reused")
+	}
+}
+
+// TestRecycleBestFit checks which cached storage an allocation takes: the
+// smallest that holds it, never one more than half as large again, and
+// that a storage taken for fewer elements comes back whole.
+func TestRecycleBestFit(t *testing.T) {
+	withRecycle(t, "on")
+	DropRecycled()
+	const n = 4 * minRecycled
+	mark := AllocMark()
+	wide, snug, small := Zeros(n+n/4), Zeros(n+n/8), Zeros(n-1)
+	for _, x := range []*Tensor{wide, snug, small} {
+		RecycleStep(x, mark)
+	}
+	got := Zeros(n)
+	if &got.Data()[0] != &snug.Data()[0] {
+		t.Fatal("an allocation of n did not take the smallest cached storage that holds n")
+	}
+	if got.Numel() != n || len(got.Data()) != n {
+		t.Fatalf("a reused larger storage gave %d elements, want %d", len(got.Data()), n)
+	}
+	if tooBig := Zeros(wide.Numel() / 2); &tooBig.Data()[0] == &wide.Data()[0] {
+		t.Error("an allocation took a storage twice its size")
+	}
+	// The larger storage comes back whole, and fits its own size again.
+	RecycleStep(got, mark)
+	if r := Zeros(n + n/8); &r.Data()[0] != &snug.Data()[0] {
+		t.Error("a storage reused for fewer elements did not come back at its full size")
+	}
+}
+
+// TestAllocUninit checks the fast path for outputs an op overwrites whole:
+// recycled storage comes uncleared, new storage zeroed (as Go makes it),
+// and in poison mode a new one is all NaN so that an op failing to write
+// an element shows it.
+func TestAllocUninit(t *testing.T) {
+	withRecycle(t, "on")
+	DropRecycled()
+	mark := AllocMark()
+	a := Ones(minRecycled)
+	d := a.Data()
+	RecycleStep(a, mark)
+	u := allocCPU(minRecycled, false)
+	if &u.data[0] != &d[0] || u.data[minRecycled/2] != 1 {
+		t.Errorf("uninitialized allocation: reused %v, element %v; want the recycled storage, uncleared", &u.data[0] == &d[0], u.data[minRecycled/2])
+	}
+	RecycleStep(&Tensor{shape: []int{minRecycled}, st: u, n: minRecycled, dev: CPU}, mark)
+	if z := allocCPU(minRecycled, true); &z.data[0] != &d[0] || z.data[minRecycled/2] != 0 {
+		t.Error("a zeroed allocation from the cache was not cleared")
+	}
+	withRecycle(t, "poison")
+	if p := allocCPU(minRecycled, false); p.data[3] == p.data[3] {
+		t.Errorf("poison mode: a new uninitialized storage holds %v, want NaN", p.data[3])
+	}
+	if z := allocCPU(minRecycled, true); z.data[3] != 0 {
+		t.Errorf("poison mode: a zeroed allocation holds %v", z.data[3])
+	}
+}
+
+// cachedEntries counts the storages in the cache.
+func cachedEntries() int {
+	cpuCache.mu.Lock()
+	defer cpuCache.mu.Unlock()
+	return len(cpuCache.free)
+}

@@ -59,7 +59,7 @@ func reduceOver(name string, op ReduceOp, a *Tensor, axes []int, keepDim bool) *
 		for i := lo; i <= hi; i++ {
 			cs[i] = 1
 		}
-		next := empty(a.dev, cs)
+		next := uninit(a.dev, cs)
 		if next.n > 0 {
 			b.Reduce(op, next.buf(), cur.buf(), outer, axis, inner)
 		}
@@ -104,7 +104,7 @@ func argReduce(name string, op ReduceOp, a *Tensor, axis int, keepDim bool) (*Te
 		failf(name, [][]int{a.shape}, "cannot reduce the empty axis %d", axis)
 	}
 	outer, inner := splitAt(a.shape, ax)
-	r := empty(a.dev, reducedShape(a.shape, []int{ax}, keepDim))
+	r := uninit(a.dev, reducedShape(a.shape, []int{ax}, keepDim))
 	idx := make([]int, r.n)
 	if r.n > 0 {
 		backendOf(name, a.dev).ArgReduce(op, r.buf(), idx, a.buf(), outer, a.shape[ax], inner)
@@ -150,7 +150,7 @@ func LogSumExp(a *Tensor, axis int, keepDim bool) *Tensor {
 	const name = "tensor.LogSumExp"
 	ax := normAxis(name, axis, len(a.shape), a.shape)
 	outer, inner := splitAt(a.shape, ax)
-	r := empty(a.dev, reducedShape(a.shape, []int{ax}, keepDim))
+	r := uninit(a.dev, reducedShape(a.shape, []int{ax}, keepDim))
 	if r.n > 0 {
 		if a.shape[ax] == 0 {
 			r.Fill(float32(math.Inf(-1)))
@@ -164,7 +164,7 @@ func LogSumExp(a *Tensor, axis int, keepDim bool) *Tensor {
 func softmax(name string, a *Tensor, axis int, log bool) *Tensor {
 	ax := normAxis(name, axis, len(a.shape), a.shape)
 	outer, inner := splitAt(a.shape, ax)
-	r := empty(a.dev, a.shape)
+	r := uninit(a.dev, a.shape)
 	if r.n > 0 {
 		backendOf(name, a.dev).Softmax(r.buf(), a.buf(), outer, a.shape[ax], inner, log)
 	}

@@ -165,7 +165,7 @@ func (t *Tensor) Permute(perm ...int) *Tensor {
 		shape[i] = t.shape[a]
 		strides[i] = cs[a]
 	}
-	r := empty(t.dev, shape)
+	r := uninit(t.dev, shape)
 	if r.n > 0 {
 		t.backend().StridedCopy(r.buf(), contiguousStrides(shape), t.buf(), strides, shape)
 	}
@@ -216,7 +216,7 @@ func (t *Tensor) Narrow(axis, start, length int) *Tensor {
 	}
 	shape := append([]int{}, t.shape...)
 	shape[a] = length
-	r := empty(t.dev, shape)
+	r := uninit(t.dev, shape)
 	if r.n > 0 {
 		cs := contiguousStrides(t.shape)
 		src := t.buf()
@@ -244,7 +244,7 @@ func (t *Tensor) IndexSelect(axis int, idx []int) *Tensor {
 	}
 	shape := append([]int{}, t.shape...)
 	shape[a] = len(idx)
-	r := empty(t.dev, shape)
+	r := uninit(t.dev, shape)
 	if r.n > 0 {
 		outer, inner := splitAt(t.shape, a)
 		t.backend().Gather(r.buf(), t.buf(), outer, t.shape[a], inner, append([]int{}, idx...))
@@ -318,7 +318,7 @@ func Concat(axis int, ts ...*Tensor) *Tensor {
 		}
 		shape[a] += t.shape[a]
 	}
-	r := empty(dev, shape)
+	r := uninit(dev, shape) // the parts fill it whole
 	rs := contiguousStrides(shape)
 	pos := 0
 	for _, t := range parts {
@@ -372,7 +372,7 @@ func (t *Tensor) Expand(shape ...int) *Tensor {
 			fail(op, "cannot expand", t.shape, shape)
 		}
 	}
-	r := empty(t.dev, out)
+	r := uninit(t.dev, out)
 	if r.n > 0 {
 		t.backend().StridedCopy(r.buf(), contiguousStrides(out), t.buf(), broadcastStrides(t.shape, out), out)
 	}

@@ -44,6 +44,23 @@ func empty(d Device, shape []int) *Tensor {
 	return &Tensor{shape: append([]int{}, shape...), st: b.Alloc(n), n: n, dev: d}
 }
 
+// uninit allocates a tensor of the given shape on d whose contents are
+// unspecified, for an op that overwrites every element of its output:
+// recycled storage then skips the clear, which is a whole pass over memory
+// (recycle.go). Backends without the fast path give
+// zero-filled storage. The shape is copied.
+func uninit(d Device, shape []int) *Tensor {
+	n := numelOf(shape)
+	b := backendOf("tensor.alloc", d)
+	var st Storage
+	if u, ok := b.(uninitAllocator); ok {
+		st = u.AllocUninit(n)
+	} else {
+		st = b.Alloc(n)
+	}
+	return &Tensor{shape: append([]int{}, shape...), st: st, n: n, dev: d}
+}
+
 func (t *Tensor) buf() Buf         { return Buf{S: t.st, Off: t.off, N: t.n} }
 func (t *Tensor) backend() Backend { return backendOf("tensor", t.dev) }
 
@@ -243,7 +260,7 @@ func (t *Tensor) Set(v float32, idx ...int) {
 
 // Clone returns a copy of t with its own storage on the same device.
 func (t *Tensor) Clone() *Tensor {
-	r := empty(t.dev, t.shape)
+	r := uninit(t.dev, t.shape)
 	if t.n > 0 {
 		t.backend().Copy(r.buf(), t.buf())
 	}

@@ -114,9 +114,12 @@ func New(encType string, batch int, train bool, seed uint64) (*Net, error) {
 // mean(h²) over its output h. Then backward and the SGD update.
 func (n *Net) Train() float32 {
 	n.Opt.ZeroGrad()
+	// The step's activations go back to the cache for the next step's, as
+	// ovd's training loop does.
+	mark := tensor.AllocMark()
 	if n.Model == nil {
 		loss := autograd.Mean(autograd.Square(n.Timed.Forward(autograd.Const(n.X))), false)
-		if err := loss.Backward(); err != nil {
+		if err := loss.Backward(autograd.RecycleValues(mark)); err != nil {
 			panic(err) // a fresh graph always differentiates
 		}
 		n.Opt.Step()
@@ -126,7 +129,7 @@ func (n *Net) Train() float32 {
 	eps := autograd.Const(tensor.Randn(n.rng, mu.Shape()...))
 	z := autograd.Add(mu, autograd.Mul(autograd.Exp(autograd.MulScalar(logvar, 0.5)), eps))
 	loss := TripletKLLoss(z, n.Labels, NumClasses)
-	if err := loss.Backward(); err != nil {
+	if err := loss.Backward(autograd.RecycleValues(mark)); err != nil {
 		panic(err) // a fresh graph always differentiates
 	}
 	n.Opt.Step()
