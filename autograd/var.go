@@ -422,3 +422,23 @@ func topoOrder(root *node) ([]*node, error) {
 func Custom(op string, value *tensor.Tensor, backward func(g *tensor.Tensor) []*tensor.Tensor, inputs ...*Var) *Var {
 	return record(op, value, backward, inputs...)
 }
+
+// DiscardUnrecorded hands the storage of values that a forward pass run
+// without a graph (inside NoGrad) has consumed back for reuse
+// (tensor.Recycle), so that inference takes each layer's output from the
+// storage of one it no longer needs instead of allocating, and clearing,
+// a new one: a fifth of a ResNet-18 inference pass went to clearing fresh
+// allocations. While a graph is recorded it does nothing, since a backward
+// pass may still read them. Only storage made after mark (tensor.AllocMark)
+// is taken, so a caller's input stays out of reach; the caller promises
+// that neither vs nor any view of their storage will be used again.
+func DiscardUnrecorded(mark uint64, vs ...*Var) {
+	if GradEnabled() {
+		return
+	}
+	for _, v := range vs {
+		if v != nil {
+			tensor.Recycle(v.value, mark)
+		}
+	}
+}

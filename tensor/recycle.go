@@ -192,6 +192,14 @@ func allocCPU(n int, zero bool) *cpuStorage {
 				cpuCache.floats -= cap(s.data)
 			}
 			cpuCache.free = slices.Delete(cpuCache.free, i, i+1)
+		} else {
+			// A miss gives up as much of Recycle's storage, oldest first:
+			// storage cached for sizes that are not asked for (an
+			// inference pass's earlier, larger layers) then goes to the
+			// collector, whose memory the new one can take, instead of
+			// adding to the peak beside it. Step storage stays: the step
+			// asks for it again.
+			evictLocked(n)
 		}
 		cpuCache.mu.Unlock()
 	}
@@ -238,8 +246,9 @@ func bestFitLocked(n int) int {
 	return best
 }
 
-// evictLocked drops the oldest of Recycle's entries until at least n
-// elements of them have gone or none is left; cpuCache.mu is held.
+// evictLocked drops the oldest of Recycle's entries (not RecycleStep's)
+// until at least n elements of them have gone or none is left;
+// cpuCache.mu is held.
 func evictLocked(n int) {
 	if n <= 0 {
 		return

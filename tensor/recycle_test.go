@@ -214,3 +214,36 @@ func cachedEntries() int {
 	defer cpuCache.mu.Unlock()
 	return len(cpuCache.free)
 }
+
+// TestRecycleMissEvicts checks that an allocation the cache cannot serve
+// gives up as much of Recycle's storage, oldest first, and none of
+// RecycleStep's.
+func TestRecycleMissEvicts(t *testing.T) {
+	withRecycle(t, "on")
+	DropRecycled()
+	const m = minRecycled
+	mark := AllocMark()
+	old, newer, step := Zeros(m), Zeros(m), Zeros(8*m)
+	Recycle(old, mark)
+	Recycle(newer, mark)
+	RecycleStep(step, mark)
+	Zeros(4 * m) // fits none of them: both of Recycle's go
+	if got := cachedEntries(); got != 1 {
+		t.Fatalf("after a miss the cache holds %d entries, want only the step storage", got)
+	}
+	if r := Zeros(8 * m); &r.Data()[0] != &step.Data()[0] {
+		t.Error("the step storage did not survive the miss")
+	}
+	// Two storages of 2m; a miss of m (2m is too large to take for it)
+	// evicts the older one only.
+	c, d := Zeros(2*m), Zeros(2*m)
+	Recycle(c, mark)
+	Recycle(d, mark)
+	Zeros(m)
+	if got := cachedEntries(); got != 1 {
+		t.Fatalf("a miss of %d elements left %d entries of %d, want 1", m, got, 2*m)
+	}
+	if r := Zeros(2 * m); &r.Data()[0] != &d.Data()[0] {
+		t.Error("the miss evicted the newer storage, not the older")
+	}
+}

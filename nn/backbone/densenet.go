@@ -8,6 +8,7 @@ import (
 
 	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/nn"
+	"github.com/vmdls-go/vmdls/tensor"
 )
 
 // DenseNetOutDim is enc_out_dim of the densenet encoder (DenseNet-BC-100,
@@ -40,9 +41,19 @@ func newDenseBottleneck(rng *rand.Rand, cin, k int, std float64) *denseBottlenec
 
 // Forward returns x with the layer's k new channels concatenated after it.
 func (b *denseBottleneck) Forward(x *autograd.Var) *autograd.Var {
-	y := b.conv1.Forward(bnRelu(b.bn1, x))
-	y = b.conv2.Forward(bnRelu(b.bn2, y))
-	return autograd.Concat(1, x, y)
+	// In inference each intermediate goes back for reuse once consumed
+	// (autograd.DiscardUnrecorded; with a graph nothing is discarded).
+	mark := tensor.AllocMark()
+	a := bnRelu(b.bn1, x)
+	y := b.conv1.Forward(a)
+	autograd.DiscardUnrecorded(mark, a)
+	a = bnRelu(b.bn2, y)
+	autograd.DiscardUnrecorded(mark, y)
+	y = b.conv2.Forward(a)
+	autograd.DiscardUnrecorded(mark, a)
+	out := autograd.Concat(1, x, y)
+	autograd.DiscardUnrecorded(mark, y)
+	return out
 }
 
 // denseTransition is the reference's TransitionBlock, BN-ReLU-1×1
@@ -64,8 +75,13 @@ func newDenseTransition(rng *rand.Rand, cin, cout int, std float64) *denseTransi
 
 // Forward halves the spatial size and compresses the channels.
 func (t *denseTransition) Forward(x *autograd.Var) *autograd.Var {
-	y := t.conv1.Forward(bnRelu(t.bn1, x))
-	return autograd.AvgPool2d(y, [2]int{2, 2}, [2]int{2, 2}, [2]int{}, true)
+	mark := tensor.AllocMark()
+	a := bnRelu(t.bn1, x)
+	y := t.conv1.Forward(a)
+	autograd.DiscardUnrecorded(mark, a)
+	out := autograd.AvgPool2d(y, [2]int{2, 2}, [2]int{2, 2}, [2]int{}, true)
+	autograd.DiscardUnrecorded(mark, y)
+	return out
 }
 
 // denseConv is a bias-free convolution initialized as the reference's
@@ -169,15 +185,23 @@ func (d *DenseNet) Forward(x *autograd.Var) *autograd.Var {
 // reference's get_layer_output(x, 1..3).
 func (d *DenseNet) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.Var) {
 	var taps [3]*autograd.Var
+	mark := tensor.AllocMark() // the caller's x is older: never discarded
 	x = d.conv1.Forward(x)
 	for b, blk := range d.blocks {
+		in := x
 		x = blk.Forward(x)
+		autograd.DiscardUnrecorded(mark, in)
 		if b < 2 {
+			in = x
 			x = d.trans[b].Forward(x)
+			autograd.DiscardUnrecorded(mark, in)
 			taps[b] = dwPool(x)
 		}
 	}
-	h := dwPool(bnRelu(d.bn1, x))
+	a := bnRelu(d.bn1, x)
+	autograd.DiscardUnrecorded(mark, x)
+	h := dwPool(a)
+	autograd.DiscardUnrecorded(mark, a)
 	taps[2] = h
 	return h, taps
 }

@@ -141,6 +141,7 @@ type stage struct {
 
 func newStage(blocks ...nn.Module) *stage {
 	s := &stage{layer: nn.NewSequential(blocks...)}
+	s.layer.DiscardIntermediates = true // the blocks keep nothing of their input
 	s.RegisterModule("layer", s.layer)
 	return s
 }

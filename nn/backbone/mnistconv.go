@@ -5,6 +5,7 @@ import (
 
 	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/nn"
+	"github.com/vmdls-go/vmdls/tensor"
 )
 
 // MnistConvOutDim is enc_out_dim of the mnist-conv encoder.
@@ -43,6 +44,7 @@ type MnistConv struct {
 func NewMnistConvEncoder(rng *rand.Rand) *MnistConv {
 	seq := NewMnistConv(rng)
 	m := &MnistConv{Convs: nn.NewSequential(seq.Layers[:13]...), DecLayer: seq.Layers[14].(*nn.Linear)}
+	m.Convs.DiscardIntermediates = true // no layer keeps its input
 	m.RegisterModule("encoder", m.Convs)
 	m.RegisterModule("dec_layer", m.DecLayer)
 	return m
@@ -61,8 +63,11 @@ func (m *MnistConv) Forward(x *autograd.Var) *autograd.Var {
 func (m *MnistConv) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.Var) {
 	var taps [3]*autograd.Var
 	tapAt := map[int]int{2: 0, 4: 1, 6: 2}
+	mark := tensor.AllocMark() // the caller's x is older: never discarded
 	for i, l := range m.Convs.Layers {
+		in := x
 		x = l.Forward(x)
+		autograd.DiscardUnrecorded(mark, in)
 		if k, ok := tapAt[i]; ok {
 			taps[k] = autograd.Flatten(autograd.GlobalAvgPool2d(x), 1, 3)
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/nn"
+	"github.com/vmdls-go/vmdls/tensor"
 )
 
 // ResNet18OutDim is enc_out_dim of the resnet18 encoder.
@@ -43,6 +44,7 @@ func newBasicBlock(rng *rand.Rand, conv convMaker, in, out, stride int) *BasicBl
 	b.RegisterModule("bn2", b.BN2)
 	if stride != 1 || in != out {
 		b.Downsample = nn.NewSequential(conv(rng, in, out, 1, stride, 0), nn.NewBatchNorm2d(out, true))
+		b.Downsample.DiscardIntermediates = true
 		b.RegisterModule("downsample", b.Downsample)
 	}
 	return b
@@ -64,13 +66,24 @@ func plainConv(rng *rand.Rand, in, out, k, stride, pad int) *nn.Conv2d {
 
 // Forward returns relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
 func (b *BasicBlock) Forward(x *autograd.Var) *autograd.Var {
-	y := bnRelu(b.BN1, b.Conv1.Forward(x))
-	y = b.Conv2.Forward(y)
+	// In inference each intermediate goes back for reuse once consumed
+	// (autograd.DiscardUnrecorded; with a graph nothing is discarded).
+	mark := tensor.AllocMark()
+	c1 := b.Conv1.Forward(x)
+	y := bnRelu(b.BN1, c1)
+	autograd.DiscardUnrecorded(mark, c1)
+	c2 := b.Conv2.Forward(y)
+	autograd.DiscardUnrecorded(mark, y)
 	s := x
 	if b.Downsample != nil {
 		s = b.Downsample.Forward(x)
 	}
-	return bnAddRelu(b.BN2, y, s)
+	out := bnAddRelu(b.BN2, c2, s)
+	autograd.DiscardUnrecorded(mark, c2)
+	if s != x {
+		autograd.DiscardUnrecorded(mark, s)
+	}
+	return out
 }
 
 // ResNet18 is the reference's CIFAR ResNet-18 encoder (nets.py
@@ -110,6 +123,7 @@ func newResNet18(rng *rand.Rand, conv convMaker) *ResNet18 {
 			stride = 1
 		}
 		r.Layers[i] = nn.NewSequential(newBasicBlock(rng, conv, in, c, stride), newBasicBlock(rng, conv, c, c, 1))
+		r.Layers[i].DiscardIntermediates = true
 		r.RegisterModule("layer"+strconv.Itoa(i+1), r.Layers[i])
 		in = c
 	}
@@ -130,14 +144,21 @@ func (r *ResNet18) ForwardTaps(x *autograd.Var) (h *autograd.Var, taps [3]*autog
 
 func (r *ResNet18) forward(x *autograd.Var, withTaps bool) (*autograd.Var, [3]*autograd.Var) {
 	var taps [3]*autograd.Var
-	x = bnRelu(r.BN1, r.Conv1.Forward(x))
+	mark := tensor.AllocMark() // the caller's x is older: never discarded
+	c := r.Conv1.Forward(x)
+	x = bnRelu(r.BN1, c)
+	autograd.DiscardUnrecorded(mark, c)
 	for i, l := range r.Layers {
+		in := x
 		x = l.Forward(x)
+		autograd.DiscardUnrecorded(mark, in)
 		if withTaps && i < 3 {
 			taps[i] = globalPoolFlat(x)
 		}
 	}
-	return globalPoolFlat(x), taps
+	h := globalPoolFlat(x)
+	autograd.DiscardUnrecorded(mark, x)
+	return h, taps
 }
 
 // OutDim is 512.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/nn"
+	"github.com/vmdls-go/vmdls/tensor"
 )
 
 // VGGOutDim is enc_out_dim of the vgg encoder.
@@ -49,6 +50,7 @@ func NewVGG(rng *rand.Rand) *VGG {
 	seq.Append(nn.NewReLU())
 	seq.Append(nn.NewLinear(rng, VGGOutDim, VGGOutDim, true))
 	seq.Append(nn.NewReLU())
+	seq.DiscardIntermediates = true // no layer keeps its input
 	v := &VGG{Encoder: seq}
 	v.RegisterModule("encoder", seq)
 	return v
@@ -62,8 +64,13 @@ func (v *VGG) Forward(x *autograd.Var) *autograd.Var { return v.Encoder.Forward(
 // lost: every convolution here is followed by a batch norm).
 func (v *VGG) ForwardTaps(x *autograd.Var) (h *autograd.Var, taps [3]*autograd.Var) {
 	k := 0
+	mark := tensor.AllocMark() // the caller's x is older: never discarded
 	for i, l := range v.Encoder.Layers {
+		in := x
 		x = l.Forward(x)
+		if !tensor.SameStorage(in.Value(), x.Value()) {
+			autograd.DiscardUnrecorded(mark, in)
+		}
 		if k < 3 && i == vggTapAt[k] {
 			taps[k] = globalPoolFlat(x)
 			k++

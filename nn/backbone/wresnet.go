@@ -7,6 +7,7 @@ import (
 
 	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/nn"
+	"github.com/vmdls-go/vmdls/tensor"
 )
 
 // WideResNetOutDim is enc_out_dim of the wresnet encoder (WideResNet-28-10).
@@ -50,16 +51,30 @@ func newWRNBlock(rng *rand.Rand, cin, cout, stride int, drop float64) *wrnBlock 
 func (b *wrnBlock) Forward(x *autograd.Var) *autograd.Var {
 	o := bnRelu(b.bn1, x)
 	// The shortcut is taken first so that neither x nor o outlives its
-	// last use: without a graph to keep them (inference), each dead
-	// activation is memory the collector may return before the next one.
+	// last use, and in inference each intermediate goes back for reuse
+	// once consumed (autograd.DiscardUnrecorded; with a graph nothing is
+	// discarded).
+	mark := tensor.AllocMark()
 	shortcut := x
 	if b.short != nil {
 		shortcut = b.short.Forward(o)
 	}
-	y := bnRelu(b.bn2, b.conv1.Forward(o))
-	y = autograd.Dropout(y, b.drop, b.Training(), b.rng)
-	y = b.conv2.Forward(y)
-	return autograd.Add(y, shortcut)
+	c := b.conv1.Forward(o)
+	autograd.DiscardUnrecorded(mark, o)
+	y := bnRelu(b.bn2, c)
+	autograd.DiscardUnrecorded(mark, c)
+	d := autograd.Dropout(y, b.drop, b.Training(), b.rng)
+	if d != y {
+		autograd.DiscardUnrecorded(mark, y)
+	}
+	y = b.conv2.Forward(d)
+	autograd.DiscardUnrecorded(mark, d)
+	out := autograd.Add(y, shortcut)
+	autograd.DiscardUnrecorded(mark, y)
+	if shortcut != x {
+		autograd.DiscardUnrecorded(mark, shortcut)
+	}
+	return out
 }
 
 // WideResNet is the CIFAR pre-activation WideResNet encoder, the
@@ -130,14 +145,20 @@ func (w *WideResNet) Forward(x *autograd.Var) *autograd.Var {
 // reference's get_layer_output(x, 3) returns forward(x)), from one pass.
 func (w *WideResNet) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.Var) {
 	var taps [3]*autograd.Var
+	mark := tensor.AllocMark() // the caller's x is older: never discarded
 	x = w.conv1.Forward(x)
 	for g, blk := range w.blocks {
+		in := x
 		x = blk.Forward(x)
+		autograd.DiscardUnrecorded(mark, in)
 		if g < 2 {
 			taps[g] = dwPool(x)
 		}
 	}
-	h := dwPool(bnRelu(w.bn1, x))
+	a := bnRelu(w.bn1, x)
+	autograd.DiscardUnrecorded(mark, x)
+	h := dwPool(a)
+	autograd.DiscardUnrecorded(mark, a)
 	taps[2] = h
 	return h, taps
 }
