@@ -125,7 +125,7 @@ func (g commandGroup) unknown(name string) error {
 }
 
 // commands are the top-level command names, for suggestions.
-var commands = []string{"info", "bench", "data", "train", "test", "train-ae", "demo", "convert", "score", "help", "version"}
+var commands = []string{"info", "bench", "data", "train", "test", "train-ae", "demo", "convert", "score", "fit", "serve", "help", "version"}
 
 // didYouMean returns "; did you mean X?" for the names within two edits
 // of name (or that it is a prefix of), or "".
