@@ -21,9 +21,6 @@ import (
 // listens on once it does.
 var serveListening func(addr string)
 
-// serveStop, when set (by tests), stops the server as SIGTERM would.
-var serveStop <-chan struct{}
-
 // runServe is `vmdls serve --detector FILE`: the detector over HTTP until
 // SIGINT or SIGTERM, which stop taking connections and finish the
 // requests in flight.
@@ -105,7 +102,6 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		srv.Close()
 		return &exitError{1, fmt.Errorf("serve: %w", err)}
 	case <-ctx.Done():
-	case <-serveStop:
 	}
 	stop() // a second signal now kills the process, as it normally would
 	log.Info("shutting down: finishing requests in flight", "grace", *grace)
