@@ -88,6 +88,7 @@ var benchCommands = commandGroup{"bench", []subcommand{
 	{"conv", "a convolution's forward and backward (--cin ...)"},
 	{"train-step", "a network's training step in images/s (--enc_type ...)"},
 	{"infer", "a network's inference in images/s (--enc_type ...)"},
+	{"serve", "vmdls serve under concurrent clients (--detector ...)"},
 }}
 
 // isHelpArg reports whether a is one of the help flags.
