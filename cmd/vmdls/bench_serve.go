@@ -47,7 +47,8 @@ type serveBenchResult struct {
 // POST one PNG at a time, as fast as answers come, for --duration or
 // until --max_requests requests in all; it prints throughput and latency
 // percentiles as one JSON line per count. Without --url the server runs
-// in this process (vmdls serve's code, on 127.0.0.1).
+// in this process (vmdls serve's code, on 127.0.0.1), and a first line
+// gives the library's own throughput on batches of --max_batch.
 func runBenchServe(args []string, stdout, stderr io.Writer) error {
 	const synopsis = "bench serve --detector FILE [--clients 1,8,64] [--duration 10s] [flags]"
 	fs := commandFlags("bench serve")
@@ -101,7 +102,13 @@ func runBenchServe(args []string, stdout, stderr io.Writer) error {
 		return usageErrorf("bench serve: --input: %v", err)
 	}
 	base := strings.TrimSuffix(*url, "/")
+	enc := json.NewEncoder(stdout)
 	if det != nil {
+		r, err := offlineRun(det, bodies, *maxBatch, *duration)
+		if err != nil {
+			return &exitError{1, fmt.Errorf("bench serve: offline: %w", err)}
+		}
+		enc.Encode(r)
 		opt := serve.Options{MaxBatch: *maxBatch, MaxWait: *maxWait, MaxInFlight: slices.Max(clients),
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		srv := serve.New(det, opt)
@@ -119,7 +126,6 @@ func runBenchServe(args []string, stdout, stderr io.Writer) error {
 		}()
 		base = "http://" + ln.Addr().String()
 	}
-	enc := json.NewEncoder(stdout)
 	for _, n := range clients {
 		r, err := loadRun(base, bodies, n, *duration, *maxRequests)
 		if err != nil {
@@ -131,6 +137,43 @@ func runBenchServe(args []string, stdout, stderr io.Writer) error {
 		enc.Encode(r)
 	}
 	return nil
+}
+
+// offlineResult is the first line of bench serve with --detector: the
+// library's ScoreImages on batches of --max_batch decoded images, the
+// most the server can do with one forward pass at a time.
+type offlineResult struct {
+	Bench        string  `json:"bench"`
+	Batch        int     `json:"batch"`
+	Seconds      float64 `json:"seconds"`
+	Images       int     `json:"images"`
+	ImagesPerSec float64 `json:"images_per_sec"`
+}
+
+// offlineRun scores the bodies' images through the library in batches of
+// batch for d (at least one batch), as the baseline of the HTTP runs.
+func offlineRun(det *ovd.Detector, bodies [][]byte, batch int, d time.Duration) (offlineResult, error) {
+	imgs := make([]image.Image, batch)
+	for i := range imgs {
+		img, err := png.Decode(bytes.NewReader(bodies[i%len(bodies)]))
+		if err != nil {
+			return offlineResult{}, err
+		}
+		imgs[i] = img
+	}
+	if _, err := det.ScoreImages(context.Background(), imgs); err != nil { // warm-up
+		return offlineResult{}, err
+	}
+	start := time.Now()
+	n := 0
+	for n == 0 || time.Since(start) < d {
+		if _, err := det.ScoreImages(context.Background(), imgs); err != nil {
+			return offlineResult{}, err
+		}
+		n += batch
+	}
+	secs := time.Since(start).Seconds()
+	return offlineResult{Bench: "serve-offline", Batch: batch, Seconds: secs, Images: n, ImagesPerSec: float64(n) / secs}, nil
 }
 
 // benchBodies encodes the first limit images of input as PNG bodies.

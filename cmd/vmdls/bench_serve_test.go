@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// TestBenchServe: a short load run per client count prints one JSON line
-// each with answered requests, no errors and ordered percentiles, and the
+// TestBenchServe: the library's offline throughput, then a short load
+// run per client count, each one JSON line with answered requests, no errors and ordered percentiles, and the
 // batcher's mean batch; bad flags exit 2 naming the flag.
 func TestBenchServe(t *testing.T) {
 	fx := toyDetector(t)
@@ -19,12 +19,16 @@ func TestBenchServe(t *testing.T) {
 		t.Fatalf("%v\n%s", err, errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("%d lines, want 2: %q", len(lines), out.String())
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3: %q", len(lines), out.String())
+	}
+	var off offlineResult
+	if err := json.Unmarshal([]byte(lines[0]), &off); err != nil || off.Bench != "serve-offline" || off.Images < off.Batch || !(off.ImagesPerSec > 0) {
+		t.Errorf("offline line %q: %+v %v", lines[0], off, err)
 	}
 	for i, want := range []int{1, 4} {
 		var r serveBenchResult
-		if err := json.Unmarshal([]byte(lines[i]), &r); err != nil {
+		if err := json.Unmarshal([]byte(lines[i+1]), &r); err != nil {
 			t.Fatal(err)
 		}
 		if r.Clients != want || r.Requests < 1 || r.Requests > 200 || r.Errors != 0 || !(r.ImagesPerSec > 0) ||
