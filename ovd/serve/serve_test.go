@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -103,7 +104,9 @@ func sameResult(t *testing.T, what string, got Result, want ovd.ScoreResult) {
 // log-densities come on request only.
 func TestScoreMatchesLibrary(t *testing.T) {
 	det := testDetector(t)
-	url, _, _ := startServer(t, det, Options{MaxBatch: 8, MaxWait: 20 * time.Millisecond})
+	// A long MaxWait, so that the concurrent clients below surely share
+	// batches.
+	url, _, _ := startServer(t, det, Options{MaxBatch: 8, MaxWait: 300 * time.Millisecond})
 	c := &http.Client{Timeout: 30 * time.Second}
 	var imgs []image.Image
 	parts := map[string][]byte{}
@@ -143,6 +146,7 @@ func TestScoreMatchesLibrary(t *testing.T) {
 	}
 
 	// Concurrent clients are batched together; each still gets its own.
+	passes0 := metricValue(t, metricsText(t, c, url), "vmdls_batch_images_count")
 	var wg sync.WaitGroup
 	for k := range 24 {
 		wg.Add(1)
@@ -158,6 +162,25 @@ func TestScoreMatchesLibrary(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if passes := metricValue(t, metricsText(t, c, url), "vmdls_batch_images_count") - passes0; passes >= 24 {
+		t.Errorf("24 concurrent requests took %v forward passes: nothing was batched", passes)
+	}
+}
+
+// metricValue is the value of an unlabelled sample in /metrics text.
+func metricValue(t *testing.T, text, name string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", l, err)
+			}
+			return x
+		}
+	}
+	t.Fatalf("/metrics has no %s:\n%s", name, text)
+	return 0
 }
 
 // bombPNG is a PNG of a few dozen bytes whose header declares w x h
