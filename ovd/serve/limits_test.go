@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -109,4 +111,32 @@ func getCode(t *testing.T, c *http.Client, url string) int {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestSlowClientWithoutServerDeadline: the handler sets the body's read
+// deadline itself, so a slow client gets 408 with a JSON error under an
+// http.Server that has no ReadTimeout (httptest's), and the server goes on.
+func TestSlowClientWithoutServerDeadline(t *testing.T) {
+	det := testDetector(t)
+	s := New(det, Options{Timeout: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ts := httptest.NewServer(s)
+	defer func() { ts.Close(); s.Close() }()
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 5000\r\n\r\n\x89PNG")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !bytes.Contains(b, []byte(`"error"`)) {
+		t.Errorf("slow client: %s %q, want 408 with a JSON error", resp.Status, b)
+	}
+	if code := getCode(t, ts.Client(), ts.URL+"/healthz"); code != 200 {
+		t.Errorf("after the slow client: /healthz %d", code)
+	}
 }

@@ -181,6 +181,10 @@ func (s *Server) scoreRequest(w http.ResponseWriter, r *http.Request) (status, i
 	defer s.metrics.addInFlight(-1)
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.Timeout)
 	defer cancel()
+	// The body's deadline too, so that a slow client is cut off also under
+	// an http.Server without a ReadTimeout (an error here means the writer
+	// cannot do it, as httptest's recorder cannot).
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opt.Timeout))
 	logd, err := boolQuery(r, "log_densities")
 	if err != nil {
 		return writeRequestError(w, err), 0, 0
