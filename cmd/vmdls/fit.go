@@ -69,6 +69,9 @@ func runFitCmd(args []string, stdout, stderr io.Writer) error {
 		Threshold: ovd.ThresholdMethod(f.thresholdFrom), TargetTPR: f.targetTPR,
 		Holdout: f.holdout, HoldoutFraction: f.holdoutFraction,
 		Command: "vmdls fit " + commandLine(args),
+		// The binary's own line (release, revision, Go, platform) says
+		// more than the module version, "(devel)" in a work tree build.
+		Version: versionString(),
 	}
 	tty := false
 	if sf, ok := stderr.(*os.File); ok {

@@ -37,6 +37,9 @@ func TestFitCommand(t *testing.T) {
 	if cmd := det.Info().Command; !strings.HasPrefix(cmd, "vmdls fit ") || !strings.Contains(cmd, "--out "+out) {
 		t.Errorf("recorded command %q", cmd)
 	}
+	if v := det.Info().Version; v != versionString() {
+		t.Errorf("recorded version %q, want the binary's %q", v, versionString())
+	}
 	if det.Threshold() != fx.det.Threshold() || det.FeatureSet() != fx.det.FeatureSet() {
 		t.Errorf("threshold %+v, the library's %+v", det.Threshold(), fx.det.Threshold())
 	}
