@@ -29,6 +29,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return runBenchConv(args[1:], stdout, stderr)
 	case "train-step", "infer":
 		return runBenchNet(args[0], args[1:], stdout, stderr)
+	case "serve":
+		return runBenchServe(args[1:], stdout, stderr)
 	default:
 		return benchCommands.unknown(args[0])
 	}

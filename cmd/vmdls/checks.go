@@ -110,11 +110,11 @@ func (o *runOptions) checkFiles() error {
 // anything is read from them.
 func (o *runOptions) checkRequired() error {
 	c := &o.cfg
-	if o.cmd == "test" && c.CheckpointPath == "" && !o.dryRun {
-		return usageErrorf("test: --checkpoint_path is required: the trained model to evaluate (vmdls train writes it)")
+	if evaluates(o.cmd) && c.CheckpointPath == "" && !o.dryRun {
+		return usageErrorf("%s: --checkpoint_path is required: the trained model to evaluate (vmdls train writes it)", o.cmd)
 	}
-	if c.AEFeatures && o.cmd == "test" && c.AEPath == "" && !o.dryRun {
-		return usageErrorf("test: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes")
+	if c.AEFeatures && evaluates(o.cmd) && c.AEPath == "" && !o.dryRun {
+		return usageErrorf("%s: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes", o.cmd)
 	}
 	return nil
 }
@@ -218,7 +218,7 @@ func (o *runOptions) deriveArchitecture() {
 	}
 	if known && kd.Channels == 3 && !o.given["data_transforms"] && o.cmd != "train-ae" {
 		c.DataTransforms = "cifar"
-		if o.cmd == "test" {
+		if evaluates(o.cmd) {
 			c.DataTransforms = "cifar_test"
 		}
 	}

@@ -12,6 +12,10 @@
 //	vmdls train [flags]                train an OOD model (the reference's main.py flags)
 //	vmdls test [flags]                 fit and score one (the reference's test.py flags)
 //	vmdls train-ae [flags]             train the autoencoder --ae_features uses
+//	vmdls fit --out FILE [flags]       a detector file from a trained model (test's flags)
+//	vmdls score --detector FILE IN...  CSV verdicts on files, folders, archives, dataset splits
+//	vmdls serve --detector FILE        the detector over HTTP (package ovd/serve)
+//	vmdls bench serve --detector FILE  load test of the HTTP endpoint on loopback
 //	vmdls demo                         MNIST vs Omniglot, end to end, in minutes
 //	vmdls convert IN OUT.safetensors   a PyTorch checkpoint (.ckpt, .pth, .pth.tar) as safetensors
 //	vmdls version                      the release and the VCS revision of the build

@@ -19,6 +19,10 @@ var runNotes = map[string]string{
 	"test": "Evaluates the model of --checkpoint_path: fits the class Gaussians on the\n" +
 		"training set, scores the known test set and the unknown set, writes\n" +
 		"results.json and prints the metrics. The architecture is the checkpoint's.",
+	"fit": "Fits a detector file (--out) from the model of --checkpoint_path: the class\n" +
+		"Gaussians on the training set, the score normalizers and the threshold on\n" +
+		"held-out known images (--holdout). The architecture is the checkpoint's;\n" +
+		"vmdls score and vmdls serve read the file.",
 }
 
 // notUsedBy lists, per run command, the flags it accepts only so that the

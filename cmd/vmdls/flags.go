@@ -43,6 +43,8 @@ type runOptions struct {
 	// training run completed.
 	doneEpochs int
 	fs         *flag.FlagSet
+	// fit holds vmdls fit's own flags.
+	fit fitOptions
 }
 
 // optString is a string flag whose unset value is JSON null, as the
@@ -79,7 +81,7 @@ const refNumWorkers = 8
 func defaultOptions(cmd string) *runOptions {
 	cfg := ovd.DefaultConfig()
 	switch cmd {
-	case "test":
+	case "test", "fit":
 		cfg = ovd.DefaultTestConfig()
 	case "train-ae":
 		cfg = ovd.DefaultAEConfig()
@@ -165,6 +167,9 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 	flt(&o.reconWeight, "recon_weight", "reference model argument; no effect (unused by the method)")
 	flt(&o.genWeight, "gen_weight", "reference model argument; no effect (unused by the method)")
 	bol(&o.logTSNE, "log_tsne", "reference model argument; no effect (no t-SNE plots)")
+	if cmd == "fit" {
+		addFitFlags(fs, &o.fit)
+	}
 	return fs
 }
 

@@ -88,6 +88,7 @@ var benchCommands = commandGroup{"bench", []subcommand{
 	{"conv", "a convolution's forward and backward (--cin ...)"},
 	{"train-step", "a network's training step in images/s (--enc_type ...)"},
 	{"infer", "a network's inference in images/s (--enc_type ...)"},
+	{"serve", "vmdls serve under concurrent clients (--detector ...)"},
 }}
 
 // isHelpArg reports whether a is one of the help flags.
@@ -125,7 +126,7 @@ func (g commandGroup) unknown(name string) error {
 }
 
 // commands are the top-level command names, for suggestions.
-var commands = []string{"info", "bench", "data", "train", "test", "train-ae", "demo", "convert", "score", "help", "version"}
+var commands = []string{"info", "bench", "data", "train", "test", "train-ae", "demo", "convert", "score", "fit", "serve", "help", "version"}
 
 // didYouMean returns "; did you mean X?" for the names within two edits
 // of name (or that it is a prefix of), or "".

@@ -54,6 +54,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return runConvert(args[1:], stdout, stderr)
 	case "score":
 		return runScore(args[1:], stdout, stderr)
+	case "fit":
+		return runFitCmd(args[1:], stdout, stderr)
+	case "serve":
+		return runServe(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return nil
@@ -92,8 +96,14 @@ commands:
              a PyTorch checkpoint (state_dict, Lightning .ckpt, .pth.tar) as
              safetensors, without Python (--checkpoint_path, --weights and
              --ae_path also read PyTorch files directly)
+  fit --checkpoint_path CKPT --out FILE
+             a detector file from a trained model: Gaussians, normalizers,
+             threshold (test's flags; the architecture is the checkpoint's)
   score --detector FILE INPUT...
-             a detector file's verdict on image files and folders, as CSV
+             a detector file's verdict on image files, folders, zip/tar
+             archives or a named split (mnist:test), as CSV
+  serve --detector FILE [--addr 127.0.0.1:8080]
+             the detector over HTTP: POST /v1/score, /healthz, /metrics
   info       the version, the CPU features found and the kernel path chosen;
              info --checkpoint FILE describes a checkpoint
   bench      micro-benchmarks: gemm, conv, train-step, infer (one JSON line)

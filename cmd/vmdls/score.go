@@ -10,34 +10,36 @@ import (
 	_ "image/jpeg" // the formats score decodes
 	_ "image/png"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
+	"time"
 
 	"github.com/vmdls-go/vmdls/data"
-	"github.com/vmdls-go/vmdls/internal/regularfile"
+	"github.com/vmdls-go/vmdls/internal/atomicfile"
 	"github.com/vmdls-go/vmdls/ovd"
 )
 
-// scoreExts are the image files score reads from a folder.
-var scoreExts = []string{".png", ".jpg", ".jpeg"}
-
-// runScore is `vmdls score --detector FILE INPUT...`: every image file
-// given, and every PNG or JPEG under every folder given (in path order),
-// scored by the detector file, one CSV row each: path, score, class,
-// unknown.
+// runScore is `vmdls score --detector FILE INPUT...`: every image of every
+// input (files, folders, zip and tar archives, named dataset splits; see
+// scoreInputs), scored by the detector file in batches of --batch, one CSV
+// row each: path, score, class, unknown.
 func runScore(args []string, stdout, stderr io.Writer) error {
 	const synopsis = "score --detector FILE [--out FILE] [--batch N] INPUT..."
 	fs := commandFlags("score")
-	detPath := fs.String("detector", "", "the detector file (ovd.FitDetector's, Detector.Save)")
-	out := fs.String("out", "", "write the CSV to this file instead of standard output")
+	detPath := fs.String("detector", "", "the detector file (vmdls fit --out)")
+	out := fs.String("out", "", "write the CSV to this file (atomically) instead of standard output")
 	batch := fs.Int("batch", 64, "images decoded and scored at a time (bounds memory)")
+	dataDir := dataDirFlag(fs)
+	limit := fs.Int("limit", 0, "score only the first N images of each dataset input (0: all)")
 	inputs, err := parseWithNames(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		printUsage(stdout, synopsis, "INPUT is a PNG or JPEG file or a folder of them (searched recursively).\nOne CSV row per image: path, score (higher = more like the known classes),\nclass (the most likely known class), unknown (below the file's threshold).", fs)
+		printUsage(stdout, synopsis, "INPUT is a PNG or JPEG file, a folder of them (searched recursively), a zip\n"+
+			"or tar (.tar, .tar.gz, .tgz) archive of them (read in memory, never\n"+
+			"unpacked), or a dataset split: NAME or NAME:SPLIT (mnist:test, omniglot;\n"+
+			"split test unless said) under --data_dir. One CSV row per image: path,\n"+
+			"score (higher = more like the known classes), class (the most likely known\n"+
+			"class), unknown (below the file's threshold). Archive members are named\n"+
+			"ARCHIVE!MEMBER, dataset images NAME:SPLIT#INDEX.", fs)
 		return errHelpShown
 	}
 	if err != nil {
@@ -47,115 +49,118 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	case *detPath == "":
 		return usageErrorf("score: --detector FILE is required")
 	case len(inputs) == 0:
-		return usageErrorf("score: no INPUT: give image files or folders")
+		return usageErrorf("score: no INPUT: give image files, folders, archives or a dataset split")
 	case *batch < 1:
 		return usageErrorf("score: --batch %d: want at least 1", *batch)
-	}
-	files, err := scoreFiles(inputs)
-	if err != nil {
-		return usageErrorf("score: %v", err)
+	case *limit < 0:
+		return usageErrorf("score: --limit %d: want 0 or more", *limit)
 	}
 	det, err := ovd.LoadDetector(*detPath)
 	if err != nil {
 		return usageErrorf("score: --detector: %v", err)
 	}
+	srcs, err := scoreInputs(inputs, data.Options{Dir: *dataDir, ClassNum: len(det.Classes())}, *limit)
+	if err != nil {
+		return usageErrorf("score: %v", err)
+	}
+	total := 0
+	for _, s := range srcs {
+		total += s.count
+	}
 	w := stdout
-	var f *os.File
+	var af *atomicfile.File
 	if *out != "" {
-		if f, err = os.Create(*out); err != nil {
+		if af, err = atomicfile.Create(*out); err != nil {
 			return usageErrorf("score: --out: %v", err)
 		}
-		defer f.Close()
-		w = f
+		defer af.Abort()
+		w = af
 	}
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"path", "score", "class", "unknown"})
-	ctx := context.Background()
-	for lo := 0; lo < len(files); lo += *batch {
-		chunk := files[lo:min(lo+*batch, len(files))]
-		imgs := make([]image.Image, len(chunk))
-		for i, p := range chunk {
-			if imgs[i], err = decodeForScore(p); err != nil {
-				return usageErrorf("score: %v", err)
-			}
-		}
-		res, err := det.ScoreImages(ctx, imgs)
-		if err != nil {
-			return &exitError{1, fmt.Errorf("score: %w", err)}
-		}
-		for i, r := range res {
-			cw.Write([]string{chunk[i], strconv.FormatFloat(r.Score, 'g', -1, 64), r.ClassName, strconv.FormatBool(r.Unknown)})
+	sink := &scoreSink{det: det, batch: *batch, cw: csv.NewWriter(w), total: total, start: time.Now()}
+	if f, ok := stderr.(*os.File); ok && isTerminal(f) {
+		sink.prog = newProgress(stderr, true)
+		sink.prog.width = func() int { return termWidth(f) }
+	}
+	sink.cw.Write([]string{"path", "score", "class", "unknown"})
+	for _, s := range srcs {
+		if err := s.each(sink.add); err != nil {
+			return sink.fail(err)
 		}
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return &exitError{1, fmt.Errorf("score: writing the CSV: %w", err)}
+	if err := sink.flush(); err != nil {
+		return sink.fail(err)
 	}
-	if f != nil {
-		if err := f.Close(); err != nil {
+	sink.report(true)
+	if sink.cw.Flush(); sink.cw.Error() != nil {
+		return &exitError{1, fmt.Errorf("score: writing the CSV: %w", sink.cw.Error())}
+	}
+	if af != nil {
+		if err := af.Commit(); err != nil {
 			return &exitError{1, fmt.Errorf("score: --out: %w", err)}
 		}
-		fmt.Fprintf(stderr, "vmdls: score: %d images scored into %s\n", len(files), *out)
+		fmt.Fprintf(stderr, "vmdls: score: %d images scored into %s\n", sink.done, *out)
 	}
 	return nil
 }
 
-// scoreFiles lists the image files of the inputs: files as given, folders
-// walked for scoreExts in lexical order.
-func scoreFiles(inputs []string) ([]string, error) {
-	var files []string
-	for _, in := range inputs {
-		st, err := os.Stat(in)
-		if err != nil {
-			return nil, err
-		}
-		if !st.IsDir() {
-			files = append(files, in)
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(in, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.Type().IsRegular() && slices.Contains(scoreExts, strings.ToLower(filepath.Ext(p))) {
-				found = append(found, p)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		if len(found) == 0 {
-			return nil, fmt.Errorf("%s holds no PNG or JPEG file", in)
-		}
-		files = append(files, found...)
-	}
-	return files, nil
+// scoreSink scores the images handed to add, batch at a time, and writes
+// their rows in the order they came.
+type scoreSink struct {
+	det   *ovd.Detector
+	batch int
+	cw    *csv.Writer
+	names []string
+	imgs  []image.Image
+	// done counts the images scored, of total; prog, on a terminal only,
+	// shows them.
+	done, total int
+	start       time.Time
+	prog        *progress
 }
 
-// decodeForScore decodes one image file, refusing what is not a regular
-// file and, before decoding, an image whose header claims more than
-// data.MaxImagePixels pixels (a small file can claim a huge one).
-func decodeForScore(path string) (image.Image, error) {
-	f, _, err := regularfile.Open(path)
+func (s *scoreSink) add(name string, img image.Image) error {
+	s.names, s.imgs = append(s.names, name), append(s.imgs, img)
+	if len(s.imgs) >= s.batch {
+		return s.flush()
+	}
+	return nil
+}
+
+// flush scores the images held.
+func (s *scoreSink) flush() error {
+	if len(s.imgs) == 0 {
+		return nil
+	}
+	res, err := s.det.ScoreImages(context.Background(), s.imgs)
 	if err != nil {
-		return nil, err
+		return &exitError{1, fmt.Errorf("score: %w", err)}
 	}
-	defer f.Close()
-	cfg, _, err := image.DecodeConfig(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	for i, r := range res {
+		s.cw.Write([]string{s.names[i], strconv.FormatFloat(r.Score, 'g', -1, 64), r.ClassName, strconv.FormatBool(r.Unknown)})
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > int64(data.MaxImagePixels) {
-		return nil, fmt.Errorf("%s: image size %dx%d is empty or over the %d-pixel limit", path, cfg.Width, cfg.Height, data.MaxImagePixels)
+	s.done += len(res)
+	s.names, s.imgs = s.names[:0], s.imgs[:0]
+	s.report(false)
+	return nil
+}
+
+// report shows the progress line, when there is one.
+func (s *scoreSink) report(end bool) {
+	if s.prog == nil {
+		return
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
+	s.prog.observe(ovd.Event{Phase: "score", Steps: s.total, Images: s.done, Elapsed: time.Since(s.start), EpochEnd: end})
+}
+
+// fail ends the progress line and makes err the command's error: an
+// input that cannot be read is a bad input (exit 2).
+func (s *scoreSink) fail(err error) error {
+	if s.prog != nil {
+		s.prog.endLine()
 	}
-	img, _, err := image.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
 	}
-	return img, nil
+	return usageErrorf("score: %v", err)
 }

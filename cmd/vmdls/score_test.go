@@ -11,45 +11,16 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/vmdls-go/vmdls/internal/toymnist"
-	"github.com/vmdls-go/vmdls/ovd"
 )
 
-// TestScoreCommand fits a tiny detector through the library, then scores
-// PNG files given one by one and as a folder through `vmdls score`: every
-// row equals the library's ScoreImages on the same images, whatever the
+// TestScoreCommand takes the tiny detector fitted through the library
+// (toyDetector) and scores PNG files given one by one and as a folder
+// through `vmdls score`: every row equals the library's ScoreImages on the same images, whatever the
 // --batch; bad inputs exit 2 naming what is wrong.
 func TestScoreCommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains a model")
-	}
+	fx := toyDetector(t)
+	det, detPath, ctx := fx.det, fx.detPath, context.Background()
 	dir := t.TempDir()
-	if err := toymnist.Write(dir, 200, 60); err != nil {
-		t.Fatal(err)
-	}
-	cfg := ovd.DefaultTestConfig()
-	cfg.EncType, cfg.LatentDim, cfg.EncOutDim = "mnist-conv", 32, 500
-	cfg.KnownDataset, cfg.UnknownDataset, cfg.DataTransforms = "mnist", "noise", "mnist"
-	cfg.InputHeight, cfg.ClassNum = 28, 10
-	cfg.GenerationEpoch, cfg.Opt, cfg.LR = 0, "adam", 1e-4
-	cfg.BatchClasses, cfg.SampleCount, cfg.BatchSize, cfg.MaxEpochs = 10, 4, 100, 1
-	cfg.DataDir, cfg.OutputDir = dir, filepath.Join(dir, "run")
-	ctx := context.Background()
-	tr, err := ovd.Train(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.CheckpointPath = tr.LastCheckpoint
-	det, err := ovd.FitDetector(ctx, cfg, ovd.DetectorOptions{Command: "TestScoreCommand"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	detPath := filepath.Join(dir, "det.safetensors")
-	if err := det.Save(detPath); err != nil {
-		t.Fatal(err)
-	}
-
 	imgDir := filepath.Join(dir, "images", "sub")
 	if err := os.MkdirAll(imgDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -110,7 +81,7 @@ func TestScoreCommand(t *testing.T) {
 		{[]string{"score", paths[0]}, "--detector"},
 		{[]string{"score", "--detector", detPath}, "no INPUT"},
 		{[]string{"score", "--detector", detPath, text}, "notes.png"},
-		{[]string{"score", "--detector", tr.LastCheckpoint, paths[0]}, "--detector"},
+		{[]string{"score", "--detector", fx.ckpt, paths[0]}, "--detector"},
 		{[]string{"score", "--detector", detPath, filepath.Join(dir, "missing")}, "missing"},
 	} {
 		var out, errb bytes.Buffer
