@@ -12,6 +12,7 @@ import (
 	"github.com/vmdls-go/vmdls/nn"
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/ovd/report"
+	"github.com/vmdls-go/vmdls/parallel"
 	"github.com/vmdls-go/vmdls/tensor"
 )
 
@@ -343,13 +344,18 @@ func appendLogProbs(dst []float64, gs []*Gaussian, x []float32) []float64 {
 	}
 	base := len(dst)
 	dst = append(dst, make([]float64, n*len(gs))...)
-	col := make([]float64, n)
-	for c, g := range gs {
-		g.LogProb(xs, col)
-		for i, v := range col {
-			dst[base+i*len(gs)+c] = v
+	// One class per worker: the triangular solves are most of a detector's
+	// scoring time, and each class's are independent (and computed the
+	// same whatever the thread count).
+	parallel.For(len(gs), 1, func(lo, hi int) {
+		col := make([]float64, n)
+		for c := lo; c < hi; c++ {
+			gs[c].LogProb(xs, col)
+			for i, v := range col {
+				dst[base+i*len(gs)+c] = v
+			}
 		}
-	}
+	})
 	return dst
 }
 
