@@ -332,6 +332,9 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochSummary, bool, error) 
 	}
 	sum.Seconds = time.Since(start).Seconds()
 	sum.ImagesPerSec = float64(images) / max(sum.Seconds, 1e-9)
+	// The steps' recycled activations are the wrong sizes for what follows
+	// (validation, the refit): held, they would sit beside its memory.
+	tensor.DropRecycled()
 
 	// Validation comes before the end-of-epoch refit, as in the reference
 	// (Lightning 1.1 validates before training_epoch_end): it classifies
