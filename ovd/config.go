@@ -72,7 +72,14 @@ type Config struct {
 	BadImages data.BadImages `json:"bad_images"`
 
 	// Evaluation.
-	CheckpointPath string `json:"checkpoint_path"` // --checkpoint_path: resume training from it, or the model to test
+	// CheckpointPath (--checkpoint_path) is, for Train, the model whose
+	// weights a new run starts from, as the reference's main.py takes it
+	// (epoch 0, a fresh optimizer, the margin at MarginMaxDistance); for
+	// Test, the model to evaluate.
+	CheckpointPath string `json:"checkpoint_path"`
+	// Resume (--resume) is a checkpoint Train wrote, which Train continues
+	// exactly: epoch, optimizer, schedule, margin and class statistics.
+	Resume string `json:"resume"`
 	AEFeatures     bool   `json:"ae_features"`     // --ae_features: reconstruction weighting
 	AEPath         string `json:"ae_path"`         // --ae_path: the trained autoencoder (safetensors)
 	LatentOnly     bool   `json:"latent_only"`     // --latent_only: ablation, score mu instead of the feature ensemble
@@ -169,6 +176,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--step_size %d: want at least 1", c.StepSize)
 	case c.LowerBound < 0 || c.LowerBound > 1:
 		return fmt.Errorf("--lower_bound %g: want a quantile in [0, 1]", c.LowerBound)
+	case c.Resume != "" && c.CheckpointPath != "":
+		return fmt.Errorf("--resume and --checkpoint_path: give one; --resume continues a run of vmdls train exactly, --checkpoint_path starts a new run from a model's weights")
 	case c.Finetune && c.Weights == "":
 		return fmt.Errorf("--finetune needs --weights FILE (the encoder to start from)")
 	case c.MarginMaxDistance <= 0:
