@@ -79,10 +79,10 @@ type Config struct {
 	CheckpointPath string `json:"checkpoint_path"`
 	// Resume (--resume) is a checkpoint Train wrote, which Train continues
 	// exactly: epoch, optimizer, schedule, margin and class statistics.
-	Resume string `json:"resume"`
-	AEFeatures     bool   `json:"ae_features"`     // --ae_features: reconstruction weighting
-	AEPath         string `json:"ae_path"`         // --ae_path: the trained autoencoder (safetensors)
-	LatentOnly     bool   `json:"latent_only"`     // --latent_only: ablation, score mu instead of the feature ensemble
+	Resume     string `json:"resume"`
+	AEFeatures bool   `json:"ae_features"` // --ae_features: reconstruction weighting
+	AEPath     string `json:"ae_path"`     // --ae_path: the trained autoencoder (safetensors)
+	LatentOnly bool   `json:"latent_only"` // --latent_only: ablation, score mu instead of the feature ensemble
 
 	// Ours.
 	Seed      uint64 `json:"seed"`       // --seed

@@ -19,7 +19,7 @@ import (
 // firstStep records the first training step's loss parts, margin and
 // learning rate of a run.
 type firstStep struct {
-	seen                  bool
+	seen                 bool
 	loss, margin, lr, kl float64
 }
 
