@@ -72,22 +72,19 @@ type Config struct {
 	BadImages data.BadImages `json:"bad_images"`
 
 	// Evaluation.
-	// CheckpointPath (--checkpoint_path) is, for Train, the model whose
-	// weights a new run starts from, as the reference's main.py takes it
-	// (epoch 0, a fresh optimizer, the margin at MarginMaxDistance); for
-	// Test, the model to evaluate.
-	CheckpointPath string `json:"checkpoint_path"`
-	// Resume (--resume) is a checkpoint Train wrote, which Train continues
-	// exactly: epoch, optimizer, schedule, margin and class statistics.
-	Resume     string `json:"resume"`
-	AEFeatures bool   `json:"ae_features"` // --ae_features: reconstruction weighting
-	AEPath     string `json:"ae_path"`     // --ae_path: the trained autoencoder (safetensors)
-	LatentOnly bool   `json:"latent_only"` // --latent_only: ablation, score mu instead of the feature ensemble
+	CheckpointPath string `json:"checkpoint_path"` // --checkpoint_path: train starts from its weights (warmStart), test evaluates it
+	AEFeatures     bool   `json:"ae_features"`     // --ae_features: reconstruction weighting
+	AEPath         string `json:"ae_path"`         // --ae_path: the trained autoencoder (safetensors)
+	LatentOnly     bool   `json:"latent_only"`     // --latent_only: ablation, score mu instead of the feature ensemble
 
 	// Ours.
 	Seed      uint64 `json:"seed"`       // --seed
 	OutputDir string `json:"output_dir"` // --output_dir
 	Threads   int    `json:"threads"`    // --threads: 0 uses every core
+	// Resume (--resume) is a checkpoint Train wrote, which Train continues
+	// exactly (epoch, optimizer, schedule, margin, class statistics), where
+	// CheckpointPath starts a new run from a model's weights.
+	Resume string `json:"resume"`
 }
 
 // applyThreads sizes the process-wide worker pool (package parallel) from
