@@ -15,7 +15,8 @@ var runNotes = map[string]string{
 	"train": "Trains the OOD model on --known_dataset. From the second epoch on, each epoch\n" +
 		"ends with a validation pass over the known test set and the unknown set\n" +
 		"(--test_limit and --unknown_limit cap them); the three best checkpoints by\n" +
-		"macro F1 are kept.",
+		"macro F1 are kept. --checkpoint_path starts a new run from a model's weights,\n" +
+		"as the reference's main.py does; --resume continues a run exactly.",
 	"test": "Evaluates the model of --checkpoint_path: fits the class Gaussians on the\n" +
 		"training set, scores the known test set and the unknown set, writes\n" +
 		"results.json and prints the metrics. The architecture is the checkpoint's.",
