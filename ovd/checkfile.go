@@ -276,7 +276,7 @@ func CheckAutoencoder(path string) error {
 	if AutoencoderKind(inner) != "" {
 		return fmt.Errorf("--ae_path %s is %w", path, ErrAutoencoderInside)
 	}
-	return fmt.Errorf("--ae_path %s is not an autoencoder: no %s in its metadata (vmdls train-ae writes one), and its layers are neither the MNIST nor the ResNet-18 autoencoder's", path, aeMetaType)
+	return fmt.Errorf("--ae_path %s is not an autoencoder: no %s in its metadata (vmdls train-ae writes one), and its layers are not the MNIST, ResNet-18 or ResNet-50 autoencoder's", path, aeMetaType)
 }
 
 // CheckWeights reads only the header of the encoder weights at path (a

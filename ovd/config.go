@@ -200,8 +200,8 @@ func (c *Config) checkSetup(ae bool) error {
 	if c.EncOutDim != enc.OutDim {
 		return fmt.Errorf("--enc_out_dim %d does not match --enc_type %s, whose output width is %d", c.EncOutDim, c.EncType, enc.OutDim)
 	}
-	if ae && c.EncType != "mnist-conv" && c.EncType != "resnet18" {
-		return fmt.Errorf("--enc_type %q: the autoencoders are mnist-conv (MNIST) and resnet18 (CIFAR)", c.EncType)
+	if _, isAE := aeKinds[c.EncType]; ae && !isAE {
+		return fmt.Errorf("--enc_type %q: the autoencoders are mnist-conv (MNIST), resnet18 (CIFAR-10) and resnet50 (CIFAR-100)", c.EncType)
 	}
 	if c.InputHeight != enc.Height {
 		return fmt.Errorf("--input_height %d: the %s encoder takes %dx%d images; want --input_height %d", c.InputHeight, c.EncType, enc.Height, enc.Width, enc.Height)
@@ -289,6 +289,21 @@ func AETransformsFor(knownDataset string) string {
 		return "bolts_cifar"
 	}
 	return "toy"
+}
+
+// AEEncTypeFor names the encoder of the reference's autoencoder for the
+// known dataset (models/vae.py's ae_dict), train-ae's --enc_type when it is
+// not given: resnet50 for CIFAR-100, resnet18 for the other colour sets
+// (CIFAR-10), mnist-conv for the MNIST family.
+func AEEncTypeFor(knownDataset string) string {
+	k, ok := data.LookupKnown(knownDataset)
+	switch {
+	case ok && k.Channels == 3 && k.Classes >= 100:
+		return "resnet50"
+	case ok && k.Channels == 3:
+		return "resnet18"
+	}
+	return "mnist-conv"
 }
 
 // aeTransforms is AETransforms, or the known dataset's default when empty.

@@ -129,7 +129,7 @@ func Train(ctx context.Context, cfg Config, obs Observer) (*TrainResult, error) 
 }
 
 func newTrainer(cfg *Config, obs Observer, dir string) (*trainer, error) {
-	model, err := buildModel(cfg)
+	model, err := newModel(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -182,9 +182,9 @@ func newTrainer(cfg *Config, obs Observer, dir string) (*trainer, error) {
 	return t, nil
 }
 
-// buildModel makes the model of cfg with weights drawn from the seed, and
-// checks enc_out_dim against the backbone.
-func buildModel(cfg *Config) (*backbone.Model, error) {
+// newModel makes the model of cfg with weights drawn from the seed, and
+// checks enc_out_dim against the backbone: what training needs.
+func newModel(cfg *Config) (*backbone.Model, error) {
 	m, err := backbone.NewModelClasses(cfg.EncType, cfg.LatentDim, cfg.ClassNum, rand.New(rand.NewPCG(cfg.Seed, 0x6d6f64656c)))
 	if err != nil {
 		return nil, fmt.Errorf("--enc_type: %w", err)
@@ -192,11 +192,24 @@ func buildModel(cfg *Config) (*backbone.Model, error) {
 	if m.EncOutDim != cfg.EncOutDim {
 		return nil, fmt.Errorf("--enc_out_dim %d does not match --enc_type %s, whose output width is %d", cfg.EncOutDim, cfg.EncType, m.EncOutDim)
 	}
+	return m, nil
+}
+
+// buildModel is newModel for the test procedure, whose feature ensemble
+// needs the encoder's taps.
+func buildModel(cfg *Config) (*backbone.Model, error) {
+	m, err := newModel(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if _, ok := m.Enc.(backbone.Tapped); !ok {
-		return nil, fmt.Errorf("--enc_type %s has no feature taps", cfg.EncType)
+		return nil, fmt.Errorf("--enc_type %s has no feature taps: %s", cfg.EncType, errNoTaps)
 	}
 	return m, nil
 }
+
+// errNoTaps says why an encoder without taps cannot be tested.
+const errNoTaps = "the reference's class for it defines no get_layer_output, so its test procedure cannot run on it either; vmdls train trains it"
 
 // loadEncoderWeights loads --weights into the encoder, as the reference
 // does: the file's keys that the encoder has are loaded, the rest ignored.
