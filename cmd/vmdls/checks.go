@@ -45,6 +45,9 @@ func (o *runOptions) validate() error {
 	if o.firstConv || o.maxpool1 {
 		return usageErrorf("%s: --first_conv/--maxpool1 select the ImageNet ResNet stem, which is not built here; the encoders are the CIFAR variants the published experiments use (leave both off)", cmd)
 	}
+	if e, ok := backbone.LookupEncoder(c.EncType); ok && !e.Taps && cmd == "test" {
+		return usageErrorf("test: --enc_type %s has no feature taps for the test procedure's ensemble: the reference's class for it defines no get_layer_output, so its test.py cannot run on it either (vmdls train trains it)", c.EncType)
+	}
 	if _, err := parseGPUs(o.gpus.String()); err != nil {
 		return usageErrorf("%s: --gpus %q: %v", cmd, o.gpus.String(), err)
 	}
@@ -173,9 +176,12 @@ func (o *runOptions) fromCheckpoint() error {
 	case a.EncOutDim > 0:
 		// No name recorded: the encoder of that output width, when only
 		// one has it.
+		// mnist-conv and cifar share a width; the known dataset's images
+		// tell them apart.
+		kd, known := data.LookupKnown(c.KnownDataset)
 		var match []string
 		for _, e := range backbone.Encoders() {
-			if e.OutDim == a.EncOutDim {
+			if e.OutDim == a.EncOutDim && (!known || e.Channels == kd.Channels && e.Height == kd.Height && e.Width == kd.Width) {
 				match = append(match, e.Name)
 			}
 		}
@@ -218,6 +224,11 @@ func (o *runOptions) deriveArchitecture() {
 	fits := func(name string) bool {
 		e, ok := backbone.LookupEncoder(name)
 		return ok && e.Channels == kd.Channels && e.Height == kd.Height && e.Width == kd.Width
+	}
+	if o.cmd == "train-ae" && known && !o.given["enc_type"] {
+		// The reference's autoencoder for the dataset (ae_dict): the
+		// ResNet-50 one for CIFAR-100.
+		c.EncType = ovd.AEEncTypeFor(c.KnownDataset)
 	}
 	if known && !o.given["enc_type"] && !contains(o.filled, "enc_type") && !fits(c.EncType) {
 		// The reference's resnet18 first, then the registry's order

@@ -103,7 +103,7 @@ func TestValidationMessages(t *testing.T) {
 		{[]string{"train", "--max_epochs", "1.5"}, []string{"--max_epochs", "want an integer"}},
 		{[]string{"train", "--lr"}, []string{"--lr needs a value"}},
 		{[]string{"train", "stray"}, []string{`unexpected argument "stray"`}},
-		{[]string{"train", "--enc_type", "resnet50"}, []string{`--enc_type "resnet50"`, "mnist-conv, vgg, resnet18, densenet, wresnet"}},
+		{[]string{"train", "--enc_type", "resnet101"}, []string{`--enc_type "resnet101"`, "mnist-conv, vgg, resnet18, densenet, wresnet, resnet50, mnist, cifar"}},
 		{[]string{"train", "--enc_type", "vgg", "--enc_out_dim", "512", "--input_height", "32", "--known_dataset", "cifar_known"},
 			[]string{"--enc_out_dim 512", "vgg", "1024"}},
 		// --input_height follows --enc_type unless given (issue 22): a
