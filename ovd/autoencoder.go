@@ -105,17 +105,20 @@ func lastAE(path string, e int) string {
 // aeMetaType is the checkpoint metadata key naming the autoencoder.
 const aeMetaType = "ae_type"
 
-// newAutoencoder picks the autoencoder of METHOD.md section 5 for images
-// of shape c×h×w: the MNIST one for 1×28×28, the CIFAR ResNet-18 one for
-// 3×32×32.
+// newAutoencoder builds the autoencoder of METHOD.md section 5 of the
+// given kind: "mnist" (the reference's MNIST_AE), "resnet18" (Bolts' AE,
+// the reference's for CIFAR-10) or "resnet50" (Bolts' AE with enc_type
+// resnet50, the reference's for CIFAR-100).
 func newAutoencoder(kind string, rng *rand.Rand) (backbone.Autoencoder, error) {
 	switch kind {
 	case "mnist":
 		return backbone.NewMnistAE(rng), nil
 	case "resnet18":
 		return backbone.NewResNetAE(rng), nil
+	case "resnet50":
+		return backbone.NewResNet50AE(rng), nil
 	}
-	return nil, fmt.Errorf("no autoencoder %q (have mnist, resnet18)", kind)
+	return nil, fmt.Errorf("no autoencoder %q (have mnist, resnet18, resnet50)", kind)
 }
 
 // aeKindOf names the kind of an autoencoder built by newAutoencoder.
@@ -125,10 +128,15 @@ func aeKindOf(ae backbone.Autoencoder) (string, bool) {
 		return "mnist", true
 	case *backbone.ResNetAE:
 		return "resnet18", true
+	case *backbone.ResNet50AE:
+		return "resnet50", true
 	}
 	return "", false
 }
 
+// aeKindFor names the autoencoder a detector file of c×h×w images may
+// hold: the MNIST one for 1×28×28, the ResNet-18 one for 3×32×32 (the
+// ResNet-50 one, which takes 3×32×32 too, is not yet among them).
 func aeKindFor(c, h, w int) (string, error) {
 	switch {
 	case c == 1 && h == 28 && w == 28:
@@ -138,6 +146,10 @@ func aeKindFor(c, h, w int) (string, error) {
 	}
 	return "", fmt.Errorf("no autoencoder for %d×%d×%d images (have 1×28×28 and 3×32×32)", c, h, w)
 }
+
+// aeKinds maps train-ae's --enc_type, the autoencoder's encoder, to its
+// kind.
+var aeKinds = map[string]string{"mnist-conv": "mnist", "resnet18": "resnet18", "resnet50": "resnet50"}
 
 // LoadAutoencoder reads an autoencoder checkpoint written by TrainAE.
 func LoadAutoencoder(path string) (backbone.Autoencoder, error) {
@@ -157,7 +169,7 @@ func LoadAutoencoder(path string) (backbone.Autoencoder, error) {
 			shapes[t.Name] = t.Shape
 		}
 		if kind = AutoencoderKind(shapes); kind == "" {
-			return nil, inputErrorf("--ae_path %s: not an autoencoder checkpoint (no %s metadata, and its layers are neither the MNIST nor the ResNet-18 autoencoder's)", path, aeMetaType)
+			return nil, inputErrorf("--ae_path %s: not an autoencoder checkpoint (no %s metadata, and its layers are not the MNIST, ResNet-18 or ResNet-50 autoencoder's)", path, aeMetaType)
 		}
 	}
 	ae, err := newAutoencoder(kind, rand.New(rand.NewPCG(0, 0)))
@@ -174,10 +186,10 @@ func LoadAutoencoder(path string) (backbone.Autoencoder, error) {
 }
 
 // AutoencoderKind names the autoencoder whose state_dict has the given
-// keys and shapes: "mnist" or "resnet18" (newAutoencoder's kinds), or ""
-// when it is neither. The two have encoder.* and decoder.* layers and
-// differ in their code layer fc: 32x500 for MNIST, 256x512 for the CIFAR
-// ResNet-18 one.
+// keys and shapes: "mnist", "resnet18" or "resnet50" (newAutoencoder's
+// kinds), or "" when it is none of them. All have encoder.* and decoder.*
+// layers and differ in their code layer fc: 32x500 for MNIST, 256x512 for
+// the CIFAR-10 ResNet-18 one, 256x2048 for the CIFAR-100 ResNet-50 one.
 func AutoencoderKind(shapes map[string][]int) string {
 	var enc, dec bool
 	for name := range shapes {
@@ -192,6 +204,8 @@ func AutoencoderKind(shapes map[string][]int) string {
 		return "mnist"
 	case slices.Equal(fc, []int{256, 512}):
 		return "resnet18"
+	case slices.Equal(fc, []int{256, backbone.ResNet50OutDim}):
+		return "resnet50"
 	}
 	return ""
 }
@@ -229,11 +243,13 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	kind, err := aeKindFor(loader.SampleShape())
+	// ValidateAE checked that the encoder is an autoencoder's and fits
+	// the known dataset's images.
+	kind := aeKinds[cfg.EncType]
+	ae, err := newAutoencoder(kind, rand.New(rand.NewPCG(cfg.Seed, 0xae)))
 	if err != nil {
-		return nil, fmt.Errorf("--known_dataset %s: %w", cfg.KnownDataset, err)
+		return nil, fmt.Errorf("--enc_type: %w", err)
 	}
-	ae, _ := newAutoencoder(kind, rand.New(rand.NewPCG(cfg.Seed, 0xae)))
 	if cfg.CheckpointPath != "" {
 		// Continue from an autoencoder train-ae wrote (its weights; Adam
 		// starts afresh).

@@ -97,11 +97,32 @@ func readTorchHeader(path string) (h *safetensors.Header, ok bool, err error) {
 // and the enc_type, latent_dim and class_num the file records where it
 // records them, with cfg, so that a checkpoint of another backbone fails
 // before any work. Its errors name --checkpoint_path and the flag that
-// differs; Train's resume runs the same check.
+// differs; Train's warm start runs the same check.
 func CheckCheckpoint(cfg *Config, path string) error {
+	return checkModelFile(cfg, "--checkpoint_path", path)
+}
+
+// CheckResume is CheckCheckpoint for --resume: the same checks, naming
+// --resume, and the file must hold the training state that only Train
+// writes (a reference checkpoint has the weights alone, which
+// --checkpoint_path takes).
+func CheckResume(cfg *Config, path string) error {
+	if err := checkModelFile(cfg, "--resume", path); err != nil {
+		return err
+	}
+	if a, err := readCheckpointArch("--resume", path); err != nil {
+		return err
+	} else if !a.Resumable {
+		return fmt.Errorf("--resume %s is not a training checkpoint of vmdls train (no training state in it); to start from its weights use --checkpoint_path", path)
+	}
+	return nil
+}
+
+// checkModelFile is CheckCheckpoint with its errors naming flag.
+func checkModelFile(cfg *Config, flag, path string) error {
 	hdr, err := readFileHeader(path)
 	if err != nil {
-		return fmt.Errorf("--checkpoint_path %s: %v", path, err)
+		return fmt.Errorf("%s %s: %v", flag, path, err)
 	}
 	// Train records its settings as JSON under metaState; other writers
 	// may put enc_type at the top level.
@@ -117,23 +138,23 @@ func CheckCheckpoint(cfg *Config, path string) error {
 		rec.EncType = et
 	}
 	if rec.EncType != "" && rec.EncType != cfg.EncType {
-		return fmt.Errorf("--checkpoint_path %s holds a %s model but --enc_type is %s; want --enc_type %s or a %s checkpoint", path, rec.EncType, cfg.EncType, rec.EncType, cfg.EncType)
+		return fmt.Errorf("%s %s holds a %s model but --enc_type is %s; want --enc_type %s or a %s checkpoint", flag, path, rec.EncType, cfg.EncType, rec.EncType, cfg.EncType)
 	}
 	if rec.LatentDim != nil && *rec.LatentDim != cfg.LatentDim {
-		return fmt.Errorf("--checkpoint_path %s has --latent_dim %d, not %d", path, *rec.LatentDim, cfg.LatentDim)
+		return fmt.Errorf("%s %s has --latent_dim %d, not %d", flag, path, *rec.LatentDim, cfg.LatentDim)
 	}
 	if rec.ClassNum != nil && *rec.ClassNum != cfg.ClassNum {
-		return fmt.Errorf("--checkpoint_path %s was trained with --class_num %d, not %d", path, *rec.ClassNum, cfg.ClassNum)
+		return fmt.Errorf("%s %s was trained with --class_num %d, not %d", flag, path, *rec.ClassNum, cfg.ClassNum)
 	}
 	lat, in, ok := meanHead(hdr)
 	if !ok {
-		return wrongKind(hdr, path)
+		return wrongKind(hdr, flag, path)
 	}
 	if in != cfg.EncOutDim {
-		return fmt.Errorf("--checkpoint_path %s was made for an encoder of width %d, not --enc_type %s (--enc_out_dim %d)", path, in, cfg.EncType, cfg.EncOutDim)
+		return fmt.Errorf("%s %s was made for an encoder of width %d, not --enc_type %s (--enc_out_dim %d)", flag, path, in, cfg.EncType, cfg.EncOutDim)
 	}
 	if lat != cfg.LatentDim {
-		return fmt.Errorf("--checkpoint_path %s has --latent_dim %d, not %d", path, lat, cfg.LatentDim)
+		return fmt.Errorf("%s %s has --latent_dim %d, not %d", flag, path, lat, cfg.LatentDim)
 	}
 	return nil
 }
@@ -157,15 +178,15 @@ func meanHead(hdr *safetensors.Header) (lat, in int, ok bool) {
 // wrongKind is the error for a file without a mean head given as the
 // model: an autoencoder, an encoder's weights or something else, said
 // before a run creates its output folder rather than when loading fails.
-func wrongKind(hdr *safetensors.Header, path string) error {
+func wrongKind(hdr *safetensors.Header, flag, path string) error {
 	shapes := make(map[string][]int, len(hdr.Tensors))
 	for _, t := range hdr.Tensors {
 		shapes[t.Name] = t.Shape
 	}
 	if _, ok := hdr.Metadata[aeMetaType]; ok || AutoencoderKind(shapes) != "" {
-		return fmt.Errorf("--checkpoint_path %s is an autoencoder, not a model: give it as --ae_path (with --ae_features) and the model vmdls train writes as --checkpoint_path", path)
+		return fmt.Errorf("%s %s is an autoencoder, not a model: give it as --ae_path (with --ae_features) and the model vmdls train writes as %s", flag, path, flag)
 	}
-	return fmt.Errorf("--checkpoint_path %s holds no model: none of its %d tensors is the latent mean head (fc_mu.weight); encoder weights go to --weights", path, len(hdr.Tensors))
+	return fmt.Errorf("%s %s holds no model: none of its %d tensors is the latent mean head (fc_mu.weight); encoder weights go to --weights", flag, path, len(hdr.Tensors))
 }
 
 // CheckpointArch is the network a checkpoint holds, as far as its header
@@ -177,8 +198,8 @@ type CheckpointArch struct {
 	// widths; 0 when the file has none.
 	EncOutDim, HeadLatentDim int
 	// Resumable reports whether the file holds the training state that
-	// vmdls train resumes from (a checkpoint that Train wrote); Epochs is
-	// then the number of epochs it completed.
+	// vmdls train --resume continues from (a checkpoint that Train wrote);
+	// Epochs is then the number of epochs it completed.
 	Resumable bool
 	Epochs    int
 }
@@ -187,9 +208,18 @@ type CheckpointArch struct {
 // safetensors file or a PyTorch one). Its errors name --checkpoint_path,
 // as CheckCheckpoint's do.
 func ReadCheckpointArch(path string) (CheckpointArch, error) {
+	return readCheckpointArch("--checkpoint_path", path)
+}
+
+// ReadResumeArch is ReadCheckpointArch for the file of --resume, naming it.
+func ReadResumeArch(path string) (CheckpointArch, error) {
+	return readCheckpointArch("--resume", path)
+}
+
+func readCheckpointArch(flag, path string) (CheckpointArch, error) {
 	hdr, err := readFileHeader(path)
 	if err != nil {
-		return CheckpointArch{}, fmt.Errorf("--checkpoint_path %s: %v", path, err)
+		return CheckpointArch{}, fmt.Errorf("%s %s: %v", flag, path, err)
 	}
 	a := CheckpointArch{TrainedSettings: TrainedWith(hdr.Metadata)}
 	if et, ok := hdr.Metadata["enc_type"]; ok {
@@ -246,7 +276,7 @@ func CheckAutoencoder(path string) error {
 	if AutoencoderKind(inner) != "" {
 		return fmt.Errorf("--ae_path %s is %w", path, ErrAutoencoderInside)
 	}
-	return fmt.Errorf("--ae_path %s is not an autoencoder: no %s in its metadata (vmdls train-ae writes one), and its layers are neither the MNIST nor the ResNet-18 autoencoder's", path, aeMetaType)
+	return fmt.Errorf("--ae_path %s is not an autoencoder: no %s in its metadata (vmdls train-ae writes one), and its layers are not the MNIST, ResNet-18 or ResNet-50 autoencoder's", path, aeMetaType)
 }
 
 // CheckWeights reads only the header of the encoder weights at path (a

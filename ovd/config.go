@@ -72,7 +72,7 @@ type Config struct {
 	BadImages data.BadImages `json:"bad_images"`
 
 	// Evaluation.
-	CheckpointPath string `json:"checkpoint_path"` // --checkpoint_path: resume training from it, or the model to test
+	CheckpointPath string `json:"checkpoint_path"` // --checkpoint_path: train starts from its weights (warmStart), test evaluates it
 	AEFeatures     bool   `json:"ae_features"`     // --ae_features: reconstruction weighting
 	AEPath         string `json:"ae_path"`         // --ae_path: the trained autoencoder (safetensors)
 	LatentOnly     bool   `json:"latent_only"`     // --latent_only: ablation, score mu instead of the feature ensemble
@@ -81,6 +81,10 @@ type Config struct {
 	Seed      uint64 `json:"seed"`       // --seed
 	OutputDir string `json:"output_dir"` // --output_dir
 	Threads   int    `json:"threads"`    // --threads: 0 uses every core
+	// Resume (--resume) is a checkpoint Train wrote, which Train continues
+	// exactly (epoch, optimizer, schedule, margin, class statistics), where
+	// CheckpointPath starts a new run from a model's weights.
+	Resume string `json:"resume"`
 }
 
 // applyThreads sizes the process-wide worker pool (package parallel) from
@@ -169,6 +173,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--step_size %d: want at least 1", c.StepSize)
 	case c.LowerBound < 0 || c.LowerBound > 1:
 		return fmt.Errorf("--lower_bound %g: want a quantile in [0, 1]", c.LowerBound)
+	case c.Resume != "" && c.CheckpointPath != "":
+		return fmt.Errorf("--resume and --checkpoint_path: give one; --resume continues a run of vmdls train exactly, --checkpoint_path starts a new run from a model's weights")
 	case c.Finetune && c.Weights == "":
 		return fmt.Errorf("--finetune needs --weights FILE (the encoder to start from)")
 	case c.MarginMaxDistance <= 0:
@@ -194,8 +200,8 @@ func (c *Config) checkSetup(ae bool) error {
 	if c.EncOutDim != enc.OutDim {
 		return fmt.Errorf("--enc_out_dim %d does not match --enc_type %s, whose output width is %d", c.EncOutDim, c.EncType, enc.OutDim)
 	}
-	if ae && c.EncType != "mnist-conv" && c.EncType != "resnet18" {
-		return fmt.Errorf("--enc_type %q: the autoencoders are mnist-conv (MNIST) and resnet18 (CIFAR)", c.EncType)
+	if _, isAE := aeKinds[c.EncType]; ae && !isAE {
+		return fmt.Errorf("--enc_type %q: the autoencoders are mnist-conv (MNIST), resnet18 (CIFAR-10) and resnet50 (CIFAR-100)", c.EncType)
 	}
 	if c.InputHeight != enc.Height {
 		return fmt.Errorf("--input_height %d: the %s encoder takes %dx%d images; want --input_height %d", c.InputHeight, c.EncType, enc.Height, enc.Width, enc.Height)
@@ -283,6 +289,21 @@ func AETransformsFor(knownDataset string) string {
 		return "bolts_cifar"
 	}
 	return "toy"
+}
+
+// AEEncTypeFor names the encoder of the reference's autoencoder for the
+// known dataset (models/vae.py's ae_dict), train-ae's --enc_type when it is
+// not given: resnet50 for CIFAR-100, resnet18 for the other colour sets
+// (CIFAR-10), mnist-conv for the MNIST family.
+func AEEncTypeFor(knownDataset string) string {
+	k, ok := data.LookupKnown(knownDataset)
+	switch {
+	case ok && k.Channels == 3 && k.Classes >= 100:
+		return "resnet50"
+	case ok && k.Channels == 3:
+		return "resnet18"
+	}
+	return "mnist-conv"
 }
 
 // aeTransforms is AETransforms, or the known dataset's default when empty.

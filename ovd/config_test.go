@@ -23,7 +23,7 @@ func TestValidateMethodChecks(t *testing.T) {
 		edit func(c *Config)
 		want string
 	}{
-		{func(c *Config) { c.EncType = "resnet50" }, `--enc_type "resnet50": want one of mnist-conv, vgg`},
+		{func(c *Config) { c.EncType = "resnet101" }, `--enc_type "resnet101": want one of mnist-conv, vgg, resnet18, densenet, wresnet, resnet50, mnist, cifar`},
 		{func(c *Config) { c.EncOutDim = 512 }, "--enc_out_dim 512 does not match --enc_type mnist-conv, whose output width is 500"},
 		{func(c *Config) { c.InputHeight = 32 }, "--input_height 32: the mnist-conv encoder takes 28x28 images"},
 		{func(c *Config) { c.KnownDataset = "omniglot" }, `--known_dataset "omniglot": want one of`},
@@ -44,7 +44,7 @@ func TestValidateMethodChecks(t *testing.T) {
 	}
 	c := validMNIST()
 	c.EncType, c.EncOutDim, c.InputHeight, c.KnownDataset = "vgg", 1024, 32, "cifar_known"
-	if err := c.ValidateAE(); err == nil || !strings.Contains(err.Error(), "the autoencoders are mnist-conv (MNIST) and resnet18 (CIFAR)") {
+	if err := c.ValidateAE(); err == nil || !strings.Contains(err.Error(), "the autoencoders are mnist-conv (MNIST), resnet18 (CIFAR-10) and resnet50 (CIFAR-100)") {
 		t.Errorf("ValidateAE of vgg: %v", err)
 	}
 	c = validMNIST()

@@ -26,9 +26,9 @@ type ConvertOptions struct {
 	// Prefix, when set, keeps only the keys that start with it, without it
 	// (the reference keeps its autoencoder under "ae." inside its model).
 	Prefix string
-	// AEType marks the output as an autoencoder for --ae_path: "mnist" or
-	// "resnet18", "auto" (read from the layers' shapes, AutoencoderKind) or
-	// "none". Empty means "auto".
+	// AEType marks the output as an autoencoder for --ae_path: "mnist",
+	// "resnet18" or "resnet50", "auto" (read from the layers' shapes,
+	// AutoencoderKind) or "none". Empty means "auto".
 	AEType string
 	// Metadata entries are added to the output's, replacing any of the
 	// same key.
@@ -57,9 +57,9 @@ type ConvertResult struct {
 // InputErrors; a failure to write out is not.
 func ConvertPyTorch(in, out string, opts ConvertOptions) (*ConvertResult, error) {
 	switch opts.AEType {
-	case "", "auto", "none", "mnist", "resnet18":
+	case "", "auto", "none", "mnist", "resnet18", "resnet50":
 	default:
-		return nil, inputErrorf("ae_type %q: want mnist, resnet18, auto or none", opts.AEType)
+		return nil, inputErrorf("ae_type %q: want mnist, resnet18, resnet50, auto or none", opts.AEType)
 	}
 	format, err := torchfile.DetectFile(in)
 	if err != nil {
@@ -119,7 +119,7 @@ func aeKindToRecord(want string, ts []torchfile.TensorInfo) string {
 	switch want {
 	case "none":
 		return ""
-	case "mnist", "resnet18":
+	case "mnist", "resnet18", "resnet50":
 		return want
 	}
 	shapes := make(map[string][]int, len(ts))

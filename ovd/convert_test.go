@@ -17,6 +17,8 @@ func TestAEKind(t *testing.T) {
 	}{
 		{"mnist", ae(32, 500), "auto"},
 		{"resnet18", ae(256, 512), "auto"},
+		{"resnet50", ae(256, 2048), "auto"},
+		{"resnet50", ae(32, 500), "resnet50"},
 		{"", ae(10, 500), "auto"},
 		{"", ae(32, 500), "none"},
 		{"resnet18", ae(32, 500), "resnet18"},

@@ -166,7 +166,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := straight
-	second.OutputDir, second.CheckpointPath = t.TempDir(), b1.LastCheckpoint
+	second.OutputDir, second.Resume = t.TempDir(), b1.LastCheckpoint
 	b2, err := Train(ctx, second, nil)
 	if err != nil {
 		t.Fatal(err)

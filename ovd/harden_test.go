@@ -111,7 +111,7 @@ func TestResumeDeletesOnlyItsOwnFiles(t *testing.T) {
 		js, _ := json.Marshal(st)
 		meta[metaState] = string(js)
 	})
-	b.CheckpointPath = crafted
+	b.Resume = crafted
 	resB, err := Train(ctx, b, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestResumeDeletesOnlyItsOwnFiles(t *testing.T) {
 		meta[metaState] = regexp.MustCompile(`"best":\[\{"epoch":\d+`).ReplaceAllString(meta[metaState], `"best":[{"epoch":99`)
 	})
 	c := fakeConfig(t, data, 4)
-	c.CheckpointPath = bogus
+	c.Resume = bogus
 	if _, err := Train(ctx, c, nil); err == nil || !IsInputError(err) || !strings.Contains(err.Error(), "epoch 99") {
 		t.Errorf("crafted best list: %v, want an input error naming epoch 99", err)
 	}
@@ -179,10 +179,16 @@ func TestNonFiniteWeightsRefused(t *testing.T) {
 		t.Fatal("no float32 weight in the checkpoint")
 	}
 	resume := fakeConfig(t, data, 2)
-	resume.CheckpointPath = nanCk
+	resume.Resume = nanCk
 	_, err = Train(ctx, resume, nil)
 	if err == nil || !IsInputError(err) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "not finite") {
 		t.Errorf("resume from NaN weights: %v, want an input error naming %s", err, name)
+	}
+	warm := fakeConfig(t, data, 1)
+	warm.CheckpointPath = nanCk
+	_, err = Train(ctx, warm, nil)
+	if err == nil || !IsInputError(err) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "--checkpoint_path") {
+		t.Errorf("warm start from NaN weights: %v, want an input error naming %s and --checkpoint_path", err, name)
 	}
 	test := fakeConfig(t, data, 1)
 	test.CheckpointPath = nanCk
@@ -250,7 +256,7 @@ func TestResumeCleansDebris(t *testing.T) {
 	keep := filepath.Join(dir, "notes.tmp-1")
 	os.WriteFile(keep, []byte("the user's"), 0o644)
 
-	cfg.CheckpointPath = res.LastCheckpoint
+	cfg.Resume = res.LastCheckpoint
 	if _, err := Train(context.Background(), cfg, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -78,36 +78,36 @@ func (t *trainer) saveState(path string) error {
 	})
 }
 
-// loadState restores a checkpoint written by saveState into t.
+// loadState restores a checkpoint written by saveState into t: --resume.
 func (t *trainer) loadState(path string) (*nn.Checkpoint, error) {
 	if err := checkRegularFile(path); err != nil {
-		return nil, inputErrorf("--checkpoint_path: %w", err)
+		return nil, inputErrorf("--resume: %w", err)
 	}
 	ck, err := nn.ReadCheckpoint(path)
 	if err != nil {
-		return nil, inputErrorf("--checkpoint_path: %w", err)
+		return nil, inputErrorf("--resume: %w", err)
 	}
 	js, ok := ck.Metadata[metaState]
 	if !ok {
-		return nil, inputErrorf("--checkpoint_path %s: not a training checkpoint of vmdls train (no %s metadata); to start from weights use --weights", path, metaState)
+		return nil, inputErrorf("--resume %s: not a training checkpoint of vmdls train (no %s metadata); to start from its weights use --checkpoint_path", path, metaState)
 	}
 	var st trainState
 	if err := json.Unmarshal([]byte(js), &st); err != nil {
-		return nil, inputErrorf("--checkpoint_path %s: %s metadata: %w", path, metaState, err)
+		return nil, inputErrorf("--resume %s: %s metadata: %w", path, metaState, err)
 	}
 	// The network it was made for, as the command line checks it before
 	// any work.
-	if err := CheckCheckpoint(&t.cfg, path); err != nil {
+	if err := checkModelFile(&t.cfg, "--resume", path); err != nil {
 		return nil, &InputError{Err: err}
 	}
 	if err := st.check(); err != nil {
-		return nil, inputErrorf("--checkpoint_path %s: %s metadata: %w", path, metaState, err)
+		return nil, inputErrorf("--resume %s: %s metadata: %w", path, metaState, err)
 	}
 	if _, err := ck.LoadModel(t.model, true); err != nil {
-		return nil, inputErrorf("--checkpoint_path %s: %w", path, err)
+		return nil, inputErrorf("--resume %s: %w", path, err)
 	}
 	if err := nn.CheckFinite(t.model); err != nil {
-		return nil, inputErrorf("--checkpoint_path %s: %w; resume from an earlier checkpoint", path, err)
+		return nil, inputErrorf("--resume %s: %w; resume from an earlier checkpoint", path, err)
 	}
 	if st.Epoch > 0 {
 		c, d := st.ClassNum, st.LatentDim
@@ -115,13 +115,13 @@ func (t *trainer) loadState(path string) (*nn.Checkpoint, error) {
 		covs, err2 := extraF64(ck, "class_covs", c*d*d)
 		bounds, err3 := extraF64(ck, "class_bounds", c)
 		if err := errors.Join(err1, err2, err3); err != nil {
-			return nil, inputErrorf("--checkpoint_path %s: %w", path, err)
+			return nil, inputErrorf("--resume %s: %w", path, err)
 		}
 		st.bounds = bounds
 		for k := range c {
 			g, err := NewGaussian(means[k*d:(k+1)*d], symFrom(d, covs[k*d*d:(k+1)*d*d]))
 			if err != nil {
-				return nil, inputErrorf("--checkpoint_path %s: class %d Gaussian: %w", path, k, err)
+				return nil, inputErrorf("--resume %s: class %d Gaussian: %w", path, k, err)
 			}
 			st.gaussians = append(st.gaussians, g)
 		}
@@ -130,7 +130,7 @@ func (t *trainer) loadState(path string) (*nn.Checkpoint, error) {
 		priors := means
 		if _, ok := ck.Extra("class_prior_means"); ok {
 			if priors, err = extraF64(ck, "class_prior_means", c*d); err != nil {
-				return nil, inputErrorf("--checkpoint_path %s: %w", path, err)
+				return nil, inputErrorf("--resume %s: %w", path, err)
 			}
 		}
 		for k := range c {

@@ -69,7 +69,7 @@ type EpochSummary struct {
 type TrainResult struct {
 	OutputDir string
 	// LastCheckpoint holds the state after the last completed epoch; pass
-	// it as --checkpoint_path to resume.
+	// it as --resume to continue.
 	LastCheckpoint string
 	Best           []BestCheckpoint
 	Epochs         []EpochSummary
@@ -97,10 +97,12 @@ type trainer struct {
 
 // Train trains a VMDLS model as the reference's main.py does (METHOD.md
 // sections 1-3), writing checkpoints under cfg.OutputDir/checkpoints. With
-// cfg.CheckpointPath it resumes from a checkpoint Train wrote. When ctx is
-// cancelled it finishes the current step, saves the weights to
-// checkpoints/interrupted.safetensors and returns the result with an error
-// wrapping ctx.Err(); resuming starts again from the last completed epoch.
+// cfg.CheckpointPath it starts from that model's weights as main.py does
+// (warmStart); with cfg.Resume it continues exactly from a checkpoint
+// Train wrote. When ctx is cancelled it finishes the current step, saves
+// the weights to checkpoints/interrupted.safetensors and returns the result
+// with an error wrapping ctx.Err(); resuming starts again from the last
+// completed epoch.
 func Train(ctx context.Context, cfg Config, obs Observer) (*TrainResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -127,20 +129,29 @@ func Train(ctx context.Context, cfg Config, obs Observer) (*TrainResult, error) 
 }
 
 func newTrainer(cfg *Config, obs Observer, dir string) (*trainer, error) {
-	model, err := buildModel(cfg)
+	model, err := newModel(cfg)
 	if err != nil {
 		return nil, err
 	}
 	t := &trainer{cfg: *cfg, obs: obs, model: model, dir: dir,
 		st: trainState{NegMargin: InitialNegMargin, EncType: cfg.EncType, LatentDim: cfg.LatentDim, ClassNum: cfg.ClassNum, Seed: cfg.Seed}}
 	var ck *nn.Checkpoint
-	if cfg.CheckpointPath != "" {
-		if ck, err = t.loadState(cfg.CheckpointPath); err != nil {
+	if cfg.Resume != "" {
+		if ck, err = t.loadState(cfg.Resume); err != nil {
 			return nil, err
 		}
-	} else if cfg.Weights != "" {
-		if err := loadEncoderWeights(model, cfg.Weights); err != nil {
-			return nil, err
+	} else {
+		// As the reference's constructor, which loads --weights into the
+		// encoder before load_from_checkpoint replaces every weight.
+		if cfg.Weights != "" {
+			if err := loadEncoderWeights(model, cfg.Weights); err != nil {
+				return nil, err
+			}
+		}
+		if cfg.CheckpointPath != "" {
+			if err := t.warmStart(cfg.CheckpointPath); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if t.st.RunID == "" {
@@ -162,18 +173,18 @@ func newTrainer(cfg *Config, obs Observer, dir string) (*trainer, error) {
 	}
 	if ck != nil {
 		if err := ck.LoadOptimizer(t.opt); err != nil {
-			return nil, fmt.Errorf("--checkpoint_path %s: %w", cfg.CheckpointPath, err)
+			return nil, fmt.Errorf("--resume %s: %w", cfg.Resume, err)
 		}
 		if err := ck.LoadScheduler(t.sched); err != nil {
-			return nil, fmt.Errorf("--checkpoint_path %s: %w", cfg.CheckpointPath, err)
+			return nil, fmt.Errorf("--resume %s: %w", cfg.Resume, err)
 		}
 	}
 	return t, nil
 }
 
-// buildModel makes the model of cfg with weights drawn from the seed, and
-// checks enc_out_dim against the backbone.
-func buildModel(cfg *Config) (*backbone.Model, error) {
+// newModel makes the model of cfg with weights drawn from the seed, and
+// checks enc_out_dim against the backbone: what training needs.
+func newModel(cfg *Config) (*backbone.Model, error) {
 	m, err := backbone.NewModelClasses(cfg.EncType, cfg.LatentDim, cfg.ClassNum, rand.New(rand.NewPCG(cfg.Seed, 0x6d6f64656c)))
 	if err != nil {
 		return nil, fmt.Errorf("--enc_type: %w", err)
@@ -181,11 +192,24 @@ func buildModel(cfg *Config) (*backbone.Model, error) {
 	if m.EncOutDim != cfg.EncOutDim {
 		return nil, fmt.Errorf("--enc_out_dim %d does not match --enc_type %s, whose output width is %d", cfg.EncOutDim, cfg.EncType, m.EncOutDim)
 	}
+	return m, nil
+}
+
+// buildModel is newModel for the test procedure, whose feature ensemble
+// needs the encoder's taps.
+func buildModel(cfg *Config) (*backbone.Model, error) {
+	m, err := newModel(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if _, ok := m.Enc.(backbone.Tapped); !ok {
-		return nil, fmt.Errorf("--enc_type %s has no feature taps", cfg.EncType)
+		return nil, fmt.Errorf("--enc_type %s has no feature taps: %s", cfg.EncType, errNoTaps)
 	}
 	return m, nil
 }
+
+// errNoTaps says why an encoder without taps cannot be tested.
+const errNoTaps = "the reference's class for it defines no get_layer_output, so its test procedure cannot run on it either; vmdls train trains it"
 
 // loadEncoderWeights loads --weights into the encoder, as the reference
 // does: the file's keys that the encoder has are loaded, the rest ignored.

@@ -211,6 +211,15 @@ func flopWalk(mod nn.Module, x *autograd.Var, recs *[]float64) (*autograd.Var, e
 			return nil, err
 		}
 		return flopWalk(l.DecLayer, autograd.Flatten(y, 1, 3), recs)
+	case *backbone.CifarConv:
+		y, err := flopWalk(l.Convs, x, recs)
+		if err != nil {
+			return nil, err
+		}
+		return flopWalk(l.DecLayer, autograd.Flatten(y, 1, 3), recs)
+	case *backbone.MnistMLP:
+		// Its Forward flattens the image before the Sequential.
+		return flopWalk(l.Layers, autograd.Flatten(x, 1, 3), recs)
 	case *backbone.Model:
 		// Both heads take h; the returned value (mu) is not used further.
 		h, err := flopWalk(l.Enc, x, recs)

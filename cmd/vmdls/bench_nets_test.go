@@ -46,7 +46,7 @@ func TestBenchNetsBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"bench", "train-step", "--enc_type", "resnet-1000"}, `"resnet-1000" is not supported (supported: mnist-conv, vgg, resnet18, densenet, wresnet)`},
+		{[]string{"bench", "train-step", "--enc_type", "resnet-1000"}, `"resnet-1000" is not supported (supported: mnist-conv, vgg, resnet18, densenet, wresnet, resnet50, mnist, cifar)`},
 		{[]string{"bench", "infer", "--enc_type", "VGG", "--batch_size", "1"}, "supported: mnist-conv, vgg"},
 		{[]string{"bench", "train-step", "--batch_size", "25", "--steps", "1", "--warmup", "0", "--clean", "0"}, "multiple of the 10 classes"},
 		{[]string{"bench", "infer", "--threads", "-1"}, "--threads"},

@@ -45,6 +45,9 @@ func (o *runOptions) validate() error {
 	if o.firstConv || o.maxpool1 {
 		return usageErrorf("%s: --first_conv/--maxpool1 select the ImageNet ResNet stem, which is not built here; the encoders are the CIFAR variants the published experiments use (leave both off)", cmd)
 	}
+	if e, ok := backbone.LookupEncoder(c.EncType); ok && !e.Taps && cmd == "test" {
+		return usageErrorf("test: --enc_type %s has no feature taps for the test procedure's ensemble: the reference's class for it defines no get_layer_output, so its test.py cannot run on it either (vmdls train trains it)", c.EncType)
+	}
 	if _, err := parseGPUs(o.gpus.String()); err != nil {
 		return usageErrorf("%s: --gpus %q: %v", cmd, o.gpus.String(), err)
 	}
@@ -65,7 +68,7 @@ func contains(list []string, s string) bool {
 func (o *runOptions) checkFiles() error {
 	c := &o.cfg
 	for _, f := range []struct{ flag, path string }{
-		{"checkpoint_path", c.CheckpointPath}, {"weights", c.Weights}, {"ae_path", c.AEPath},
+		{"checkpoint_path", c.CheckpointPath}, {"resume", c.Resume}, {"weights", c.Weights}, {"ae_path", c.AEPath},
 	} {
 		if f.path == "" {
 			continue
@@ -82,10 +85,8 @@ func (o *runOptions) checkFiles() error {
 			return usageErrorf("%s: --%s %s is not a regular file (%s); want a file", o.cmd, f.flag, f.path, regularfile.Kind(st.Mode()))
 		}
 	}
-	if c.CheckpointPath != "" {
-		if err := ovd.CheckCheckpoint(c, c.CheckpointPath); err != nil {
-			return usageErrorf("%s: %v", o.cmd, err)
-		}
+	if err := o.checkModelFile(); err != nil {
+		return err
 	}
 	if c.Weights != "" && o.cmd == "train" {
 		if err := ovd.CheckWeights(c.Weights); err != nil {
@@ -110,6 +111,9 @@ func (o *runOptions) checkFiles() error {
 // anything is read from them.
 func (o *runOptions) checkRequired() error {
 	c := &o.cfg
+	if c.Resume != "" && c.CheckpointPath != "" {
+		return usageErrorf("%s: --resume and --checkpoint_path: give one; --resume %s continues that run exactly, --checkpoint_path %s starts a new run from its weights", o.cmd, c.Resume, c.CheckpointPath)
+	}
 	if evaluates(o.cmd) && c.CheckpointPath == "" && !o.dryRun {
 		return usageErrorf("%s: --checkpoint_path is required: the trained model to evaluate (vmdls train writes it)", o.cmd)
 	}
@@ -126,17 +130,37 @@ func regularFile(path string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
+// modelFile is the model checkpoint the command line names: --resume's or
+// --checkpoint_path's file, with the flag, "" when neither (train-ae's
+// --checkpoint_path is an autoencoder, not a model).
+func (o *runOptions) modelFile() (flag, path string) {
+	switch {
+	case o.cmd == "train-ae":
+		return "", ""
+	case o.cfg.Resume != "":
+		return "resume", o.cfg.Resume
+	case o.cfg.CheckpointPath != "":
+		return "checkpoint_path", o.cfg.CheckpointPath
+	}
+	return "", ""
+}
+
 // fromCheckpoint fills in the architecture the checkpoint of
-// --checkpoint_path records (enc_type, latent_dim, class_num) where the
-// command line does not say it, so that vmdls test needs no flag the
-// checkpoint knows. A flag that disagrees is left for checkCheckpoint to
-// refuse, naming both values. Only the header is read.
+// --checkpoint_path (or --resume) records (enc_type, latent_dim,
+// class_num) where the command line does not say it, so that vmdls test
+// needs no flag the checkpoint knows. A flag that disagrees is left for
+// checkCheckpoint to refuse, naming both values. Only the header is read.
 func (o *runOptions) fromCheckpoint() error {
 	c := &o.cfg
-	if o.cmd == "train-ae" || c.CheckpointPath == "" || !regularFile(c.CheckpointPath) {
+	flag, path := o.modelFile()
+	if path == "" || !regularFile(path) {
 		return nil
 	}
-	a, err := ovd.ReadCheckpointArch(c.CheckpointPath)
+	read := ovd.ReadCheckpointArch
+	if flag == "resume" {
+		read = ovd.ReadResumeArch
+	}
+	a, err := read(path)
 	if err != nil {
 		return usageErrorf("%s: %v", o.cmd, err)
 	}
@@ -152,9 +176,12 @@ func (o *runOptions) fromCheckpoint() error {
 	case a.EncOutDim > 0:
 		// No name recorded: the encoder of that output width, when only
 		// one has it.
+		// mnist-conv and cifar share a width; the known dataset's images
+		// tell them apart.
+		kd, known := data.LookupKnown(c.KnownDataset)
 		var match []string
 		for _, e := range backbone.Encoders() {
-			if e.OutDim == a.EncOutDim {
+			if e.OutDim == a.EncOutDim && (!known || e.Channels == kd.Channels && e.Height == kd.Height && e.Width == kd.Width) {
 				match = append(match, e.Name)
 			}
 		}
@@ -181,8 +208,8 @@ func (o *runOptions) fromCheckpoint() error {
 	// A file without the mean head is not a model at all, which
 	// checkCheckpoint says; one with it may still lack the training state.
 	o.doneEpochs = a.Epochs
-	if o.cmd == "train" && !a.Resumable && a.EncOutDim > 0 {
-		return usageErrorf("train: --checkpoint_path %s is not a training checkpoint of vmdls train (no training state in it); to start from a model's weights use --weights", c.CheckpointPath)
+	if flag == "resume" && !a.Resumable && a.EncOutDim > 0 {
+		return usageErrorf("train: --resume %s is not a training checkpoint of vmdls train (no training state in it); to start from its weights use --checkpoint_path", path)
 	}
 	return nil
 }
@@ -197,6 +224,11 @@ func (o *runOptions) deriveArchitecture() {
 	fits := func(name string) bool {
 		e, ok := backbone.LookupEncoder(name)
 		return ok && e.Channels == kd.Channels && e.Height == kd.Height && e.Width == kd.Width
+	}
+	if o.cmd == "train-ae" && known && !o.given["enc_type"] {
+		// The reference's autoencoder for the dataset (ae_dict): the
+		// ResNet-50 one for CIFAR-100.
+		c.EncType = ovd.AEEncTypeFor(c.KnownDataset)
 	}
 	if known && !o.given["enc_type"] && !contains(o.filled, "enc_type") && !fits(c.EncType) {
 		// The reference's resnet18 first, then the registry's order
@@ -228,11 +260,24 @@ func (o *runOptions) deriveArchitecture() {
 // settings, before the settings' own checks, so that a flag that disagrees
 // with the checkpoint is named with both values.
 func (o *runOptions) checkCheckpoint() error {
-	c := &o.cfg
-	if o.cmd == "train-ae" || c.CheckpointPath == "" || !regularFile(c.CheckpointPath) {
+	if _, path := o.modelFile(); path == "" || !regularFile(path) {
 		return nil
 	}
-	if err := ovd.CheckCheckpoint(c, c.CheckpointPath); err != nil {
+	return o.checkModelFile()
+}
+
+// checkModelFile checks the header of the model checkpoint against the
+// settings (ovd.CheckCheckpoint, or ovd.CheckResume for --resume).
+func (o *runOptions) checkModelFile() error {
+	flag, path := o.modelFile()
+	check := ovd.CheckCheckpoint
+	switch flag {
+	case "":
+		return nil
+	case "resume":
+		check = ovd.CheckResume
+	}
+	if err := check(&o.cfg, path); err != nil {
 		return usageErrorf("%s: %v", o.cmd, err)
 	}
 	return nil

@@ -162,7 +162,7 @@ func TestTrainInterrupt(t *testing.T) {
 		t.Fatalf("interrupted training: %v (status %d)", err, exitCode(err))
 	}
 	for _, w := range []string{"interrupted: finishing the current step", "checkpoint written to",
-		"resume with:", "vmdls train --output_dir " + dir + " --enc_type mnist-conv", "--checkpoint_path " + filepath.Join(dir, "interrupted.safetensors")} {
+		"resume with:", "vmdls train --output_dir " + dir + " --enc_type mnist-conv", "--resume " + filepath.Join(dir, "interrupted.safetensors")} {
 		if !strings.Contains(errb.String(), w) {
 			t.Errorf("stderr lacks %q:\n%s", w, errb.String())
 		}

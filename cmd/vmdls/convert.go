@@ -33,7 +33,7 @@ func (m metaFlag) Set(v string) error {
 func runConvert(args []string, stdout, stderr io.Writer) error {
 	fs := commandFlags("convert")
 	keep64 := fs.Bool("keep_float64", false, "keep float64 tensors as F64 (default: rounded to F32, what vmdls models hold)")
-	aeType := fs.String("ae_type", "auto", "mark the output as an autoencoder for --ae_path: mnist, resnet18, auto (from the fc head's shape) or none")
+	aeType := fs.String("ae_type", "auto", "mark the output as an autoencoder for --ae_path: mnist, resnet18, resnet50, auto (from the fc head's shape) or none")
 	prefix := fs.String("prefix", "", "keep only the keys that start with this prefix, without it (ae. takes the autoencoder the reference keeps inside its model)")
 	meta := metaFlag{}
 	fs.Var(meta, "metadata", "add a metadata entry KEY=VALUE (repeatable)")
@@ -56,9 +56,9 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return usageErrorf("convert: %s is both input and output", in)
 	}
 	switch *aeType {
-	case "auto", "none", "mnist", "resnet18":
+	case "auto", "none", "mnist", "resnet18", "resnet50":
 	default:
-		return usageErrorf("convert: --ae_type %q: want mnist, resnet18, auto or none", *aeType)
+		return usageErrorf("convert: --ae_type %q: want mnist, resnet18, resnet50, auto or none", *aeType)
 	}
 	res, err := ovd.ConvertPyTorch(in, out, ovd.ConvertOptions{KeepFloat64: *keep64, Prefix: *prefix, AEType: *aeType, Metadata: meta})
 	if ovd.IsInputError(err) {

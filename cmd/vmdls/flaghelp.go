@@ -15,7 +15,11 @@ var runNotes = map[string]string{
 	"train": "Trains the OOD model on --known_dataset. From the second epoch on, each epoch\n" +
 		"ends with a validation pass over the known test set and the unknown set\n" +
 		"(--test_limit and --unknown_limit cap them); the three best checkpoints by\n" +
-		"macro F1 are kept.",
+		"macro F1 are kept. --checkpoint_path starts a new run from a model's weights,\n" +
+		"as the reference's main.py does; --resume continues a run exactly.",
+	"train-ae": "Trains the reference's autoencoder for --known_dataset: the MNIST one for\n" +
+		"the 1x28x28 sets, the ResNet-18 one for CIFAR-10, the ResNet-50 one for\n" +
+		"CIFAR-100 (--enc_type mnist-conv, resnet18 or resnet50 picks one).",
 	"test": "Evaluates the model of --checkpoint_path: fits the class Gaussians on the\n" +
 		"training set, scores the known test set and the unknown set, writes\n" +
 		"results.json and prints the metrics. The architecture is the checkpoint's.",

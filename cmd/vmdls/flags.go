@@ -129,7 +129,7 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 	num(&c.TestLimit, "test_limit", "use only the first N known test images (0: all)")
 	fs.TextVar(&c.BadImages, "bad_images", c.BadImages, "images of folder datasets that do not decode: fail (check every header at open), scan (decode every image at open) or skip (decode all, leave out the bad ones with a warning)")
 	fs.Var(skipBadImages{&c.BadImages}, "skip_bad_images", "leave out images that do not decode, with a warning (same as --bad_images skip)")
-	opt(&c.CheckpointPath, "checkpoint_path", "checkpoint to resume training from, or the model to test")
+	opt(&c.CheckpointPath, "checkpoint_path", checkpointPathUsage[cmd])
 	str(&c.EncType, "enc_type", "encoder: "+strings.Join(backbone.EncTypes(), ", ")+" (default resnet18, the reference's, or mnist-conv when --known_dataset has 1x28x28 images; with --checkpoint_path the checkpoint's)")
 	num(&c.EncOutDim, "enc_out_dim", "the encoder's output width (default: --enc_type's, 500 for mnist-conv, 512 for resnet18, ...)")
 	num(&c.LatentDim, "latent_dim", fmt.Sprintf("latent dimension (default %d; with --checkpoint_path the checkpoint's)", c.LatentDim))
@@ -144,6 +144,9 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 	}
 
 	// train and test: the OOD model.
+	if cmd == "train" {
+		opt(&c.Resume, "resume", "continue a run exactly from a checkpoint vmdls train wrote (checkpoints/last.safetensors): its epoch, optimizer, margin and class statistics")
+	}
 	str(&c.UnknownDataset, "unknown_dataset", "the unknown (OOD) dataset: "+strings.Join(data.Names, ", "))
 	num(&c.BatchClasses, "batch_classes", "classes per training batch")
 	num(&c.SampleCount, "sample_count", "images per class per training batch")
@@ -171,6 +174,14 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 		addFitFlags(fs, &o.fit)
 	}
 	return fs
+}
+
+// checkpointPathUsage is --checkpoint_path's help per command: for train
+// the reference's warm start, not a resume (that is --resume).
+var checkpointPathUsage = map[string]string{
+	"train":    "start from this model's weights, as the reference's main.py: epoch 0, a fresh optimizer and schedule, the margin at --margin_max_distance (a vmdls checkpoint or the reference's .ckpt; to continue a run exactly use --resume)",
+	"test":     "the trained model to evaluate (vmdls train's checkpoint or the reference's .ckpt)",
+	"train-ae": "the autoencoder to continue training",
 }
 
 // skipBadImages is --skip_bad_images, the switch for --bad_images skip.

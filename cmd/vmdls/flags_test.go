@@ -47,7 +47,7 @@ func TestDryRunDefaultsAndOverrides(t *testing.T) {
 		"batch_classes": 10.0, "sample_count": 40.0, "offline": false, "lr": 0.0001, "kl_coeff": 0.1,
 		"batch_size": 256.0, "num_workers": 8.0, "generation_epoch": 20.0, "class_num": 10.0, "lower_bound": 0.05,
 		"step_size": 100.0, "step_gamma": 0.1, "finetune": false, "finetune_lr": 0.0001, "opt": "sgd",
-		"ae_features": false, "max_epochs": 1000.0, "gpus": nil, "checkpoint_path": nil, "weights": nil,
+		"ae_features": false, "max_epochs": 1000.0, "gpus": nil, "checkpoint_path": nil, "resume": nil, "weights": nil,
 		"seed": 42.0, "threads": 0.0, "dry_run": true, "train_limit": 0.0, "latent_only": false,
 		"output_dir": "runs/20260102-030405-mnist-omniglot-mnist-conv",
 	} {
@@ -103,7 +103,7 @@ func TestValidationMessages(t *testing.T) {
 		{[]string{"train", "--max_epochs", "1.5"}, []string{"--max_epochs", "want an integer"}},
 		{[]string{"train", "--lr"}, []string{"--lr needs a value"}},
 		{[]string{"train", "stray"}, []string{`unexpected argument "stray"`}},
-		{[]string{"train", "--enc_type", "resnet50"}, []string{`--enc_type "resnet50"`, "mnist-conv, vgg, resnet18, densenet, wresnet"}},
+		{[]string{"train", "--enc_type", "resnet101"}, []string{`--enc_type "resnet101"`, "mnist-conv, vgg, resnet18, densenet, wresnet, resnet50, mnist, cifar"}},
 		{[]string{"train", "--enc_type", "vgg", "--enc_out_dim", "512", "--input_height", "32", "--known_dataset", "cifar_known"},
 			[]string{"--enc_out_dim 512", "vgg", "1024"}},
 		// --input_height follows --enc_type unless given (issue 22): a
@@ -197,8 +197,10 @@ func TestParseGPUs(t *testing.T) {
 }
 
 func TestResumeArgs(t *testing.T) {
-	got := resumeArgs([]string{"--enc_type", "mnist-conv", "--checkpoint_path", "old.st", "--gpus", "0,", "--data_dir", "my data", "--checkpoint_path=x"}, "runs/a b/last.safetensors")
-	want := `--enc_type mnist-conv --gpus 0, --data_dir 'my data' --checkpoint_path 'runs/a b/last.safetensors'`
+	// A warm-started run resumes from its own checkpoint alone: both
+	// flags together are refused.
+	got := resumeArgs([]string{"--enc_type", "mnist-conv", "--checkpoint_path", "old.st", "--gpus", "0,", "--resume", "r.st", "--data_dir", "my data", "--checkpoint_path=x", "-resume=y"}, "runs/a b/last.safetensors")
+	want := `--enc_type mnist-conv --gpus 0, --data_dir 'my data' --resume 'runs/a b/last.safetensors'`
 	if got != want {
 		t.Errorf("resumeArgs:\n got %s\nwant %s", got, want)
 	}

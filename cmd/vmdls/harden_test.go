@@ -29,6 +29,7 @@ func TestFIFOPathsRefused(t *testing.T) {
 		append([]string{"test", "--checkpoint_path", fifo}, mnistArgs...),
 		append([]string{"train", "--weights", fifo}, mnistArgs...),
 		append([]string{"train", "--checkpoint_path", fifo}, mnistArgs...),
+		append([]string{"train", "--resume", fifo}, mnistArgs...),
 	} {
 		done := make(chan error, 1)
 		go func() { done <- run(args, &bytes.Buffer{}, &bytes.Buffer{}) }()

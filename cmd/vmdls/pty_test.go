@@ -139,7 +139,7 @@ func TestProgressInTerminal(t *testing.T) {
 		t.Errorf("--config run/config.json: exit %d\n got %s\nwant %s\n%s", code, replay, direct, errOut)
 	}
 	ck := filepath.Join("run", "checkpoints", "last.safetensors")
-	code, out = runInPTY(t, bin, work, cols, append([]string{"train", "--max_epochs", "3", "--output_dir", "run", "--checkpoint_path", ck}, common...)...)
+	code, out = runInPTY(t, bin, work, cols, append([]string{"train", "--max_epochs", "3", "--output_dir", "run", "--resume", ck}, common...)...)
 	if code != 0 || !strings.Contains(out, "resuming from epoch 3 of "+ck) {
 		t.Errorf("resume: exit %d, no resume line:\n%s", code, out)
 	}

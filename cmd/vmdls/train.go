@@ -39,7 +39,8 @@ func prepare(cmd string, args []string, stdout, stderr io.Writer) (*runOptions, 
 		o.cfg.OutputDir = o.defaultOutputDir(clock())
 	}
 	if len(o.filled) > 0 && !o.dryRun {
-		fmt.Fprintf(stderr, "vmdls: %s: from %s: %s\n", cmd, o.cfg.CheckpointPath, o.filledString())
+		_, path := o.modelFile()
+		fmt.Fprintf(stderr, "vmdls: %s: from %s: %s\n", cmd, path, o.filledString())
 	}
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -151,8 +152,11 @@ func runTrainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.cfg.CheckpointPath != "" {
-		fmt.Fprintf(stderr, "vmdls: train: resuming from epoch %d of %s\n", o.doneEpochs+1, o.cfg.CheckpointPath)
+	switch {
+	case o.cfg.Resume != "":
+		fmt.Fprintf(stderr, "vmdls: train: resuming from epoch %d of %s\n", o.doneEpochs+1, o.cfg.Resume)
+	case o.cfg.CheckpointPath != "":
+		fmt.Fprintf(stderr, "vmdls: train: a new run from the weights of %s (a fresh optimizer, the margin at %g, as the reference's --checkpoint_path; --resume continues a run)\n", o.cfg.CheckpointPath, o.cfg.MarginMaxDistance)
 	}
 	ckpt, err := method.Train(s.ctx, o.cfg, s.prog.observe)
 	if errors.Is(err, context.Canceled) {
@@ -168,22 +172,23 @@ func runTrainCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 // resumeArgs is the command line that resumes from ckpt: the flags as
-// given, with --checkpoint_path replaced, quoted for a POSIX shell.
+// given, without --checkpoint_path (whose warm start the checkpoint has
+// already taken in) and with --resume ckpt, quoted for a POSIX shell.
 func resumeArgs(args []string, ckpt string) string {
 	var out []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		name := strings.TrimLeft(a, "-")
-		if name == "checkpoint_path" {
+		if name == "checkpoint_path" || name == "resume" {
 			i++ // drop its value
 			continue
 		}
-		if strings.HasPrefix(name, "checkpoint_path=") && strings.HasPrefix(a, "-") {
+		if (strings.HasPrefix(name, "checkpoint_path=") || strings.HasPrefix(name, "resume=")) && strings.HasPrefix(a, "-") {
 			continue
 		}
 		out = append(out, shellQuote(a))
 	}
-	out = append(out, "--checkpoint_path", shellQuote(ckpt))
+	out = append(out, "--resume", shellQuote(ckpt))
 	return strings.Join(out, " ")
 }
 

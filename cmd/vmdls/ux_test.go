@@ -286,7 +286,8 @@ func TestBadInputsCreateNothing(t *testing.T) {
 	if err := safetensors.WriteFile(weights, []safetensors.Tensor{safetensors.FromFloat32("conv1.weight", []int{20, 1, 5, 5}, make([]float32, 500))}, nil); err != nil {
 		t.Fatal(err)
 	}
-	// A model without training state: vmdls test takes it, a resume not.
+	// A model without training state: vmdls test and a warm start take it,
+	// --resume not.
 	testOnly := writeCheckpoint(t, filepath.Join(dir, "exported.safetensors"), 32, 500, map[string]string{"enc_type": "mnist-conv"})
 	garbage := filepath.Join(dir, "garbage.safetensors")
 	os.WriteFile(garbage, []byte("not a checkpoint at all"), 0o644)
@@ -301,7 +302,8 @@ func TestBadInputsCreateNothing(t *testing.T) {
 		{[]string{"test", "--checkpoint_path", model, "--ae_features", "--ae_path", model}, "is not an autoencoder"},
 		{[]string{"test", "--checkpoint_path", model, "--ae_features"}, "--ae_features needs --ae_path"},
 		{[]string{"test"}, "--checkpoint_path is required"},
-		{[]string{"train", "--checkpoint_path", testOnly}, "not a training checkpoint"},
+		{[]string{"train", "--resume", testOnly}, "not a training checkpoint"},
+		{[]string{"train", "--resume", model, "--checkpoint_path", testOnly}, "--resume and --checkpoint_path"},
 		{[]string{"train", "--checkpoint_path", ae}, "is an autoencoder, not a model"},
 		{[]string{"train", "--finetune"}, "--finetune needs --weights"},
 		{[]string{"train", "--weights", garbage}, "garbage.safetensors"},

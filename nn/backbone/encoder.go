@@ -15,8 +15,10 @@ import (
 const DefaultClassNum = 10
 
 // encoders lists the supported --enc_type values with their builders and
-// output widths, in the order the reference's --enc_type help lists them:
-// mnist-conv takes 1×28×28 images, the other four 3×32×32 (CIFAR). The
+// output widths: the five of the published experiments in the order the
+// reference's --enc_type help lists them, then resnet50, mnist (the MLP)
+// and cifar (the small conv net); mnist-conv and mnist take 1×28×28
+// images, the others 3×32×32 (CIFAR). The
 // class count sizes densenet's classifier, the one encoder of the
 // reference that holds one; the others do not take it (the reference's
 // WideResNet takes num_classes and ignores it).
@@ -24,11 +26,16 @@ var encoders = []struct {
 	EncoderInfo
 	build func(rng *rand.Rand, classNum int) nn.Module
 }{
-	{EncoderInfo{"mnist-conv", MnistConvOutDim, 1, 28, 28}, func(r *rand.Rand, _ int) nn.Module { return NewMnistConvEncoder(r) }},
-	{EncoderInfo{"vgg", VGGOutDim, 3, 32, 32}, func(r *rand.Rand, _ int) nn.Module { return NewVGG(r) }},
-	{EncoderInfo{"resnet18", ResNet18OutDim, 3, 32, 32}, func(r *rand.Rand, _ int) nn.Module { return NewResNet18(r) }},
-	{EncoderInfo{"densenet", DenseNetOutDim, 3, 32, 32}, func(r *rand.Rand, c int) nn.Module { return NewDenseNet3(r, 100, c, 12, 0.5) }},
-	{EncoderInfo{"wresnet", WideResNetOutDim, 3, 32, 32}, func(r *rand.Rand, _ int) nn.Module { return NewWideResNet(r) }},
+	{EncoderInfo{"mnist-conv", MnistConvOutDim, 1, 28, 28, true}, func(r *rand.Rand, _ int) nn.Module { return NewMnistConvEncoder(r) }},
+	{EncoderInfo{"vgg", VGGOutDim, 3, 32, 32, true}, func(r *rand.Rand, _ int) nn.Module { return NewVGG(r) }},
+	{EncoderInfo{"resnet18", ResNet18OutDim, 3, 32, 32, true}, func(r *rand.Rand, _ int) nn.Module { return NewResNet18(r) }},
+	{EncoderInfo{"densenet", DenseNetOutDim, 3, 32, 32, true}, func(r *rand.Rand, c int) nn.Module { return NewDenseNet3(r, 100, c, 12, 0.5) }},
+	{EncoderInfo{"wresnet", WideResNetOutDim, 3, 32, 32, true}, func(r *rand.Rand, _ int) nn.Module { return NewWideResNet(r) }},
+	// The other encoders main.py's valid_encoders offers, after the
+	// published five so that a dataset's default stays one of those.
+	{EncoderInfo{"resnet50", ResNet50OutDim, 3, 32, 32, true}, func(r *rand.Rand, _ int) nn.Module { return NewResNet50(r) }},
+	{EncoderInfo{"mnist", MnistMLPOutDim, 1, 28, 28, false}, func(r *rand.Rand, _ int) nn.Module { return NewMnistMLP(r) }},
+	{EncoderInfo{"cifar", CifarConvOutDim, 3, 32, 32, false}, func(r *rand.Rand, _ int) nn.Module { return NewCifarConvEncoder(r) }},
 }
 
 // EncoderInfo is what the registry knows of an encoder without building
@@ -42,6 +49,11 @@ type EncoderInfo struct {
 	OutDim int
 	// Channels, Height and Width are the shape of one input image.
 	Channels, Height, Width int
+	// Taps reports whether the encoder is Tapped: whether it yields the
+	// three feature maps of the test procedure's ensemble. The reference's
+	// MnistEncoder and CifarConvEncoder define no get_layer_output, so
+	// mnist and cifar train but cannot be tested.
+	Taps bool
 }
 
 // InputShape returns the per-image input shape [Channels, Height, Width].

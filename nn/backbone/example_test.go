@@ -67,6 +67,6 @@ func ExampleEncTypes() {
 	_, err := backbone.NewModel("alexnet", 32, rand.New(rand.NewPCG(1, 1)))
 	fmt.Println(err)
 	// Output:
-	// [mnist-conv vgg resnet18 densenet wresnet]
-	// unknown encoder type "alexnet" (supported: mnist-conv, vgg, resnet18, densenet, wresnet)
+	// [mnist-conv vgg resnet18 densenet wresnet resnet50 mnist cifar]
+	// unknown encoder type "alexnet" (supported: mnist-conv, vgg, resnet18, densenet, wresnet, resnet50, mnist, cifar)
 }

@@ -90,11 +90,33 @@ func copyRows(dst *tensor.Tensor, lo int, src *tensor.Tensor) {
 
 // InferChunked is the package function for the model's encoder and its mu
 // head (z = mu at evaluation time), in chunks of chunk images (0: the
-// default). The model must be in eval mode.
+// default). The model must be in eval mode. An encoder without taps (mnist,
+// cifar) yields h and mu with nil Taps: training's validation needs mu
+// alone.
 func (m *Model) InferChunked(x *tensor.Tensor, chunk int) (Features, error) {
 	enc, ok := m.Enc.(Tapped)
 	if !ok {
-		return Features{}, fmt.Errorf("backbone.Model.InferChunked: encoder %T has no taps", m.Enc)
+		enc = untapped{m.Enc, m.EncOutDim}
 	}
-	return InferChunked(enc, m.Mu, x, chunk)
+	f, err := InferChunked(enc, m.Mu, x, chunk)
+	if !ok {
+		f.Taps = [3]*tensor.Tensor{}
+	}
+	return f, err
 }
+
+// untapped runs an encoder without taps through InferChunked, with three
+// empty taps.
+type untapped struct {
+	nn.Module
+	outDim int
+}
+
+func (u untapped) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.Var) {
+	h := u.Forward(x)
+	empty := autograd.Const(tensor.Zeros(h.Shape()[0], 0))
+	return h, [3]*autograd.Var{empty, empty, empty}
+}
+
+func (u untapped) OutDim() int     { return u.outDim }
+func (u untapped) TapDims() [3]int { return [3]int{} }

@@ -126,7 +126,7 @@ func TestUnknownEncType(t *testing.T) {
 	if _, err := NewModel("mnist-conv", 0, rand.New(rand.NewPCG(1, 1))); err == nil {
 		t.Error("latent_dim 0 accepted")
 	}
-	if got := EncTypes(); !slices.Equal(got, []string{"mnist-conv", "vgg", "resnet18", "densenet", "wresnet"}) {
+	if got := EncTypes(); !slices.Equal(got, []string{"mnist-conv", "vgg", "resnet18", "densenet", "wresnet", "resnet50", "mnist", "cifar"}) {
 		t.Errorf("EncTypes() = %v", got)
 	}
 }

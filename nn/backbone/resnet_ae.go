@@ -26,13 +26,14 @@ var (
 )
 
 // Widths of the CIFAR ResNet-18 autoencoder (PyTorch-Lightning-Bolts AE with
-// enc_type "resnet18", enc_out_dim 512, latent_dim 256, input_height 32).
+// enc_type "resnet18", enc_out_dim 512, latent_dim 256, input_height 32);
+// the ResNet-50 one has the same code width and first decoder map size.
 const (
 	ResNetAELatentDim = 256
 	resnetAEStem      = 4 // the decoder's first map is 512×4×4
 )
 
-// ResNetAE is the CIFAR autoencoder of METHOD.md section 5, the Bolts AE:
+// ResNetAE is the CIFAR-10 autoencoder of METHOD.md section 5, the Bolts AE:
 // "encoder" (resnet18_encoder(first_conv=False, maxpool1=False): the CIFAR
 // ResNet-18 with PyTorch's default initialization everywhere), "decoder"
 // (resnet18_decoder) and "fc" (Linear(512, 256)), registered in the Bolts
