@@ -134,17 +134,16 @@ func aeKindOf(ae backbone.Autoencoder) (string, bool) {
 	return "", false
 }
 
-// aeKindFor names the autoencoder a detector file of c×h×w images may
-// hold: the MNIST one for 1×28×28, the ResNet-18 one for 3×32×32 (the
-// ResNet-50 one, which takes 3×32×32 too, is not yet among them).
-func aeKindFor(c, h, w int) (string, error) {
-	switch {
-	case c == 1 && h == 28 && w == 28:
-		return "mnist", nil
-	case c == 3 && h == 32 && w == 32:
-		return "resnet18", nil
+// aeTakes reports whether an autoencoder of the given kind takes c×h×w
+// images: mnist's 1×28×28, the ResNet ones' 3×32×32.
+func aeTakes(kind string, c, h, w int) bool {
+	switch kind {
+	case "mnist":
+		return c == 1 && h == 28 && w == 28
+	case "resnet18", "resnet50":
+		return c == 3 && h == 32 && w == 32
 	}
-	return "", fmt.Errorf("no autoencoder for %d×%d×%d images (have 1×28×28 and 3×32×32)", c, h, w)
+	return false
 }
 
 // aeKinds maps train-ae's --enc_type, the autoencoder's encoder, to its

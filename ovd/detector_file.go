@@ -329,7 +329,7 @@ func detectorFromFile(f *safetensors.File) (*Detector, error) {
 		if d.ae, err = newAutoencoder(kind, rand.New(rand.NewPCG(0, 0))); err != nil {
 			return nil, fmt.Errorf("autoencoder: %w", err)
 		}
-		if aeKind, err := aeKindFor(in.Channels, in.Height, in.Width); err != nil || aeKind != kind {
+		if !aeTakes(kind, in.Channels, in.Height, in.Width) {
 			return nil, fmt.Errorf("autoencoder %q does not take the detector's %dx%dx%d images", kind, in.Channels, in.Height, in.Width)
 		}
 		if err := loadPrefixed(f, "ae.", d.ae); err != nil {
