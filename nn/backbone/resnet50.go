@@ -6,6 +6,7 @@ import (
 
 	"github.com/vmdls-go/vmdls/autograd"
 	"github.com/vmdls-go/vmdls/nn"
+	"github.com/vmdls-go/vmdls/tensor"
 )
 
 // ResNet50OutDim is enc_out_dim of the resnet50 encoder.
@@ -36,6 +37,7 @@ func newBottleneck(rng *rand.Rand, in, planes, stride int) *Bottleneck {
 	b := &Bottleneck{}
 	if stride != 1 || in != out {
 		b.Downsample = nn.NewSequential(plainConv(rng, in, out, 1, stride, 0), nn.NewBatchNorm2d(out, true))
+		b.Downsample.DiscardIntermediates = true
 	}
 	b.Conv1, b.BN1 = plainConv(rng, in, planes, 1, 1, 0), nn.NewBatchNorm2d(planes, true)
 	b.Conv2, b.BN2 = plainConv(rng, planes, planes, 3, stride, 1), nn.NewBatchNorm2d(planes, true)
@@ -54,14 +56,28 @@ func newBottleneck(rng *rand.Rand, in, planes, stride int) *Bottleneck {
 
 // Forward returns relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x)).
 func (b *Bottleneck) Forward(x *autograd.Var) *autograd.Var {
-	y := bnRelu(b.BN1, b.Conv1.Forward(x))
-	y = bnRelu(b.BN2, b.Conv2.Forward(y))
-	y = b.Conv3.Forward(y)
+	// In inference each intermediate goes back for reuse once consumed
+	// (autograd.DiscardUnrecorded; with a graph nothing is discarded).
+	mark := tensor.AllocMark()
+	c := b.Conv1.Forward(x)
+	y := bnRelu(b.BN1, c)
+	autograd.DiscardUnrecorded(mark, c)
+	c = b.Conv2.Forward(y)
+	autograd.DiscardUnrecorded(mark, y)
+	y = bnRelu(b.BN2, c)
+	autograd.DiscardUnrecorded(mark, c)
+	c = b.Conv3.Forward(y)
+	autograd.DiscardUnrecorded(mark, y)
 	s := x
 	if b.Downsample != nil {
 		s = b.Downsample.Forward(x)
 	}
-	return bnAddRelu(b.BN3, y, s)
+	out := bnAddRelu(b.BN3, c, s)
+	autograd.DiscardUnrecorded(mark, c)
+	if s != x {
+		autograd.DiscardUnrecorded(mark, s)
+	}
+	return out
 }
 
 // ResNet50 is the reference's resnet50 encoder, resnet50_encoder(False,
@@ -93,6 +109,7 @@ func NewResNet50(rng *rand.Rand) *ResNet50 {
 			stride = 1
 		}
 		s := nn.NewSequential(newBottleneck(rng, in, planes, stride))
+		s.DiscardIntermediates = true
 		in = planes * bottleneckExpansion
 		for range blocks - 1 {
 			s.Append(newBottleneck(rng, in, planes, 1))
@@ -117,14 +134,21 @@ func (r *ResNet50) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.Var
 
 func (r *ResNet50) forward(x *autograd.Var, withTaps bool) (*autograd.Var, [3]*autograd.Var) {
 	var taps [3]*autograd.Var
-	x = bnRelu(r.BN1, r.Conv1.Forward(x))
+	mark := tensor.AllocMark() // the caller's x is older: never discarded
+	c := r.Conv1.Forward(x)
+	x = bnRelu(r.BN1, c)
+	autograd.DiscardUnrecorded(mark, c)
 	for i, l := range r.Layers {
+		in := x
 		x = l.Forward(x)
+		autograd.DiscardUnrecorded(mark, in)
 		if withTaps && i < 3 {
 			taps[i] = globalPoolFlat(x)
 		}
 	}
-	return globalPoolFlat(x), taps
+	h := globalPoolFlat(x)
+	autograd.DiscardUnrecorded(mark, x)
+	return h, taps
 }
 
 // OutDim is 2048.
