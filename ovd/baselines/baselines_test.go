@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -150,5 +151,18 @@ func TestFitErrors(t *testing.T) {
 	}
 	if _, _, err := LayerScores(x, []int{0, 1, 0, 1}, 2, []int{1}, x); err == nil {
 		t.Error("widths 1 for 2 columns accepted")
+	}
+}
+
+// TestKthSmallest checks the heap selection against a sort for every k,
+// ties included.
+func TestKthSmallest(t *testing.T) {
+	v := []float64{5, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 0.5}
+	sorted := slices.Clone(v)
+	slices.Sort(sorted)
+	for k := 1; k <= len(v); k++ {
+		if got := kthSmallest(slices.Clone(v), k); got != sorted[k-1] {
+			t.Errorf("k %d: %v, sorted says %v", k, got, sorted[k-1])
+		}
 	}
 }
