@@ -205,7 +205,7 @@ func writeRuns(dir string, runs []Run, columns []Column) (map[string]any, error)
 			if err != nil {
 				return nil, fmt.Errorf("report: %s: %w", filepath.Join(dir, o.name), err)
 			}
-			if err := writeAtomic(filepath.Join(dir, o.name), b); err != nil {
+			if err := WriteAtomic(filepath.Join(dir, o.name), b); err != nil {
 				return nil, err
 			}
 			files = append(files, o.name)
@@ -230,7 +230,7 @@ func writeJSON(path string, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("report: encoding %s: %w", filepath.Base(path), err)
 	}
-	return writeAtomic(path, b.Bytes())
+	return WriteAtomic(path, b.Bytes())
 }
 
 // keptRows picks the rows of a sweep of n points the tables keep: all of
@@ -344,9 +344,10 @@ func encodePNG(img image.Image) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// writeAtomic writes data to a temporary file beside path, syncs it and
+// WriteAtomic writes data to a temporary file beside path (named
+// .BASE.DIGITS.tmp, which ovd clears from an output folder), syncs it and
 // renames it over path, so readers never see a half-written file.
-func writeAtomic(path string, data []byte) (err error) {
+func WriteAtomic(path string, data []byte) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

@@ -169,10 +169,10 @@ func WriteSets(dir string, sets []SetRuns, meta map[string]any) (map[string]any,
 	for k, v := range meta {
 		results[k] = v
 	}
-	if err := writeAtomic(filepath.Join(dir, "results.csv"), resultsCSV(sets, summaries, means)); err != nil {
+	if err := WriteAtomic(filepath.Join(dir, "results.csv"), resultsCSV(sets, summaries, means)); err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(filepath.Join(dir, "results.md"), resultsMarkdown(sets, summaries, means)); err != nil {
+	if err := WriteAtomic(filepath.Join(dir, "results.md"), resultsMarkdown(sets, summaries, means)); err != nil {
 		return nil, err
 	}
 	if err := writeJSON(filepath.Join(dir, "results.json"), results); err != nil {
