@@ -110,10 +110,10 @@ func (o *runOptions) checkFiles() error {
 // anything is read from them.
 func (o *runOptions) checkRequired() error {
 	c := &o.cfg
-	if o.cmd == "test" && c.CheckpointPath == "" && !o.dryRun {
+	if o.cmd == "test" && c.CheckpointPath == "" && c.FeaturesIn == "" && !o.dryRun {
 		return usageErrorf("test: --checkpoint_path is required: the trained model to evaluate (vmdls train writes it)")
 	}
-	if c.AEFeatures && o.cmd == "test" && c.AEPath == "" && !o.dryRun {
+	if c.AEFeatures && o.cmd == "test" && c.AEPath == "" && c.FeaturesIn == "" && !o.dryRun {
 		return usageErrorf("test: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes")
 	}
 	return nil

@@ -25,7 +25,7 @@ func runTestCmd(args []string, stdout, stderr io.Writer) error {
 	res, err := method.Test(s.ctx, o.cfg, s.prog.observe)
 	if err == nil {
 		s.prog.endLine()
-		metricsTable(stdout, res)
+		printTestResults(stdout, res)
 	}
 	return s.finish(stdout, err)
 }
@@ -35,15 +35,38 @@ func runTestCmd(args []string, stdout, stderr io.Writer) error {
 var metricOrder = []string{"auroc", "macro_f1", "known_accuracy", "tnr_at_tpr95", "fpr95_ood_positive", "cauroc",
 	"aupr_in", "aupr_out", "detection_error"}
 
+// printTestResults prints results.json's metrics: with several unknown
+// sets a table per set and one of their mean, else the one set's table.
+func printTestResults(w io.Writer, res map[string]any) {
+	sets, _ := res["unknown_sets"].([]string)
+	per, _ := res["per_set"].(map[string]any)
+	if len(sets) > 1 && per != nil {
+		for _, name := range sets {
+			if m, ok := per[name].(map[string]any); ok {
+				fmt.Fprintf(w, "unknown set %s:\n", name)
+				m["method"] = res["method"]
+				metricsTable(w, m)
+				fmt.Fprintln(w)
+			}
+		}
+		fmt.Fprintf(w, "mean over the %d unknown sets:\n", len(sets))
+	}
+	metricsTable(w, res)
+}
+
 // metricsTable prints results.json's metrics: one row per metric, one
-// column for the method and one per ablation.
+// column for the method, one per ablation and one per baseline.
 func metricsTable(w io.Writer, res map[string]any) {
 	if len(res) == 0 {
 		return
 	}
 	names := []string{fmt.Sprint(res["method"])}
 	runs := []map[string]any{res}
-	if abl, ok := res["ablations"].(map[string]any); ok {
+	for _, group := range []string{"ablations", "baselines"} {
+		abl, ok := res[group].(map[string]any)
+		if !ok {
+			continue
+		}
 		var keys []string
 		for k := range abl {
 			keys = append(keys, k)
