@@ -27,6 +27,7 @@ import (
 //	unknown_<set>_features.npy    the same for each unknown set, whose labels
 //	unknown_<set>_labels.npy      are all class_num
 //	unknown_<set>_recon.npy
+//	knn_train_indices.npy         the training rows of the KNN subset, int64, when KNN was scored
 //
 // Rows are in the order of the passes. Test replays them in batches of the
 // recorded batch size, so that the sums behind the Gaussians, and so every
@@ -151,6 +152,11 @@ func writeFeatures(cfg *Config, names []string, widths []int, train *trainRows, 
 	}
 	if err := write("train_labels.npy", encodeInt64s(train.labels)); err != nil {
 		return err
+	}
+	if bl.has("knn") {
+		if err := write("knn_train_indices.npy", encodeInt64s(train.knnIdx)); err != nil {
+			return err
+		}
 	}
 	weighted := false
 	for i := range scored.ens {

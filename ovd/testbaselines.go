@@ -102,38 +102,38 @@ func (b *baselineFit) has(name string) bool { return b != nil && slices.Contains
 
 // tiedFromMoments returns, for the columns [lo, hi) of the moments'
 // vectors, the class means, the tied covariance (the within-class scatter
-// over all rows, (1/N) Σ_c [Outer_c - n_c m_c m_cᵀ]), the mean of all rows
-// and their covariance: the estimates scikit-learn's EmpiricalCovariance
-// makes of the rows, from the sums pass 1 accumulates for the method, so
-// that no training row needs keeping.
+// over all rows, (1/N) Σ_c [Outer_c - n_c m_c m_cᵀ]), the mean m of all
+// rows and their covariance, the tied one plus the between-class scatter
+// (1/N) Σ_c n_c (m_c - m)(m_c - m)ᵀ (equal to (1/N) Σ Outer_c - m mᵀ,
+// without its cancellation): the estimates scikit-learn's
+// EmpiricalCovariance makes of the rows, from the sums pass 1 accumulates
+// for the method, so that no training row needs keeping.
 func tiedFromMoments(m *Moments, lo, hi int) (means [][]float64, tied *mat.SymDense, mean []float64, cov *mat.SymDense) {
 	d, w := m.Dim, hi-lo
 	total := 0.0
-	sum := make([]float64, w)
+	mean = make([]float64, w)
 	for c, n := range m.Count {
 		mc := make([]float64, w)
 		for j := range w {
 			mc[j] = m.Sum[c][lo+j] / n
-			sum[j] += m.Sum[c][lo+j]
+			mean[j] += m.Sum[c][lo+j]
 		}
 		means = append(means, mc)
 		total += n
 	}
-	tied, cov = mat.NewSymDense(w, nil), mat.NewSymDense(w, nil)
-	mean = make([]float64, w)
 	for j := range w {
-		mean[j] = sum[j] / total
+		mean[j] /= total
 	}
+	tied, cov = mat.NewSymDense(w, nil), mat.NewSymDense(w, nil)
 	for i := range w {
 		for j := i; j < w; j++ {
-			outer, within := 0.0, 0.0
+			within, between := 0.0, 0.0
 			for c, n := range m.Count {
-				o := m.Outer[c][(lo+i)*d+lo+j]
-				outer += o
-				within += o - m.Sum[c][lo+i]*m.Sum[c][lo+j]/n
+				within += m.Outer[c][(lo+i)*d+lo+j] - m.Sum[c][lo+i]*m.Sum[c][lo+j]/n
+				between += n * (means[c][i] - mean[i]) * (means[c][j] - mean[j])
 			}
 			tied.SetSym(i, j, within/total)
-			cov.SetSym(i, j, outer/total-mean[i]*mean[j])
+			cov.SetSym(i, j, (within+between)/total)
 		}
 	}
 	return means, tied, mean, cov
