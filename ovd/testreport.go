@@ -9,8 +9,16 @@ import (
 	"github.com/vmdls-go/vmdls/ovd/report"
 )
 
-// checkTest is what Test needs beside checkEvaluation: the unknown sets,
-// the baselines and the feature folders.
+// ValidateTest reports the first setting of Test's own that cannot work
+// (the unknown sets, the baselines, the feature folders), naming its
+// flag; the command line calls it with Validate before any work.
+func (c *Config) ValidateTest() error {
+	_, _, err := c.checkTest()
+	return err
+}
+
+// checkTest is ValidateTest, returning the unknown sets and the chosen
+// baselines.
 func (c *Config) checkTest() (names, sel []string, err error) {
 	if names, err = c.UnknownSets(); err != nil {
 		return nil, nil, err

@@ -39,6 +39,11 @@ func (o *runOptions) validate() error {
 	if err := validate(); err != nil {
 		return usageErrorf("%s: %v", cmd, err)
 	}
+	if cmd == "test" {
+		if err := c.ValidateTest(); err != nil {
+			return usageErrorf("%s: %v", cmd, err)
+		}
+	}
 	if o.numWorkers < 0 {
 		return usageErrorf("%s: --num_workers %d: want 0 or more", cmd, o.numWorkers)
 	}
