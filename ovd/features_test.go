@@ -212,3 +212,35 @@ func near(t *testing.T, what string, got, want []float64, tol float64) {
 		}
 	}
 }
+
+// FuzzFeaturesMeta feeds arbitrary features.json files to their reader:
+// no panic, and an accepted one names only distinct dataset names and
+// usable widths, since they name files and size arrays.
+func FuzzFeaturesMeta(f *testing.F) {
+	good, err := os.ReadFile(filepath.Join("testdata", "features_small", "features.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"format":"vmdls-features","version":1,"unknown_sets":["../x"]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "features.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := readFeaturesMeta(dir)
+		if err != nil {
+			return
+		}
+		for i, n := range m.UnknownSets {
+			if !slices.Contains(data.Names, n) || slices.Contains(m.UnknownSets[:i], n) {
+				t.Fatalf("accepted set name %q", n)
+			}
+		}
+		for _, w := range m.Widths {
+			if w < 1 {
+				t.Fatalf("accepted width %d", w)
+			}
+		}
+	})
+}
