@@ -5,8 +5,8 @@
 // class finds it likely enough. It is the top library package, composing
 // data, nn/backbone (with nn, autograd and tensor beneath it), parallel (the
 // thread count of a run) and its own subpackages losses (the training
-// losses), metrics (the scores of a detector) and report (results.json, CSV
-// tables, plots); the vmdls command is the command-line shell over it.
+// losses), metrics (the scores of a detector), report (results.json, CSV
+// tables, plots) and baselines (the detectors compared with the method); the vmdls command is the command-line shell over it.
 //
 // The whole workflow is three calls on one Config (start from DefaultConfig,
 // whose fields carry the reference's flag names and defaults): Train does
@@ -22,6 +22,13 @@
 // batches), FitShared (one Gaussian per class with a shared jitter),
 // Gaussian.LogProb, Score (the per-class log-likelihoods turned into a value
 // and a predicted class) and ReconstructionWeights.
+//
+// Test scores several unknown sets from one fit (Config.UnknownDataset
+// may be a comma list; UnknownSets reads it) and, beside the method, the
+// standard baselines of package baselines (BaselineNames) from the same
+// passes; it can write the features it fitted and scored
+// (Config.FeaturesOut) and score such a folder without the network
+// (Config.FeaturesIn), so that detectors can be compared in seconds.
 //
 // For a service, FitDetector makes a Detector from a trained checkpoint and
 // Test's Config, Save writes it as one safetensors file, and LoadDetector,

@@ -11,7 +11,6 @@ import (
 	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/nn"
 	"github.com/vmdls-go/vmdls/nn/backbone"
-	"github.com/vmdls-go/vmdls/ovd/report"
 	"github.com/vmdls-go/vmdls/parallel"
 	"github.com/vmdls-go/vmdls/tensor"
 )
@@ -23,6 +22,8 @@ type TestResult struct {
 	Results map[string]any
 	// Jitter is the shared k of the feature-ensemble fit (S_c + k·1e-6·I).
 	Jitter int
+	// UnknownSets are the unknown sets scored, in order.
+	UnknownSets []string
 }
 
 // Features are the per-image quantities of the test procedure.
@@ -96,13 +97,25 @@ func scoreAt(ll []float64, classes int, w []float64, m float64) (values []float6
 
 // Test evaluates a trained model as the reference's test.py (METHOD.md
 // section 4): pass 1 fits per-class Gaussians on the feature ensemble of
-// the training set, pass 2 scores the known test set and the unknown set,
-// and the results go to cfg.OutputDir (results.json, CSV tables, plots).
-// Beside the configured method it scores the ablations that come free from
-// the same passes: without reconstruction weighting ("vmdlsb", when the
-// method uses it) and latent-only ("latent": mu instead of the ensemble).
+// the training set, pass 2 scores the known test set and each unknown set
+// (cfg.UnknownDataset may list several: one fit serves them all), and the
+// results go to cfg.OutputDir (results.json, results.csv, results.md, CSV
+// tables, plots; report.WriteSets says where, per set). Beside the
+// configured method it scores the ablations that come free from the same
+// passes: without reconstruction weighting ("vmdlsb", when the method uses
+// it) and latent-only ("latent": mu instead of the ensemble); and the
+// baselines of cfg.Baselines (BaselineNames) on the same features. With
+// cfg.FeaturesOut it also writes those features (features.go); with
+// cfg.FeaturesIn it scores such a folder instead of running the network.
 func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
+	if cfg.FeaturesIn != "" {
+		return testSavedFeatures(ctx, cfg, obs)
+	}
 	if err := cfg.checkEvaluation("vmdls test"); err != nil {
+		return nil, err
+	}
+	names, sel, err := cfg.checkTest()
+	if err != nil {
 		return nil, err
 	}
 	removeTempFiles(cfg.OutputDir) // a killed run's half-written results
@@ -111,60 +124,52 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := openSets(&cfg)
+	s, err := openSetsFor(&cfg, false)
 	if err != nil {
 		return nil, err
 	}
-	fit, err := fitPass(ctx, &cfg, model, s.train, obs)
+	unknowns, err := openUnknownSets(&cfg, names)
 	if err != nil {
 		return nil, err
 	}
-	sc, err := scorePass(ctx, &cfg, model, ae, fit, []*data.Set{s.test, s.unknown}, obs)
+	widths := ensembleWidths(&cfg, model)
+	keep := newTrainRows(&cfg, sel, s.train.Len(), widths)
+	fit, err := fitPassHook(ctx, &cfg, model, s.train, func(f Features, labels []int) error {
+		keep.add(f.Ensemble.Data(), labels)
+		return nil
+	}, obs)
 	if err != nil {
 		return nil, err
 	}
-	timings := map[string]float64{"fit_seconds": fit.seconds, "score_seconds": sc.seconds}
-
-	// The scores (METHOD.md section 4, after pass 2): the weights and M
-	// need the whole evaluation set.
-	var w []float64
-	if ae != nil {
-		w = ReconstructionWeights(sc.r)
-	}
-	run := func(name string, ll []float64, w []float64) report.Run {
-		v, p := Score(ll, cfg.ClassNum, w)
-		return report.Run{Name: name, Values: v, Pred: p, Labels: sc.labels, NumClasses: cfg.ClassNum}
-	}
-	var runs []report.Run
-	switch {
-	case cfg.LatentOnly:
-		runs = append(runs, run("latent", sc.llLat, w))
-	case ae != nil:
-		runs = append(runs, run("vmdls", sc.llEns, w), run("vmdlsb", sc.llEns, nil), run("latent", sc.llLat, w))
-	default:
-		runs = append(runs, run("vmdlsb", sc.llEns, nil), run("latent", sc.llLat, nil))
-	}
-	meta := map[string]any{
-		"method":       runs[0].Name,
-		"test_config":  cfg,
-		"train_config": trainConfig(cfg.CheckpointPath),
-		"vmdls":        buildInfo(),
-		"seed":         cfg.Seed,
-		"timings":      timings,
-		"jitter":       map[string]any{"ensemble_k": fit.kEns, "latent_k": fit.kLat, "step": JitterStep},
-		"feature_dim":  fit.dim,
-		"images":       map[string]int{"train": fit.images, "known_test": s.test.Len(), "unknown": s.unknown.Len()},
-		"checkpoint":   cfg.CheckpointPath,
-	}
-	var columns []report.Column
-	if ae != nil {
-		columns = append(columns, report.Column{Name: "recon_distance", Values: sc.r}, report.Column{Name: "recon_weight", Values: w})
-	}
-	results, err := report.Write(cfg.OutputDir, runs, meta, columns...)
+	bl, err := fitBaselines(&cfg, sel, fit.ensMoments, widths, keep.knnH)
 	if err != nil {
 		return nil, err
 	}
-	return &TestResult{OutputDir: cfg.OutputDir, Results: results, Jitter: fit.kEns}, nil
+	evalSets := append([]*data.Set{s.test}, unknowns...)
+	sizes := make([]int, len(evalSets))
+	for i, set := range evalSets {
+		sizes[i] = set.Len()
+	}
+	scored := newScoredRows(&cfg, len(sizes))
+	blScores := map[string][]float64{}
+	var blTime time.Duration
+	sc, err := scorePassHook(ctx, &cfg, model, ae, fit, evalSets, func(set int, f Features, r []float64, labels []int) error {
+		t := time.Now()
+		bl.scoreBatch(f.Ensemble.Data(), len(labels), blScores)
+		blTime += time.Since(t)
+		scored.add(set, f.Ensemble.Data(), r, labels)
+		return nil
+	}, obs)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.FeaturesOut != "" {
+		if err := writeFeatures(&cfg, names, widths, keep, scored, bl); err != nil {
+			return nil, err
+		}
+	}
+	return writeTest(&cfg, testRun{fit: fit, sc: sc, bl: bl, blScores: blScores, blSeconds: blTime.Seconds(),
+		names: names, sizes: sizes, weighted: ae != nil})
 }
 
 // checkEvaluation is Validate and what evaluating a trained model needs
@@ -211,6 +216,7 @@ type testFit struct {
 	ens, lat   []*Gaussian // one Gaussian per class, on F(x) and on mu
 	kEns, kLat int         // their shared jitter k (S_c + k·1e-6·I)
 	dim        int         // the width of the feature ensemble F(x)
+	ensMoments *Moments    // the sums behind ens, which the baselines fit from
 	images     int         // training images fitted
 	seconds    float64     // how long the pass took
 }
@@ -223,10 +229,15 @@ type testFit struct {
 // (the smallest k for which every class's S_c + k·1e-6·I has a Cholesky
 // factor, plus 2). Errors are wrapped as pass 1's.
 func fitPass(ctx context.Context, cfg *Config, model *backbone.Model, train *data.Set, obs Observer) (*testFit, error) {
+	return fitPassHook(ctx, cfg, model, train, nil, obs)
+}
+
+// fitPassHook is fitPass that also hands every batch's features and
+// labels, in order, to hook (when not nil): what Test keeps for the
+// baselines and --features_out.
+func fitPassHook(ctx context.Context, cfg *Config, model *backbone.Model, train *data.Set, hook func(f Features, labels []int) error, obs Observer) (*testFit, error) {
 	start := time.Now()
-	tapDims := model.Enc.(backbone.Tapped).TapDims()
-	dim := tapDims[0] + tapDims[1] + tapDims[2] + cfg.EncOutDim + cfg.LatentDim
-	ens, lat := NewMoments(cfg.ClassNum, dim), NewMoments(cfg.ClassNum, cfg.LatentDim)
+	acc := newFitAccumulator(cfg.ClassNum, ensembleWidths(cfg, model))
 	trainLoader, err := newLoader(cfg, train, false)
 	if err != nil {
 		return nil, err
@@ -237,24 +248,67 @@ func fitPass(ctx context.Context, cfg *Config, model *backbone.Model, train *dat
 		if err != nil {
 			return err
 		}
-		ens.Add(f.Ensemble.Data(), b.Labels)
-		lat.Add(f.Mu.Data(), b.Labels)
-		obs.emit(Event{Phase: "fit", Images: int(sumCounts(ens)), Steps: n, Elapsed: time.Since(start)})
+		acc.add(f.Ensemble.Data(), f.Mu.Data(), b.Labels)
+		if hook != nil {
+			if err := hook(f, b.Labels); err != nil {
+				return err
+			}
+		}
+		obs.emit(Event{Phase: "fit", Images: int(sumCounts(acc.ens)), Steps: n, Elapsed: time.Since(start)})
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pass 1 (fit): %w", err)
 	}
-	gsEns, kEns, err := FitShared(ens)
+	fit, err := acc.finish()
+	if err != nil {
+		return nil, err
+	}
+	fit.images, fit.seconds = n, time.Since(start).Seconds()
+	return fit, nil
+}
+
+// ensembleWidths are the widths of the blocks of F(x) = [tap1, tap2,
+// tap3, h, mu] of cfg's model.
+func ensembleWidths(cfg *Config, model *backbone.Model) []int {
+	t := model.Enc.(backbone.Tapped).TapDims()
+	return []int{t[0], t[1], t[2], cfg.EncOutDim, cfg.LatentDim}
+}
+
+// fitAccumulator is pass 1's sums: the per-class moments of F(x) and of
+// mu, batch by batch, whether the features come from the network or from
+// a --features_in folder.
+type fitAccumulator struct {
+	ens, lat *Moments
+	widths   []int
+}
+
+func newFitAccumulator(classes int, widths []int) *fitAccumulator {
+	dim := 0
+	for _, w := range widths {
+		dim += w
+	}
+	return &fitAccumulator{ens: NewMoments(classes, dim), lat: NewMoments(classes, widths[len(widths)-1]), widths: widths}
+}
+
+// add accumulates one batch: F(x) and mu row-major, and the labels.
+func (a *fitAccumulator) add(ens, mu []float32, labels []int) {
+	a.ens.Add(ens, labels)
+	a.lat.Add(mu, labels)
+}
+
+// finish fits the class Gaussians with the shared jitter FitShared finds;
+// the caller sets images and seconds.
+func (a *fitAccumulator) finish() (*testFit, error) {
+	gsEns, kEns, err := FitShared(a.ens)
 	if err != nil {
 		return nil, fmt.Errorf("pass 1 (fit), feature ensemble: %w", err)
 	}
-	gsLat, kLat, err := FitShared(lat)
+	gsLat, kLat, err := FitShared(a.lat)
 	if err != nil {
 		return nil, fmt.Errorf("pass 1 (fit), latent: %w", err)
 	}
-	return &testFit{ens: gsEns, lat: gsLat, kEns: kEns, kLat: kLat, dim: dim, images: n,
-		seconds: time.Since(start).Seconds()}, nil
+	return &testFit{ens: gsEns, lat: gsLat, kEns: kEns, kLat: kLat, dim: a.ens.Dim, ensMoments: a.ens}, nil
 }
 
 // testScores is what pass 2 of Test measured, one entry per evaluated
@@ -276,13 +330,22 @@ type testScores struct {
 // and pred) Test then forms with ReconstructionWeights and Score. Errors of
 // the passes over the data are wrapped as pass 2's.
 func scorePass(ctx context.Context, cfg *Config, model *backbone.Model, ae backbone.Autoencoder, fit *testFit, sets []*data.Set, obs Observer) (*testScores, error) {
+	return scorePassHook(ctx, cfg, model, ae, fit, sets, nil, obs)
+}
+
+// scorePassHook is scorePass that also hands every batch's features,
+// reconstruction distances (nil without ae) and labels to hook (when not
+// nil), with the index of the batch's set: what Test scores the baselines
+// on and writes for --features_out.
+func scorePassHook(ctx context.Context, cfg *Config, model *backbone.Model, ae backbone.Autoencoder, fit *testFit, sets []*data.Set,
+	hook func(set int, f Features, r []float64, labels []int) error, obs Observer) (*testScores, error) {
 	start := time.Now()
 	sc := &testScores{}
 	total := 0
 	for _, set := range sets {
 		total += set.Len()
 	}
-	for _, set := range sets {
+	for si, set := range sets {
 		l, err := newLoader(cfg, set, false)
 		if err != nil {
 			return nil, err
@@ -292,16 +355,18 @@ func scorePass(ctx context.Context, cfg *Config, model *backbone.Model, ae backb
 			if err != nil {
 				return err
 			}
-			sc.llEns = appendLogProbs(sc.llEns, fit.ens, f.Ensemble.Data())
-			sc.llLat = appendLogProbs(sc.llLat, fit.lat, f.Mu.Data())
+			var r []float64
 			if ae != nil {
-				r, err := reconDistances(model, ae, b.X, f)
-				if err != nil {
+				if r, err = reconDistances(model, ae, b.X, f); err != nil {
 					return err
 				}
-				sc.r = append(sc.r, r...)
 			}
-			sc.labels = append(sc.labels, b.Labels...)
+			sc.add(fit, f.Ensemble.Data(), f.Mu.Data(), r, b.Labels)
+			if hook != nil {
+				if err := hook(si, f, r, b.Labels); err != nil {
+					return err
+				}
+			}
 			obs.emit(Event{Phase: "score", Images: len(sc.labels), Steps: total, Elapsed: time.Since(start)})
 			return nil
 		})
@@ -311,6 +376,15 @@ func scorePass(ctx context.Context, cfg *Config, model *backbone.Model, ae backb
 	}
 	sc.seconds = time.Since(start).Seconds()
 	return sc, nil
+}
+
+// add scores one batch of pass 2 under fit's Gaussians: F(x) and mu
+// row-major, r(x) (nil without an autoencoder) and the labels.
+func (sc *testScores) add(fit *testFit, ens, mu []float32, r []float64, labels []int) {
+	sc.llEns = appendLogProbs(sc.llEns, fit.ens, ens)
+	sc.llLat = appendLogProbs(sc.llLat, fit.lat, mu)
+	sc.r = append(sc.r, r...)
+	sc.labels = append(sc.labels, labels...)
 }
 
 // reconDistances is pass 2's r(x) for every image of x, whose features f

@@ -39,6 +39,11 @@ func (o *runOptions) validate() error {
 	if err := validate(); err != nil {
 		return usageErrorf("%s: %v", cmd, err)
 	}
+	if cmd == "test" {
+		if err := c.ValidateTest(); err != nil {
+			return usageErrorf("%s: %v", cmd, err)
+		}
+	}
 	if o.numWorkers < 0 {
 		return usageErrorf("%s: --num_workers %d: want 0 or more", cmd, o.numWorkers)
 	}
@@ -114,10 +119,12 @@ func (o *runOptions) checkRequired() error {
 	if c.Resume != "" && c.CheckpointPath != "" {
 		return usageErrorf("%s: --resume and --checkpoint_path: give one; --resume %s continues that run exactly, --checkpoint_path %s starts a new run from its weights", o.cmd, c.Resume, c.CheckpointPath)
 	}
-	if evaluates(o.cmd) && c.CheckpointPath == "" && !o.dryRun {
+	// test --features_in scores saved features: no network, no autoencoder.
+	saved := o.cmd == "test" && c.FeaturesIn != ""
+	if evaluates(o.cmd) && c.CheckpointPath == "" && !saved && !o.dryRun {
 		return usageErrorf("%s: --checkpoint_path is required: the trained model to evaluate (vmdls train writes it)", o.cmd)
 	}
-	if c.AEFeatures && evaluates(o.cmd) && c.AEPath == "" && !o.dryRun {
+	if c.AEFeatures && evaluates(o.cmd) && c.AEPath == "" && !saved && !o.dryRun {
 		return usageErrorf("%s: --ae_features needs --ae_path FILE, the autoencoder vmdls train-ae writes", o.cmd)
 	}
 	return nil

@@ -141,6 +141,9 @@ func (o *runOptions) defaultOutputDir(now time.Time) string {
 		if r == '/' || r == os.PathSeparator || r == ' ' {
 			return '_'
 		}
+		if r == ',' { // --unknown_dataset's list
+			return '+'
+		}
 		return r
 	}, name)
 	return "runs/" + name

@@ -166,6 +166,9 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 	opt(&c.AEPath, "ae_path", "the trained autoencoder (safetensors), for --ae_features")
 	bol(&c.LatentOnly, "latent_only", "ablation: score mu instead of the feature ensemble")
 	num(&c.UnknownLimit, "unknown_limit", "use only the first N unknown images (0: all)")
+	if cmd == "test" {
+		addTestFlags(fs, c)
+	}
 	flt(&o.covScaling, "cov_scaling", "reference model argument; no effect (unused by the method)")
 	flt(&o.reconWeight, "recon_weight", "reference model argument; no effect (unused by the method)")
 	flt(&o.genWeight, "gen_weight", "reference model argument; no effect (unused by the method)")

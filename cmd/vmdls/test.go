@@ -25,7 +25,7 @@ func runTestCmd(args []string, stdout, stderr io.Writer) error {
 	res, err := method.Test(s.ctx, o.cfg, s.prog.observe)
 	if err == nil {
 		s.prog.endLine()
-		metricsTable(stdout, res)
+		printTestResults(stdout, res)
 	}
 	return s.finish(stdout, err)
 }
@@ -35,8 +35,28 @@ func runTestCmd(args []string, stdout, stderr io.Writer) error {
 var metricOrder = []string{"auroc", "macro_f1", "known_accuracy", "tnr_at_tpr95", "fpr95_ood_positive", "cauroc",
 	"aupr_in", "aupr_out", "detection_error"}
 
+// printTestResults prints results.json's metrics: with several unknown
+// sets a table per set and one of their mean, else the one set's table.
+func printTestResults(w io.Writer, res map[string]any) {
+	sets, _ := res["unknown_sets"].([]string)
+	per, _ := res["per_set"].(map[string]any)
+	if len(sets) > 1 && per != nil {
+		for _, name := range sets {
+			if m, ok := per[name].(map[string]any); ok {
+				fmt.Fprintf(w, "unknown set %s:\n", name)
+				m["method"] = res["method"]
+				metricsTable(w, m)
+				fmt.Fprintln(w)
+			}
+		}
+		fmt.Fprintf(w, "mean over the %d unknown sets:\n", len(sets))
+	}
+	metricsTable(w, res)
+}
+
 // metricsTable prints results.json's metrics: one row per metric, one
-// column for the method and one per ablation.
+// column for the method and one per ablation; then, when there are
+// baselines, baselinesTable.
 func metricsTable(w io.Writer, res map[string]any) {
 	if len(res) == 0 {
 		return
@@ -86,6 +106,54 @@ func metricsTable(w io.Writer, res map[string]any) {
 				row = append(row, "n/a")
 			default:
 				row = append(row, fmt.Sprint(v))
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush()
+	baselinesTable(w, names, runs, res)
+}
+
+// comparisonKeys are the columns of baselinesTable, with headings short
+// enough for the widest detector's row to fit 80 columns.
+var comparisonKeys = []struct{ key, head string }{
+	{"auroc", "AUROC"}, {"tnr_at_tpr95", "TNR95"}, {"fpr95_ood_positive", "FPR95"}, {"aupr_in", "AUPRin"},
+	{"aupr_out", "AUPRout"}, {"macro_f1", "F1"}, {"detection_error", "DetErr"},
+}
+
+// baselinesTable prints one row per detector, the method's and the
+// ablations' (names, runs) first, then the baselines in name order, with
+// the headline metrics; results.csv and results.md have them all.
+func baselinesTable(w io.Writer, names []string, runs []map[string]any, res map[string]any) {
+	bl, ok := res["baselines"].(map[string]any)
+	if !ok || len(bl) == 0 {
+		return
+	}
+	var keys []string
+	for k := range bl {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if m, ok := bl[k].(map[string]any); ok {
+			names = append(names, k)
+			runs = append(runs, m)
+		}
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := []string{"detector"}
+	for _, c := range comparisonKeys {
+		head = append(head, c.head)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for i, r := range runs {
+		row := []string{names[i]}
+		for _, c := range comparisonKeys {
+			if v, ok := r[c.key].(float64); ok {
+				row = append(row, fmt.Sprintf("%.4f", v))
+			} else {
+				row = append(row, "n/a")
 			}
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))

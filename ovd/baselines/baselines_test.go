@@ -3,8 +3,10 @@ package baselines
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -150,5 +152,58 @@ func TestFitErrors(t *testing.T) {
 	}
 	if _, _, err := LayerScores(x, []int{0, 1, 0, 1}, 2, []int{1}, x); err == nil {
 		t.Error("widths 1 for 2 columns accepted")
+	}
+}
+
+// TestKthSmallest checks the heap selection against a sort for every k,
+// ties included.
+func TestKthSmallest(t *testing.T) {
+	v := []float64{5, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 0.5}
+	sorted := slices.Clone(v)
+	slices.Sort(sorted)
+	for k := 1; k <= len(v); k++ {
+		if got := kthSmallest(slices.Clone(v), k); got != sorted[k-1] {
+			t.Errorf("k %d: %v, sorted says %v", k, got, sorted[k-1])
+		}
+	}
+}
+
+// TestKNNCommonDirection checks the exact search on features that share a
+// large common direction, as trained networks' are (unit MNIST h vectors
+// lie 1e-4 apart): the scores equal a float64 brute force over every
+// training row, bit for bit, since the candidates are measured by the same
+// sum.
+func TestKNNCommonDirection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	mk := func(rows, cols int) Matrix {
+		m := Matrix{Rows: rows, Cols: cols, Data: make([]float64, rows*cols)}
+		for i := range rows {
+			for j := range cols {
+				m.Data[i*cols+j] = 50 + float64(j%7) + 0.01*rng.NormFloat64()
+			}
+		}
+		return m
+	}
+	train, x := mk(700, 64), mk(90, 64)
+	for _, k := range []int{1, 7, 50} {
+		n, err := FitKNN(train, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := n.Score(x)
+		tu, xu := unitRows(train), unitRows(x)
+		for i := range x.Rows {
+			d := make([]float64, train.Rows)
+			for j := range train.Rows {
+				for c, v := range tu.Row(j) {
+					diff := xu.Row(i)[c] - v
+					d[j] += diff * diff
+				}
+			}
+			slices.Sort(d)
+			if want := -math.Sqrt(d[k-1]); got[i] != want {
+				t.Fatalf("k %d row %d: %v, brute force %v", k, i, got[i], want)
+			}
+		}
 	}
 }

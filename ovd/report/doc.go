@@ -32,6 +32,15 @@
 //   - roc-all.png and roc-all.svg, when there are ablations: every run's ROC
 //     curve overlaid, each with its TPR-95% point, and a legend of AUROCs.
 //
+// A run marked Baseline goes under "baselines" in results.json instead of
+// "ablations" (a detector compared with the method, not a part of it).
+// WriteSets writes one fit against several unknown sets: with one set,
+// Write's files; with several, Write's files of each set, its own
+// results.json included, in a sub-folder named after the set, and at the
+// top the mean over the sets; either way results.json adds "unknown_sets",
+// "per_set" and "mean_over_sets", and results.csv and results.md (a
+// Markdown table, percentages) list every (run, set) and the means.
+//
 // The first run's tables and plots have the plain names above; a further run
 // named N writes thresholds-N.csv, roc-N.csv, scores-N.csv and roc-N, f1-N
 // and hist-N as PNG and SVG. Each file is written to a temporary file in dir, synced and

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -27,6 +28,13 @@ type Run struct {
 	Pred       []int
 	Labels     []int
 	NumClasses int
+	// Baseline puts the run's summary under "baselines" in results.json
+	// instead of "ablations": a detector compared with the method, not a
+	// part of it taken away.
+	Baseline bool
+	// Label says in words what the run is, for the Markdown table
+	// (results.md); empty, the table shows the name alone.
+	Label string
 }
 
 // Column is a per-image quantity written beside the scores in scores.csv,
@@ -67,55 +75,100 @@ var runName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 // replaces the default, runs[0].Name. columns go into the first run's
 // scores.csv, one value per image of that run. Errors name the file, run or column at fault.
 func Write(dir string, runs []Run, meta map[string]any, columns ...Column) (map[string]any, error) {
+	if err := checkRuns(runs, columns); err != nil {
+		return nil, err
+	}
+	if err := checkMeta(meta); err != nil {
+		return nil, err
+	}
+	results, err := writeRuns(dir, runs, columns)
+	if err != nil {
+		return nil, err
+	}
+	results["files"] = append(results["files"].([]string), "results.json")
+	for k, v := range meta {
+		results[k] = v
+	}
+	if err := writeJSON(filepath.Join(dir, "results.json"), results); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// checkRuns checks the names and inputs of runs and the extra columns.
+func checkRuns(runs []Run, columns []Column) error {
 	if len(runs) == 0 {
-		return nil, fmt.Errorf("report: no runs to write into %s", dir)
+		return errors.New("report: no runs to write")
 	}
 	seen := map[string]bool{}
 	for i, r := range runs {
 		if !runName.MatchString(r.Name) {
-			return nil, fmt.Errorf("report: run %d has name %q; want letters, digits, '_' or '-'", i, r.Name)
+			return fmt.Errorf("report: run %d has name %q; want letters, digits, '_' or '-'", i, r.Name)
 		}
 		if seen[r.Name] {
-			return nil, fmt.Errorf("report: two runs named %q", r.Name)
+			return fmt.Errorf("report: two runs named %q", r.Name)
 		}
 		seen[r.Name] = true
 		if err := metrics.Validate(r.Values, r.Pred, r.Labels, r.NumClasses); err != nil {
-			return nil, fmt.Errorf("report: run %q: %w", r.Name, err)
+			return fmt.Errorf("report: run %q: %w", r.Name, err)
 		}
 	}
 	for _, c := range columns {
 		if !runName.MatchString(c.Name) {
-			return nil, fmt.Errorf("report: column name %q; want letters, digits, '_' or '-'", c.Name)
+			return fmt.Errorf("report: column name %q; want letters, digits, '_' or '-'", c.Name)
 		}
 		if len(c.Values) != len(runs[0].Values) {
-			return nil, fmt.Errorf("report: column %q has %d values for %d images", c.Name, len(c.Values), len(runs[0].Values))
+			return fmt.Errorf("report: column %q has %d values for %d images", c.Name, len(c.Values), len(runs[0].Values))
 		}
 	}
+	return nil
+}
+
+// reservedKeys are results.json's own keys, which meta must not reuse.
+func reservedKeys() map[string]any {
 	reserved := metrics.Summary{}.Map()
-	for _, k := range []string{"ablations", "conventions", "files"} {
+	for _, k := range []string{"ablations", "baselines", "conventions", "files", "per_set", "mean_over_sets", "unknown_sets"} {
 		reserved[k] = nil
 	}
+	return reserved
+}
+
+func checkMeta(meta map[string]any) error {
+	reserved := reservedKeys()
 	for k := range meta {
 		if _, taken := reserved[k]; taken {
-			return nil, fmt.Errorf("report: meta key %q collides with a key of results.json", k)
+			return fmt.Errorf("report: meta key %q collides with a key of results.json", k)
 		}
 	}
+	return nil
+}
+
+// writeRuns writes every run's tables and plots into dir and returns
+// results.json's content without the meta: the first run's summary at the
+// top, the others under "ablations" or "baselines", the conventions and
+// the files written.
+func writeRuns(dir string, runs []Run, columns []Column) (map[string]any, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("report: creating %s: %w", dir, err)
 	}
 	results := map[string]any{}
 	ablations := map[string]any{}
+	baselines := map[string]any{}
 	var files []string
 	var rocs []rocRun // every run's curve so far, for roc-all
 	for i, r := range runs {
 		pts := metrics.Sweep(r.Values, r.Pred, r.Labels, r.NumClasses)
 		s := metrics.FromSweep(pts, r.Pred, r.Labels, r.NumClasses)
 		suffix := ""
-		if i == 0 {
+		switch {
+		case i == 0:
 			for k, v := range s.Map() {
 				results[k] = v
 			}
-		} else {
+		case r.Baseline:
+			baselines[r.Name] = s.Map()
+			suffix = "-" + r.Name
+		default:
 			ablations[r.Name] = s.Map()
 			suffix = "-" + r.Name
 		}
@@ -152,7 +205,7 @@ func Write(dir string, runs []Run, meta map[string]any, columns ...Column) (map[
 			if err != nil {
 				return nil, fmt.Errorf("report: %s: %w", filepath.Join(dir, o.name), err)
 			}
-			if err := writeAtomic(filepath.Join(dir, o.name), b); err != nil {
+			if err := WriteAtomic(filepath.Join(dir, o.name), b); err != nil {
 				return nil, err
 			}
 			files = append(files, o.name)
@@ -160,22 +213,24 @@ func Write(dir string, runs []Run, meta map[string]any, columns ...Column) (map[
 	}
 	results["method"] = runs[0].Name // meta may say it in its own words
 	results["ablations"] = ablations
-	results["conventions"] = Conventions
-	results["files"] = append(files, "results.json")
-	for k, v := range meta {
-		results[k] = v
+	if len(baselines) > 0 {
+		results["baselines"] = baselines
 	}
+	results["conventions"] = Conventions
+	results["files"] = files
+	return results, nil
+}
+
+// writeJSON writes v as indented JSON, atomically.
+func writeJSON(path string, v any) error {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false) // the conventions read "value < t", not "value \u003c t"
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(results); err != nil {
-		return nil, fmt.Errorf("report: encoding results.json: %w", err)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("report: encoding %s: %w", filepath.Base(path), err)
 	}
-	if err := writeAtomic(filepath.Join(dir, "results.json"), b.Bytes()); err != nil {
-		return nil, err
-	}
-	return results, nil
+	return WriteAtomic(path, b.Bytes())
 }
 
 // keptRows picks the rows of a sweep of n points the tables keep: all of
@@ -289,9 +344,10 @@ func encodePNG(img image.Image) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// writeAtomic writes data to a temporary file beside path, syncs it and
+// WriteAtomic writes data to a temporary file beside path (named
+// .BASE.DIGITS.tmp, which ovd clears from an output folder), syncs it and
 // renames it over path, so readers never see a half-written file.
-func writeAtomic(path string, data []byte) (err error) {
+func WriteAtomic(path string, data []byte) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

@@ -297,8 +297,8 @@ func TestWriteErrors(t *testing.T) {
 	if _, err := Write(bad, []Run{good}, nil); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("writing under a file: err %v, want one naming %s", err, bad)
 	}
-	if err := writeAtomic(filepath.Join(file, "x.csv"), []byte("a")); err == nil || !strings.Contains(err.Error(), filepath.Join(file, "x.csv")) {
-		t.Errorf("writeAtomic under a file: err %v, want one naming the path", err)
+	if err := WriteAtomic(filepath.Join(file, "x.csv"), []byte("a")); err == nil || !strings.Contains(err.Error(), filepath.Join(file, "x.csv")) {
+		t.Errorf("WriteAtomic under a file: err %v, want one naming the path", err)
 	}
 	dup := good
 	broken := good
