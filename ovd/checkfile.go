@@ -7,6 +7,7 @@ import (
 	"maps"
 	"strings"
 
+	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/safetensors"
 	"github.com/vmdls-go/vmdls/torchfile"
 )
@@ -296,4 +297,34 @@ func CheckWeights(path string) error {
 		return fmt.Errorf("--weights %s holds no tensors", path)
 	}
 	return nil
+}
+
+// CheckAutoencoderImages reads only the header of the autoencoder at path
+// and fails, naming both, when it does not take the images of the known
+// dataset (the MNIST autoencoder for a CIFAR run, say), so that the mistake
+// is found before a run creates its output folder. Datasets it does not
+// know, and files whose kind the header does not tell, are left to the
+// run itself.
+func CheckAutoencoderImages(path, knownDataset string) error {
+	set, ok := data.LookupKnown(knownDataset)
+	if !ok {
+		return nil
+	}
+	hdr, err := readFileHeader(path)
+	if err != nil {
+		return fmt.Errorf("--ae_path %s: %v", path, err)
+	}
+	kind := hdr.Metadata[aeMetaType]
+	if kind == "" {
+		shapes := make(map[string][]int, len(hdr.Tensors))
+		for _, t := range hdr.Tensors {
+			shapes[t.Name] = t.Shape
+		}
+		kind = AutoencoderKind(shapes)
+	}
+	if kind == "" || aeTakes(kind, set.Channels, set.Height, set.Width) {
+		return nil
+	}
+	return fmt.Errorf("--ae_path %s holds the %s autoencoder, which does not take --known_dataset %s's %dx%dx%d images (vmdls train-ae --known_dataset %s makes one that does)",
+		path, kind, knownDataset, set.Channels, set.Height, set.Width, knownDataset)
 }

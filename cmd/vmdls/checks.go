@@ -108,6 +108,9 @@ func (o *runOptions) checkFiles() error {
 		if err != nil {
 			return usageErrorf("%s: %v", o.cmd, err)
 		}
+		if err := ovd.CheckAutoencoderImages(c.AEPath, c.KnownDataset); err != nil {
+			return usageErrorf("%s: %v", o.cmd, err)
+		}
 	}
 	return nil
 }

@@ -282,6 +282,11 @@ func TestBadInputsCreateNothing(t *testing.T) {
 		map[string]string{"ae_type": "mnist"}); err != nil {
 		t.Fatal(err)
 	}
+	ae18 := filepath.Join(dir, "ae18.safetensors")
+	if err := safetensors.WriteFile(ae18, []safetensors.Tensor{safetensors.FromFloat32("fc.weight", []int{256, 512}, make([]float32, 256*512))},
+		map[string]string{"ae_type": "resnet18"}); err != nil {
+		t.Fatal(err)
+	}
 	weights := filepath.Join(dir, "encoder.safetensors")
 	if err := safetensors.WriteFile(weights, []safetensors.Tensor{safetensors.FromFloat32("conv1.weight", []int{20, 1, 5, 5}, make([]float32, 500))}, nil); err != nil {
 		t.Fatal(err)
@@ -301,6 +306,7 @@ func TestBadInputsCreateNothing(t *testing.T) {
 		{[]string{"test", "--checkpoint_path", filepath.Join(dir, "nope.safetensors")}, "no such file"},
 		{[]string{"test", "--checkpoint_path", model, "--ae_features", "--ae_path", model}, "is not an autoencoder"},
 		{[]string{"test", "--checkpoint_path", model, "--ae_features"}, "--ae_features needs --ae_path"},
+		{[]string{"test", "--checkpoint_path", model, "--ae_features", "--ae_path", ae18}, "does not take --known_dataset mnist's 1x28x28 images"},
 		{[]string{"test"}, "--checkpoint_path is required"},
 		{[]string{"train", "--resume", testOnly}, "not a training checkpoint"},
 		{[]string{"train", "--resume", model, "--checkpoint_path", testOnly}, "--resume and --checkpoint_path"},
