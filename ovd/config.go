@@ -76,6 +76,10 @@ type Config struct {
 	AEFeatures     bool   `json:"ae_features"`     // --ae_features: reconstruction weighting
 	AEPath         string `json:"ae_path"`         // --ae_path: the trained autoencoder (safetensors)
 	LatentOnly     bool   `json:"latent_only"`     // --latent_only: ablation, score mu instead of the feature ensemble
+	// ReferenceFit (--reference_fit) fits pass 1 as the reference's test.py
+	// does (its sampler's subset, train transforms, overwritten sums, float32
+	// covariances and jitter walk) instead of float64 moments of every image.
+	ReferenceFit bool `json:"reference_fit"`
 
 	// Ours.
 	Seed      uint64 `json:"seed"`       // --seed

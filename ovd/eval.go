@@ -151,6 +151,8 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 		"seed":         cfg.Seed,
 		"timings":      timings,
 		"jitter":       map[string]any{"ensemble_k": fit.kEns, "latent_k": fit.kLat, "step": JitterStep},
+		"jitter_k":     fit.kEns,
+		"fit":          fit.mode,
 		"feature_dim":  fit.dim,
 		"images":       map[string]int{"train": fit.images, "known_test": s.test.Len(), "unknown": s.unknown.Len()},
 		"checkpoint":   cfg.CheckpointPath,
@@ -209,6 +211,7 @@ func loadTestModels(cfg *Config) (*backbone.Model, backbone.Autoencoder, error) 
 type testFit struct {
 	ens, lat   []*Gaussian // one Gaussian per class, on F(x) and on mu
 	kEns, kLat int         // their shared jitter k (S_c + k·1e-6·I)
+	mode       string      // which fit made ens: fitFloat64 or fitReference
 	dim        int         // the width of the feature ensemble F(x)
 	images     int         // training images fitted
 	seconds    float64     // how long the pass took
@@ -222,6 +225,9 @@ type testFit struct {
 // (the smallest k for which every class's S_c + k·1e-6·I has a Cholesky
 // factor, plus 2). Errors are wrapped as pass 1's.
 func fitPass(ctx context.Context, cfg *Config, model *backbone.Model, train *data.Set, obs Observer) (*testFit, error) {
+	if cfg.ReferenceFit {
+		return referenceFitPass(ctx, cfg, model, train, obs)
+	}
 	start := time.Now()
 	tapDims := model.Enc.(backbone.Tapped).TapDims()
 	dim := tapDims[0] + tapDims[1] + tapDims[2] + cfg.EncOutDim + cfg.LatentDim
@@ -252,7 +258,7 @@ func fitPass(ctx context.Context, cfg *Config, model *backbone.Model, train *dat
 	if err != nil {
 		return nil, fmt.Errorf("pass 1 (fit), latent: %w", err)
 	}
-	return &testFit{ens: gsEns, lat: gsLat, kEns: kEns, kLat: kLat, dim: dim, images: n,
+	return &testFit{ens: gsEns, lat: gsLat, kEns: kEns, kLat: kLat, dim: dim, images: n, mode: fitFloat64,
 		seconds: time.Since(start).Seconds()}, nil
 }
 
