@@ -2,7 +2,9 @@ package ovd
 
 import (
 	"context"
+	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -181,4 +183,42 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestResultsReportFit runs Test in both modes: results.json names the fit
+// ("float64" or "reference") and its jitter k, which is the fit's own.
+func TestResultsReportFit(t *testing.T) {
+	cfg, m, _ := referencePassSetup(t)
+	cfg.CheckpointPath = filepath.Join(t.TempDir(), "model.safetensors")
+	if err := nn.SaveCheckpoint(cfg.CheckpointPath, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.UnknownLimit, cfg.Threads = 20, 1
+	for _, ref := range []bool{false, true} {
+		cfg.ReferenceFit = ref
+		cfg.OutputDir = filepath.Join(t.TempDir(), "out")
+		res, err := Test(context.Background(), cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(res.OutputDir, "results.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Fit     string
+			JitterK *int `json:"jitter_k"`
+		}
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatal(err)
+		}
+		mode := map[bool]string{false: fitFloat64, true: fitReference}[ref]
+		if out.Fit != mode {
+			t.Errorf("reference_fit %v: results.json fit = %q, want %q", ref, out.Fit, mode)
+		}
+		if out.JitterK == nil || *out.JitterK != res.Jitter {
+			t.Errorf("reference_fit %v: results.json jitter_k = %v, the fit's k is %d", ref, out.JitterK, res.Jitter)
+		}
+		t.Logf("fit %s: jitter k %d", mode, res.Jitter)
+	}
 }
