@@ -15,17 +15,22 @@ const choleskyBlock = 64
 // spotrf's info > 0, when a pivot is not positive (or is NaN): the matrix
 // is not positive definite in float32; a then holds a partial factor.
 // The strict upper triangle is scratch: it is neither read nor kept.
+func Spotrf(n int, a []float32, lda int) bool { return SpotrfInfo(n, a, lda) == 0 }
+
+// SpotrfInfo is Spotrf reporting, as spotrf's info, 0 on success or j+1
+// when the pivot of column j is not positive. That verdict depends only on
+// the leading (j+1)×(j+1) block of a.
 //
 // The factorization is blocked: each panel of choleskyBlock columns is
 // factored by the unblocked algorithm, the rows below it are solved
 // against it, and the trailing lower triangle is updated with Sgemm, which
 // carries the O(n³) work.
-func Spotrf(n int, a []float32, lda int) bool {
+func SpotrfInfo(n int, a []float32, lda int) int {
 	checkSquare(n, a, lda)
 	for j0 := 0; j0 < n; j0 += choleskyBlock {
 		jb := min(choleskyBlock, n-j0)
-		if !spotrfUnblocked(jb, a[j0*lda+j0:], lda) {
-			return false
+		if info := spotrfUnblocked(jb, a[j0*lda+j0:], lda); info != 0 {
+			return j0 + info
 		}
 		below := n - j0 - jb
 		if below == 0 {
@@ -42,7 +47,7 @@ func Spotrf(n int, a []float32, lda int) bool {
 				1, a[(j0+jb+i0)*lda+j0+jb:], lda)
 		}
 	}
-	return true
+	return 0
 }
 
 // SpotrfUnblocked is Spotrf computed column by column without blocking or
@@ -50,7 +55,7 @@ func Spotrf(n int, a []float32, lda int) bool {
 // matrices.
 func SpotrfUnblocked(n int, a []float32, lda int) bool {
 	checkSquare(n, a, lda)
-	return spotrfUnblocked(n, a, lda)
+	return spotrfUnblocked(n, a, lda) == 0
 }
 
 func checkSquare(n int, a []float32, lda int) {
@@ -61,8 +66,9 @@ func checkSquare(n int, a []float32, lda int) {
 
 // spotrfUnblocked is the left-looking (Cholesky–Crout) factorization of
 // the lower triangle: column j is a's column less the products of the
-// finished columns, then scaled by its pivot's square root.
-func spotrfUnblocked(n int, a []float32, lda int) bool {
+// finished columns, then scaled by its pivot's square root. It returns
+// spotrf's info: 0, or j+1 when column j's pivot is not positive.
+func spotrfUnblocked(n int, a []float32, lda int) int {
 	for j := range n {
 		rj := a[j*lda : j*lda+j]
 		d := a[j*lda+j]
@@ -70,7 +76,7 @@ func spotrfUnblocked(n int, a []float32, lda int) bool {
 			d -= v * v
 		}
 		if !(d > 0) {
-			return false
+			return j + 1
 		}
 		// A float64 square root rounded once to float32 is the correctly
 		// rounded float32 square root (53 >= 2·24 + 2 bits).
@@ -85,7 +91,7 @@ func spotrfUnblocked(n int, a []float32, lda int) bool {
 			a[i*lda+j] = s / ljj
 		}
 	}
-	return true
+	return 0
 }
 
 // solveLowerT overwrites the m×n block b with b·L⁻ᵀ, L the n×n lower

@@ -137,3 +137,23 @@ func TestSpotrfIgnoresUpperAndStride(t *testing.T) {
 		}
 	}
 }
+
+// TestSpotrfInfoNamesTheColumn puts the only bad pivot at column j of an
+// otherwise positive definite matrix, on both sides of panel edges:
+// SpotrfInfo reports j+1, as spotrf's info.
+func TestSpotrfInfoNamesTheColumn(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	n := 150
+	for _, j := range []int{0, 1, 63, 64, 65, 127, 149} {
+		a := spdMatrix(rng, n, n, 1)
+		// A row and column of zeros but a diagonal of -1 leave the
+		// leading j×j block positive definite and make pivot j -1.
+		for k := range n {
+			a[j*n+k], a[k*n+j] = 0, 0
+		}
+		a[j*n+j] = -1
+		if got := SpotrfInfo(n, a, n); got != j+1 {
+			t.Errorf("bad pivot at column %d: info %d, want %d", j, got, j+1)
+		}
+	}
+}

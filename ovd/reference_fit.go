@@ -129,7 +129,16 @@ func referenceWalk(covs [][]float32, d int) (int, error) {
 		}
 		kc := k
 		// Spotrf factors in place; the walk goes on adding to work.
-		for copy(scratch, work); !kernels.Spotrf(d, scratch, d); copy(scratch, work) {
+		for copy(scratch, work); ; copy(scratch, work) {
+			info := kernels.SpotrfInfo(d, scratch, d)
+			if info == 0 {
+				break
+			}
+			if stalled(work, d, info) {
+				return 0, fmt.Errorf("ovd: class %d: covariance not positive definite in float32 with jitter %d×%g, and the walk cannot go on: "+
+					"the leading %d diagonal entries are so large that adding %g in float32 no longer changes them (the reference's walk would not end either)",
+					c, kc, JitterStep, info, JitterStep)
+			}
 			for i := range d {
 				work[i*d+i] += referenceStep
 			}
@@ -140,6 +149,19 @@ func referenceWalk(covs [][]float32, d int) (int, error) {
 		k = max(k, kc)
 	}
 	return k + 2, nil
+}
+
+// stalled reports whether adding referenceStep in float32 leaves each of
+// the first p diagonal entries of m (d×d) unchanged: then the leading p×p
+// block, on which alone a failure at pivot p-1 depends, never changes
+// again, so no further step of the walk can succeed.
+func stalled(m []float32, d, p int) bool {
+	for i := range p {
+		if v := m[i*d+i]; float32(v+referenceStep) != v {
+			return false
+		}
+	}
+	return true
 }
 
 // fitReferenceGaussians is calculate_gaussian for the feature ensemble:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -132,4 +133,43 @@ func TestReferenceFitMatchesAuthors(t *testing.T) {
 	}
 	t.Logf("log-densities: max rel diff %.3g vs float64 reference; vs float32 reference max abs %.3g, max rel %.3g, max diff/tolerance %.3g",
 		worst64, worstAbs, worstRel, worstRatio)
+}
+
+// TestReferenceWalkHandCases walks diagonal covariances whose negative
+// entries need a known number of float32 steps of 1e-6: the walk starts
+// each class at the running k, keeps the largest count and adds 2.
+func TestReferenceWalkHandCases(t *testing.T) {
+	diag := func(v ...float32) []float32 {
+		m := make([]float32, len(v)*len(v))
+		for i, x := range v {
+			m[i*len(v)+i] = x
+		}
+		return m
+	}
+	for _, c := range []struct {
+		name  string
+		covs  [][]float32
+		wantK int
+	}{
+		{"positive definite", [][]float32{diag(1, 2)}, 2},
+		{"4 steps", [][]float32{diag(0, -3.5e-6)}, 6},
+		{"second class within the first's k", [][]float32{diag(0, -3.5e-6), diag(-1.5e-6, 1)}, 6},
+		{"second class walks on", [][]float32{diag(0, -3.5e-6), diag(-7.5e-6, 1)}, 10},
+	} {
+		k, err := referenceWalk(c.covs, 2)
+		if err != nil || k != c.wantK {
+			t.Errorf("%s: k %d, %v; want %d", c.name, k, err, c.wantK)
+		}
+	}
+}
+
+// TestReferenceWalkStalls gives the walk a covariance that is not
+// positive definite in its leading block, whose diagonal entries (32) are
+// too large for float32 additions of 1e-6 to change: the reference would
+// loop forever, we fail at once, saying why.
+func TestReferenceWalkStalls(t *testing.T) {
+	_, err := referenceWalk([][]float32{{32, 33, 33, 32}}, 2)
+	if err == nil || !strings.Contains(err.Error(), "no longer changes them") {
+		t.Fatalf("err = %v, want the stalled walk named", err)
+	}
 }
