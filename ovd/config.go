@@ -91,6 +91,10 @@ type Config struct {
 	// network (see features.go).
 	FeaturesOut string `json:"features_out,omitempty"`
 	FeaturesIn  string `json:"features_in,omitempty"`
+	// ReferenceFit (--reference_fit) fits pass 1 as the reference's test.py
+	// does (its sampler's subset, train transforms, overwritten sums, float32
+	// covariances and jitter walk) instead of float64 moments of every image.
+	ReferenceFit bool `json:"reference_fit"`
 
 	// Ours.
 	Seed      uint64 `json:"seed"`       // --seed

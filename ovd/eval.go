@@ -215,6 +215,7 @@ func loadTestModels(cfg *Config) (*backbone.Model, backbone.Autoencoder, error) 
 type testFit struct {
 	ens, lat   []*Gaussian // one Gaussian per class, on F(x) and on mu
 	kEns, kLat int         // their shared jitter k (S_c + k·1e-6·I)
+	mode       string      // which fit made ens: fitFloat64 or fitReference
 	dim        int         // the width of the feature ensemble F(x)
 	ensMoments *Moments    // the sums behind ens, which the baselines fit from
 	images     int         // training images fitted
@@ -236,6 +237,9 @@ func fitPass(ctx context.Context, cfg *Config, model *backbone.Model, train *dat
 // labels, in order, to hook (when not nil): what Test keeps for the
 // baselines and --features_out.
 func fitPassHook(ctx context.Context, cfg *Config, model *backbone.Model, train *data.Set, hook func(f Features, labels []int) error, obs Observer) (*testFit, error) {
+	if cfg.ReferenceFit {
+		return referenceFitPass(ctx, cfg, model, train, hook, obs)
+	}
 	start := time.Now()
 	acc := newFitAccumulator(cfg.ClassNum, ensembleWidths(cfg, model))
 	trainLoader, err := newLoader(cfg, train, false)
@@ -308,7 +312,7 @@ func (a *fitAccumulator) finish() (*testFit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pass 1 (fit), latent: %w", err)
 	}
-	return &testFit{ens: gsEns, lat: gsLat, kEns: kEns, kLat: kLat, dim: a.ens.Dim, ensMoments: a.ens}, nil
+	return &testFit{ens: gsEns, lat: gsLat, kEns: kEns, kLat: kLat, mode: fitFloat64, dim: a.ens.Dim, ensMoments: a.ens}, nil
 }
 
 // testScores is what pass 2 of Test measured, one entry per evaluated

@@ -29,6 +29,9 @@ func (c *Config) checkTest() (names, sel []string, err error) {
 	if c.FeaturesOut != "" && c.FeaturesIn != "" {
 		return nil, nil, fmt.Errorf("--features_out and --features_in: a run either writes the features of the network or scores saved ones, not both")
 	}
+	if c.ReferenceFit && c.FeaturesIn != "" {
+		return nil, nil, fmt.Errorf("--reference_fit and --features_in: the reference's fit draws its own batches of training images with train transforms, which saved features do not have")
+	}
 	return names, sel, nil
 }
 
@@ -138,6 +141,8 @@ func writeTest(cfg *Config, tr testRun) (*TestResult, error) {
 		"seed":         cfg.Seed,
 		"timings":      map[string]float64{"fit_seconds": tr.fit.seconds, "score_seconds": tr.sc.seconds, "baselines_seconds": tr.blSeconds},
 		"jitter":       map[string]any{"ensemble_k": tr.fit.kEns, "latent_k": tr.fit.kLat, "step": JitterStep},
+		"jitter_k":     tr.fit.kEns,
+		"fit":          tr.fit.mode,
 		"feature_dim":  tr.fit.dim,
 		"checkpoint":   cfg.CheckpointPath,
 	}

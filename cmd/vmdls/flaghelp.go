@@ -34,9 +34,9 @@ var runNotes = map[string]string{
 // training settings, and main.py's parser has the test options. Its help
 // names them on one line instead of listing them as if they mattered.
 var notUsedBy = map[string][]string{
-	"test": {"batch_classes", "cov_scaling", "finetune", "finetune_lr", "gen_weight", "generation_epoch", "kl_coeff",
+	"test": {"cov_scaling", "finetune", "finetune_lr", "gen_weight", "generation_epoch", "kl_coeff",
 		"log_tsne", "lower_bound", "lr", "margin_jump", "margin_jumps", "margin_max_distance", "margins_epoch",
-		"max_epochs", "opt", "recon_weight", "sample_count", "step_gamma", "step_size", "train_limit", "weights"},
+		"max_epochs", "opt", "recon_weight", "step_gamma", "step_size", "train_limit", "weights"},
 	"train": {"ae_features", "ae_path", "latent_only"},
 }
 

@@ -148,8 +148,8 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 		opt(&c.Resume, "resume", "continue a run exactly from a checkpoint vmdls train wrote (checkpoints/last.safetensors): its epoch, optimizer, margin and class statistics")
 	}
 	str(&c.UnknownDataset, "unknown_dataset", "the unknown (OOD) dataset: "+strings.Join(data.Names, ", "))
-	num(&c.BatchClasses, "batch_classes", "classes per training batch")
-	num(&c.SampleCount, "sample_count", "images per class per training batch")
+	num(&c.BatchClasses, "batch_classes", "classes per training batch (test and fit: per batch of the --reference_fit sampler)")
+	num(&c.SampleCount, "sample_count", "images per class per training batch (test and fit: per class per batch of the --reference_fit sampler)")
 	flt(&c.MarginMaxDistance, "margin_max_distance", "largest negative margin of the triplet loss")
 	fs.Var((*floatAlias)(&c.MarginJump), "margin_jumps", "negative-margin increase per epoch (main.py's name)")
 	fs.Var((*floatAlias)(&c.MarginJump), "margin_jump", "alias of --margin_jumps (the name the published command lines use)")
@@ -165,6 +165,12 @@ func newRunFlags(cmd string, o *runOptions, stderr io.Writer) *flag.FlagSet {
 	bol(&c.AEFeatures, "ae_features", "weight scores by the autoencoder's reconstruction error")
 	opt(&c.AEPath, "ae_path", "the trained autoencoder (safetensors), for --ae_features")
 	bol(&c.LatentOnly, "latent_only", "ablation: score mu instead of the feature ensemble")
+	if evaluates(cmd) {
+		bol(&c.ReferenceFit, "reference_fit", "fit the class Gaussians as the reference's test.py does, for comparisons with published numbers: "+
+			"one epoch of its round-robin sampler (--batch_classes x --sample_count per batch) with the train variant of --data_transforms, "+
+			"each class's sums from the last batch holding it over the count of all of them (a class visited twice gets a halved mean), "+
+			"float32 covariances and jitter walk; without it, float64 moments of every training image")
+	}
 	num(&c.UnknownLimit, "unknown_limit", "use only the first N unknown images (0: all)")
 	if cmd == "test" {
 		addTestFlags(fs, c)
