@@ -36,6 +36,7 @@ func TestTestFlags(t *testing.T) {
 		{[]string{"--knn_k", "51"}, "--knn_k 51: want 1..50"},
 		{[]string{"--knn_train", "-1"}, "--knn_train -1"},
 		{[]string{"--features_in", "a", "--features_out", "b"}, "--features_out and --features_in"},
+		{[]string{"--features_in", "a", "--reference_fit"}, "--reference_fit and --features_in"},
 	} {
 		var out, errb bytes.Buffer
 		err := run(append(append([]string{"test", "--dry_run"}, mnistArgs...), tc.args...), &out, &errb)
