@@ -143,12 +143,20 @@ func (r *ResNet18) ForwardTaps(x *autograd.Var) (h *autograd.Var, taps [3]*autog
 }
 
 func (r *ResNet18) forward(x *autograd.Var, withTaps bool) (*autograd.Var, [3]*autograd.Var) {
+	return resnetForward(r.Conv1, r.BN1, &r.Layers, x, withTaps)
+}
+
+// resnetForward is the pass ResNet18 and ResNet50 share: the stem's
+// conv+BN+ReLU, the four stages, the taps after stages 1..3 and global
+// average pooling; in inference each consumed intermediate goes back for
+// reuse.
+func resnetForward(conv1 *nn.Conv2d, bn1 *nn.BatchNorm2d, layers *[4]*nn.Sequential, x *autograd.Var, withTaps bool) (*autograd.Var, [3]*autograd.Var) {
 	var taps [3]*autograd.Var
 	mark := tensor.AllocMark() // the caller's x is older: never discarded
-	c := r.Conv1.Forward(x)
-	x = bnRelu(r.BN1, c)
+	c := conv1.Forward(x)
+	x = bnRelu(bn1, c)
 	autograd.DiscardUnrecorded(mark, c)
-	for i, l := range r.Layers {
+	for i, l := range layers {
 		in := x
 		x = l.Forward(x)
 		autograd.DiscardUnrecorded(mark, in)

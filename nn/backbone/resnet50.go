@@ -133,22 +133,7 @@ func (r *ResNet50) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.Var
 }
 
 func (r *ResNet50) forward(x *autograd.Var, withTaps bool) (*autograd.Var, [3]*autograd.Var) {
-	var taps [3]*autograd.Var
-	mark := tensor.AllocMark() // the caller's x is older: never discarded
-	c := r.Conv1.Forward(x)
-	x = bnRelu(r.BN1, c)
-	autograd.DiscardUnrecorded(mark, c)
-	for i, l := range r.Layers {
-		in := x
-		x = l.Forward(x)
-		autograd.DiscardUnrecorded(mark, in)
-		if withTaps && i < 3 {
-			taps[i] = globalPoolFlat(x)
-		}
-	}
-	h := globalPoolFlat(x)
-	autograd.DiscardUnrecorded(mark, x)
-	return h, taps
+	return resnetForward(r.Conv1, r.BN1, &r.Layers, x, withTaps)
 }
 
 // OutDim is 2048.
