@@ -134,7 +134,13 @@ func sequentialBatches(n, bs int) [][]int {
 // forEachBatch runs fn over the whole dataset of l in order, in batches of
 // bs, stopping early when ctx is cancelled or fn fails.
 func forEachBatch(ctx context.Context, l *data.Loader, n, bs int, fn func(b *data.Batch) error) error {
-	it := l.Epoch(0, sequentialBatches(n, bs))
+	return forBatches(ctx, l, sequentialBatches(n, bs), fn)
+}
+
+// forBatches runs fn over the given batches of l's dataset (lists of
+// indices) in order, stopping early when ctx is cancelled or fn fails.
+func forBatches(ctx context.Context, l *data.Loader, batches [][]int, fn func(b *data.Batch) error) error {
+	it := l.Epoch(0, batches)
 	defer it.Close()
 	for {
 		b, ok := it.Next()

@@ -51,31 +51,23 @@ func referenceFitPass(ctx context.Context, cfg *Config, model *backbone.Model, t
 	}
 	ens := newReferenceStats(cfg.ClassNum, dim)
 	seen := 0
-	it := loader.Epoch(0, batches)
-	defer it.Close()
-	for {
-		b, ok := it.Next()
-		if !ok {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("pass 1 (fit): %w", err)
-		}
+	err = forBatches(ctx, loader, batches, func(b *data.Batch) error {
 		f, err := ExtractFeatures(model, b.X)
 		if err != nil {
-			return nil, fmt.Errorf("pass 1 (fit): %w", err)
+			return err
 		}
 		ens.add(f.Ensemble.Data(), b.Labels)
 		acc.add(f.Ensemble.Data(), f.Mu.Data(), b.Labels)
 		if hook != nil {
 			if err := hook(f, b.Labels); err != nil {
-				return nil, fmt.Errorf("pass 1 (fit): %w", err)
+				return err
 			}
 		}
 		seen += len(b.Labels)
 		obs.emit(Event{Phase: "fit", Images: seen, Steps: total, Elapsed: time.Since(start)})
-	}
-	if err := it.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("pass 1 (fit): %w", err)
 	}
 	gsEns, kEns, err := fitReferenceGaussians(ens)
