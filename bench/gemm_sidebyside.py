@@ -24,6 +24,8 @@ p.add_argument('--shapes', default='sq256,sq512,sq1024,sq2048,conv100x900x25088,
 p.add_argument('--rounds', type=int, default=3)
 p.add_argument('--reps', type=int, default=5, help='timed runs per measurement on each side')
 p.add_argument('--openblas-env', default='', help='extra KEY=VALUE,... for the OpenBLAS side')
+p.add_argument('--interleave', default='round', choices=['round', 'shape'],
+               help='round: all our shapes, then all of OpenBLAS\'s; shape: the two sides alternate shape by shape')
 p.add_argument('--json', default=None)
 a = p.parse_args()
 
@@ -60,19 +62,30 @@ threads = [int(t) for t in a.threads.split(',')]
 res = {}  # (side, shape, threads) -> [per-round medians]
 for r in range(a.rounds):
     for t in threads:
+        if a.interleave == 'shape':
+            # Each shape's two measurements seconds apart: on a virtual machine whose speed
+            # drifts by 20% over minutes, a round of all our shapes and then all of
+            # OpenBLAS's compares two different machines.
+            for s in shapes:
+                res.setdefault(('vmdls', s, t), []).append(ours(s, t))
+                res.setdefault(('openblas', s, t), []).append(openblas([s], t)[s])
+            continue
         for s in shapes:
             res.setdefault(('vmdls', s, t), []).append(ours(s, t))
         for s, g in openblas(shapes, t).items():
             res.setdefault(('openblas', s, t), []).append(g)
     print(f'# round {r + 1}/{a.rounds} done', file=sys.stderr, flush=True)
 
-print(f'| shape (M x K x N) | threads | vmdls GFLOP/s | OpenBLAS GFLOP/s | ratio |')
-print('|---|---|---|---|---|')
+print(f'| shape (M x K x N) | threads | vmdls GFLOP/s | OpenBLAS GFLOP/s | ratio of medians | median of per-round ratios (each) |')
+print('|---|---|---|---|---|---|')
 for t in threads:
     for s in shapes:
-        o, b = statistics.median(res[('vmdls', s, t)]), statistics.median(res[('openblas', s, t)])
+        ov, bv = res[('vmdls', s, t)], res[('openblas', s, t)]
+        o, b = statistics.median(ov), statistics.median(bv)
+        per = [x / y for x, y in zip(ov, bv)]
         m, k, n = shape(s)
-        print(f'| {m}x{k}x{n} | {t} | {o:.1f} | {b:.1f} | {o / b:.2f} |')
+        each = ', '.join(f'{r:.2f}' for r in per)
+        print(f'| {m}x{k}x{n} | {t} | {o:.1f} | {b:.1f} | {o / b:.2f} | {statistics.median(per):.2f} ({each}) |')
 if a.json:
     with open(a.json, 'a') as fh:
         for (side, s, t), v in sorted(res.items()):

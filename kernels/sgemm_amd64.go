@@ -47,9 +47,9 @@ func packAStrip(d, src []float32, lda, rows, mr, kc int) bool {
 }
 
 var (
-	kernelAVX2     = newMicroKernel("avx2-6x16", 6, 16, sgemmKernel6x16AVX2)
-	kernelAVX512   = newMicroKernel("avx512-14x32", 14, 32, sgemmKernel14x32AVX512)
-	kernelAVX512b  = newMicroKernel("avx512-12x32", 12, 32, sgemmKernel12x32AVX512)
+	kernelAVX2     = newMicroKernel("avx2-6x16", 6, 16, sharesMeasuredAVX2, sgemmKernel6x16AVX2)
+	kernelAVX512   = newMicroKernel("avx512-14x32", 14, 32, sharesMeasuredAVX512, sgemmKernel14x32AVX512)
+	kernelAVX512b  = newMicroKernel("avx512-12x32", 12, 32, sharesMeasuredAVX512, sgemmKernel12x32AVX512)
 	asmKernelsList = []*microKernel{kernelAVX2, kernelAVX512, kernelAVX512b}
 )
 

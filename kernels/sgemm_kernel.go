@@ -19,8 +19,10 @@ type microKernel struct {
 	blk    blocking
 }
 
-func newMicroKernel(name string, mr, nr int, fn func(k int, a, b, c *float32, ldc int, alpha, beta float32)) *microKernel {
-	return &microKernel{name: name, mr: mr, nr: nr, fn: fn, blk: blockingFor(mr, nr)}
+// newMicroKernel describes fn, an mr×nr micro-kernel, blocked with the
+// small-M schedule's cache shares of blockingFor.
+func newMicroKernel(name string, mr, nr int, small cacheShares, fn func(k int, a, b, c *float32, ldc int, alpha, beta float32)) *microKernel {
+	return &microKernel{name: name, mr: mr, nr: nr, fn: fn, blk: blockingFor(mr, nr, small)}
 }
 
 // kernelGeneric is the specification of every micro-kernel, for any tile
@@ -98,7 +100,7 @@ func store4(row []float32, x0, x1, x2, x3, alpha, beta float32) {
 	row[3] = alpha*x3 + beta*row[3]
 }
 
-var kernelGeneric4x4 = newMicroKernel("generic-4x4", 4, 4, sgemmKernel4x4Generic)
+var kernelGeneric4x4 = newMicroKernel("generic-4x4", 4, 4, sharesMeasuredAVX512, sgemmKernel4x4Generic)
 
 // sgemmKernel selects the micro-kernel of the current path.
 func sgemmKernel() *microKernel {
