@@ -219,11 +219,11 @@ func (g *gemm) run(kern *microKernel, threads int, transA, transB bool, m, n, k 
 	nTiles := (n + nr - 1) / nr
 	threads = max(1, min(threads, mTiles*nTiles))
 
+	kcBlk := evenBlock(k, blk.kc, 8)
 	if mTiles*mr*k <= blk.smallA && n >= 4*m {
-		g.runSmallM(threads, evenBlock(k, blk.kcSmall, 8))
+		g.runSmallM(threads, kcBlk)
 		return
 	}
-	kcBlk := evenBlock(k, blk.kc, 8)
 	g.tm, g.tn = splitParts(threads, mTiles, nTiles, mr, nr, blk.nc)
 	if threads > 1 && mTiles*mr*k <= maxSharedA && sharedAFaster(threads, g.tm, g.tn, mTiles, nTiles, mr, nr, blk.nc) {
 		g.runSharedA(threads, kcBlk)

@@ -197,7 +197,7 @@ func kernelsForTest() []*microKernel {
 // column-split schedules run).
 func withSmallBlocks(kern *microKernel, smallM bool) *microKernel {
 	k := *kern
-	k.blk = blocking{kc: 24, kcSmall: 24, mc: 2 * k.mr, nc: 3 * k.nr}
+	k.blk = blocking{kc: 24, mc: 2 * k.mr, nc: 3 * k.nr}
 	if smallM {
 		k.blk.smallA = 1 << 30
 	}

@@ -208,7 +208,7 @@ func newWinoPlan(s winoShape, t *winoTile, threads int) *winoPlan {
 	p.tilesY, p.tilesX = (s.OH+m-1)/m, (s.OW+m-1)/m
 	p.rp = (s.K + mr - 1) / mr
 	p.ustride = winoStride(p.rp * mr * s.C)
-	p.kc = evenBlock(s.C, p.kern.blk.kc, 8)
+	p.kc = evenBlock(s.C, p.kern.blk.kcWinograd, 8)
 	p.direct = s.OH%m == 0 && s.OW%m == 0
 	tpi := p.tilesY * p.tilesX
 	limit := winoBlockFloats / (a2 * (s.C + p.rp*mr))
