@@ -214,6 +214,79 @@ func OpenUnknown(name string, split Split, opt Options) (*Set, error) {
 	return s, nil
 }
 
+// Locate returns the files Open reads for split of dataset name under
+// opt.Dir, found by the same search as Open's but without reading them, so
+// that a command can say what is missing before it creates anything. A
+// generated set (noise) needs none. A missing file is the *MissingError
+// Open returns, naming the file, the URL and the folder; Locate never
+// downloads (opt.Download is ignored) and checks neither sums nor
+// contents (VerifyDataset does).
+func Locate(name string, split Split, opt Options) ([]string, error) {
+	if opt.Dir == "" {
+		opt.Dir = DefaultDir()
+	}
+	files, err := locateNamed(name, split, opt.Dir)
+	var nf *notFoundError
+	if errors.As(err, &nf) {
+		if me, ok := missingFor(name, opt.Dir, nf.file); ok {
+			return nil, me
+		}
+	}
+	return files, err
+}
+
+// locateNamed is openNamed's search for its files, without reading them.
+func locateNamed(name string, split Split, dir string) ([]string, error) {
+	switch name {
+	case "mnist", "kmnist", "fashion_mnist", "mnist_noise":
+		ip, lp, err := locateIDXPair(dir, remoteKey(name), split)
+		if err != nil {
+			return nil, err
+		}
+		return []string{ip, lp}, nil
+	case "omniglot", "omniglot_background", "omniglot_evaluation":
+		p, _, err := locateOmniglot(dir, omniglotSub(name, split))
+		return orNone(p, err)
+	case "noise":
+		return nil, nil
+	case "cifar10", "cifar_known", "cifar_unknown":
+		p, _, err := locateCIFAR10(dir, split)
+		return orNone(p, err)
+	case "cifar100_known", "cifar100_unknown":
+		return orNone(locateCIFAR100(dir))
+	case "imagenet-crop", "imagenet-resize", "lsun-crop", "lsun-resize":
+		p, _, err := locateODIN(dir, name)
+		return orNone(p, err)
+	}
+	return nil, unknownDatasetError(name)
+}
+
+// orNone turns a located path and its error into Locate's list.
+func orNone(p string, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []string{p}, nil
+}
+
+// omniglotSub is the Omniglot set a split of name reads: the background
+// set for training (and for omniglot_background), the evaluation set
+// otherwise, as the reference's Omniglot OOD set is.
+func omniglotSub(name string, split Split) string {
+	switch {
+	case name == "omniglot_evaluation":
+		return "images_evaluation"
+	case split == Train || name == "omniglot_background":
+		return "images_background"
+	}
+	return "images_evaluation"
+}
+
+// unknownDatasetError is the error for a name no opener knows.
+func unknownDatasetError(name string) error {
+	return fmt.Errorf("data: unknown dataset %q (known: %s)", name, strings.Join(Names, ", "))
+}
+
 func openNamed(name string, split Split, opt Options) (*Set, error) {
 	s := &Set{Name: name, Split: split}
 	var err error
@@ -226,14 +299,7 @@ func openNamed(name string, split Split, opt Options) (*Set, error) {
 			s.Post = []TensorTransform{UniformNoise{Lo: 0, Hi: 1}}
 		}
 	case "omniglot", "omniglot_background", "omniglot_evaluation":
-		sub := "images_evaluation"
-		if split == Train || name == "omniglot_background" {
-			sub = "images_background"
-		}
-		if name == "omniglot_evaluation" {
-			sub = "images_evaluation"
-		}
-		s.Dataset, s.Files, s.Skipped, err = openOmniglotOOD(opt.Dir, sub, 10000, fo)
+		s.Dataset, s.Files, s.Skipped, err = openOmniglotOOD(opt.Dir, omniglotSub(name, split), 10000, fo)
 	case "noise":
 		n := 10000
 		if split == Train {
@@ -252,7 +318,7 @@ func openNamed(name string, split Split, opt Options) (*Set, error) {
 	case "imagenet-crop", "imagenet-resize", "lsun-crop", "lsun-resize":
 		s.Dataset, s.Files, s.Skipped, err = openODIN(opt.Dir, name, fo)
 	default:
-		return nil, fmt.Errorf("data: unknown dataset %q (known: %s)", name, strings.Join(Names, ", "))
+		return nil, unknownDatasetError(name)
 	}
 	if err != nil {
 		return nil, err
@@ -294,6 +360,16 @@ var torchFolders = map[string]string{"mnist": "MNIST", "kmnist": "KMNIST", "fash
 // dir/<key>/ or torchvision's dir/<Name>/raw/, gzipped or not, and returns
 // the two paths.
 func openIDXPair(dir, key string, split Split) (*Memory, []string, error) {
+	ip, lp, err := locateIDXPair(dir, key, split)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, _, err := readIDXDataset(ip, lp, idxSplitImages[split], key+" "+split.String())
+	return m, []string{ip, lp}, err
+}
+
+// locateIDXPair finds the images and labels files openIDXPair reads.
+func locateIDXPair(dir, key string, split Split) (images, labels string, err error) {
 	prefix := "train"
 	if split == Test {
 		prefix = "t10k"
@@ -307,14 +383,13 @@ func openIDXPair(dir, key string, split Split) (*Memory, []string, error) {
 	}
 	ip, ok := find(prefix + "-images-idx3-ubyte")
 	if !ok {
-		return nil, nil, &notFoundError{prefix + "-images-idx3-ubyte.gz"}
+		return "", "", &notFoundError{prefix + "-images-idx3-ubyte.gz"}
 	}
 	lp, ok := find(prefix + "-labels-idx1-ubyte")
 	if !ok {
-		return nil, nil, &notFoundError{prefix + "-labels-idx1-ubyte.gz"}
+		return "", "", &notFoundError{prefix + "-labels-idx1-ubyte.gz"}
 	}
-	m, _, err := readIDXDataset(ip, lp, idxSplitImages[split], key+" "+split.String())
-	return m, []string{ip, lp}, err
+	return ip, lp, nil
 }
 
 // idxSplitImages is how many images each split of MNIST, KMNIST and
@@ -375,24 +450,19 @@ func readIDXDataset(imagesPath, labelsPath string, maxImages int, what string) (
 // original zip, or the unpacked folder (the last two under fo's bad-image
 // policy).
 func openOmniglotOOD(dir, sub string, limit int, fo FolderOptions) (*Memory, []string, []error, error) {
-	npz, okNPZ := firstExisting(filepath.Join(dir, "omniglot", sub+".npz"), filepath.Join(dir, "omniglot-py", sub+".npz"))
+	p, isNPZ, err := locateOmniglot(dir, sub)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	var raw []*Image
 	var labels []int
-	var src string
 	var skipped []error
-	if okNPZ {
-		var err error
-		raw, labels, _, err = ReadOmniglotNPZ(npz, limit)
+	if isNPZ {
+		raw, labels, _, err = ReadOmniglotNPZ(p, limit)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		src = npz
 	} else {
-		p, ok := firstExisting(filepath.Join(dir, "omniglot", sub+".zip"), filepath.Join(dir, "omniglot-py", sub+".zip"),
-			filepath.Join(dir, "omniglot-py", sub), filepath.Join(dir, "omniglot", sub))
-		if !ok {
-			return nil, nil, nil, &notFoundError{sub + ".zip"}
-		}
 		f, err := openOmniglot(p, sub, fo)
 		if err != nil {
 			return nil, nil, nil, err
@@ -413,7 +483,6 @@ func openOmniglotOOD(dir, sub string, limit int, fo FolderOptions) (*Memory, []s
 		for i := range labels {
 			labels[i] = f.Label(i)
 		}
-		src = p
 	}
 	m := &Memory{C: 1, H: 28, W: 28, Pix: make([]uint8, len(raw)*28*28), Labels: labels}
 	parallel.For(len(raw), 64, func(lo, hi int) {
@@ -421,7 +490,22 @@ func openOmniglotOOD(dir, sub string, limit int, fo FolderOptions) (*Memory, []s
 			copy(m.Pix[i*784:(i+1)*784], Resize(Invert(raw[i]), 28, 28).Pix)
 		}
 	})
-	return m, []string{src}, skipped, nil
+	return m, []string{p}, skipped, nil
+}
+
+// locateOmniglot finds what openOmniglotOOD reads of set sub: the npz
+// conversion if there is one (isNPZ), else the original zip or its
+// unpacked folder.
+func locateOmniglot(dir, sub string) (p string, isNPZ bool, err error) {
+	if p, ok := firstExisting(filepath.Join(dir, "omniglot", sub+".npz"), filepath.Join(dir, "omniglot-py", sub+".npz")); ok {
+		return p, true, nil
+	}
+	p, ok := firstExisting(filepath.Join(dir, "omniglot", sub+".zip"), filepath.Join(dir, "omniglot-py", sub+".zip"),
+		filepath.Join(dir, "omniglot-py", sub), filepath.Join(dir, "omniglot", sub))
+	if !ok {
+		return "", false, &notFoundError{sub + ".zip"}
+	}
+	return p, false, nil
 }
 
 // OpenOmniglot reads an original Omniglot set (images_background.zip or
@@ -514,14 +598,13 @@ func ReadOmniglotNPZ(path string, limit int) ([]*Image, []int, int, error) {
 // JPEG tars of ../shared/data/cifar10-jpeg (read under fo's bad-image
 // policy).
 func openCIFAR10(dir string, split Split, fo FolderOptions) (Dataset, []string, []error, error) {
-	if p, ok := firstExisting(filepath.Join(dir, "cifar10", "cifar-10-binary.tar.gz"), filepath.Join(dir, "cifar-10-binary.tar.gz"),
-		filepath.Join(dir, "cifar-10-batches-bin"), filepath.Join(dir, "cifar10", "cifar-10-batches-bin")); ok {
+	p, binary, err := locateCIFAR10(dir, split)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if binary {
 		m, err := ReadCIFARArchive(p, false, split)
 		return m, []string{p}, nil, err
-	}
-	p, ok := firstExisting(filepath.Join(dir, "cifar10-jpeg", split.String()+".tar"), filepath.Join(dir, "cifar10-jpeg", split.String()))
-	if !ok {
-		return nil, nil, nil, &notFoundError{"cifar-10-binary.tar.gz"}
 	}
 	fo.Sub, fo.Channels = split.String(), 3
 	if st, err := os.Stat(p); err == nil && st.IsDir() {
@@ -537,14 +620,38 @@ func openCIFAR10(dir string, split Split, fo FolderOptions) (Dataset, []string, 
 	return f, []string{p}, f.Skipped, nil
 }
 
-func openCIFAR100(dir string, split Split) (Dataset, []string, error) {
-	p, ok := firstExisting(filepath.Join(dir, "cifar100", "cifar-100-binary.tar.gz"), filepath.Join(dir, "cifar-100-binary.tar.gz"),
-		filepath.Join(dir, "cifar-100-binary"), filepath.Join(dir, "cifar100", "cifar-100-binary"))
+// locateCIFAR10 finds what openCIFAR10 reads of split: the binary
+// distribution (binary), packed or unpacked, else the JPEG folder's tar
+// or folder of the split.
+func locateCIFAR10(dir string, split Split) (p string, binary bool, err error) {
+	if p, ok := firstExisting(filepath.Join(dir, "cifar10", "cifar-10-binary.tar.gz"), filepath.Join(dir, "cifar-10-binary.tar.gz"),
+		filepath.Join(dir, "cifar-10-batches-bin"), filepath.Join(dir, "cifar10", "cifar-10-batches-bin")); ok {
+		return p, true, nil
+	}
+	p, ok := firstExisting(filepath.Join(dir, "cifar10-jpeg", split.String()+".tar"), filepath.Join(dir, "cifar10-jpeg", split.String()))
 	if !ok {
-		return nil, nil, &notFoundError{"cifar-100-binary.tar.gz"}
+		return "", false, &notFoundError{"cifar-10-binary.tar.gz"}
+	}
+	return p, false, nil
+}
+
+func openCIFAR100(dir string, split Split) (Dataset, []string, error) {
+	p, err := locateCIFAR100(dir)
+	if err != nil {
+		return nil, nil, err
 	}
 	m, err := ReadCIFARArchive(p, true, split)
 	return m, []string{p}, err
+}
+
+// locateCIFAR100 finds the binary distribution openCIFAR100 reads.
+func locateCIFAR100(dir string) (string, error) {
+	p, ok := firstExisting(filepath.Join(dir, "cifar100", "cifar-100-binary.tar.gz"), filepath.Join(dir, "cifar-100-binary.tar.gz"),
+		filepath.Join(dir, "cifar-100-binary"), filepath.Join(dir, "cifar100", "cifar-100-binary"))
+	if !ok {
+		return "", &notFoundError{"cifar-100-binary.tar.gz"}
+	}
+	return p, nil
 }
 
 // ReadCIFARArchive reads the binary batches of a split from the CIFAR
@@ -593,25 +700,33 @@ var odinFolders = map[string]string{"imagenet-crop": "Imagenet", "imagenet-resiz
 // class folders under the set's folder) from dir/openset/<Folder>, or
 // straight from its tarball, under fo's bad-image policy.
 func openODIN(dir, name string, fo FolderOptions) (Dataset, []string, []error, error) {
-	folder := odinFolders[name]
+	p, tarball, err := locateODIN(dir, name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	fo.Channels = 3
-	if p, ok := firstExisting(filepath.Join(dir, "openset", folder), filepath.Join(dir, folder)); ok {
-		f, err := OpenFolder(p, fo)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return f, []string{p}, f.Skipped, nil
+	if tarball {
+		fo.Sub = odinFolders[name]
 	}
-	p, ok := firstExisting(filepath.Join(dir, "openset", folder+".tar.gz"), filepath.Join(dir, folder+".tar.gz"))
-	if !ok {
-		return nil, nil, nil, &notFoundError{folder + ".tar.gz"}
-	}
-	fo.Sub = folder
 	f, err := OpenFolder(p, fo)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	return f, []string{p}, f.Skipped, nil
+}
+
+// locateODIN finds what openODIN reads: the set's unpacked folder, else
+// its tarball (tarball), whose members sit under the folder's name.
+func locateODIN(dir, name string) (p string, tarball bool, err error) {
+	folder := odinFolders[name]
+	if p, ok := firstExisting(filepath.Join(dir, "openset", folder), filepath.Join(dir, folder)); ok {
+		return p, false, nil
+	}
+	p, ok := firstExisting(filepath.Join(dir, "openset", folder+".tar.gz"), filepath.Join(dir, folder+".tar.gz"))
+	if !ok {
+		return "", false, &notFoundError{folder + ".tar.gz"}
+	}
+	return p, true, nil
 }
 
 // Verification is what VerifyDataset checked of one split.

@@ -112,6 +112,45 @@ func (o *runOptions) checkFiles() error {
 			return usageErrorf("%s: %v", o.cmd, err)
 		}
 	}
+	return o.checkDatasets()
+}
+
+// checkDatasets finds the dataset files the command will read (the
+// method's LocateData: existence only, no decoding), so that a missing one
+// exits 2 before the output folder exists; the run commands never
+// download.
+func (o *runOptions) checkDatasets() error {
+	c := &o.cfg
+	type need struct {
+		flag, name string
+		split      data.Split
+	}
+	var needs []need
+	switch {
+	case o.cmd == "test" && c.FeaturesIn != "":
+		// Saved features: no images are read.
+	case o.cmd == "train-ae":
+		needs = append(needs, need{"known_dataset", c.KnownDataset, data.Train})
+	default:
+		needs = append(needs, need{"known_dataset", c.KnownDataset, data.Train}, need{"known_dataset", c.KnownDataset, data.Test})
+		switch o.cmd {
+		case "train":
+			needs = append(needs, need{"unknown_dataset", c.UnknownDataset, data.Test})
+		case "test":
+			names, err := c.UnknownSets()
+			if err != nil {
+				return usageErrorf("%s: %v", o.cmd, err)
+			}
+			for _, n := range names {
+				needs = append(needs, need{"unknown_dataset", n, data.Test})
+			}
+		}
+	}
+	for _, n := range needs {
+		if _, err := method.LocateData(n.name, n.split, data.Options{Dir: c.DataDir}); err != nil {
+			return usageErrorf("%s: --%s %s (%s split): %v", o.cmd, n.flag, n.name, n.split, err)
+		}
+	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/ovd"
 	"github.com/vmdls-go/vmdls/safetensors"
 )
@@ -33,6 +34,9 @@ type fakeRunner struct {
 	te testFunc
 	ae trainAEFunc
 }
+
+// LocateData finds every dataset: the fakes read none.
+func (fakeRunner) LocateData(string, data.Split, data.Options) ([]string, error) { return nil, nil }
 
 // errNotFaked is the failure of an entry point the test gave no fake for.
 var errNotFaked = errors.New("not available in this build (the test gave no fake)")

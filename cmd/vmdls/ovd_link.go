@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/ovd"
 )
 
@@ -18,6 +19,9 @@ type runner interface {
 	Test(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (results map[string]any, err error)
 	// TrainAE is ovd.TrainAE and returns the path of the autoencoder it saved.
 	TrainAE(ctx context.Context, cfg ovd.Config, obs ovd.Observer) (aePath string, err error)
+	// LocateData is data.Locate for the datasets the method will read, so
+	// that a missing file is reported before the output folder exists.
+	LocateData(name string, split data.Split, opt data.Options) ([]string, error)
 }
 
 // method is the runner the commands use.
@@ -51,4 +55,8 @@ func (ovdRunner) TrainAE(ctx context.Context, cfg ovd.Config, obs ovd.Observer) 
 		return "", err
 	}
 	return r.Path, err
+}
+
+func (ovdRunner) LocateData(name string, split data.Split, opt data.Options) ([]string, error) {
+	return data.Locate(name, split, opt)
 }

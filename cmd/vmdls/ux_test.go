@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vmdls-go/vmdls/internal/toymnist"
 	"github.com/vmdls-go/vmdls/safetensors"
 )
 
@@ -329,15 +330,30 @@ func TestBadInputsCreateNothing(t *testing.T) {
 			t.Errorf("vmdls %v created its output folder (%v)", c.args, err)
 		}
 	}
-	// Data that is not there is a bad file too (exit 2); the loader finds
-	// it after the folder is made, which the run then removes.
-	work := t.TempDir()
-	code, _, errOut := runBinary(t, bin, work, "train", "--data_dir", filepath.Join(dir, "no-data"), "--output_dir", "out")
-	if code != 2 || !strings.Contains(errOut, "not found") {
-		t.Errorf("missing data: exit %d\n%s", code, errOut)
+	// Data that is not there is a bad file too (exit 2), found before the
+	// folder is made (so no "removed" line): the known set, or only the
+	// unknown set, of each command that reads images.
+	mnistOnly := filepath.Join(dir, "mnist-only")
+	if err := toymnist.Write(mnistOnly, 40, 20); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(work, "out")); !os.IsNotExist(err) {
-		t.Errorf("missing data left its output folder (%v)", err)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--data_dir", filepath.Join(dir, "no-data")}, "--known_dataset mnist (train split)"},
+		{[]string{"train", "--data_dir", mnistOnly}, "--unknown_dataset omniglot (test split)"},
+		{[]string{"train-ae", "--data_dir", filepath.Join(dir, "no-data")}, "--known_dataset mnist (train split)"},
+		{[]string{"test", "--checkpoint_path", model, "--data_dir", mnistOnly, "--unknown_dataset", "noise,omniglot"}, "--unknown_dataset omniglot (test split)"},
+	} {
+		work := t.TempDir()
+		code, out, errOut := runBinary(t, bin, work, append(c.args, "--output_dir", "out")...)
+		if code != 2 || !strings.Contains(errOut, c.want) || !strings.Contains(errOut, "not found") {
+			t.Errorf("vmdls %v (missing data): exit %d, want 2 and %q:\n%s", c.args, code, c.want, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(work, "out")); !os.IsNotExist(err) || strings.Contains(out, "removed") {
+			t.Errorf("vmdls %v (missing data) made its output folder (%v):\n%s", c.args, err, out)
+		}
 	}
 }
 
