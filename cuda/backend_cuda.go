@@ -39,9 +39,9 @@ func ival(v int) uint64          { return uint64(int64(v)) }
 func fval(v float32) uint64      { return math.Float64bits(float64(v)) }
 func dptr(a uint64) cu.DevicePtr { return cu.DevicePtr(uintptr(a)) }
 
-// backend implements tensor.Backend on the GPU. The elementwise ops,
-// copies, fills, axpy, reductions and GEMM run on the device; the rest run
-// on the host for now (hostops.go).
+// backend implements tensor.Backend on the GPU: every primitive is a
+// kernel or a cuBLAS call on device memory (the neural-network ones in
+// nnops_cuda.go), so no op round-trips its data through the host.
 type backend struct{}
 
 func (backend) Name() string { return "cuda:0" }
@@ -93,21 +93,6 @@ func (backend) Download(dst []float32, src tensor.Buf) {
 	must(g.do(func() error {
 		return cuErr("cuMemcpyDtoH", cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), dptr(addr(src)), int64(len(dst))*4))
 	}))
-}
-
-func download(b tensor.Buf) []float32 {
-	if b.S == nil {
-		return nil
-	}
-	h := make([]float32, b.N)
-	backend{}.Download(h, b)
-	return h
-}
-
-func upload(b tensor.Buf, h []float32) {
-	if b.S != nil && h != nil {
-		backend{}.Upload(b, h)
-	}
 }
 
 func (backend) Fill(dst tensor.Buf, v float32) {
@@ -224,26 +209,6 @@ func (backend) Reduce(op tensor.ReduceOp, dst, x tensor.Buf, outer, axis, inner 
 	}))
 }
 
-func (backend) ArgReduce(op tensor.ReduceOp, dst tensor.Buf, idx []int, x tensor.Buf, outer, axis, inner int) {
-	v, ix := hostArgReduce(op, download(x), outer, axis, inner)
-	copy(idx, ix)
-	upload(dst, v)
-}
-
-func (backend) Softmax(dst, x tensor.Buf, outer, axis, inner int, log bool) {
-	upload(dst, hostSoftmax(download(x), outer, axis, inner, log))
-}
-
-func (backend) Gather(dst, src tensor.Buf, outer, axisLen, inner int, idx []int) {
-	upload(dst, hostGather(download(src), outer, axisLen, inner, idx))
-}
-
-func (backend) IndexAdd(dst, src tensor.Buf, outer, axisLen, inner int, idx []int) {
-	d := download(dst)
-	hostIndexAdd(d, download(src), outer, axisLen, inner, idx)
-	upload(dst, d)
-}
-
 func (backend) Gemm(transA, transB bool, m, n, k int, alpha float32,
 	a tensor.Storage, aOffs []int, lda int, b tensor.Storage, bOffs []int, ldb int,
 	beta float32, c tensor.Storage, cOffs []int, ldc int) {
@@ -274,66 +239,16 @@ func (backend) Gemm(transA, transB bool, m, n, k int, alpha float32,
 		}))
 		return
 	}
-	cg := mapRowMajorGemm(transA, transB, m, n, k, lda, ldb, ldc)
 	must(g.do(func() error {
 		for i := range cOffs {
-			// The column-major call's A is the caller's B (SwapAB).
-			pa := bs.ptr + uintptr(bOffs[i])*4
-			pb := as.ptr + uintptr(aOffs[i])*4
-			pc := cs.ptr + uintptr(cOffs[i])*4
-			if err := g.sgemm(cg, alpha, pa, pb, bs.n-bOffs[i], as.n-aOffs[i], beta, pc, cs.n-cOffs[i]); err != nil {
+			pa := uint64(as.ptr) + uint64(aOffs[i])*4
+			pb := uint64(bs.ptr) + uint64(bOffs[i])*4
+			pc := uint64(cs.ptr) + uint64(cOffs[i])*4
+			if err := g.rowGemm(transA, transB, m, n, k, alpha, pa, as.n-aOffs[i], lda,
+				pb, bs.n-bOffs[i], ldb, beta, pc, cs.n-cOffs[i], ldc); err != nil {
 				return err
 			}
 		}
 		return nil
 	}))
-}
-
-func (backend) Conv2d(p tensor.ConvParams, y, x, w, bias tensor.Buf) {
-	upload(y, hostConv2d(p, download(x), download(w), download(bias)))
-}
-
-func (backend) Conv2dBackward(p tensor.ConvParams, dx, dw, db, dy, x, w tensor.Buf) {
-	gx, gw, gb := hostConv2dBackward(p, dx.S != nil, dw.S != nil, db.S != nil, download(dy), download(x), download(w))
-	upload(dx, gx)
-	upload(dw, gw)
-	upload(db, gb)
-}
-
-func (backend) MaxPool2d(p tensor.PoolParams, y, idx, x tensor.Buf) {
-	yv, iv := hostMaxPool2d(p, download(x))
-	upload(y, yv)
-	upload(idx, iv)
-}
-
-func (backend) MaxPool2dBackward(p tensor.PoolParams, dx, dy, idx tensor.Buf) {
-	upload(dx, hostMaxPool2dBackward(p, download(dy), download(idx)))
-}
-
-func (backend) AvgPool2d(p tensor.PoolParams, y, x tensor.Buf) {
-	upload(y, hostAvgPool2d(p, download(x)))
-}
-
-func (backend) AvgPool2dBackward(p tensor.PoolParams, dx, dy tensor.Buf) {
-	upload(dx, hostAvgPool2dBackward(p, download(dy)))
-}
-
-func (backend) ChannelStats(mean, variance, x tensor.Buf, n, c, hw int) {
-	m, v := hostChannelStats(download(x), n, c, hw)
-	upload(mean, m)
-	upload(variance, v)
-}
-
-func (backend) ChannelAffine(y, x tensor.Buf, n, c, hw int, scale, shift tensor.Buf) {
-	h := download(x)
-	hostChannelAffine(h, h, n, c, hw, download(scale), download(shift))
-	upload(y, h)
-}
-
-func (backend) BatchNormBackward(dx, dgamma, dbeta, dy, x tensor.Buf, n, c, hw int, mean, invstd, gamma tensor.Buf, batchStats bool) {
-	gx, gg, gb := hostBatchNormBackward(dx.S != nil, dgamma.S != nil, dbeta.S != nil, download(dy), download(x), n, c, hw,
-		download(mean), download(invstd), download(gamma), batchStats)
-	upload(dx, gx)
-	upload(dgamma, gg)
-	upload(dbeta, gb)
 }
