@@ -46,10 +46,22 @@ type backend struct{}
 
 func (backend) Name() string { return "cuda:0" }
 
-func (backend) Alloc(n int) tensor.Storage {
+func (backend) Alloc(n int) tensor.Storage { return alloc(n, true) }
+
+// AllocUninit is tensor's fast path for outputs an op overwrites whole: no
+// memset.
+func (backend) AllocUninit(n int) tensor.Storage { return alloc(n, false) }
+
+func alloc(n int, zero bool) tensor.Storage {
 	g := mustGPU()
 	if n == 0 {
 		return &devStorage{}
+	}
+	if g.alloc.needGC(n * 4) {
+		// Unreachable tensors hold device blocks their cleanups return;
+		// device bytes, not the Go heap, say when to find them.
+		runtime.GC()
+		g.alloc.collected()
 	}
 	var b block
 	get := func() error {
@@ -57,6 +69,9 @@ func (backend) Alloc(n int) tensor.Storage {
 			var err error
 			if b.ptr, b.class, err = g.alloc.get(n * 4); err != nil {
 				return err
+			}
+			if !zero {
+				return nil
 			}
 			return cuErr("cuMemsetD32", cu.MemsetD32(cu.DevicePtr(b.ptr), 0, int64(n)))
 		})
@@ -79,6 +94,7 @@ func (backend) Upload(dst tensor.Buf, src []float32) {
 	if len(src) == 0 {
 		return
 	}
+	transfers.up(len(src) * 4)
 	g := mustGPU()
 	must(g.do(func() error {
 		return cuErr("cuMemcpyHtoD", cu.MemcpyHtoD(dptr(addr(dst)), unsafe.Pointer(&src[0]), int64(len(src))*4))
@@ -89,6 +105,7 @@ func (backend) Download(dst []float32, src tensor.Buf) {
 	if len(dst) == 0 {
 		return
 	}
+	transfers.down(len(dst) * 4)
 	g := mustGPU()
 	must(g.do(func() error {
 		return cuErr("cuMemcpyDtoH", cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), dptr(addr(src)), int64(len(dst))*4))
