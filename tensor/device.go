@@ -303,3 +303,11 @@ func backendOf(op string, d Device) Backend {
 	}
 	return b
 }
+
+// CPUBackend returns the built-in host backend, whatever is registered for
+// CPU at the moment (a profiler, a test's replacement). A backend that keeps
+// its values in host memory under a storage type of its own (the fake device
+// of package tensor/fakedevice, which tests use to find code that still
+// reaches into host memory) delegates its arithmetic to it, so its results
+// are bit-identical to the CPU's.
+func CPUBackend() Backend { return cpuBackend{} }
