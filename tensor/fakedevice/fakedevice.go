@@ -14,6 +14,8 @@
 package fakedevice
 
 import (
+	"math"
+	"slices"
 	"sync/atomic"
 
 	"github.com/vmdls-go/vmdls/tensor"
@@ -212,4 +214,30 @@ func (backend) ChannelAffine(y, x tensor.Buf, n, c, hw int, scale, shift tensor.
 
 func (backend) BatchNormBackward(dx, dgamma, dbeta, dy, x tensor.Buf, n, c, hw int, mean, invstd, gamma tensor.Buf, batchStats bool) {
 	host.BatchNormBackward(u(dx), u(dgamma), u(dbeta), u(dy), u(x), n, c, hw, u(mean), u(invstd), u(gamma), batchStats)
+}
+
+func (backend) SGDStep(p, g, buf tensor.Buf, o tensor.SGDOptions) {
+	host.SGDStep(u(p), u(g), u(buf), o)
+}
+
+func (backend) AdamStep(p, g, m, v, vmax tensor.Buf, o tensor.AdamOptions) {
+	host.AdamStep(u(p), u(g), u(m), u(v), u(vmax), o)
+}
+
+// SameBits reports whether a and b, on any devices, have the same shape and
+// the same float32 bit patterns (so +0 and -0 differ and a NaN equals the
+// same NaN): the check of the device tests, whose arithmetic is the CPU's.
+// Reading a fake-device tensor downloads it, which the counters see: take
+// them before comparing.
+func SameBits(a, b *tensor.Tensor) bool {
+	if !slices.Equal(a.Shape(), b.Shape()) {
+		return false
+	}
+	ha, hb := a.Host(), b.Host()
+	for i := range ha {
+		if math.Float32bits(ha[i]) != math.Float32bits(hb[i]) {
+			return false
+		}
+	}
+	return true
 }

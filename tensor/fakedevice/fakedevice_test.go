@@ -128,3 +128,90 @@ func TestCountersAndCPUUntouched(t *testing.T) {
 		t.Fatalf("registering the fake device changed the CPU")
 	}
 }
+
+func TestMoveToMovesInPlace(t *testing.T) {
+	a := tensor.FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	view := a.Reshape(3, 2)
+	fakedevice.Reset()
+	if a.MoveTo(fakedevice.Device) != a {
+		t.Fatalf("MoveTo did not return its receiver")
+	}
+	if a.Device() != fakedevice.Device || !slices.Equal(a.Shape(), []int{2, 3}) {
+		t.Fatalf("after MoveTo: %v on %v", a.Shape(), a.Device())
+	}
+	if s := fakedevice.Counters(); s.Uploads != 1 || s.UploadElems != 6 {
+		t.Fatalf("the move uploaded %+v", s)
+	}
+	// Already there: nothing is copied.
+	fakedevice.Reset()
+	a.MoveTo(fakedevice.Device)
+	if s := fakedevice.Counters(); s != (fakedevice.Stats{}) {
+		t.Fatalf("a move to the same device transferred %+v", s)
+	}
+	// A view made before the move keeps the host storage.
+	if view.Device() != tensor.CPU || view.Data()[5] != 6 {
+		t.Fatalf("the earlier view changed")
+	}
+	// A moved view (an offset into its storage) keeps its own values.
+	row := tensor.FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3).Slice(1, 2)
+	row.MoveTo(fakedevice.Device)
+	if got := row.To(tensor.CPU).Data(); !slices.Equal(got, []float32{4, 5, 6}) {
+		t.Fatalf("moved view holds %v", got)
+	}
+	a.MoveTo(tensor.CPU)
+	if !slices.Equal(a.Data(), []float32{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("moved back: %v", a.Data())
+	}
+}
+
+func TestConstructorsOnDevice(t *testing.T) {
+	fakedevice.Reset()
+	z := tensor.ZerosOn(fakedevice.Device, 2, 2)
+	f := tensor.FullOn(fakedevice.Device, 3, 4)
+	if s := fakedevice.Counters(); s != (fakedevice.Stats{}) {
+		t.Fatalf("ZerosOn/FullOn transferred %+v", s)
+	}
+	s := tensor.FromSliceOn(fakedevice.Device, []float32{1, 2}, 2)
+	if z.Device() != fakedevice.Device || f.Device() != fakedevice.Device || s.Device() != fakedevice.Device {
+		t.Fatalf("constructors made tensors off the device")
+	}
+	if !slices.Equal(z.Host(), []float32{0, 0, 0, 0}) || !slices.Equal(f.Host(), []float32{3, 3, 3, 3}) || !slices.Equal(s.Host(), []float32{1, 2}) {
+		t.Fatalf("values %v %v %v", z.Host(), f.Host(), s.Host())
+	}
+	c := tensor.FromSlice([]float32{7}, 1)
+	if &c.Host()[0] != &c.Data()[0] {
+		t.Fatalf("Host copies a CPU tensor")
+	}
+	n := tensor.Scalar(0).To(fakedevice.Device).AddScalarInPlace(1).AddScalarInPlace(1)
+	if n.Item() != 2 {
+		t.Fatalf("AddScalarInPlace: %v", n.Item())
+	}
+}
+
+func TestOptimizerStepsBitIdentical(t *testing.T) {
+	src := rand.New(rand.NewPCG(5, 6))
+	p, g := tensor.Randn(src, 1000), tensor.Randn(src, 1000)
+	buf := tensor.Randn(src, 1000)
+	m, v, vmax := tensor.Randn(src, 1000), tensor.Rand(src, 1000), tensor.Rand(src, 1000)
+	dev := func(t *tensor.Tensor) *tensor.Tensor { return t.To(fakedevice.Device) }
+	fp, fg, fbuf, fm, fv, fvmax := dev(p), dev(g), dev(buf), dev(m), dev(v), dev(vmax)
+	so := tensor.SGDOptions{WeightDecay: 1e-4, Momentum: 0.9, OneMinusDampening: 1, NegLR: -0.1, Nesterov: true}
+	tensor.SGDStep(p, g, buf, so)
+	tensor.SGDStep(fp, fg, fbuf, so)
+	same(t, "SGDStep p", fp, p)
+	same(t, "SGDStep buf", fbuf, buf)
+	ao := tensor.AdamOptions{WeightDecay: 1e-2, Beta1: 0.9, Beta2: 0.999, OneMinusBeta1: 0.1, OneMinusBeta2: 0.001,
+		NegStep: -0.01, SqrtBiasCorr2: 0.03, Eps: 1e-8}
+	tensor.AdamStep(p, g, m, v, vmax, ao)
+	tensor.AdamStep(fp, fg, fm, fv, fvmax, ao)
+	same(t, "AdamStep p", fp, p)
+	same(t, "AdamStep m", fm, m)
+	same(t, "AdamStep v", fv, v)
+	same(t, "AdamStep vmax", fvmax, vmax)
+	if err := tensor.Catch(func() { tensor.SGDStep(p, fg, nil, tensor.SGDOptions{NegLR: -1}) }); err == nil {
+		t.Fatalf("SGDStep over two devices did not panic")
+	}
+	if err := tensor.Catch(func() { tensor.SGDStep(p, g, nil, so) }); err == nil {
+		t.Fatalf("SGDStep with momentum and no buffer did not panic")
+	}
+}
