@@ -28,14 +28,25 @@ func Dropout(x *Var, p float64, training bool, rng *rand.Rand) *Var {
 		}
 	}
 	shape := x.value.Shape()
-	if x.value.Device() != tensor.CPU {
+	if dev := x.value.Device(); dev != tensor.CPU {
+		// Off the CPU the mask is drawn on the host, as there, and
+		// uploaded once (one float per element; counted by the fake
+		// device's tests). Drawing it from rng keeps the CPU's masks, so a
+		// seeded run drops the same units on every device; a counter-based
+		// generator on the device would save the upload but change every
+		// mask. The mask selects t·scale or +0 (Where, not a product with
+		// a 0/scale mask, whose -0 and NaN·0 would differ from the CPU's).
 		m := make([]float32, len(keep))
 		for i, k := range keep {
 			if k {
-				m[i] = scale
+				m[i] = 1
 			}
 		}
-		return Mul(x, Const(tensor.FromSlice(m, shape...).To(x.value.Device())))
+		mask, zero := tensor.FromSliceOn(dev, m, shape...), tensor.ZerosOn(dev)
+		apply := func(t *tensor.Tensor) *tensor.Tensor { return tensor.Where(mask, tensor.MulScalar(t, scale), zero) }
+		return record("Dropout", apply(x.value), func(g *tensor.Tensor) []*tensor.Tensor {
+			return []*tensor.Tensor{apply(g)}
+		}, x)
 	}
 	return record("Dropout", applyMask(x.value, keep, scale), func(g *tensor.Tensor) []*tensor.Tensor {
 		return []*tensor.Tensor{applyMask(g, keep, scale)}

@@ -68,7 +68,9 @@ func (b *BatchNorm2d) forward(x, residual *autograd.Var, relu bool) *autograd.Va
 	}
 	training := b.Training()
 	if training {
-		b.NumBatchesTracked.Set(b.NumBatchesTracked.Item() + 1)
+		// On the counter's device: a Set(Item()+1) would be a round trip
+		// per layer per step off the CPU. Both add 1 in float32.
+		b.NumBatchesTracked.AddScalarInPlace(1)
 	}
 	switch {
 	case residual != nil:

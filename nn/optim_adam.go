@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/vmdls-go/vmdls/autograd"
-	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/tensor"
 )
 
@@ -63,7 +62,8 @@ type adamState struct {
 //
 // in float32, with PyTorch's operation order and fused multiply-adds, and
 // the bias corrections in float64 as PyTorch forms them in Python. The
-// tensors must be on the CPU.
+// update is one backend primitive per parameter (tensor.AdamStep), on the
+// parameter's device.
 type Adam struct {
 	// The groups, and each parameter's moments (nil until the first step
 	// that has a gradient).
@@ -104,17 +104,20 @@ func (a *Adam) Step() {
 				continue
 			}
 			checkGrad("Adam", p, gt)
+			pv := p.Value()
+			dev := pv.Device()
 			st := a.state[gi][pi]
 			if st == nil {
-				st = &adamState{m: tensor.Zeros(p.Shape()...), v: tensor.Zeros(p.Shape()...)}
+				st = &adamState{m: tensor.ZerosOn(dev, p.Shape()...), v: tensor.ZerosOn(dev, p.Shape()...)}
 				if o.AMSGrad {
-					st.max = tensor.Zeros(p.Shape()...)
+					st.max = tensor.ZerosOn(dev, p.Shape()...)
 				}
 				a.state[gi][pi] = st
 			}
 			if o.AMSGrad && st.max == nil { // AMSGrad switched on after some steps
-				st.max = tensor.Zeros(p.Shape()...)
+				st.max = tensor.ZerosOn(dev, p.Shape()...)
 			}
+			st.moveTo(dev) // state restored on the host follows its parameter
 			st.step++
 			// PyTorch computes these in Python doubles, then its kernels round
 			// the scalars to float32.
@@ -123,13 +126,11 @@ func (a *Adam) Step() {
 			negStep := float32(-(o.LR / bc1))
 			bc2s := float32(math.Sqrt(bc2))
 
-			pv, gv := p.Value().Data(), gt.Data()
-			m, v := st.m.Data(), st.v.Data()
-			var vmax []float32
+			var vmax *tensor.Tensor
 			if o.AMSGrad {
-				vmax = st.max.Data()
+				vmax = st.max
 			}
-			kernels.AdamStep(pv, gv, m, v, vmax, kernels.AdamOptions{WeightDecay: wd, Beta1: b1, Beta2: b2,
+			tensor.AdamStep(pv, gt, st.m, st.v, vmax, tensor.AdamOptions{WeightDecay: wd, Beta1: b1, Beta2: b2,
 				OneMinusBeta1: c1, OneMinusBeta2: c2, NegStep: negStep, SqrtBiasCorr2: bc2s, Eps: eps})
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/vmdls-go/vmdls/autograd"
-	"github.com/vmdls-go/vmdls/kernels"
 	"github.com/vmdls-go/vmdls/tensor"
 )
 
@@ -49,7 +48,8 @@ func (o SGDOptions) withLR(lr float64) SGDOptions { o.LR = lr; return o }
 //
 // in float32 with the rounding of PyTorch's CPU kernels (each "a + s*b" is
 // one fused multiply-add), so that results agree with PyTorch's bit for bit.
-// The tensors must be on the CPU.
+// The update is one backend primitive per parameter (tensor.SGDStep), on
+// the parameter's device.
 type SGD struct {
 	// The groups, and each parameter's momentum buffer (nil until the
 	// first step that has a gradient).
@@ -90,17 +90,18 @@ func (s *SGD) Step() {
 				continue
 			}
 			checkGrad("SGD", p, gt)
-			pv, gv := p.Value().Data(), gt.Data()
-			var buf []float32
+			pv := p.Value()
+			var buf *tensor.Tensor
 			first := false
 			if o.Momentum != 0 {
 				if s.state[gi][pi] == nil {
-					s.state[gi][pi] = tensor.Zeros(p.Shape()...)
+					s.state[gi][pi] = tensor.ZerosOn(pv.Device(), p.Shape()...)
 					first = true
 				}
-				buf = s.state[gi][pi].Data()
+				// State restored on the host follows its parameter.
+				buf = s.state[gi][pi].MoveTo(pv.Device())
 			}
-			kernels.SGDStep(pv, gv, buf, kernels.SGDOptions{WeightDecay: wd, Momentum: mom, OneMinusDampening: damp,
+			tensor.SGDStep(pv, gt, buf, tensor.SGDOptions{WeightDecay: wd, Momentum: mom, OneMinusDampening: damp,
 				NegLR: negLR, Nesterov: o.Nesterov, First: first})
 		}
 	}

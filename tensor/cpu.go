@@ -189,3 +189,19 @@ func (cpuBackend) Gemm(transA, transB bool, m, n, k int, alpha float32,
 		one(i)
 	}
 }
+
+func (cpuBackend) SGDStep(p, g, buf Buf, o SGDOptions) {
+	var b []float32
+	if buf.S != nil {
+		b = cpuSlice(buf)
+	}
+	kernels.SGDStep(cpuSlice(p), cpuSlice(g), b, o)
+}
+
+func (cpuBackend) AdamStep(p, g, m, v, vmax Buf, o AdamOptions) {
+	var vm []float32
+	if vmax.S != nil {
+		vm = cpuSlice(vmax)
+	}
+	kernels.AdamStep(cpuSlice(p), cpuSlice(g), cpuSlice(m), cpuSlice(v), vm, o)
+}

@@ -235,6 +235,18 @@ type Backend interface {
 	// gamma*invstd*dy when they are constants (evaluation mode). gamma is
 	// optional (absent means 1).
 	BatchNormBackward(dx, dgamma, dbeta, dy, x Buf, n, c, hw int, mean, invstd, gamma Buf, batchStats bool)
+
+	// The optimizers' fused updates, over contiguous runs of one N, in
+	// place: each parameter is one pass on its device, never a host copy.
+
+	// SGDStep updates p (and the momentum buffer buf, absent when
+	// o.Momentum is 0) from the gradient g by kernels.SGDStep's rule; a
+	// GPU's rounding may differ from the CPU's fused multiply-adds by an
+	// ulp.
+	SGDStep(p, g, buf Buf, o SGDOptions)
+	// AdamStep updates p and the moments m, v (and vmax, AMSGrad's running
+	// maximum, absent without it) from g by kernels.AdamStep's rule.
+	AdamStep(p, g, m, v, vmax Buf, o AdamOptions)
 }
 
 // ConvParams describes a 2-D convolution for Backend.Conv2d: N images of C
@@ -303,3 +315,11 @@ func backendOf(op string, d Device) Backend {
 	}
 	return b
 }
+
+// CPUBackend returns the built-in host backend, whatever is registered for
+// CPU at the moment (a profiler, a test's replacement). A backend that keeps
+// its values in host memory under a storage type of its own (the fake device
+// of package tensor/fakedevice, which tests use to find code that still
+// reaches into host memory) delegates its arithmetic to it, so its results
+// are bit-identical to the CPU's.
+func CPUBackend() Backend { return cpuBackend{} }

@@ -77,6 +77,7 @@ const (
 	ProfCopy           = "copies (concat, permute, fill)"
 	ProfReduce         = "reductions, softmax"
 	ProfIndex          = "gather, index add"
+	ProfOptim          = "optimizer steps"
 	ProfAlloc          = "allocation"
 )
 
@@ -313,4 +314,14 @@ func (b *profiledBackend) ChannelAffine(y, x Buf, n, c, hw int, scale, shift Buf
 func (b *profiledBackend) BatchNormBackward(dx, dgamma, dbeta, dy, x Buf, n, c, hw int, mean, invstd, gamma Buf, batchStats bool) {
 	defer b.p.add(ProfBatchNorm, time.Now())
 	b.inner.BatchNormBackward(dx, dgamma, dbeta, dy, x, n, c, hw, mean, invstd, gamma, batchStats)
+}
+
+func (b *profiledBackend) SGDStep(p, g, buf Buf, o SGDOptions) {
+	defer b.p.add(ProfOptim, time.Now())
+	b.inner.SGDStep(p, g, buf, o)
+}
+
+func (b *profiledBackend) AdamStep(p, g, m, v, vmax Buf, o AdamOptions) {
+	defer b.p.add(ProfOptim, time.Now())
+	b.inner.AdamStep(p, g, m, v, vmax, o)
 }

@@ -283,6 +283,62 @@ func (t *Tensor) To(d Device) *Tensor {
 	return r
 }
 
+// MoveTo moves t itself to device d and returns t: when t is already on d
+// it does nothing (no copy, unlike To, which always copies), and otherwise
+// t's storage is replaced by a copy on d, so that every holder of t (a
+// module's parameter and its optimizer, a batch-norm layer's field and its
+// registered buffer) sees the move; this is what nn.ToDevice is built on,
+// PyTorch's param.data = param.data.to(device). Views made from t before
+// the move keep the old storage. t must not be in use by another
+// goroutine while it moves.
+func (t *Tensor) MoveTo(d Device) *Tensor {
+	if d == t.dev {
+		return t
+	}
+	r := t.To(d)
+	// The copy is contiguous from 0, so only the storage, offset and
+	// device change; the shape is t's own.
+	t.st, t.off, t.dev = r.st, 0, d
+	return t
+}
+
+// ZerosOn returns a zero-filled tensor of the given shape on device d.
+func ZerosOn(d Device, shape ...int) *Tensor {
+	checkShape("tensor.ZerosOn", shape)
+	return empty(d, shape)
+}
+
+// FullOn returns a tensor of the given shape on device d filled with v,
+// without a host copy (a backend Fill).
+func FullOn(d Device, v float32, shape ...int) *Tensor {
+	checkShape("tensor.FullOn", shape)
+	t := empty(d, shape)
+	if v != 0 && t.n > 0 {
+		t.backend().Fill(t.buf(), v)
+	}
+	return t
+}
+
+// FromSliceOn is FromSlice on device d: one upload of data.
+func FromSliceOn(d Device, data []float32, shape ...int) *Tensor {
+	checkShape("tensor.FromSliceOn", shape)
+	if n := numelOf(shape); n != len(data) {
+		failf("tensor.FromSliceOn", [][]int{shape}, "data has %d elements, shape needs %d", len(data), n)
+	}
+	t := empty(d, shape)
+	if t.n > 0 {
+		t.backend().Upload(t.buf(), data)
+	}
+	return t
+}
+
+// Host returns t's values in a host slice that the caller may only read:
+// t's own storage on the CPU (no copy, as Data), a downloaded copy on
+// another device. Code that needs a batch's few float64 statistics on the
+// host (class moments, log-likelihoods) reads them through it, so that the
+// same code runs on every device and the CPU pays nothing.
+func (t *Tensor) Host() []float32 { return t.host() }
+
 // String returns the shape, the device if not the CPU, and the values (the
 // first and last few when there are many).
 func (t *Tensor) String() string {
@@ -389,6 +445,16 @@ func (t *Tensor) AxpyInPlace(alpha float32, x *Tensor) *Tensor {
 func (t *Tensor) ReluInPlace() *Tensor {
 	if t.n > 0 {
 		t.backend().Unary(URelu, t.buf(), t.buf(), 0, 0)
+	}
+	return t
+}
+
+// AddScalarInPlace adds v to t in place and returns t, on t's device (a
+// batch-norm layer's num_batches_tracked counts this way without a host
+// round trip).
+func (t *Tensor) AddScalarInPlace(v float32) *Tensor {
+	if t.n > 0 {
+		t.backend().Unary(UAddScalar, t.buf(), t.buf(), v, 0)
 	}
 	return t
 }
