@@ -1,6 +1,7 @@
 // vmdls GPU kernels for the neural-network primitives: convolution through
 // im2col / col2im around one cuBLAS SGEMM per chunk of images, pooling,
-// batch normalization, softmax, arg-reductions, gathers and indexed adds.
+// batch normalization, softmax, arg-reductions, gathers, indexed adds and
+// the optimizers' steps.
 // kernelsrc.go appends this file after kernels.cu, whose
 // macros (VM_LOOP, i64, VM_BLOCK, vm_block_combine) it uses.
 //
@@ -385,5 +386,58 @@ extern "C" __global__ void vm_index_add(float* dst, const float* src, const int*
 		float acc = dst[i];
 		for (int t = s0; t < s1; t++) acc += src[(o * L + pos[t]) * inner + q];
 		dst[i] = acc;
+	}
+}
+
+// ---- optimizer steps, in place over n elements ----
+
+// Each follows kernels' Go specification (sgdStepGeneric, adamStepGeneric)
+// operation by operation: fmaf where the CPU fuses (kernels.FMA32), and
+// __fmul_rn / __fadd_rn / __fdiv_rn / IEEE sqrtf where it rounds each
+// step, so a parameter's bits after a step are the CPU's.
+
+// flags: 1 weight decay, 2 momentum, 4 first step of the buffer, 8 Nesterov.
+extern "C" __global__ void vm_sgd_step(float* p, const float* g, float* buf, i64 n, double wd, double mom,
+	double oneMinusDamp, double negLR, i64 flags) {
+	float fwd = (float)wd, fm = (float)mom, fd = (float)oneMinusDamp, flr = (float)negLR;
+	VM_LOOP(j, n) {
+		float d = g[j];
+		if (flags & 1) d = fmaf(p[j], fwd, d);
+		if (flags & 2) {
+			float b = (flags & 4) ? d : fmaf(d, fd, __fmul_rn(buf[j], fm));
+			buf[j] = b;
+			d = (flags & 8) ? fmaf(b, fm, d) : b;
+		}
+		p[j] = fmaf(d, flr, p[j]);
+	}
+}
+
+// vm_go_max is Go's max for floats: NaN if either is NaN, +0 over -0.
+__device__ __forceinline__ float vm_go_max(float a, float b) {
+	if (a != a || b != b) return __int_as_float(0x7fc00000);
+	if (a == b) return signbit(a) ? b : a;
+	return a > b ? a : b;
+}
+
+// o: weight decay, beta1, beta2, 1-beta1, 1-beta2, -step, sqrt(bias
+// correction 2), eps; vmax is null without AMSGrad.
+extern "C" __global__ void vm_adam_step(float* p, const float* g, float* m, float* v, float* vmax, i64 n,
+	double wd, double b1, double b2, double omb1, double omb2, double negStep, double sqrtBC2, double eps) {
+	float fwd = (float)wd, fb1 = (float)b1, fb2 = (float)b2, fo1 = (float)omb1, fo2 = (float)omb2;
+	float fns = (float)negStep, fbc = (float)sqrtBC2, feps = (float)eps;
+	VM_LOOP(j, n) {
+		float gj = g[j];
+		if (fwd != 0.0f) gj = fmaf(p[j], fwd, gj);
+		float mj = fmaf(gj, fo1, __fmul_rn(m[j], fb1));
+		float vj = fmaf(__fmul_rn(fo2, gj), gj, __fmul_rn(v[j], fb2));
+		m[j] = mj;
+		v[j] = vj;
+		float vv = vj;
+		if (vmax) {
+			vv = vm_go_max(vmax[j], vj);
+			vmax[j] = vv;
+		}
+		float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vv), fbc), feps);
+		p[j] = __fadd_rn(p[j], __fdiv_rn(__fmul_rn(fns, mj), denom));
 	}
 }

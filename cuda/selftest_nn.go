@@ -44,8 +44,10 @@ func withColChunk(floats int, op caseOp) caseOp {
 // pooling with their backward passes (ties, padding, both divisors); batch
 // normalization in training and evaluation and its backward; softmax and
 // log-softmax on inner and last axes; max and min with indices; gathers and
-// indexed adds with repeated indices. Pooling, gathers, indexed adds and
-// arg-reductions add or compare in the CPU's order and must match exactly.
+// indexed adds with repeated indices; the SGD and Adam steps. Pooling,
+// gathers, indexed adds and arg-reductions add or compare in the CPU's
+// order, and the optimizer steps round as the CPU's: they must match
+// exactly.
 func nnCases() []stCase {
 	s1, p1, p0, s2 := [2]int{1, 1}, [2]int{1, 1}, [2]int{0, 0}, [2]int{2, 2}
 	ints := func(shapes ...[]int) caseInputs { return intInputs(9, shapes...) }
@@ -140,6 +142,32 @@ func nnCases() []stCase {
 			tensor.IndexAdd(d, 1, []int{3, 0, 3, 9, 3}, t[1])
 			return d
 		}),
+		exactCase("SGD steps: weight decay, momentum (first and later), Nesterov",
+			uniInputs(-1, 1, []int{3000}, []int{3000}, []int{3000}), func(t []*tensor.Tensor) *tensor.Tensor {
+				p, buf := t[0].Clone(), tensor.ZerosLike(t[0])
+				o := tensor.SGDOptions{WeightDecay: 5e-4, Momentum: 0.9, OneMinusDampening: 1, NegLR: -0.1, First: true}
+				tensor.SGDStep(p, t[1], buf, o)
+				o.First = false
+				tensor.SGDStep(p, t[2], buf, o)
+				o.Nesterov = true
+				tensor.SGDStep(p, t[1], buf, o)
+				plain := t[0].Clone()
+				tensor.SGDStep(plain, t[2], nil, tensor.SGDOptions{NegLR: -0.01})
+				return flat(p, buf, plain)
+			}),
+		exactCase("Adam steps: weight decay, AMSGrad",
+			uniInputs(-1, 1, []int{3000}, []int{3000}, []int{3000}), func(t []*tensor.Tensor) *tensor.Tensor {
+				o := tensor.AdamOptions{Beta1: 0.9, Beta2: 0.999, OneMinusBeta1: 0.1, OneMinusBeta2: 0.001,
+					NegStep: -1e-3 / 0.1, SqrtBiasCorr2: 0.0316227766, Eps: 1e-8}
+				p, m, v := t[0].Clone(), tensor.ZerosLike(t[0]), tensor.ZerosLike(t[0])
+				tensor.AdamStep(p, t[1], m, v, nil, o)
+				tensor.AdamStep(p, t[2], m, v, nil, o)
+				o.WeightDecay = 1e-2
+				q, mq, vq, vmax := t[0].Clone(), tensor.ZerosLike(t[0]), tensor.ZerosLike(t[0]), tensor.ZerosLike(t[0])
+				tensor.AdamStep(q, t[1], mq, vq, vmax, o)
+				tensor.AdamStep(q, t[2], mq, vq, vmax, o)
+				return flat(p, m, v, q, mq, vq, vmax)
+			}),
 	)
 	return cs
 }
