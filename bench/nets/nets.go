@@ -108,6 +108,18 @@ func New(encType string, batch int, train bool, seed uint64) (*Net, error) {
 	return n, nil
 }
 
+// ToDevice moves the model, its optimizer state and the batch to d; the
+// reparameterization noise is drawn on the host and uploaded each step
+// (B×LatentDim values), as the labels' constants of the stand-in loss are.
+func (n *Net) ToDevice(d tensor.Device) {
+	if n.Opt != nil {
+		nn.ToDevice(n.Timed, d, n.Opt)
+	} else {
+		nn.ToDevice(n.Timed, d)
+	}
+	n.X.MoveTo(d)
+}
+
 // Train runs one training step and returns the loss. For mnist-conv:
 // forward through the encoder and both heads, z = mu + exp(logvar/2)·eps
 // with fresh noise, the triplet+KL stand-in loss; for a CIFAR encoder:
@@ -126,7 +138,7 @@ func (n *Net) Train() float32 {
 		return loss.Value().Item()
 	}
 	mu, logvar := n.Model.Encode(autograd.Const(n.X))
-	eps := autograd.Const(tensor.Randn(n.rng, mu.Shape()...))
+	eps := autograd.Const(tensor.Randn(n.rng, mu.Shape()...).MoveTo(n.X.Device()))
 	z := autograd.Add(mu, autograd.Mul(autograd.Exp(autograd.MulScalar(logvar, 0.5)), eps))
 	loss := TripletKLLoss(z, n.Labels, NumClasses)
 	if err := loss.Backward(autograd.RecycleValues(mark)); err != nil {
@@ -263,6 +275,7 @@ type Result struct {
 	EncType   string  `json:"enc_type"`
 	BatchSize int     `json:"batch_size"`
 	Threads   int     `json:"threads"`
+	Device    string  `json:"device"`       // "cpu", "cuda:0"
 	ImagesPS  float64 `json:"images_per_s"` // median step
 	GFLOPS    float64 `json:"gflops"`       // median step
 	PeakRSSMB float64 `json:"peak_rss_mb"`  // of the whole process, VmHWM, MiB
@@ -342,6 +355,10 @@ type Options struct {
 	// used (../shared/anchors/fma_peak.c), to report each convolution's
 	// fraction of it.
 	PeakGFLOPS float64
+	// Device is where the model and batch live during the steps (the CPU
+	// when zero). Every step ends with its loss or one output value read
+	// back, which waits for an asynchronous device to finish the step.
+	Device tensor.Device
 }
 
 // ProfileEntry is one category of a profiled run: the mean time per step
@@ -384,10 +401,14 @@ func Run(bench, encType string, batch, threads int, o Options) (*Result, error) 
 	default:
 		return nil, fmt.Errorf("unknown benchmark %q (want train-step or infer)", bench)
 	}
+	if o.Profile && o.Device != tensor.CPU {
+		return nil, fmt.Errorf("the primitive profile times the CPU backend; it cannot profile %v", o.Device)
+	}
 	n, err := New(encType, batch, train, 1)
 	if err != nil {
 		return nil, err
 	}
+	n.ToDevice(o.Device)
 	var loss float32
 	step := func() {
 		if train {
@@ -459,7 +480,7 @@ func Run(bench, encType string, batch, threads int, o Options) (*Result, error) 
 		ImagesPS: float64(batch) / med, GFLOPS: flop / med / 1e9, PeakRSSMB: PeakRSSMB(),
 		SecMedian: med, SecMin: times[0], SecMax: times[len(times)-1], GFLOPStep: flop / 1e9,
 		Steps: len(times), Warmup: o.Warmup, Dirty: len(noisy), ForeignMax: foreignMax, Used: used,
-		Params: total, Loss: float64(loss), Profile: profile, Convs: convs,
+		Params: total, Loss: float64(loss), Profile: profile, Convs: convs, Device: o.Device.String(),
 	}, nil
 }
 
