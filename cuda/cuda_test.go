@@ -213,7 +213,7 @@ func TestKernelSource(t *testing.T) {
 		"vm_im2col", "vm_col2im", "vm_conv_out", "vm_nchw_to_kn", "vm_conv_bias_grad",
 		"vm_maxpool", "vm_maxpool_backward", "vm_avgpool", "vm_avgpool_backward",
 		"vm_channel_stats", "vm_channel_affine", "vm_bn_backward_reduce", "vm_bn_backward_dx",
-		"vm_softmax", "vm_argreduce", "vm_gather", "vm_index_add", "vm_sgd_step", "vm_adam_step")
+		"vm_softmax", "vm_argreduce", "vm_gather", "vm_index_add", "vm_sgd_step", "vm_adam_step", "vm_dropout")
 	for _, n := range names {
 		if c := strings.Count(src, "__global__ void "+n+"("); c != 1 {
 			t.Errorf("kernel %s defined %d times", n, c)

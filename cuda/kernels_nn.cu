@@ -1,7 +1,7 @@
 // vmdls GPU kernels for the neural-network primitives: convolution through
 // im2col / col2im around one cuBLAS SGEMM per chunk of images, pooling,
 // batch normalization, softmax, arg-reductions, gathers, indexed adds and
-// the optimizers' steps.
+// the optimizers' steps and dropout.
 // kernelsrc.go appends this file after kernels.cu, whose
 // macros (VM_LOOP, i64, VM_BLOCK, vm_block_combine) it uses.
 //
@@ -439,5 +439,39 @@ extern "C" __global__ void vm_adam_step(float* p, const float* g, float* m, floa
 		}
 		float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vv), fbc), feps);
 		p[j] = __fadd_rn(p[j], __fdiv_rn(__fmul_rn(fns, mj), denom));
+	}
+}
+
+// ---- dropout: the counter-based mask of kernels.Dropout ----
+
+// vm_philox is Philox4x32-10 (kernels.Philox4x32): the four words of
+// counter c under key (k0, k1), in place.
+__device__ __forceinline__ void vm_philox(unsigned c[4], unsigned k0, unsigned k1) {
+	for (int r = 0; r < 10; r++) {
+		unsigned hi0 = __umulhi(0xD2511F53u, c[0]), lo0 = 0xD2511F53u * c[0];
+		unsigned hi1 = __umulhi(0xCD9E8D57u, c[2]), lo1 = 0xCD9E8D57u * c[2];
+		unsigned n0 = hi1 ^ c[1] ^ k0, n2 = hi0 ^ c[3] ^ k1;
+		c[0] = n0; c[1] = lo1; c[2] = n2; c[3] = lo0;
+		k0 += 0x9E3779B9u;
+		k1 += 0xBB67AE85u;
+	}
+}
+
+// vm_dropout: one thread per group of four elements, the group's Philox
+// block at counter g under the seed; element 4g+j keeps when the top 24
+// bits of word j, as a fraction of 2^24, are >= p. dst may be x.
+extern "C" __global__ void vm_dropout(float* dst, const float* x, i64 n, i64 seed, double p, double scale) {
+	float pf = (float)p, sc = (float)scale;
+	unsigned long long s = (unsigned long long)seed;
+	VM_LOOP(g, (n + 3) / 4) {
+		unsigned long long blk = (unsigned long long)g;
+		unsigned c[4] = {(unsigned)blk, (unsigned)(blk >> 32), 0u, 0u};
+		vm_philox(c, (unsigned)s, (unsigned)(s >> 32));
+		for (int j = 0; j < 4; j++) {
+			i64 i = 4 * g + j;
+			if (i >= n) break;
+			float u = __fmul_rn((float)(c[j] >> 8), 1.0f / 16777216.0f);
+			dst[i] = u >= pf ? __fmul_rn(x[i], sc) : 0.0f;
+		}
 	}
 }

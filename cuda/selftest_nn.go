@@ -44,10 +44,10 @@ func withColChunk(floats int, op caseOp) caseOp {
 // pooling with their backward passes (ties, padding, both divisors); batch
 // normalization in training and evaluation and its backward; softmax and
 // log-softmax on inner and last axes; max and min with indices; gathers and
-// indexed adds with repeated indices; the SGD and Adam steps. Pooling,
-// gathers, indexed adds and arg-reductions add or compare in the CPU's
-// order, and the optimizer steps round as the CPU's: they must match
-// exactly.
+// indexed adds with repeated indices; dropout; the SGD and Adam steps.
+// Pooling, gathers, indexed adds and arg-reductions add or compare in the
+// CPU's order, and dropout and the optimizer steps round as the CPU's:
+// they must match exactly.
 func nnCases() []stCase {
 	s1, p1, p0, s2 := [2]int{1, 1}, [2]int{1, 1}, [2]int{0, 0}, [2]int{2, 2}
 	ints := func(shapes ...[]int) caseInputs { return intInputs(9, shapes...) }
@@ -142,6 +142,12 @@ func nnCases() []stCase {
 			tensor.IndexAdd(d, 1, []int{3, 0, 3, 9, 3}, t[1])
 			return d
 		}),
+		exactCase("dropout p=0.3 forward and backward (counter-based mask), p=1", uniInputs(-2, 2, []int{7, 1001}, []int{7, 1001}),
+			func(t []*tensor.Tensor) *tensor.Tensor {
+				sc := float32(1 / (1 - 0.3))
+				return flat(tensor.Dropout(t[0], 0x243f6a8885a308d3, 0.3, sc), tensor.Dropout(t[1], 0x243f6a8885a308d3, 0.3, sc),
+					tensor.Dropout(t[0], 7, 1, 0))
+			}),
 		exactCase("SGD steps: weight decay, momentum (first and later), Nesterov",
 			uniInputs(-1, 1, []int{3000}, []int{3000}, []int{3000}), func(t []*tensor.Tensor) *tensor.Tensor {
 				p, buf := t[0].Clone(), tensor.ZerosLike(t[0])

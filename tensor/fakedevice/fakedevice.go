@@ -220,6 +220,10 @@ func (backend) SGDStep(p, g, buf tensor.Buf, o tensor.SGDOptions) {
 	host.SGDStep(u(p), u(g), u(buf), o)
 }
 
+func (backend) Dropout(dst, x tensor.Buf, seed uint64, p, scale float32) {
+	host.Dropout(u(dst), u(x), seed, p, scale)
+}
+
 func (backend) AdamStep(p, g, m, v, vmax tensor.Buf, o tensor.AdamOptions) {
 	host.AdamStep(u(p), u(g), u(m), u(v), u(vmax), o)
 }
