@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -16,20 +17,49 @@ import (
 
 func init() { tensor.RegisterBackend(Device, backend{}) }
 
-// devStorage is a tensor's device buffer. Storages have no Free in the
-// Backend interface, so the garbage collector's cleanup returns the block to
-// the cache when the storage becomes unreachable.
+// devStorage is a tensor's device buffer. Its block goes back to the cache
+// when autograd recycles the storage (tensor.RecyclableStorage) or, failing
+// that, when the garbage collector's cleanup finds it unreachable;
+// whichever comes first returns it, once.
 type devStorage struct {
 	ptr uintptr
 	n   int
+	seq uint64
+	blk *block // nil for an empty storage
 }
 
 // Len implements tensor.Storage.
 func (s *devStorage) Len() int { return s.n }
 
+// SetSeq implements tensor.RecyclableStorage.
+func (s *devStorage) SetSeq(seq uint64) { s.seq = seq }
+
+// Seq implements tensor.RecyclableStorage.
+func (s *devStorage) Seq() uint64 { return s.seq }
+
+// Recycle implements tensor.RecyclableStorage: with release the block
+// returns to the cache now. Later kernels may reuse it at once because all
+// work is on one stream, behind every kernel that still reads this storage.
+func (s *devStorage) Recycle(release bool) {
+	s.seq = 0
+	if release && s.blk != nil {
+		s.blk.giveBack()
+	}
+}
+
+// block is a device allocation and who gets it back.
 type block struct {
-	ptr   uintptr
-	class int
+	ptr      uintptr
+	class    int
+	alloc    *cachingAlloc
+	returned atomic.Bool
+}
+
+// giveBack returns the block to its cache unless that happened already.
+func (b *block) giveBack() {
+	if b.returned.CompareAndSwap(false, true) {
+		b.alloc.put(b.ptr, b.class)
+	}
 }
 
 // addr is the device address of a Buf's first element.
@@ -63,7 +93,7 @@ func alloc(n int, zero bool) tensor.Storage {
 		runtime.GC()
 		g.alloc.collected()
 	}
-	var b block
+	b := &block{alloc: g.alloc}
 	get := func() error {
 		return g.do(func() error {
 			var err error
@@ -85,8 +115,10 @@ func alloc(n int, zero bool) tensor.Storage {
 		err = get()
 	}
 	must(err)
-	s := &devStorage{ptr: b.ptr, n: n}
-	runtime.AddCleanup(s, func(b block) { g.alloc.put(b.ptr, b.class) }, b)
+	s := &devStorage{ptr: b.ptr, n: n, blk: b}
+	// The cleanup's argument is the block, which the storage points to but
+	// which does not point back, so the storage can become unreachable.
+	runtime.AddCleanup(s, (*block).giveBack, b)
 	return s
 }
 

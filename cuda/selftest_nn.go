@@ -148,6 +148,16 @@ func nnCases() []stCase {
 				return flat(tensor.Dropout(t[0], 0x243f6a8885a308d3, 0.3, sc), tensor.Dropout(t[1], 0x243f6a8885a308d3, 0.3, sc),
 					tensor.Dropout(t[0], 7, 1, 0))
 			}),
+		redCase("a recycled storage's block serves the next allocation", uniInputs(-1, 1, []int{64, 1000}), func(t []*tensor.Tensor) *tensor.Tensor {
+			mark := tensor.AllocMark()
+			y := tensor.MulScalar(t[0], 2)
+			a := tensor.Sum(y, false)
+			if !tensor.Recycle(y, mark) {
+				panic("the storage was not recycled")
+			}
+			z := tensor.MulScalar(t[0], 3) // takes y's block on the GPU
+			return flat(a, z, tensor.Sum(z, false))
+		}),
 		exactCase("SGD steps: weight decay, momentum (first and later), Nesterov",
 			uniInputs(-1, 1, []int{3000}, []int{3000}, []int{3000}), func(t []*tensor.Tensor) *tensor.Tensor {
 				p, buf := t[0].Clone(), tensor.ZerosLike(t[0])

@@ -226,7 +226,8 @@ func TestCIFARTrainStep(t *testing.T) {
 // the fake device (host memory behind a storage type of its own, so any
 // host access to a device tensor panics) and checks them against the CPU:
 // the same loss and output bits, which is what lets the GPU run the same
-// benchmark as the CPU.
+// benchmark as the CPU, with the step's storage released as it would be
+// there.
 func TestStepsOnAnotherDevice(t *testing.T) {
 	for _, enc := range []string{"mnist-conv", "resnet18"} {
 		batch := 20
@@ -237,8 +238,14 @@ func TestStepsOnAnotherDevice(t *testing.T) {
 		dev, _ := New(enc, batch, true, 7)
 		dev.ToDevice(fakedevice.Device)
 		for i := range 2 {
+			fakedevice.Reset()
 			if c, d := cpu.Train(), dev.Train(); c != d {
 				t.Fatalf("%s step %d: loss %v on the fake device, %v on the CPU", enc, i, d, c)
+			}
+			// The step's activations and gradients went back to the device
+			// as backward released them (a use after that would panic).
+			if r := fakedevice.Counters().Released; r < 10 {
+				t.Fatalf("%s step %d: %d storages released, want the step's activations", enc, i, r)
 			}
 		}
 		ci, _ := New(enc, 4, false, 7)
