@@ -108,6 +108,17 @@ func New(encType string, batch int, train bool, seed uint64) (*Net, error) {
 	return n, nil
 }
 
+// ToDevice moves the net, its optimizer state and its batch to device d
+// (nn.ToDevice, Tensor.MoveTo): the steps then run there.
+func (n *Net) ToDevice(d tensor.Device) {
+	if n.Opt != nil {
+		nn.ToDevice(n.Timed, d, n.Opt)
+	} else {
+		nn.ToDevice(n.Timed, d)
+	}
+	n.X.MoveTo(d)
+}
+
 // Train runs one training step and returns the loss. For mnist-conv:
 // forward through the encoder and both heads, z = mu + exp(logvar/2)·eps
 // with fresh noise, the triplet+KL stand-in loss; for a CIFAR encoder:
@@ -126,8 +137,12 @@ func (n *Net) Train() float32 {
 		return loss.Value().Item()
 	}
 	mu, logvar := n.Model.Encode(autograd.Const(n.X))
-	eps := autograd.Const(tensor.Randn(n.rng, mu.Shape()...))
-	z := autograd.Add(mu, autograd.Mul(autograd.Exp(autograd.MulScalar(logvar, 0.5)), eps))
+	// The noise is drawn on the host, as on the CPU, and uploaded.
+	eps := tensor.Randn(n.rng, mu.Shape()...)
+	if d := mu.Value().Device(); d != tensor.CPU {
+		eps = eps.To(d)
+	}
+	z := autograd.Add(mu, autograd.Mul(autograd.Exp(autograd.MulScalar(logvar, 0.5)), autograd.Const(eps)))
 	loss := TripletKLLoss(z, n.Labels, NumClasses)
 	if err := loss.Backward(autograd.RecycleValues(mark)); err != nil {
 		panic(err) // a fresh graph always differentiates
@@ -282,6 +297,8 @@ type Result struct {
 	Used       string  `json:"used"`
 	Params     int     `json:"params"`
 	Loss       float64 `json:"loss,omitempty"` // training: the last step's loss
+	// Device is where the steps ran ("cpu", "cuda:0").
+	Device string `json:"device"`
 	// Profile is the per-step time by category, with Options.Profile.
 	Profile []ProfileEntry `json:"profile,omitempty"`
 	// Convs is the per-step time of each convolution shape and direction,
@@ -342,6 +359,10 @@ type Options struct {
 	// used (../shared/anchors/fma_peak.c), to report each convolution's
 	// fraction of it.
 	PeakGFLOPS float64
+	// Device is where the net, its optimizer state and the batch live
+	// during the steps (the zero value is the CPU); a step's loss value is
+	// its one download, which also waits for the device to finish.
+	Device tensor.Device
 }
 
 // ProfileEntry is one category of a profiled run: the mean time per step
@@ -388,6 +409,7 @@ func Run(bench, encType string, batch, threads int, o Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	n.ToDevice(o.Device)
 	var loss float32
 	step := func() {
 		if train {
@@ -404,7 +426,7 @@ func Run(bench, encType string, batch, threads int, o Options) (*Result, error) 
 	profSteps := 0
 	if o.Profile {
 		var stop func()
-		prof, stop = tensor.StartProfile(tensor.CPU)
+		prof, stop = tensor.StartProfile(o.Device)
 		defer stop()
 	}
 	var times, noisy []float64
@@ -459,7 +481,7 @@ func Run(bench, encType string, batch, threads int, o Options) (*Result, error) 
 		ImagesPS: float64(batch) / med, GFLOPS: flop / med / 1e9, PeakRSSMB: PeakRSSMB(),
 		SecMedian: med, SecMin: times[0], SecMax: times[len(times)-1], GFLOPStep: flop / 1e9,
 		Steps: len(times), Warmup: o.Warmup, Dirty: len(noisy), ForeignMax: foreignMax, Used: used,
-		Params: total, Loss: float64(loss), Profile: profile, Convs: convs,
+		Params: total, Loss: float64(loss), Profile: profile, Convs: convs, Device: o.Device.String(),
 	}, nil
 }
 

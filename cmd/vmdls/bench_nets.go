@@ -35,6 +35,7 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	budget := fs.Duration("budget", 300*time.Second, "with --clean, stop collecting clean steps after this long")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the warm-up and timed steps to this file (go tool pprof reads it)")
 	peak := fs.Float64("peak_gflops", 0, "with --profile: the machine's FMA peak in GFLOP/s for the threads used (../shared/anchors/fma_peak.c), to report each convolution shape's fraction of it")
+	gpus := fs.String("gpus", "", `CUDA devices as train's --gpus ("0,"): run the steps on the GPU (a CPU-only build warns and runs on the CPU)`)
 	opProfile := fs.Bool("profile", false, "time the timed steps' primitives by category (conv forward, input and weight gradients, batch norm, ...) and add the per-step table to the JSON line, as nets.py --profile lists PyTorch's ops")
 	if err := fs.Parse(args); err != nil {
 		return parseFailed("bench "+bench+" [flags]", fs, err, stdout)
@@ -50,6 +51,10 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	}
 	if !isEncType(*encType) {
 		return fmt.Errorf("bench %s: --enc_type %q is not supported (supported: %s)", bench, *encType, strings.Join(backbone.EncTypes(), ", "))
+	}
+	dev, err := gpuDevice("bench "+bench, *gpus, stderr)
+	if err != nil {
+		return err
 	}
 	n := *threads
 	if n == 0 {
@@ -70,7 +75,7 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := nets.Run(bench, *encType, *batch, n, nets.Options{Steps: *steps, Warmup: *warmup, Clean: *clean, Budget: *budget, Profile: *opProfile, PeakGFLOPS: *peak})
+	res, err := nets.Run(bench, *encType, *batch, n, nets.Options{Steps: *steps, Warmup: *warmup, Clean: *clean, Budget: *budget, Profile: *opProfile, PeakGFLOPS: *peak, Device: dev})
 	if err != nil {
 		return fmt.Errorf("bench %s: %w", bench, err)
 	}
