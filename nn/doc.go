@@ -1,7 +1,8 @@
 // Package nn holds the building blocks of networks: the Module abstraction
 // with PyTorch's state_dict naming, layers, initializers, losses, optimizers,
-// learning-rate schedules and checkpoints. It builds on autograd and tensor,
-// on kernels for the optimizers' fused update steps, and on safetensors and
+// learning-rate schedules and checkpoints. It builds on autograd and tensor
+// (whose backend primitives SGDStep and AdamStep are the optimizers' fused
+// update steps, run on the parameters' device), and on safetensors and
 // torchfile for its checkpoints; nn/backbone and ovd build on it.
 //
 // A Module has a Forward on autograd Vars and registers its parameters,
@@ -15,6 +16,9 @@
 // or Adam (the Optimizer interface, PyTorch's update rules and
 // state_dict layout) with StepLR, and SaveCheckpoint and LoadCheckpoint keep
 // the model, the optimizer, the schedule and extras in one safetensors file.
+// ToDevice moves a module's parameters, buffers and optimizer state to
+// another device (a GPU) in place; checkpoints are read and written through
+// the host whatever the device.
 //
 // Conventions: float32 NCHW activations; every random initialization draws
 // from a caller-supplied *rand.Rand (math/rand/v2) in PyTorch's construction

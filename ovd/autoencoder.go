@@ -58,16 +58,17 @@ func reconstruct(ae backbone.Autoencoder, x *tensor.Tensor) *tensor.Tensor {
 	autograd.NoGrad(func() {
 		for lo := 0; lo < n; lo += backbone.DefaultInferChunk {
 			hi := min(n, lo+backbone.DefaultInferChunk)
-			parts = append(parts, ae.Reconstruct(autograd.Const(x.Slice(lo, hi))).Value())
+			parts = append(parts, ae.Reconstruct(autograd.Const(onDevice(x.Slice(lo, hi), nn.ModuleDevice(ae)))).Value())
 		}
 	})
 	return tensor.Concat(0, parts...)
 }
 
-// rowMSE returns the mean over columns of (a - b)² for each row.
+// rowMSE returns the mean over columns of (a - b)² for each row, in
+// float64 on the host (a and b are pooled tap rows, one per image).
 func rowMSE(a, b *tensor.Tensor) []float64 {
 	n, d := a.Size(0), a.Size(1)
-	ad, bd := a.Data(), b.Data()
+	ad, bd := a.Host(), b.Host()
 	out := make([]float64, n)
 	for i := range n {
 		s := 0.0
@@ -261,6 +262,7 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 		}
 		ae = prev
 	}
+	nn.ToDevice(ae, cfg.Device)
 	o := nn.DefaultAdamOptions()
 	o.LR = cfg.LR
 	adam, err := nn.NewAdam(nn.Parameters(ae), o)
@@ -304,7 +306,7 @@ func TrainAE(ctx context.Context, cfg Config, obs Observer) (*AEResult, error) {
 				break
 			}
 			mark := tensor.AllocMark()
-			loss := ae.ReconstructionLoss(autograd.Const(b.X))
+			loss := ae.ReconstructionLoss(autograd.Const(onDevice(b.X, cfg.Device)))
 			adam.ZeroGrad()
 			if err := loss.Backward(autograd.RecycleValues(mark)); err != nil {
 				it.Close()

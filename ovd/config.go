@@ -9,6 +9,7 @@ import (
 	"github.com/vmdls-go/vmdls/data"
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/parallel"
+	"github.com/vmdls-go/vmdls/tensor"
 )
 
 // Config holds every setting of a VMDLS run. Field comments give the
@@ -104,6 +105,15 @@ type Config struct {
 	// exactly (epoch, optimizer, schedule, margin, class statistics), where
 	// CheckpointPath starts a new run from a model's weights.
 	Resume string `json:"resume"`
+
+	// Device is where Train, TrainAE and Test keep the network, its
+	// optimizer state and the batches (tensor.CPU, the zero value, unless
+	// the command line's --gpus picks another). The float64 statistics
+	// stay on the host: each step downloads the loss values and the
+	// latents z, each evaluated batch its feature rows (pooled on the
+	// device), never a whole activation. It is where the run computes, not
+	// what it computes, so it has no JSON key and is not recorded.
+	Device tensor.Device `json:"-"`
 }
 
 // applyThreads sizes the process-wide worker pool (package parallel) from

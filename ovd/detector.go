@@ -493,7 +493,7 @@ func (d *Detector) Score(ctx context.Context, batch *tensor.Tensor, opts ...Scor
 // errors), by the same code as Test's scorePass, with the frozen M and max r.
 func (d *Detector) scoreChunk(x *tensor.Tensor, first int, set scoreSettings) ([]ScoreResult, error) {
 	per := x.Numel() / max(x.Size(0), 1)
-	for i, v := range x.Data() {
+	for i, v := range x.Host() {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return nil, fmt.Errorf("ovd: Detector.Score: image %d has a non-finite value %v", first+i/per, v)
 		}
@@ -506,7 +506,7 @@ func (d *Detector) scoreChunk(x *tensor.Tensor, first int, set scoreSettings) ([
 	if d.latent {
 		feats = f.Mu
 	}
-	ll := appendLogProbs(nil, d.gs, feats.Data())
+	ll := appendLogProbs(nil, d.gs, feats.Host())
 	var w []float64
 	if d.ae != nil {
 		r, err := reconDistances(d.model, d.ae, x, f)

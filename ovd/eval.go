@@ -135,7 +135,7 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 	widths := ensembleWidths(&cfg, model)
 	keep := newTrainRows(&cfg, sel, s.train.Len(), widths)
 	fit, err := fitPassHook(ctx, &cfg, model, s.train, func(f Features, labels []int) error {
-		keep.add(f.Ensemble.Data(), labels)
+		keep.add(f.Ensemble.Host(), labels)
 		return nil
 	}, obs)
 	if err != nil {
@@ -155,9 +155,10 @@ func Test(ctx context.Context, cfg Config, obs Observer) (*TestResult, error) {
 	var blTime time.Duration
 	sc, err := scorePassHook(ctx, &cfg, model, ae, fit, evalSets, func(set int, f Features, r []float64, labels []int) error {
 		t := time.Now()
-		bl.scoreBatch(f.Ensemble.Data(), len(labels), blScores)
+		ens := f.Ensemble.Host()
+		bl.scoreBatch(ens, len(labels), blScores)
 		blTime += time.Since(t)
-		scored.add(set, f.Ensemble.Data(), r, labels)
+		scored.add(set, ens, r, labels)
 		return nil
 	}, obs)
 	if err != nil {
@@ -207,7 +208,11 @@ func loadTestModels(cfg *Config) (*backbone.Model, backbone.Autoencoder, error) 
 			return nil, nil, err
 		}
 		nn.SetTraining(ae, false)
+		nn.ToDevice(ae, cfg.Device)
 	}
+	// The passes hand host batches to InferChunked, which moves them to
+	// the model's device a chunk at a time.
+	nn.ToDevice(model, cfg.Device)
 	return model, ae, nil
 }
 
@@ -252,7 +257,7 @@ func fitPassHook(ctx context.Context, cfg *Config, model *backbone.Model, train 
 		if err != nil {
 			return err
 		}
-		acc.add(f.Ensemble.Data(), f.Mu.Data(), b.Labels)
+		acc.add(f.Ensemble.Host(), f.Mu.Host(), b.Labels)
 		if hook != nil {
 			if err := hook(f, b.Labels); err != nil {
 				return err
@@ -365,7 +370,7 @@ func scorePassHook(ctx context.Context, cfg *Config, model *backbone.Model, ae b
 					return err
 				}
 			}
-			sc.add(fit, f.Ensemble.Data(), f.Mu.Data(), r, b.Labels)
+			sc.add(fit, f.Ensemble.Host(), f.Mu.Host(), r, b.Labels)
 			if hook != nil {
 				if err := hook(si, f, r, b.Labels); err != nil {
 					return err

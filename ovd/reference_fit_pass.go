@@ -56,8 +56,9 @@ func referenceFitPass(ctx context.Context, cfg *Config, model *backbone.Model, t
 		if err != nil {
 			return err
 		}
-		ens.add(f.Ensemble.Data(), b.Labels)
-		acc.add(f.Ensemble.Data(), f.Mu.Data(), b.Labels)
+		ensRows := f.Ensemble.Host()
+		ens.add(ensRows, b.Labels)
+		acc.add(ensRows, f.Mu.Host(), b.Labels)
 		if hook != nil {
 			if err := hook(f, b.Labels); err != nil {
 				return err

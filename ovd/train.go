@@ -179,6 +179,10 @@ func newTrainer(cfg *Config, obs Observer, dir string) (*trainer, error) {
 			return nil, fmt.Errorf("--resume %s: %w", cfg.Resume, err)
 		}
 	}
+	// Weights and optimizer state are loaded on the host; the run then
+	// moves them to its device once (the optimizer of a later stage makes
+	// its state on the parameters' device).
+	nn.ToDevice(t.model, cfg.Device, t.opt)
 	return t, nil
 }
 
@@ -336,7 +340,7 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochSummary, bool, error) 
 		sum.KL += parts[2]
 		images += len(b.Labels)
 		steps++
-		zv := z.Data()
+		zv := z.Host() // the step's one download of a tensor: z, B×latent_dim
 		moments.Add(zv, b.Labels)
 		if t.st.gaussians != nil {
 			recordLogLikelihoods(records, t.st.gaussians, zv, b.Labels, cfg.LatentDim)
@@ -433,7 +437,7 @@ func (t *trainer) step(b *data.Batch, e, step int, classMeans *tensor.Tensor) ([
 	// One generator per (epoch, step) makes a resumed run draw the same eps.
 	rng := rand.New(rand.NewPCG(cfg.Seed^0x7a5eed, uint64(e)<<32|uint64(step)))
 	mark := tensor.AllocMark()
-	mu, logvar := t.model.Encode(autograd.Const(b.X))
+	mu, logvar := t.model.Encode(autograd.Const(onDevice(b.X, cfg.Device)))
 	z := Reparameterize(mu, logvar, rng)
 	trip, _ := losses.TripletDistancing(z, b.Labels, TripletMargin, float32(t.st.NegMargin))
 	loss := trip
@@ -456,9 +460,11 @@ func (t *trainer) step(b *data.Batch, e, step int, classMeans *tensor.Tensor) ([
 }
 
 // Reparameterize returns z = mu + exp(logvar/2)·eps with eps ~ N(0, I)
-// drawn from rng: the reparameterized sample of METHOD.md section 1.
+// drawn from rng: the reparameterized sample of METHOD.md section 1. eps is
+// drawn on the host, as on the CPU, so that a seed gives the same z on
+// every device, and uploaded to mu's device (B×latent_dim floats a step).
 func Reparameterize(mu, logvar *autograd.Var, rng *rand.Rand) *autograd.Var {
-	eps := autograd.Const(tensor.Randn(rng, mu.Shape()...))
+	eps := autograd.Const(onDevice(tensor.Randn(rng, mu.Shape()...), mu.Value().Device()))
 	return autograd.Add(mu, autograd.Mul(autograd.Exp(autograd.MulScalar(logvar, 0.5)), eps))
 }
 
@@ -473,6 +479,16 @@ func (t *trainer) classMeansTensor() *tensor.Tensor {
 		}
 	}
 	return tensor.FromSlice(out, c, d)
+}
+
+// onDevice returns t when it is on d and a copy on d otherwise: a batch
+// the loader made on the host goes to the run's device without touching
+// the loader's own tensor.
+func onDevice(t *tensor.Tensor, d tensor.Device) *tensor.Tensor {
+	if t.Device() == d {
+		return t
+	}
+	return t.To(d)
 }
 
 // latentGaussians fits each class's N(mean, cov) of the epoch's z, falling
@@ -629,7 +645,7 @@ func (t *trainer) validate(ctx context.Context) (f1, knownAcc float64, err error
 			if err != nil {
 				return err
 			}
-			pred = append(pred, classify(t.st.gaussians, t.st.bounds, f.Mu.Data(), cfg.LatentDim)...)
+			pred = append(pred, classify(t.st.gaussians, t.st.bounds, f.Mu.Host(), cfg.LatentDim)...)
 			labels = append(labels, b.Labels...)
 			t.obs.emit(Event{Phase: "validate", Epoch: t.st.Epoch + 1, Images: len(labels), Steps: total, Elapsed: time.Since(start)})
 			return nil

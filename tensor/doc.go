@@ -30,6 +30,11 @@
 // Ops return new tensors; only Reshape (View), Flatten, Squeeze, Unsqueeze
 // and Slice return views that share storage with their operand, and only the
 // methods documented as in-place modify their receiver. Data exposes the CPU
-// storage itself, not a copy. A tensor may be read from several goroutines
-// at once but must not be written while it is read.
+// storage itself, not a copy, and panics for a tensor on another device;
+// Host gives the values on the host on any device (the storage itself on
+// the CPU). To copies a tensor to a device and MoveTo moves one in place.
+// Package tensor/fakedevice registers a second host-memory device that
+// tests use to find code that still reaches into host memory. A tensor may
+// be read from several goroutines at once but must not be written while it
+// is read.
 package tensor

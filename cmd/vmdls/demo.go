@@ -172,6 +172,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := o.applyGPUs(stderr); err != nil {
 		return err
 	}
+	p.aeCfg.Device, p.trainCfg.Device, p.testCfg.Device = o.cfg.Device, o.cfg.Device, o.cfg.Device
 	if err := fetchDemoData(p, stderr); err != nil {
 		return err
 	}

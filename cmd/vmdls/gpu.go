@@ -61,11 +61,12 @@ func cudaBenchGemm(n, reps int, w io.Writer) error {
 }
 
 // selectGPU starts the device --gpus asks for, so that a missing driver or
-// a bad device id fails before any work. Training itself still runs on the
-// CPU backend: convolution and whole training steps on the GPU are later
-// floors of the GPU work, and the message says so. It is called only in a
-// build with the GPU backend (cuda.Available).
-func selectGPU(req gpuRequest) error {
+// a bad device id fails before any work, and says on stderr where the run
+// goes: the model, its optimizer state and the batches are moved to the
+// GPU (ovd.Config.Device); primitives the GPU backend has no kernel for
+// still run through host copies inside the backend (package cuda). It is
+// called only in a build with the GPU backend (cuda.Available).
+func selectGPU(req gpuRequest, stderr io.Writer) error {
 	if len(req.IDs) > 1 || req.Count > 1 || (len(req.IDs) == 1 && req.IDs[0] != 0) {
 		return fmt.Errorf("one GPU (device 0) is supported")
 	}
@@ -73,6 +74,6 @@ func selectGPU(req gpuRequest) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("vmdls: GPU %v ready; training and evaluation still run on the CPU backend in this version\n", in)
+	fmt.Fprintf(stderr, "vmdls: running on the GPU (%s, %s)\n", cuda.Device, in.Name)
 	return nil
 }

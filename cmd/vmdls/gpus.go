@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vmdls-go/vmdls/cuda"
+	"github.com/vmdls-go/vmdls/tensor"
 )
 
 // The reference's --gpus flag.
@@ -56,19 +57,45 @@ func parseGPUs(s string) (gpuRequest, error) {
 	return gpuRequest{Count: n}, nil
 }
 
-// applyGPUs hands --gpus to the CUDA build, or warns once that this build
-// runs on the CPU.
+// applyGPUs turns --gpus into the run's device (ovd.Config.Device): the
+// GPU in a CUDA build, the CPU with a warning in a build without one.
 func (o *runOptions) applyGPUs(stderr io.Writer) error {
-	req, _ := parseGPUs(o.gpus.String())
-	if !req.wantsGPU() {
-		return nil
+	d, err := gpuDevice(o.cmd, o.gpus.String(), stderr)
+	if err != nil {
+		return err
 	}
-	if !cuda.Available {
-		fmt.Fprintf(stderr, "vmdls: warning: --gpus %q: this build has no CUDA support (build with -tags cuda); running on the CPU\n", o.gpus.String())
-		return nil
-	}
-	if err := selectGPU(req); err != nil {
-		return usageErrorf("%s: --gpus %q: %v", o.cmd, o.gpus.String(), err)
-	}
+	o.cfg.Device = d
 	return nil
+}
+
+// testDevice, when a test sets it, is the device --gpus selects instead of
+// a GPU: the command tests set it to the fake device (tensor/fakedevice),
+// whose storage the host cannot address, so that train and test run end to
+// end on a device, through the code a CUDA build's --gpus takes, on a
+// machine without one. Nothing but tests sets it.
+var testDevice *tensor.Device
+
+// gpuDevice returns the device the --gpus value asks for: the CPU when it
+// names none; cuda.Device in a CUDA build, after starting it so that a
+// missing driver or a bad id fails before any work; and in a build without
+// CUDA the CPU, with a warning (printed once per command) that says so.
+func gpuDevice(cmd, flag string, stderr io.Writer) (tensor.Device, error) {
+	req, err := parseGPUs(flag)
+	if err != nil {
+		return tensor.CPU, usageErrorf("%s: --gpus %q: %v", cmd, flag, err)
+	}
+	switch {
+	case !req.wantsGPU():
+		return tensor.CPU, nil
+	case testDevice != nil:
+		fmt.Fprintf(stderr, "vmdls: --gpus %q: running on the %v device (a test's stand-in for a GPU)\n", flag, *testDevice)
+		return *testDevice, nil
+	case !cuda.Available:
+		fmt.Fprintf(stderr, "vmdls: warning: --gpus %q: this build has no CUDA support (build with -tags cuda); running on the CPU\n", flag)
+		return tensor.CPU, nil
+	}
+	if err := selectGPU(req, stderr); err != nil {
+		return tensor.CPU, usageErrorf("%s: --gpus %q: %v", cmd, flag, err)
+	}
+	return cuda.Device, nil
 }

@@ -39,7 +39,9 @@ type trainingModule interface{ Training() bool }
 // x [N, ...] in chunks of at most chunk images (DefaultInferChunk when chunk
 // is 0) with no graph recorded, so that memory is bounded by one chunk's
 // activations however large N is (the reference evaluates 2,500 images at a
-// time). The results are copied into tensors for the whole batch.
+// time). The results are copied into tensors for the whole batch, on the
+// encoder's device (nn.ModuleDevice, when enc is a module); x may be on the
+// host, and each chunk is then moved there.
 //
 // The modules must be in eval mode: in train mode batch norm would
 // normalize each chunk by its own statistics, which differ from those of the
@@ -59,17 +61,27 @@ func InferChunked(enc Tapped, head *nn.Linear, x *tensor.Tensor, chunk int) (Fea
 	}
 	n := x.Size(0)
 	td := enc.TapDims()
-	f := Features{H: tensor.Zeros(n, enc.OutDim())}
+	dev := x.Device()
+	if m, ok := enc.(nn.Module); ok {
+		dev = nn.ModuleDevice(m)
+	}
+	f := Features{H: tensor.ZerosOn(dev, n, enc.OutDim())}
 	for i := range f.Taps {
-		f.Taps[i] = tensor.Zeros(n, td[i])
+		f.Taps[i] = tensor.ZerosOn(dev, n, td[i])
 	}
 	if head != nil {
-		f.Mu = tensor.Zeros(n, head.Out)
+		f.Mu = tensor.ZerosOn(dev, n, head.Out)
 	}
 	autograd.NoGrad(func() {
 		for lo := 0; lo < n; lo += chunk {
 			hi := min(lo+chunk, n)
-			h, taps := enc.ForwardTaps(autograd.Const(x.Slice(lo, hi)))
+			// A host batch goes to the model's device a chunk at a time, so
+			// the device holds one chunk of input, not the whole batch.
+			xc := x.Slice(lo, hi)
+			if xc.Device() != dev {
+				xc = xc.To(dev)
+			}
+			h, taps := enc.ForwardTaps(autograd.Const(xc))
 			copyRows(f.H, lo, h.Value())
 			for i, tp := range taps {
 				copyRows(f.Taps[i], lo, tp.Value())
@@ -82,10 +94,10 @@ func InferChunked(enc Tapped, head *nn.Linear, x *tensor.Tensor, chunk int) (Fea
 	return f, nil
 }
 
-// copyRows writes src [rows, C] into dst [N, C] from row lo on.
+// copyRows writes src [rows, C] into dst [N, C] from row lo on, on their
+// device (a backend copy into a view of dst: no host round trip).
 func copyRows(dst *tensor.Tensor, lo int, src *tensor.Tensor) {
-	c := dst.Size(1)
-	copy(dst.Data()[lo*c:], src.Data())
+	dst.Slice(lo, lo+src.Size(0)).CopyFrom(src)
 }
 
 // InferChunked is the package function for the model's encoder and its mu
@@ -114,7 +126,7 @@ type untapped struct {
 
 func (u untapped) ForwardTaps(x *autograd.Var) (*autograd.Var, [3]*autograd.Var) {
 	h := u.Forward(x)
-	empty := autograd.Const(tensor.Zeros(h.Shape()[0], 0))
+	empty := autograd.Const(tensor.ZerosOn(h.Value().Device(), h.Shape()[0], 0))
 	return h, [3]*autograd.Var{empty, empty, empty}
 }
 
