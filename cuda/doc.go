@@ -1,7 +1,10 @@
 // Package cuda is the engine's NVIDIA GPU backend: device memory with a
-// caching allocator, cuBLAS SGEMM and elementwise and reduction kernels
-// compiled at run time with NVRTC, registered at the tensor package's
-// Backend seam so that autograd, nn and ovd run unchanged on the GPU.
+// caching allocator, cuBLAS SGEMM, and kernels compiled at run time with
+// NVRTC for every other primitive (elementwise maps, reductions,
+// convolution as im2col/col2im around SGEMM, pooling, batch normalization,
+// softmax, gathers, the optimizer steps, dropout), registered at the tensor
+// package's Backend seam so that autograd, nn and ovd run unchanged on the
+// GPU without copying tensors through the host.
 //
 // Only a binary built with the build tag `cuda` has the backend; it links
 // libcuda, libcublas and libnvrtc through gorgonia.org/cu and cgo. Without
