@@ -24,6 +24,7 @@ type AllocStats struct {
 	Frees       int64 // blocks returned to the device (cache releases)
 	Hits        int64 // requests served from the cache
 	Retries     int64 // device allocations retried after releasing the cache
+	Collections int64 // garbage collections the device bytes paced (see gcPacer)
 }
 
 // cachingAlloc keeps freed device blocks in free lists by size class so a
@@ -41,10 +42,32 @@ type cachingAlloc struct {
 	raw   rawMem
 	free  map[int][]uintptr // size class in bytes -> cached blocks
 	stats AllocStats
+	pace  gcPacer
 }
 
+// gcPacer decides when device memory, rather than Go's heap, calls for a
+// garbage collection. A device tensor's Go object is a few words, so the
+// collector, paced by the Go heap, would rarely run while the device fills
+// with blocks that only its cleanups return; a training step would reach
+// out-of-memory before the first collection. Like GOGC=100 for the Go heap,
+// the pacer asks for a collection whenever the bytes held by live storages
+// would pass twice what they were after the previous one (and at least
+// minTarget, so small workloads never collect on its account). The target
+// is set at the first request after a collection, not at the collection
+// itself, because the cleanups that return the unreachable storages' blocks
+// run on their own goroutine after the collection ends.
+type gcPacer struct {
+	target    int64
+	minTarget int64
+	rebase    bool
+}
+
+// defaultGCMinTarget is the pacer's floor: below 1 GiB of live device
+// memory the collector runs on the Go heap's schedule alone.
+const defaultGCMinTarget = 1 << 30
+
 func newCachingAlloc(raw rawMem) *cachingAlloc {
-	return &cachingAlloc{raw: raw, free: map[int][]uintptr{}}
+	return &cachingAlloc{raw: raw, free: map[int][]uintptr{}, pace: gcPacer{minTarget: defaultGCMinTarget}}
 }
 
 // minBlock is the smallest block handed out: cuMemAlloc aligns to at least
@@ -60,6 +83,26 @@ func sizeClass(bytes int) int {
 	p := 1 << (bits.Len(uint(bytes)) - 1) // largest power of two <= bytes
 	step := p / 4
 	return (bytes + step - 1) / step * step
+}
+
+// needGC reports whether a request of bytes should wait for a garbage
+// collection first, by the pacer's rule.
+func (a *cachingAlloc) needGC(bytes int) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pace.rebase {
+		a.pace.target, a.pace.rebase = 2*a.stats.LiveBytes, false
+	}
+	return a.stats.LiveBytes+int64(sizeClass(bytes)) > max(a.pace.target, a.pace.minTarget)
+}
+
+// collected records a paced collection; the next request sets the next
+// target from the bytes then still live.
+func (a *cachingAlloc) collected() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stats.Collections++
+	a.pace.rebase = true
 }
 
 // get returns a block of at least bytes bytes and its class. When the device

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -16,20 +17,49 @@ import (
 
 func init() { tensor.RegisterBackend(Device, backend{}) }
 
-// devStorage is a tensor's device buffer. Storages have no Free in the
-// Backend interface, so the garbage collector's cleanup returns the block to
-// the cache when the storage becomes unreachable.
+// devStorage is a tensor's device buffer. Its block goes back to the cache
+// when autograd recycles the storage (tensor.RecyclableStorage) or, failing
+// that, when the garbage collector's cleanup finds it unreachable;
+// whichever comes first returns it, once.
 type devStorage struct {
 	ptr uintptr
 	n   int
+	seq uint64
+	blk *block // nil for an empty storage
 }
 
 // Len implements tensor.Storage.
 func (s *devStorage) Len() int { return s.n }
 
+// SetSeq implements tensor.RecyclableStorage.
+func (s *devStorage) SetSeq(seq uint64) { s.seq = seq }
+
+// Seq implements tensor.RecyclableStorage.
+func (s *devStorage) Seq() uint64 { return s.seq }
+
+// Recycle implements tensor.RecyclableStorage: with release the block
+// returns to the cache now. Later kernels may reuse it at once because all
+// work is on one stream, behind every kernel that still reads this storage.
+func (s *devStorage) Recycle(release bool) {
+	s.seq = 0
+	if release && s.blk != nil {
+		s.blk.giveBack()
+	}
+}
+
+// block is a device allocation and who gets it back.
 type block struct {
-	ptr   uintptr
-	class int
+	ptr      uintptr
+	class    int
+	alloc    *cachingAlloc
+	returned atomic.Bool
+}
+
+// giveBack returns the block to its cache unless that happened already.
+func (b *block) giveBack() {
+	if b.returned.CompareAndSwap(false, true) {
+		b.alloc.put(b.ptr, b.class)
+	}
 }
 
 // addr is the device address of a Buf's first element.
@@ -39,24 +69,39 @@ func ival(v int) uint64          { return uint64(int64(v)) }
 func fval(v float32) uint64      { return math.Float64bits(float64(v)) }
 func dptr(a uint64) cu.DevicePtr { return cu.DevicePtr(uintptr(a)) }
 
-// backend implements tensor.Backend on the GPU. The elementwise ops,
-// copies, fills, axpy, reductions and GEMM run on the device; the rest run
-// on the host for now (hostops.go).
+// backend implements tensor.Backend on the GPU: every primitive is a
+// kernel or a cuBLAS call on device memory (the neural-network ones in
+// nnops_cuda.go), so no op round-trips its data through the host.
 type backend struct{}
 
 func (backend) Name() string { return "cuda:0" }
 
-func (backend) Alloc(n int) tensor.Storage {
+func (backend) Alloc(n int) tensor.Storage { return alloc(n, true) }
+
+// AllocUninit is tensor's fast path for outputs an op overwrites whole: no
+// memset.
+func (backend) AllocUninit(n int) tensor.Storage { return alloc(n, false) }
+
+func alloc(n int, zero bool) tensor.Storage {
 	g := mustGPU()
 	if n == 0 {
 		return &devStorage{}
 	}
-	var b block
+	if g.alloc.needGC(n * 4) {
+		// Unreachable tensors hold device blocks their cleanups return;
+		// device bytes, not the Go heap, say when to find them.
+		runtime.GC()
+		g.alloc.collected()
+	}
+	b := &block{alloc: g.alloc}
 	get := func() error {
 		return g.do(func() error {
 			var err error
 			if b.ptr, b.class, err = g.alloc.get(n * 4); err != nil {
 				return err
+			}
+			if !zero {
+				return nil
 			}
 			return cuErr("cuMemsetD32", cu.MemsetD32(cu.DevicePtr(b.ptr), 0, int64(n)))
 		})
@@ -70,8 +115,10 @@ func (backend) Alloc(n int) tensor.Storage {
 		err = get()
 	}
 	must(err)
-	s := &devStorage{ptr: b.ptr, n: n}
-	runtime.AddCleanup(s, func(b block) { g.alloc.put(b.ptr, b.class) }, b)
+	s := &devStorage{ptr: b.ptr, n: n, blk: b}
+	// The cleanup's argument is the block, which the storage points to but
+	// which does not point back, so the storage can become unreachable.
+	runtime.AddCleanup(s, (*block).giveBack, b)
 	return s
 }
 
@@ -79,6 +126,7 @@ func (backend) Upload(dst tensor.Buf, src []float32) {
 	if len(src) == 0 {
 		return
 	}
+	transfers.up(len(src) * 4)
 	g := mustGPU()
 	must(g.do(func() error {
 		return cuErr("cuMemcpyHtoD", cu.MemcpyHtoD(dptr(addr(dst)), unsafe.Pointer(&src[0]), int64(len(src))*4))
@@ -89,25 +137,11 @@ func (backend) Download(dst []float32, src tensor.Buf) {
 	if len(dst) == 0 {
 		return
 	}
+	transfers.down(len(dst) * 4)
 	g := mustGPU()
 	must(g.do(func() error {
 		return cuErr("cuMemcpyDtoH", cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), dptr(addr(src)), int64(len(dst))*4))
 	}))
-}
-
-func download(b tensor.Buf) []float32 {
-	if b.S == nil {
-		return nil
-	}
-	h := make([]float32, b.N)
-	backend{}.Download(h, b)
-	return h
-}
-
-func upload(b tensor.Buf, h []float32) {
-	if b.S != nil && h != nil {
-		backend{}.Upload(b, h)
-	}
 }
 
 func (backend) Fill(dst tensor.Buf, v float32) {
@@ -224,26 +258,6 @@ func (backend) Reduce(op tensor.ReduceOp, dst, x tensor.Buf, outer, axis, inner 
 	}))
 }
 
-func (backend) ArgReduce(op tensor.ReduceOp, dst tensor.Buf, idx []int, x tensor.Buf, outer, axis, inner int) {
-	v, ix := hostArgReduce(op, download(x), outer, axis, inner)
-	copy(idx, ix)
-	upload(dst, v)
-}
-
-func (backend) Softmax(dst, x tensor.Buf, outer, axis, inner int, log bool) {
-	upload(dst, hostSoftmax(download(x), outer, axis, inner, log))
-}
-
-func (backend) Gather(dst, src tensor.Buf, outer, axisLen, inner int, idx []int) {
-	upload(dst, hostGather(download(src), outer, axisLen, inner, idx))
-}
-
-func (backend) IndexAdd(dst, src tensor.Buf, outer, axisLen, inner int, idx []int) {
-	d := download(dst)
-	hostIndexAdd(d, download(src), outer, axisLen, inner, idx)
-	upload(dst, d)
-}
-
 func (backend) Gemm(transA, transB bool, m, n, k int, alpha float32,
 	a tensor.Storage, aOffs []int, lda int, b tensor.Storage, bOffs []int, ldb int,
 	beta float32, c tensor.Storage, cOffs []int, ldc int) {
@@ -274,66 +288,16 @@ func (backend) Gemm(transA, transB bool, m, n, k int, alpha float32,
 		}))
 		return
 	}
-	cg := mapRowMajorGemm(transA, transB, m, n, k, lda, ldb, ldc)
 	must(g.do(func() error {
 		for i := range cOffs {
-			// The column-major call's A is the caller's B (SwapAB).
-			pa := bs.ptr + uintptr(bOffs[i])*4
-			pb := as.ptr + uintptr(aOffs[i])*4
-			pc := cs.ptr + uintptr(cOffs[i])*4
-			if err := g.sgemm(cg, alpha, pa, pb, bs.n-bOffs[i], as.n-aOffs[i], beta, pc, cs.n-cOffs[i]); err != nil {
+			pa := uint64(as.ptr) + uint64(aOffs[i])*4
+			pb := uint64(bs.ptr) + uint64(bOffs[i])*4
+			pc := uint64(cs.ptr) + uint64(cOffs[i])*4
+			if err := g.rowGemm(transA, transB, m, n, k, alpha, pa, as.n-aOffs[i], lda,
+				pb, bs.n-bOffs[i], ldb, beta, pc, cs.n-cOffs[i], ldc); err != nil {
 				return err
 			}
 		}
 		return nil
 	}))
-}
-
-func (backend) Conv2d(p tensor.ConvParams, y, x, w, bias tensor.Buf) {
-	upload(y, hostConv2d(p, download(x), download(w), download(bias)))
-}
-
-func (backend) Conv2dBackward(p tensor.ConvParams, dx, dw, db, dy, x, w tensor.Buf) {
-	gx, gw, gb := hostConv2dBackward(p, dx.S != nil, dw.S != nil, db.S != nil, download(dy), download(x), download(w))
-	upload(dx, gx)
-	upload(dw, gw)
-	upload(db, gb)
-}
-
-func (backend) MaxPool2d(p tensor.PoolParams, y, idx, x tensor.Buf) {
-	yv, iv := hostMaxPool2d(p, download(x))
-	upload(y, yv)
-	upload(idx, iv)
-}
-
-func (backend) MaxPool2dBackward(p tensor.PoolParams, dx, dy, idx tensor.Buf) {
-	upload(dx, hostMaxPool2dBackward(p, download(dy), download(idx)))
-}
-
-func (backend) AvgPool2d(p tensor.PoolParams, y, x tensor.Buf) {
-	upload(y, hostAvgPool2d(p, download(x)))
-}
-
-func (backend) AvgPool2dBackward(p tensor.PoolParams, dx, dy tensor.Buf) {
-	upload(dx, hostAvgPool2dBackward(p, download(dy)))
-}
-
-func (backend) ChannelStats(mean, variance, x tensor.Buf, n, c, hw int) {
-	m, v := hostChannelStats(download(x), n, c, hw)
-	upload(mean, m)
-	upload(variance, v)
-}
-
-func (backend) ChannelAffine(y, x tensor.Buf, n, c, hw int, scale, shift tensor.Buf) {
-	h := download(x)
-	hostChannelAffine(h, h, n, c, hw, download(scale), download(shift))
-	upload(y, h)
-}
-
-func (backend) BatchNormBackward(dx, dgamma, dbeta, dy, x tensor.Buf, n, c, hw int, mean, invstd, gamma tensor.Buf, batchStats bool) {
-	gx, gg, gb := hostBatchNormBackward(dx.S != nil, dgamma.S != nil, dbeta.S != nil, download(dy), download(x), n, c, hw,
-		download(mean), download(invstd), download(gamma), batchStats)
-	upload(dx, gx)
-	upload(dgamma, gg)
-	upload(dbeta, gb)
 }

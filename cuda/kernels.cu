@@ -53,10 +53,12 @@ extern "C" __global__ void vm_fill(float* d, i64 n, double v) {
 	VM_LOOP(i, n) { d[i] = f; }
 }
 
-// y += alpha*x, one rounding (fused), as the CPU's FMA kernels do.
+// y += alpha*x with the product rounded before the addition, as the CPU's
+// kernels.Axpy does, so the two agree bit for bit (NVRTC would otherwise
+// contract the expression into one fused multiply-add).
 extern "C" __global__ void vm_axpy(float* y, const float* x, i64 n, double alpha) {
 	float a = (float)alpha;
-	VM_LOOP(i, n) { y[i] = fmaf(a, x[i], y[i]); }
+	VM_LOOP(i, n) { y[i] = __fadd_rn(y[i], __fmul_rn(a, x[i])); }
 }
 
 extern "C" __global__ void vm_strided_copy(float* d, const float* s, i64 n, i64 nd,

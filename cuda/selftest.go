@@ -110,45 +110,61 @@ func runCase(dev tensor.Device, c stCase, seed uint64) (msg string) {
 
 // selfTestCases lists the checks: every GPU kernel (each unary and binary
 // op, contiguous and broadcast; copies, fills, axpy, reductions on short and
-// long axes), cuBLAS SGEMM in the four transpose combinations at n=gemmN and
-// batched, and the primitives that still run on the host, so that the
-// whole Backend is exercised.
+// long axes; the neural-network primitives of nnCases) and cuBLAS SGEMM in
+// the four transpose combinations at n=gemmN and batched, so that the whole
+// Backend is exercised.
+// The inputs of a case: uniform floats in [lo, hi), or integers in
+// [-span/2, span/2), whose sums are exact and whose maxima tie.
+func uniInputs(lo, hi float32, shapes ...[]int) func(r *rand.Rand) []*tensor.Tensor {
+	return func(r *rand.Rand) []*tensor.Tensor {
+		ts := make([]*tensor.Tensor, len(shapes))
+		for i, s := range shapes {
+			ts[i] = tensor.Uniform(r, lo, hi, s...)
+		}
+		return ts
+	}
+}
+
+func intInputs(span int, shapes ...[]int) func(r *rand.Rand) []*tensor.Tensor {
+	return func(r *rand.Rand) []*tensor.Tensor {
+		ts := make([]*tensor.Tensor, len(shapes))
+		for i, s := range shapes {
+			t := tensor.Zeros(s...)
+			d := t.Data()
+			for j := range d {
+				d[j] = float32(r.IntN(span) - span/2)
+			}
+			ts[i] = t
+		}
+		return ts
+	}
+}
+
+// The comparisons of a case: elementwise within rtolElementwise, exact,
+// norm-relative within rtolElementwise (reductions, whose order differs),
+// or norm-relative within rtolGemm (products).
+type caseInputs = func(*rand.Rand) []*tensor.Tensor
+type caseOp = func([]*tensor.Tensor) *tensor.Tensor
+
+func elCase(name string, in caseInputs, op caseOp) stCase {
+	return stCase{name: name, rtol: rtolElementwise, inputs: in, op: op}
+}
+
+func exactCase(name string, in caseInputs, op caseOp) stCase {
+	return stCase{name: name, rtol: 0, inputs: in, op: op}
+}
+
+func redCase(name string, in caseInputs, op caseOp) stCase {
+	return stCase{name: name, rtol: rtolElementwise, normwise: true, inputs: in, op: op}
+}
+
+func gemmCase(name string, in caseInputs, op caseOp) stCase {
+	return stCase{name: name, rtol: rtolGemm, normwise: true, inputs: in, op: op}
+}
+
 func selfTestCases(gemmN int) []stCase {
-	uni := func(lo, hi float32, shapes ...[]int) func(r *rand.Rand) []*tensor.Tensor {
-		return func(r *rand.Rand) []*tensor.Tensor {
-			ts := make([]*tensor.Tensor, len(shapes))
-			for i, s := range shapes {
-				ts[i] = tensor.Uniform(r, lo, hi, s...)
-			}
-			return ts
-		}
-	}
-	ints := func(shapes ...[]int) func(r *rand.Rand) []*tensor.Tensor {
-		return func(r *rand.Rand) []*tensor.Tensor {
-			ts := make([]*tensor.Tensor, len(shapes))
-			for i, s := range shapes {
-				t := tensor.Zeros(s...)
-				d := t.Data()
-				for j := range d {
-					d[j] = float32(r.IntN(200) - 100)
-				}
-				ts[i] = t
-			}
-			return ts
-		}
-	}
-	el := func(name string, in func(*rand.Rand) []*tensor.Tensor, op func([]*tensor.Tensor) *tensor.Tensor) stCase {
-		return stCase{name: name, rtol: rtolElementwise, inputs: in, op: op}
-	}
-	exact := func(name string, in func(*rand.Rand) []*tensor.Tensor, op func([]*tensor.Tensor) *tensor.Tensor) stCase {
-		return stCase{name: name, rtol: 0, inputs: in, op: op}
-	}
-	red := func(name string, in func(*rand.Rand) []*tensor.Tensor, op func([]*tensor.Tensor) *tensor.Tensor) stCase {
-		return stCase{name: name, rtol: rtolElementwise, normwise: true, inputs: in, op: op}
-	}
-	gemm := func(name string, in func(*rand.Rand) []*tensor.Tensor, op func([]*tensor.Tensor) *tensor.Tensor) stCase {
-		return stCase{name: name, rtol: rtolGemm, normwise: true, inputs: in, op: op}
-	}
+	uni, ints := uniInputs, func(shapes ...[]int) caseInputs { return intInputs(200, shapes...) }
+	el, exact, red, gemm := elCase, exactCase, redCase, gemmCase
 	v := []int{1000, 37}
 	cs := []stCase{
 		exact("upload/download", ints(v), func(t []*tensor.Tensor) *tensor.Tensor { return t[0].Clone() }),
@@ -161,7 +177,7 @@ func selfTestCases(gemmN int) []stCase {
 		exact("where", ints(v, v, v), func(t []*tensor.Tensor) *tensor.Tensor {
 			return tensor.Where(tensor.GtScalar(t[0], 0), t[1], t[2])
 		}),
-		el("axpy", uni(-2, 2, v, v), func(t []*tensor.Tensor) *tensor.Tensor { return t[0].Clone().AxpyInPlace(0.37, t[1]) }),
+		exact("axpy", uni(-2, 2, v, v), func(t []*tensor.Tensor) *tensor.Tensor { return t[0].Clone().AxpyInPlace(0.37, t[1]) }),
 		el("scale", uni(-2, 2, v), func(t []*tensor.Tensor) *tensor.Tensor { return t[0].Clone().ScaleInPlace(-1.7) }),
 	}
 	// Every unary op on inputs inside its domain.
@@ -213,23 +229,8 @@ func selfTestCases(gemmN int) []stCase {
 		}),
 		red("logsumexp", uni(-30, 30, []int{64, 1000}), func(t []*tensor.Tensor) *tensor.Tensor { return tensor.LogSumExp(t[0], 1, false) }),
 		red("mean", uni(-1, 1, []int{16, 3, 32, 32}), func(t []*tensor.Tensor) *tensor.Tensor { return tensor.Mean(t[0], true, 0, 2, 3) }),
-		red("softmax (host)", uni(-5, 5, []int{64, 10}), func(t []*tensor.Tensor) *tensor.Tensor { return tensor.LogSoftmax(t[0], 1) }),
-		exact("max with indices (host)", uni(-1, 1, []int{64, 10}), func(t []*tensor.Tensor) *tensor.Tensor {
-			v, idx := tensor.Max(t[0], 1, false)
-			f := make([]float32, len(idx))
-			for i, x := range idx {
-				f[i] = float32(x)
-			}
-			return tensor.Concat(0, v.To(tensor.CPU), tensor.FromSlice(f, len(f))).To(t[0].Device())
-		}),
-		gemm("conv2d (host)", uni(-1, 1, []int{2, 3, 9, 9}, []int{4, 3, 3, 3}, []int{4}), func(t []*tensor.Tensor) *tensor.Tensor {
-			return tensor.Conv2d(t[0], t[1], t[2], [2]int{1, 1}, [2]int{1, 1})
-		}),
-		red("batchnorm (host)", uni(-1, 1, []int{4, 3, 5, 5}, []int{3}, []int{3}), func(t []*tensor.Tensor) *tensor.Tensor {
-			y, _, _ := tensor.BatchNorm2d(t[0], t[1], t[2], nil, nil, true, 0.1, 1e-5)
-			return y
-		}),
 	)
+	cs = append(cs, nnCases()...)
 	n := gemmN
 	for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 		cs = append(cs, gemm(fmt.Sprintf("sgemm n=%d transA=%v transB=%v", n, tr[0], tr[1]), uni(-1, 1, []int{n, n}, []int{n, n}),

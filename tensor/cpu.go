@@ -198,6 +198,10 @@ func (cpuBackend) SGDStep(p, g, buf Buf, o SGDOptions) {
 	kernels.SGDStep(cpuSlice(p), cpuSlice(g), b, o)
 }
 
+func (cpuBackend) Dropout(dst, x Buf, seed uint64, p, scale float32) {
+	kernels.Dropout(cpuSlice(dst), cpuSlice(x), seed, p, scale)
+}
+
 func (cpuBackend) AdamStep(p, g, m, v, vmax Buf, o AdamOptions) {
 	var vm []float32
 	if vmax.S != nil {

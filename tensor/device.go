@@ -247,6 +247,12 @@ type Backend interface {
 	// AdamStep updates p and the moments m, v (and vmax, AMSGrad's running
 	// maximum, absent without it) from g by kernels.AdamStep's rule.
 	AdamStep(p, g, m, v, vmax Buf, o AdamOptions)
+
+	// Dropout sets dst[i] = x[i]*scale where kernels.DropoutKeep(seed, i, p)
+	// and +0 elsewhere, over contiguous runs of one N; dst may be exactly
+	// x. The mask is a pure function of (seed, i), so every device draws
+	// the same one without host memory.
+	Dropout(dst, x Buf, seed uint64, p, scale float32)
 }
 
 // ConvParams describes a 2-D convolution for Backend.Conv2d: N images of C

@@ -321,6 +321,11 @@ func (b *profiledBackend) SGDStep(p, g, buf Buf, o SGDOptions) {
 	b.inner.SGDStep(p, g, buf, o)
 }
 
+func (b *profiledBackend) Dropout(dst, x Buf, seed uint64, p, scale float32) {
+	defer b.p.add(ProfElementwise, time.Now())
+	b.inner.Dropout(dst, x, seed, p, scale)
+}
+
 func (b *profiledBackend) AdamStep(p, g, m, v, vmax Buf, o AdamOptions) {
 	defer b.p.add(ProfOptim, time.Now())
 	b.inner.AdamStep(p, g, m, v, vmax, o)

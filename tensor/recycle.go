@@ -69,8 +69,9 @@ const minRecycled = 1 << 14
 // is not counted: TrimRecycled bounds it instead.
 const maxCachedFloats = 1 << 26
 
-// allocSeq numbers CPU storages in the order they were made or reused, and
-// the cache's entries in the order they came back.
+// allocSeq numbers CPU storages (and devices' RecyclableStorage) in the
+// order they were made or reused, and the cache's entries in the order they
+// came back.
 var allocSeq atomic.Uint64
 
 // cachedStorage is an entry of the cache.
@@ -112,6 +113,18 @@ func RecycleStep(t *Tensor, mark uint64) bool { return recycle(t, mark, true) }
 func recycle(t *Tensor, mark uint64, step bool) bool {
 	if !MadeSince(t, mark) {
 		return false
+	}
+	if r, ok := t.st.(RecyclableStorage); ok {
+		switch recycleMode {
+		case recycleOn:
+			r.Recycle(true)
+		case recyclePoison:
+			t.backend().Fill(Buf{S: t.st, N: t.st.Len()}, float32(math.NaN()))
+			r.Recycle(false)
+		default:
+			r.Recycle(false)
+		}
+		return true
 	}
 	s := t.st.(*cpuStorage)
 	s.recycled = true
@@ -158,11 +171,43 @@ func TrimRecycled(mark uint64) {
 	cpuCache.free = kept
 }
 
-// MadeSince reports whether t's storage is CPU storage made after mark and
-// not recycled: one that Recycle(t, mark) would take.
+// MadeSince reports whether t's storage is CPU storage, or a device's
+// RecyclableStorage, made after mark and not recycled: one that Recycle(t,
+// mark) would take.
 func MadeSince(t *Tensor, mark uint64) bool {
+	if r, ok := t.st.(RecyclableStorage); ok {
+		return r.Seq() > mark
+	}
 	s, ok := t.st.(*cpuStorage)
 	return ok && !s.recycled && s.seq > mark
+}
+
+// RecyclableStorage is a device Storage that takes part in recycling as CPU
+// storage does: the tensor layer numbers it when it is made (SetSeq, from
+// the sequence AllocMark reads), so that MadeSince and Recycle know it, and
+// Recycle gives its memory back to the device's allocator at once, where
+// otherwise only the garbage collector, finding the storage unreachable,
+// would. A GPU step's activations and gradients then return to the cache as
+// the backward pass releases them, and the next step reuses them without
+// waiting for a collection.
+type RecyclableStorage interface {
+	Storage
+	// SetSeq records the storage's allocation number.
+	SetSeq(seq uint64)
+	// Seq returns it, or 0 once the storage is recycled.
+	Seq() uint64
+	// Recycle marks the storage recycled and, when release is set, returns
+	// its memory to the device now; the storage must not be used after.
+	Recycle(release bool)
+}
+
+// numbered gives a new device storage its allocation number when it takes
+// part in recycling.
+func numbered(st Storage) Storage {
+	if r, ok := st.(RecyclableStorage); ok {
+		r.SetSeq(allocSeq.Add(1))
+	}
+	return st
 }
 
 // SameStorage reports whether a and b are views of one storage.

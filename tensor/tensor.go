@@ -41,7 +41,7 @@ func checkShape(op string, shape []int) {
 func empty(d Device, shape []int) *Tensor {
 	n := numelOf(shape)
 	b := backendOf("tensor.alloc", d)
-	return &Tensor{shape: append([]int{}, shape...), st: b.Alloc(n), n: n, dev: d}
+	return &Tensor{shape: append([]int{}, shape...), st: numbered(b.Alloc(n)), n: n, dev: d}
 }
 
 // uninit allocates a tensor of the given shape on d whose contents are
@@ -58,7 +58,7 @@ func uninit(d Device, shape []int) *Tensor {
 	} else {
 		st = b.Alloc(n)
 	}
-	return &Tensor{shape: append([]int{}, shape...), st: st, n: n, dev: d}
+	return &Tensor{shape: append([]int{}, shape...), st: numbered(st), n: n, dev: d}
 }
 
 func (t *Tensor) buf() Buf         { return Buf{S: t.st, Off: t.off, N: t.n} }
@@ -274,7 +274,7 @@ func (t *Tensor) To(d Device) *Tensor {
 	}
 	src := t.backend()
 	dst := backendOf("tensor.To", d)
-	r := &Tensor{shape: append([]int{}, t.shape...), st: dst.Alloc(t.n), n: t.n, dev: d}
+	r := &Tensor{shape: append([]int{}, t.shape...), st: numbered(dst.Alloc(t.n)), n: t.n, dev: d}
 	if t.n > 0 {
 		h := make([]float32, t.n)
 		src.Download(h, t.buf())

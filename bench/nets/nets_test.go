@@ -12,6 +12,7 @@ import (
 	"github.com/vmdls-go/vmdls/nn"
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/tensor"
+	"github.com/vmdls-go/vmdls/tensor/fakedevice"
 )
 
 // nets.py prints "fwd MFLOP/img=222.88 train MFLOP/img=667.21" for mnist;
@@ -218,5 +219,40 @@ func TestCIFARTrainStep(t *testing.T) {
 	}
 	if a, b := n.Infer(), n.Infer(); a != b {
 		t.Errorf("two inference passes give %v and %v", a, b)
+	}
+}
+
+// TestStepsOnAnotherDevice runs nets.py's training step and inference on
+// the fake device (host memory behind a storage type of its own, so any
+// host access to a device tensor panics) and checks them against the CPU:
+// the same loss and output bits, which is what lets the GPU run the same
+// benchmark as the CPU, with the step's storage released as it would be
+// there.
+func TestStepsOnAnotherDevice(t *testing.T) {
+	for _, enc := range []string{"mnist-conv", "resnet18"} {
+		batch := 20
+		cpu, err := New(enc, batch, true, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev, _ := New(enc, batch, true, 7)
+		dev.ToDevice(fakedevice.Device)
+		for i := range 2 {
+			fakedevice.Reset()
+			if c, d := cpu.Train(), dev.Train(); c != d {
+				t.Fatalf("%s step %d: loss %v on the fake device, %v on the CPU", enc, i, d, c)
+			}
+			// The step's activations and gradients went back to the device
+			// as backward released them (a use after that would panic).
+			if r := fakedevice.Counters().Released; r < 10 {
+				t.Fatalf("%s step %d: %d storages released, want the step's activations", enc, i, r)
+			}
+		}
+		ci, _ := New(enc, 4, false, 7)
+		di, _ := New(enc, 4, false, 7)
+		di.ToDevice(fakedevice.Device)
+		if c, d := ci.Infer(), di.Infer(); c != d {
+			t.Fatalf("%s inference: %v on the fake device, %v on the CPU", enc, d, c)
+		}
 	}
 }

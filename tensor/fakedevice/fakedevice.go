@@ -31,10 +31,35 @@ func init() { tensor.RegisterBackend(Device, backend{}) }
 // package unwraps. Keeping it behind a struct, not a []float32 or the CPU's
 // own storage type, is the point of the package: tensor's host fast paths
 // (Data, Recycle, the CPU's slice access) do not recognise it.
-type storage struct{ inner tensor.Storage }
+type storage struct {
+	inner tensor.Storage
+	n     int
+	seq   uint64
+}
+
+func newStorage(inner tensor.Storage) *storage { return &storage{inner: inner, n: inner.Len()} }
 
 // Len implements tensor.Storage.
-func (s *storage) Len() int { return s.inner.Len() }
+func (s *storage) Len() int { return s.n }
+
+// SetSeq, Seq and Recycle implement tensor.RecyclableStorage as a GPU's
+// storage does. A released storage drops its host memory, so any later use
+// of it (a value or gradient autograd recycled while something still needed
+// it) panics in the test that made it, where a GPU would silently compute
+// with memory another tensor owns.
+func (s *storage) SetSeq(seq uint64) { s.seq = seq }
+
+// Seq implements tensor.RecyclableStorage.
+func (s *storage) Seq() uint64 { return s.seq }
+
+// Recycle implements tensor.RecyclableStorage.
+func (s *storage) Recycle(release bool) {
+	s.seq = 0
+	if release {
+		s.inner = nil
+		counters.released.Add(1)
+	}
+}
 
 // Stats counts the host transfers of the fake device since the last Reset.
 // Elements are float32 values (4 bytes each).
@@ -46,6 +71,9 @@ type Stats struct {
 	// MaxUpload and MaxDownload are the largest single transfers, in
 	// elements: a whole activation downloaded shows up here.
 	MaxUpload, MaxDownload int64
+	// Released counts the storages recycled back to the device at once
+	// (tensor.RecyclableStorage), not left to the garbage collector.
+	Released int64
 }
 
 // UploadBytes is the number of bytes copied host to device.
@@ -56,6 +84,7 @@ func (s Stats) DownloadBytes() int64 { return 4 * s.DownloadElems }
 
 var counters struct {
 	up, down, upN, downN, maxUp, maxDown atomic.Int64
+	released                             atomic.Int64
 }
 
 // Counters returns the transfers counted since the last Reset.
@@ -64,6 +93,7 @@ func Counters() Stats {
 		Uploads: counters.up.Load(), Downloads: counters.down.Load(),
 		UploadElems: counters.upN.Load(), DownloadElems: counters.downN.Load(),
 		MaxUpload: counters.maxUp.Load(), MaxDownload: counters.maxDown.Load(),
+		Released: counters.released.Load(),
 	}
 }
 
@@ -77,6 +107,7 @@ func Reset() {
 	counters.downN.Store(0)
 	counters.maxUp.Store(0)
 	counters.maxDown.Store(0)
+	counters.released.Store(0)
 }
 
 func storeMax(m *atomic.Int64, v int64) {
@@ -98,26 +129,33 @@ func u(b tensor.Buf) tensor.Buf {
 	if b.S == nil {
 		return b
 	}
-	return tensor.Buf{S: b.S.(*storage).inner, Off: b.Off, N: b.N}
+	return tensor.Buf{S: us(b.S), Off: b.Off, N: b.N}
 }
 
-func us(s tensor.Storage) tensor.Storage { return s.(*storage).inner }
+// us unwraps a fake storage; a recycled one panics (see storage.Recycle).
+func us(s tensor.Storage) tensor.Storage {
+	in := s.(*storage).inner
+	if in == nil {
+		panic("fakedevice: use of a storage after it was recycled (tensor.Recycle released it)")
+	}
+	return in
+}
 
 // backend implements tensor.Backend by unwrapping and delegating.
 type backend struct{}
 
 func (backend) Name() string { return "fake" }
 
-func (backend) Alloc(n int) tensor.Storage { return &storage{host.Alloc(n)} }
+func (backend) Alloc(n int) tensor.Storage { return newStorage(host.Alloc(n)) }
 
 // AllocUninit keeps the CPU's fast path (recycled, uncleared storage) so
 // that allocation does not differ from the CPU's either.
 func (backend) AllocUninit(n int) tensor.Storage {
 	type uninit interface{ AllocUninit(int) tensor.Storage }
 	if a, ok := host.(uninit); ok {
-		return &storage{a.AllocUninit(n)}
+		return newStorage(a.AllocUninit(n))
 	}
-	return &storage{host.Alloc(n)}
+	return newStorage(host.Alloc(n))
 }
 
 func (backend) Upload(dst tensor.Buf, src []float32) {
@@ -218,6 +256,10 @@ func (backend) BatchNormBackward(dx, dgamma, dbeta, dy, x tensor.Buf, n, c, hw i
 
 func (backend) SGDStep(p, g, buf tensor.Buf, o tensor.SGDOptions) {
 	host.SGDStep(u(p), u(g), u(buf), o)
+}
+
+func (backend) Dropout(dst, x tensor.Buf, seed uint64, p, scale float32) {
+	host.Dropout(u(dst), u(x), seed, p, scale)
 }
 
 func (backend) AdamStep(p, g, m, v, vmax tensor.Buf, o tensor.AdamOptions) {

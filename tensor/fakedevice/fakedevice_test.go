@@ -95,10 +95,38 @@ func TestStorageIsNotHostMemory(t *testing.T) {
 	if err == nil {
 		t.Fatalf("Data on a fake-device tensor did not panic")
 	}
-	// Recycling is for CPU storage; the fake device's storage is not
-	// taken.
-	if tensor.MadeSince(f, 0) {
-		t.Fatalf("MadeSince takes fake storage for CPU storage")
+}
+
+// TestRecycleReleases checks the fake device's part in recycling, a GPU's:
+// its storage is numbered as CPU storage is, Recycle releases it at once,
+// once, and any use after that panics.
+func TestRecycleReleases(t *testing.T) {
+	mark := tensor.AllocMark()
+	old := tensor.Ones(3).To(fakedevice.Device)
+	if tensor.Recycle(old, tensor.AllocMark()) {
+		t.Fatal("Recycle took a storage made before its mark")
+	}
+	f := tensor.MulScalar(old, 2)
+	if !tensor.MadeSince(f, mark) {
+		t.Fatal("a storage made after the mark is not MadeSince it")
+	}
+	fakedevice.Reset()
+	if !tensor.Recycle(f, mark) || tensor.Recycle(f, mark) || tensor.MadeSince(f, mark) {
+		t.Fatal("Recycle did not take the storage exactly once")
+	}
+	if got := fakedevice.Counters().Released; got != 1 {
+		t.Fatalf("%d releases, want 1", got)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("an op on a recycled storage did not panic")
+			}
+		}()
+		tensor.Add(f, old)
+	}()
+	if got := tensor.Sum(old, false).Item(); got != 3 {
+		t.Fatalf("the older tensor reads %v, want 3", got)
 	}
 }
 
