@@ -100,8 +100,8 @@ func TripletKLLoss(z *autograd.Var, labels []int, ncls int) *autograd.Var {
 		onehot[i*ncls+y] = 1
 	}
 	dev := z.Value().Device()
-	sums := autograd.MatMulT(autograd.Const(tensor.FromSlice(onehot, b, ncls).MoveTo(dev)), z, true, false)
-	cmean := autograd.Div(sums, autograd.Const(tensor.FromSlice(counts, ncls, 1).MoveTo(dev)))
+	sums := autograd.MatMulT(autograd.Const(tensor.FromSliceOn(dev, onehot, b, ncls)), z, true, false)
+	cmean := autograd.Div(sums, autograd.Const(tensor.FromSliceOn(dev, counts, ncls, 1)))
 	kl := autograd.Mean(autograd.Square(autograd.Sub(z, autograd.IndexSelect(cmean, 0, labels))), false)
 	return autograd.Add(trip, kl)
 }

@@ -108,9 +108,8 @@ func New(encType string, batch int, train bool, seed uint64) (*Net, error) {
 	return n, nil
 }
 
-// ToDevice moves the model, its optimizer state and the batch to d; the
-// reparameterization noise is drawn on the host and uploaded each step
-// (B×LatentDim values), as the labels' constants of the stand-in loss are.
+// ToDevice moves the net, its optimizer state and its batch to device d
+// (nn.ToDevice, Tensor.MoveTo): the steps then run there.
 func (n *Net) ToDevice(d tensor.Device) {
 	if n.Opt != nil {
 		nn.ToDevice(n.Timed, d, n.Opt)
@@ -138,8 +137,12 @@ func (n *Net) Train() float32 {
 		return loss.Value().Item()
 	}
 	mu, logvar := n.Model.Encode(autograd.Const(n.X))
-	eps := autograd.Const(tensor.Randn(n.rng, mu.Shape()...).MoveTo(n.X.Device()))
-	z := autograd.Add(mu, autograd.Mul(autograd.Exp(autograd.MulScalar(logvar, 0.5)), eps))
+	// The noise is drawn on the host, as on the CPU, and uploaded.
+	eps := tensor.Randn(n.rng, mu.Shape()...)
+	if d := mu.Value().Device(); d != tensor.CPU {
+		eps = eps.To(d)
+	}
+	z := autograd.Add(mu, autograd.Mul(autograd.Exp(autograd.MulScalar(logvar, 0.5)), autograd.Const(eps)))
 	loss := TripletKLLoss(z, n.Labels, NumClasses)
 	if err := loss.Backward(autograd.RecycleValues(mark)); err != nil {
 		panic(err) // a fresh graph always differentiates
@@ -275,7 +278,6 @@ type Result struct {
 	EncType   string  `json:"enc_type"`
 	BatchSize int     `json:"batch_size"`
 	Threads   int     `json:"threads"`
-	Device    string  `json:"device"`       // "cpu", "cuda:0"
 	ImagesPS  float64 `json:"images_per_s"` // median step
 	GFLOPS    float64 `json:"gflops"`       // median step
 	PeakRSSMB float64 `json:"peak_rss_mb"`  // of the whole process, VmHWM, MiB
@@ -295,6 +297,8 @@ type Result struct {
 	Used       string  `json:"used"`
 	Params     int     `json:"params"`
 	Loss       float64 `json:"loss,omitempty"` // training: the last step's loss
+	// Device is where the steps ran ("cpu", "cuda:0").
+	Device string `json:"device"`
 	// Profile is the per-step time by category, with Options.Profile.
 	Profile []ProfileEntry `json:"profile,omitempty"`
 	// Convs is the per-step time of each convolution shape and direction,
@@ -355,9 +359,9 @@ type Options struct {
 	// used (../shared/anchors/fma_peak.c), to report each convolution's
 	// fraction of it.
 	PeakGFLOPS float64
-	// Device is where the model and batch live during the steps (the CPU
-	// when zero). Every step ends with its loss or one output value read
-	// back, which waits for an asynchronous device to finish the step.
+	// Device is where the net, its optimizer state and the batch live
+	// during the steps (the zero value is the CPU); a step's loss value is
+	// its one download, which also waits for the device to finish.
 	Device tensor.Device
 }
 
@@ -401,9 +405,6 @@ func Run(bench, encType string, batch, threads int, o Options) (*Result, error) 
 	default:
 		return nil, fmt.Errorf("unknown benchmark %q (want train-step or infer)", bench)
 	}
-	if o.Profile && o.Device != tensor.CPU {
-		return nil, fmt.Errorf("the primitive profile times the CPU backend; it cannot profile %v", o.Device)
-	}
 	n, err := New(encType, batch, train, 1)
 	if err != nil {
 		return nil, err
@@ -425,7 +426,7 @@ func Run(bench, encType string, batch, threads int, o Options) (*Result, error) 
 	profSteps := 0
 	if o.Profile {
 		var stop func()
-		prof, stop = tensor.StartProfile(tensor.CPU)
+		prof, stop = tensor.StartProfile(o.Device)
 		defer stop()
 	}
 	var times, noisy []float64

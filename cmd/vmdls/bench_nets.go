@@ -14,7 +14,6 @@ import (
 	"github.com/vmdls-go/vmdls/bench/nets"
 	"github.com/vmdls-go/vmdls/nn/backbone"
 	"github.com/vmdls-go/vmdls/parallel"
-	"github.com/vmdls-go/vmdls/tensor"
 )
 
 // runBenchNet times a training step (bench "train-step") or an inference
@@ -36,7 +35,7 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	budget := fs.Duration("budget", 300*time.Second, "with --clean, stop collecting clean steps after this long")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the warm-up and timed steps to this file (go tool pprof reads it)")
 	peak := fs.Float64("peak_gflops", 0, "with --profile: the machine's FMA peak in GFLOP/s for the threads used (../shared/anchors/fma_peak.c), to report each convolution shape's fraction of it")
-	gpus := fs.String("gpus", "", `run on the GPU: "0," (the reference's spelling); a build without the cuda tag warns and runs on the CPU`)
+	gpus := fs.String("gpus", "", `CUDA devices as train's --gpus ("0,"): run the steps on the GPU (a CPU-only build warns and runs on the CPU)`)
 	opProfile := fs.Bool("profile", false, "time the timed steps' primitives by category (conv forward, input and weight gradients, batch norm, ...) and add the per-step table to the JSON line, as nets.py --profile lists PyTorch's ops")
 	if err := fs.Parse(args); err != nil {
 		return parseFailed("bench "+bench+" [flags]", fs, err, stdout)
@@ -50,15 +49,12 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 	if !(*peak >= 0) || math.IsInf(*peak, 1) || (*peak > 0 && !*opProfile) {
 		return usageErrorf("bench %s: --peak_gflops = %v, want a finite GFLOP/s >= 0, given with --profile", bench, *peak)
 	}
-	dev, err := benchDevice(bench, *gpus, stderr)
-	if err != nil {
-		return err
-	}
-	if dev != tensor.CPU && *opProfile {
-		return usageErrorf("bench %s: --profile times the CPU backend's primitives; it cannot be combined with --gpus", bench)
-	}
 	if !isEncType(*encType) {
 		return fmt.Errorf("bench %s: --enc_type %q is not supported (supported: %s)", bench, *encType, strings.Join(backbone.EncTypes(), ", "))
+	}
+	dev, err := gpuDevice("bench "+bench, *gpus, stderr)
+	if err != nil {
+		return err
 	}
 	n := *threads
 	if n == 0 {
@@ -84,15 +80,6 @@ func runBenchNet(bench string, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("bench %s: %w", bench, err)
 	}
 	return json.NewEncoder(stdout).Encode(res)
-}
-
-// benchDevice resolves a benchmark's --gpus as the run commands do
-// (gpuDevice): the CPU when empty, device 0 in a cuda build (started now,
-// so a missing driver is a clear error before any work), the CPU with a
-// warning in a build without the cuda tag, and a test's stand-in device
-// when one is set.
-func benchDevice(bench, gpus string, stderr io.Writer) (tensor.Device, error) {
-	return gpuDevice("bench "+bench, gpus, stderr)
 }
 
 func isEncType(name string) bool {
