@@ -45,8 +45,8 @@ func deviceStepTrainer(t *testing.T, encType, opt string, dev tensor.Device) *tr
 // weight and buffer and the optimizer state must be bit-identical. The
 // device's host transfers are counted: the downloads are the losses'
 // inputs (z, mu, logvar, B×latent_dim each) and scalars, never an
-// activation; the uploads are the batch, eps, the losses' values and
-// gradients, and wresnet's dropout masks.
+// activation; the uploads are the batch, eps and the losses' values and
+// gradients (dropout's masks are drawn on the device).
 func TestFakeDeviceTrainingStep(t *testing.T) {
 	for i, enc := range []string{"mnist-conv", "vgg", "resnet18", "densenet", "wresnet"} {
 		opt := []string{"sgd", "adam"}[i%2]
@@ -90,8 +90,10 @@ func TestFakeDeviceTrainingStep(t *testing.T) {
 			if s.MaxDownload > zn || s.DownloadElems > 5*zn+8 {
 				t.Errorf("downloads %+v: more than the losses' B×latent_dim inputs (%d floats) and scalars", s, zn)
 			}
-			if enc != "wresnet" && s.MaxUpload > int64(x.Numel()) {
-				t.Errorf("largest upload %d floats, more than the batch's %d", s.MaxUpload, x.Numel())
+			// The batch; eps, the two losses' values and their gradients
+			// (z for the triplet; z, mu, logvar for the KL term).
+			if wantUp := int64(x.Numel()) + 5*zn + 2; s.Uploads != 8 || s.UploadElems != wantUp {
+				t.Errorf("%d uploads of %d floats, want 8 of %d (the batch, eps, the losses and their gradients)", s.Uploads, s.UploadElems, wantUp)
 			}
 			t.Logf("%s step: %d downloads (%d floats, largest %d), %d uploads (%d floats, largest %d; batch %d)",
 				enc, s.Downloads, s.DownloadElems, s.MaxDownload, s.Uploads, s.UploadElems, s.MaxUpload, x.Numel())

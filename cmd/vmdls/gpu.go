@@ -63,9 +63,8 @@ func cudaBenchGemm(n, reps int, w io.Writer) error {
 // selectGPU starts the device --gpus asks for, so that a missing driver or
 // a bad device id fails before any work, and says on stderr where the run
 // goes: the model, its optimizer state and the batches are moved to the
-// GPU (ovd.Config.Device); primitives the GPU backend has no kernel for
-// still run through host copies inside the backend (package cuda). It is
-// called only in a build with the GPU backend (cuda.Available).
+// GPU (ovd.Config.Device). It is called only in a build with the GPU
+// backend (cuda.Available).
 func selectGPU(req gpuRequest, stderr io.Writer) error {
 	if len(req.IDs) > 1 || req.Count > 1 || (len(req.IDs) == 1 && req.IDs[0] != 0) {
 		return fmt.Errorf("one GPU (device 0) is supported")

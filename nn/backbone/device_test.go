@@ -107,3 +107,38 @@ func reseed(m nn.Module) {
 	}
 	walk(m)
 }
+
+// TestFakeDeviceInferChunked runs InferChunked of a model on the fake
+// device over a host batch, in chunks: the features must be the CPU's bit
+// for bit and stay on the device, each chunk is one upload, and nothing
+// comes back to the host.
+func TestFakeDeviceInferChunked(t *testing.T) {
+	for _, enc := range []string{"mnist-conv", "resnet18"} {
+		info, _ := LookupEncoder(enc)
+		cpu, _ := NewModel(enc, 3, rand.New(rand.NewPCG(1, 2)))
+		dev, _ := NewModel(enc, 3, rand.New(rand.NewPCG(1, 2)))
+		nn.SetTraining(cpu, false)
+		nn.SetTraining(dev, false)
+		nn.ToDevice(dev, fakedevice.Device)
+		x := tensor.Randn(rand.New(rand.NewPCG(7, 8)), append([]int{3}, info.InputShape()...)...)
+		want, err := cpu.InferChunked(x, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fakedevice.Reset()
+		got, err := dev.InferChunked(x, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := fakedevice.Counters()
+		if s.Downloads != 0 || s.Uploads != 2 || s.UploadElems != int64(x.Numel()) {
+			t.Errorf("%s: transfers %+v, want the two chunks up and nothing down", enc, s)
+		}
+		pairs := [][2]*tensor.Tensor{{got.H, want.H}, {got.Mu, want.Mu}, {got.Taps[0], want.Taps[0]}, {got.Taps[1], want.Taps[1]}, {got.Taps[2], want.Taps[2]}}
+		for i, p := range pairs {
+			if p[0].Device() != fakedevice.Device || !fakedevice.SameBits(p[0], p[1]) {
+				t.Fatalf("%s: feature %d differs from the CPU's or left the device", enc, i)
+			}
+		}
+	}
+}
