@@ -45,7 +45,11 @@ func SelfTest(w io.Writer) error {
 		fmt.Fprintf(w, "FAIL: NVRTC: %v\n", err)
 		return err
 	}
-	fmt.Fprintf(w, "nvrtc:    compiled %d bytes of CUDA C for %s in %v\n", len(kernelSource()), in.Architecture, time.Since(t0).Round(time.Millisecond))
+	how := "compiled"
+	if g.cubinCached {
+		how = "loaded the cached CUBIN of" // VMDLS_CUDA_CACHE=off compiles
+	}
+	fmt.Fprintf(w, "nvrtc:    %s %d bytes of CUDA C for %s in %v\n", how, len(kernelSource()), in.Architecture, time.Since(t0).Round(time.Millisecond))
 	err = runSelfTest(Device, selfTestCases(1024), w)
 	if rerr := checkReduceKernels(w); err == nil {
 		err = rerr

@@ -31,6 +31,8 @@ type gpu struct {
 	mod   cu.Module
 	fns   map[string]cu.Function
 	built bool
+	// cubinCached says the kernels came from the CUBIN cache, not NVRTC.
+	cubinCached bool
 }
 
 var (
@@ -178,15 +180,19 @@ func (g *gpu) function(name string) (cu.Function, error) {
 		return fn, nil
 	}
 	if !g.built {
-		cubin, err := compileCUBIN(kernelSource(), "vmdls_kernels.cu",
-			[]string{"--gpu-architecture=" + g.info.Architecture, "--std=c++14"})
+		src := kernelSource()
+		opts := []string{"--gpu-architecture=" + g.info.Architecture, "--std=c++14"}
+		key := cubinKey(src, opts, g.info.NVRTC, g.info.Driver)
+		mod, fromCache, err := cachedModule(defaultCubinCache(), key,
+			func() ([]byte, error) { return compileCUBIN(src, "vmdls_kernels.cu", opts) },
+			func(b []byte) (cu.Module, error) {
+				m, err := cu.LoadData(string(b))
+				return m, cuErr("cuModuleLoadData", err)
+			})
 		if err != nil {
 			return cu.Function{}, err
 		}
-		if g.mod, err = cu.LoadData(string(cubin)); err != nil {
-			return cu.Function{}, cuErr("cuModuleLoadData", err)
-		}
-		g.built = true
+		g.mod, g.built, g.cubinCached = mod, true, fromCache
 	}
 	fn, err := g.mod.Function(name)
 	if err != nil {
