@@ -69,30 +69,46 @@ func convGeometry(p tensor.ConvParams) []uint64 {
 		ival(p.SH), ival(p.SW), ival(p.PH), ival(p.PW), ival(p.OH), ival(p.OW)}
 }
 
+// forConvChunks borrows the column and product scratch of one chunk of
+// convChunk(p) images and calls fn for each chunk: its first image n0 and
+// its image count cnt. It runs on the device goroutine.
+func (g *gpu) forConvChunks(p tensor.ConvParams, fn func(n0, cnt int, col, t scratch) error) error {
+	nb, ohw := convChunk(p), p.OH*p.OW
+	col, err := g.borrow(p.C * p.KH * p.KW * nb * ohw)
+	if err != nil {
+		return err
+	}
+	defer g.giveBack(col)
+	t, err := g.borrow(p.K * nb * ohw)
+	if err != nil {
+		return err
+	}
+	defer g.giveBack(t)
+	for n0 := 0; n0 < p.N; n0 += nb {
+		if err := fn(n0, min(nb, p.N-n0), col, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// im2col fills col with the columns of images n0 .. n0+cnt-1 of x.
+func (g *gpu) im2col(p tensor.ConvParams, col scratch, x tensor.Buf, n0, cnt int) error {
+	xa := addr(x) + uint64(n0*p.C*p.H*p.W)*4
+	args := append([]uint64{col.at(0), xa, ival(cnt)}, convGeometry(p)...)
+	return g.launch("vm_im2col", p.C*p.KH*p.KW*cnt*p.OH*p.OW, args...)
+}
+
 func (backend) Conv2d(p tensor.ConvParams, y, x, w, bias tensor.Buf) {
 	if p.N == 0 || p.K == 0 || p.OH*p.OW == 0 {
 		return
 	}
 	g := mustGPU()
-	ckk, ohw, chw := p.C*p.KH*p.KW, p.OH*p.OW, p.C*p.H*p.W
-	nb := convChunk(p)
+	ckk, ohw := p.C*p.KH*p.KW, p.OH*p.OW
 	must(g.do(func() error {
-		col, err := g.borrow(ckk * nb * ohw)
-		if err != nil {
-			return err
-		}
-		defer g.giveBack(col)
-		t, err := g.borrow(p.K * nb * ohw)
-		if err != nil {
-			return err
-		}
-		defer g.giveBack(t)
-		for n0 := 0; n0 < p.N; n0 += nb {
-			cnt := min(nb, p.N-n0)
+		return g.forConvChunks(p, func(n0, cnt int, col, t scratch) error {
 			cols := cnt * ohw
-			xa := addr(x) + uint64(n0*chw)*4
-			args := append([]uint64{col.at(0), xa, ival(cnt)}, convGeometry(p)...)
-			if err := g.launch("vm_im2col", ckk*cols, args...); err != nil {
+			if err := g.im2col(p, col, x, n0, cnt); err != nil {
 				return err
 			}
 			if err := g.rowGemm(false, false, p.K, cols, ckk, 1, addr(w), p.K*ckk, ckk,
@@ -100,11 +116,8 @@ func (backend) Conv2d(p tensor.ConvParams, y, x, w, bias tensor.Buf) {
 				return err
 			}
 			ya := addr(y) + uint64(n0*p.K*ohw)*4
-			if err := g.launch("vm_conv_out", p.K*cols, ya, t.at(0), optAddr(bias), ival(cnt), ival(p.K), ival(ohw), boolArg(p.ReLU)); err != nil {
-				return err
-			}
-		}
-		return nil
+			return g.launch("vm_conv_out", p.K*cols, ya, t.at(0), optAddr(bias), ival(cnt), ival(p.K), ival(ohw), boolArg(p.ReLU))
+		})
 	}))
 }
 
@@ -119,7 +132,6 @@ func (backend) Conv2dBackward(p tensor.ConvParams, dx, dw, db, dy, x, w tensor.B
 		}
 		return
 	}
-	nb := convChunk(p)
 	must(g.do(func() error {
 		if db.S != nil {
 			if err := g.launchGrid("vm_conv_bias_grad", min(p.K, 1<<16), addr(db), addr(dy), ival(p.N), ival(p.K), ival(ohw)); err != nil {
@@ -129,27 +141,14 @@ func (backend) Conv2dBackward(p tensor.ConvParams, dx, dw, db, dy, x, w tensor.B
 		if dx.S == nil && dw.S == nil {
 			return nil
 		}
-		col, err := g.borrow(ckk * nb * ohw)
-		if err != nil {
-			return err
-		}
-		defer g.giveBack(col)
-		t, err := g.borrow(p.K * nb * ohw)
-		if err != nil {
-			return err
-		}
-		defer g.giveBack(t)
-		for n0 := 0; n0 < p.N; n0 += nb {
-			cnt := min(nb, p.N-n0)
+		return g.forConvChunks(p, func(n0, cnt int, col, t scratch) error {
 			cols := cnt * ohw
 			dya := addr(dy) + uint64(n0*p.K*ohw)*4
 			if err := g.launch("vm_nchw_to_kn", p.K*cols, t.at(0), dya, ival(cnt), ival(p.K), ival(ohw)); err != nil {
 				return err
 			}
 			if dw.S != nil {
-				xa := addr(x) + uint64(n0*chw)*4
-				args := append([]uint64{col.at(0), xa, ival(cnt)}, convGeometry(p)...)
-				if err := g.launch("vm_im2col", ckk*cols, args...); err != nil {
+				if err := g.im2col(p, col, x, n0, cnt); err != nil {
 					return err
 				}
 				// dw (K×CKK) = dy (K×cols) · colᵀ, accumulated over chunks.
@@ -162,20 +161,18 @@ func (backend) Conv2dBackward(p tensor.ConvParams, dx, dw, db, dy, x, w tensor.B
 					return err
 				}
 			}
-			if dx.S != nil {
-				// The column gradient (CKK×cols) = wᵀ · dy, folded back by col2im.
-				if err := g.rowGemm(true, false, ckk, cols, p.K, 1, addr(w), p.K*ckk, ckk,
-					t.at(0), p.K*cols, cols, 0, col.at(0), ckk*cols, cols); err != nil {
-					return err
-				}
-				dxa := addr(dx) + uint64(n0*chw)*4
-				args := append([]uint64{dxa, col.at(0), ival(cnt)}, convGeometry(p)...)
-				if err := g.launch("vm_col2im", cnt*chw, args...); err != nil {
-					return err
-				}
+			if dx.S == nil {
+				return nil
 			}
-		}
-		return nil
+			// The column gradient (CKK×cols) = wᵀ · dy, folded back by col2im.
+			if err := g.rowGemm(true, false, ckk, cols, p.K, 1, addr(w), p.K*ckk, ckk,
+				t.at(0), p.K*cols, cols, 0, col.at(0), ckk*cols, cols); err != nil {
+				return err
+			}
+			dxa := addr(dx) + uint64(n0*chw)*4
+			args := append([]uint64{dxa, col.at(0), ival(cnt)}, convGeometry(p)...)
+			return g.launch("vm_col2im", cnt*chw, args...)
+		})
 	}))
 }
 

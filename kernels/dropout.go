@@ -42,8 +42,12 @@ func Philox4x32(c [4]uint32, k0, k1 uint32) [4]uint32 {
 func DropoutKeep(seed uint64, i int, p float32) bool {
 	blk := uint64(i) >> 2
 	w := Philox4x32([4]uint32{uint32(blk), uint32(blk >> 32), 0, 0}, uint32(seed), uint32(seed>>32))[i&3]
-	return float32(w>>8)*(1.0/(1<<24)) >= p
+	return keeps(w, p)
 }
+
+// keeps reads a Philox word's top 24 bits as a fraction in [0, 1) and
+// keeps the element when it is at least p.
+func keeps(w uint32, p float32) bool { return float32(w>>8)*(1.0/(1<<24)) >= p }
 
 // Dropout sets dst[i] = x[i]*scale where DropoutKeep(seed, i, p) and +0
 // elsewhere (a dropped NaN gives 0 too); dst may be x. The forward pass
@@ -62,7 +66,7 @@ func Dropout(dst, x []float32, seed uint64, p, scale float32) {
 				if i >= len(dst) {
 					break
 				}
-				if float32(w[j]>>8)*(1.0/(1<<24)) >= p {
+				if keeps(w[j], p) {
 					dst[i] = x[i] * scale
 				} else {
 					dst[i] = 0
